@@ -1,0 +1,49 @@
+/* folded.h - folded stacks ("frame;frame;frame count"), as written by
+ * stackcollapse-*.pl and inferno and read by flamegraph.pl, inferno and
+ * speedscope.
+ *
+ * Our lines: "proc;user_fn;...;kernel_fn_[k] N".  The first frame is the
+ * process; kernel frames carry the "_[k]" suffix; inline frames "_[i]".
+ */
+#ifndef QTOP_FOLDED_H
+#define QTOP_FOLDED_H
+
+#include <stdio.h>
+#include "profile.h"
+
+enum {
+	FOLDED_KERNEL_ONLY = 1u << 0,   /* only stacks whose leaf is kernel */
+	FOLDED_USER_ONLY   = 1u << 1,   /* only stacks whose leaf is user */
+	FOLDED_NO_INLINE   = 1u << 2,   /* drop PF_INLINE frames */
+};
+
+/* Write every stack below subtree root `under` (0: all) with its full path
+ * from the process frame.  Returns lines written or -errno. */
+long folded_write(const struct profile *p, uint32_t under, unsigned flags,
+		  FILE *f);
+
+/* Save atomically: write to a temporary file in the target directory, fsync,
+ * then link it into place without overwriting (EEXIST is an error, never a
+ * silent overwrite).  path NULL: "qtop-YYYYmmdd-HHMMSS.folded" in the
+ * current directory (a "-N" suffix is added if it exists).  The final path
+ * goes to out_path.  Returns 0 or -errno with a message in err. */
+int folded_save(const struct profile *p, uint32_t under, unsigned flags,
+		const char *path, char *out_path, size_t out_len,
+		char *err, size_t errlen);
+
+struct folded_diag {
+	long lines_ok;
+	long lines_bad;
+	long first_bad_line;     /* 1-based, 0 if none */
+	char first_bad_msg[128];
+};
+
+/* Parse folded text into p (added to what is there).  Bad lines are skipped
+ * and reported in diag; good lines are kept.  A first frame without a
+ * process-looking name is still taken as the PK_PROC frame.  Returns 0, or
+ * -errno on I/O error. */
+int folded_load(struct profile *p, FILE *f, struct folded_diag *diag);
+int folded_load_path(struct profile *p, const char *path,
+		     struct folded_diag *diag, char *err, size_t errlen);
+
+#endif

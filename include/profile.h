@@ -1,0 +1,104 @@
+/* profile.h - the aggregated profile: a call tree of samples, root -> leaf.
+ *
+ * Owned by one thread (the consumer/UI thread).  Plain arrays and indices, no
+ * pointers between nodes, so a clone is a few memcpys (freeze) and views
+ * refer to nodes by index or by path, never by pointer (live updates append
+ * nodes and may realloc).
+ *
+ * Shape: node 0 is the root ("all").  Its children are processes / address
+ * spaces (PK_PROC).  Below a process come frames root -> leaf: user frames
+ * (PK_USER), then kernel frames (PK_KERNEL) when the sample was in the kernel
+ * on the task's behalf.  PK_MARK frames are synthetic ("[truncated]",
+ * "[unknown]", "[idle]").
+ */
+#ifndef QTOP_PROFILE_H
+#define QTOP_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROF_MAX_CPUS 64
+
+enum prof_kind { PK_ROOT, PK_PROC, PK_USER, PK_KERNEL, PK_MARK };
+enum { PF_INLINE = 1u << 0 };   /* prof_frame/prof_node flags */
+
+/* One frame of a stack given to profile_add.  Strings are copied (interned). */
+struct prof_frame {
+	const char *name;    /* function name, demangled; never NULL */
+	const char *module;  /* "kernel", program name, or NULL */
+	const char *src;     /* "file.c:123" or NULL */
+	uint8_t kind;        /* enum prof_kind */
+	uint8_t flags;       /* PF_* */
+};
+
+struct prof_node {
+	uint32_t parent;       /* root's parent is 0 */
+	uint32_t first_child;  /* 0 = none */
+	uint32_t next_sibling; /* 0 = none */
+	uint32_t name;         /* string ids: profile_str_get() */
+	uint32_t module;       /* 0 = "" */
+	uint32_t src;          /* 0 = "" */
+	uint8_t kind, flags;
+	uint16_t depth;        /* root 0, processes 1 */
+	uint64_t total;        /* samples with this node on their stack */
+	uint64_t self;         /* samples whose leaf is this node */
+};
+
+struct prof_proc {              /* per process/address space (a PK_PROC node) */
+	uint32_t node;
+	uint64_t samples;
+	uint64_t kernel;        /* samples whose leaf is PK_KERNEL */
+	uint64_t user;          /* samples whose leaf is PK_USER */
+	uint64_t cpu[PROF_MAX_CPUS];
+};
+
+struct prof_strtab;             /* interned strings, private */
+
+struct profile {
+	struct prof_node *nodes;   /* nodes[0] is the root */
+	uint32_t nnodes, capnodes;
+	struct prof_proc *procs;
+	uint32_t nprocs, capprocs;
+	uint64_t samples;          /* == nodes[0].total */
+	uint64_t cpu_samples[PROF_MAX_CPUS];
+	uint32_t ncpus;            /* highest cpu seen + 1 */
+	struct prof_strtab *strs;
+	void *index;               /* private: (parent,name,kind) -> child lookup */
+};
+
+struct profile *profile_new(void);
+void profile_free(struct profile *p);      /* NULL ok */
+void profile_reset(struct profile *p);     /* drop all samples, keep nothing */
+/* Deep copy (for freeze).  NULL on allocation failure. */
+struct profile *profile_clone(const struct profile *p);
+
+/* Add count samples of one stack.  frames[0] is the process (PK_PROC),
+ * frames[n-1] the leaf.  n >= 1.  Returns the leaf node index, or 0 on
+ * allocation failure (the profile is unchanged then). */
+uint32_t profile_add(struct profile *p, const struct prof_frame *frames,
+		     size_t n, uint32_t cpu, uint64_t count);
+
+/* Multiply all counts by factor (0..1), rounding down, and drop nodes that
+ * reach zero (decaying window).  Node indices change. */
+void profile_decay(struct profile *p, double factor);
+
+uint32_t profile_str(struct profile *p, const char *s);  /* intern; 0 on OOM */
+const char *profile_str_get(const struct profile *p, uint32_t id);
+static inline const char *profile_node_name(const struct profile *p, uint32_t n)
+{ return profile_str_get(p, p->nodes[n].name); }
+
+/* The child of parent with this name and kind, or 0. */
+uint32_t profile_child(const struct profile *p, uint32_t parent,
+		       const char *name, int kind);
+/* The node reached from the root by following names (kinds ignored), or 0.
+ * Used to keep zoom/selection across live updates and freeze/unfreeze. */
+uint32_t profile_lookup_path(const struct profile *p, const char *const *names,
+			     size_t n);
+/* Names of the nodes from the root's child down to node; returns depth
+ * written (<= max). */
+size_t profile_path(const struct profile *p, uint32_t node,
+		    const char **names, size_t max);
+/* The prof_proc for a PK_PROC node, or NULL. */
+const struct prof_proc *profile_proc(const struct profile *p, uint32_t node);
+
+#endif

@@ -1,0 +1,101 @@
+/* sample.h - one raw sample of one vCPU: registers plus copies of guest memory.
+ *
+ * Produced by the sampler thread (cheap raw capture, no interpretation beyond
+ * finding where the stacks are), consumed by the unwinder/symbolizer.  Plain
+ * data, no pointers, so it can live in a ring slot and be written to a record
+ * file as is.
+ */
+#ifndef QTOP_SAMPLE_H
+#define QTOP_SAMPLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Indices into qp_regs.gpr, in the order QEMU's HMP prints them.
+ * For 32-bit layouts (EAX=...) slots 0..7 hold eax ebx ecx edx esi edi ebp esp
+ * and 8..15 are zero. */
+enum qp_gpr {
+	QP_RAX, QP_RBX, QP_RCX, QP_RDX, QP_RSI, QP_RDI, QP_RBP, QP_RSP,
+	QP_R8, QP_R9, QP_R10, QP_R11, QP_R12, QP_R13, QP_R14, QP_R15,
+	QP_NGPR
+};
+
+struct qp_regs {
+	uint64_t gpr[QP_NGPR];
+	uint64_t ip;       /* RIP or EIP */
+	uint64_t flags;    /* RFL / EFL */
+	uint64_t cr0, cr2, cr3, cr4;
+	uint64_t efer;
+	uint64_t fs_base, gs_base, tr_base;
+	uint16_t cs, ss;   /* selectors */
+	uint8_t cpl;       /* 0..3 (from CPL=, else cs & 3) */
+	uint8_t halted;    /* HLT=1 */
+	uint8_t long_mode; /* 1 when QEMU printed the 64-bit (RAX=) layout */
+	uint8_t valid;     /* 1 when ip and sp were parsed */
+};
+
+/* qp_sample.flags */
+enum {
+	QP_SF_STOPPED      = 1u << 0, /* taken with the guest paused by us (--stop) */
+	QP_SF_STACK_CLIPPED= 1u << 1, /* stack copy shorter than asked (unmapped page) */
+	QP_SF_STACK_FAILED = 1u << 2, /* no stack bytes could be read */
+	QP_SF_HAS_TRAP     = 1u << 3, /* trap_addr points at a hardware trap frame to ring 3 */
+	QP_SF_USTACK_FAILED= 1u << 4, /* trap frame seen but the user stack could not be read */
+	QP_SF_HAS_CODE     = 1u << 5, /* code bytes at code_addr captured (address-space matching) */
+	QP_SF_HAS_COMM     = 1u << 6, /* comm bytes captured (--comm) */
+	QP_SF_IDLE         = 1u << 7, /* vCPU was halted */
+};
+
+/* Fixed part of a sample.  The variable part (stack bytes, user stack bytes,
+ * code bytes, comm bytes, in that order) follows it in memory; see
+ * qp_sample_stack() and friends. */
+struct qp_sample {
+	uint64_t seq;        /* sampler-wide sequence number, strictly increasing */
+	uint64_t t_ns;       /* CLOCK_MONOTONIC at capture */
+	uint32_t cpu;        /* vCPU index */
+	uint32_t flags;      /* QP_SF_* */
+	struct qp_regs regs;
+
+	uint64_t stack_addr; /* guest VA of the first copied stack byte (== sp) */
+	uint32_t stack_len;  /* bytes copied */
+
+	/* Kernel-mode samples only: the hardware trap frame that entered the
+	 * kernel from ring 3 (found from TSS.sp0), and a copy of the user stack
+	 * it points to. trap_addr is a guest VA inside [stack_addr, +stack_len)
+	 * when QP_SF_HAS_TRAP is set. */
+	uint64_t trap_addr;
+	uint64_t ustack_addr;
+	uint32_t ustack_len;
+
+	uint32_t code_len;   /* bytes of code at code_addr */
+	uint64_t code_addr;  /* user pc (regs.ip, or the trap frame's ip) */
+
+	uint32_t comm_len;   /* bytes read by the --comm recipe */
+	uint32_t _pad;
+};
+
+static inline uint8_t *qp_sample_stack(struct qp_sample *s)
+{ return (uint8_t *)(s + 1); }
+static inline const uint8_t *qp_sample_stack_c(const struct qp_sample *s)
+{ return (const uint8_t *)(s + 1); }
+static inline const uint8_t *qp_sample_ustack(const struct qp_sample *s)
+{ return qp_sample_stack_c(s) + s->stack_len; }
+static inline const uint8_t *qp_sample_code(const struct qp_sample *s)
+{ return qp_sample_ustack(s) + s->ustack_len; }
+static inline const uint8_t *qp_sample_comm(const struct qp_sample *s)
+{ return qp_sample_code(s) + s->code_len; }
+static inline size_t qp_sample_size(const struct qp_sample *s)
+{ return sizeof *s + s->stack_len + s->ustack_len + s->code_len + s->comm_len; }
+
+static inline uint64_t qp_sample_sp(const struct qp_sample *s)
+{ return s->regs.gpr[QP_RSP]; }
+
+/* Word size of the code the sample was taken in: 8 for the 64-bit layout,
+ * 4 otherwise. */
+static inline int qp_regs_wordsize(const struct qp_regs *r)
+{ return r->long_mode ? 8 : 4; }
+
+#define QP_CODE_BYTES 64u   /* code bytes captured for address-space matching */
+#define QP_COMM_BYTES 32u   /* max bytes of a --comm read */
+
+#endif

@@ -1,0 +1,77 @@
+/* sampler.h - the background sampling thread: QMP -> raw samples -> ring.
+ *
+ * Cheap raw capture only: registers (HMP "info registers"), a copy of the
+ * stack from sp up, the user stack behind a kernel trap frame, code bytes at
+ * the user pc for address-space matching, and the --comm bytes.  No
+ * unwinding, no symbols, no curses.
+ *
+ * Guest safety: in --stop mode the sampler sends "stop" only when the guest
+ * is running and "cont" only for a stop it sent itself; a guest paused by
+ * anyone else is sampled as is (or not at all) and stays paused.
+ */
+#ifndef QTOP_SAMPLER_H
+#define QTOP_SAMPLER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include "ring.h"
+
+/* How the sampler reads --comm bytes: a = addr; repeat nderef times
+ * { a = *(word *)a + off[i] }; then read len bytes at a. */
+struct comm_recipe {
+	uint64_t addr;
+	int64_t off[4];
+	uint8_t nderef;
+	uint8_t wordsize;   /* 4 or 8 */
+	uint8_t len;        /* <= QP_COMM_BYTES */
+	uint8_t valid;
+};
+
+enum sampler_mem { SAMPLER_MEM_AUTO, SAMPLER_MEM_MEMSAVE, SAMPLER_MEM_HMPX };
+
+struct sampler_config {
+	const char *qmp_spec;     /* socket path or tcp:HOST:PORT */
+	double hz;                /* target sampling rounds per second (all vCPUs each round) */
+	uint64_t cpu_mask;        /* bit per vCPU; 0 = all */
+	uint32_t stack_bytes;     /* stack copy from sp (default 8192) */
+	uint32_t ustack_bytes;    /* user stack copy behind a trap frame (default 4096) */
+	enum sampler_mem mem;     /* memsave (local) or HMP x (works over TCP) */
+	int stop;                 /* 1: stop/cont around each round */
+	int want_code;            /* capture code bytes at user pcs */
+	struct comm_recipe comm;
+	uint64_t max_samples;     /* stop after this many (0 = no limit) */
+	int timeout_ms;           /* per QMP wait */
+};
+
+enum sampler_state_kind {
+	SAMPLER_STARTING, SAMPLER_RUNNING, SAMPLER_PAUSED /* by someone else */,
+	SAMPLER_DISCONNECTED, SAMPLER_DONE
+};
+
+/* Shared counters, written by the sampler thread, read by anyone. */
+struct sampler_stats {
+	_Atomic uint64_t samples;     /* pushed into the ring */
+	_Atomic uint64_t rounds;
+	_Atomic uint64_t errors;      /* failed captures (counted, sample dropped) */
+	_Atomic uint64_t stack_fail;
+	_Atomic uint64_t busy_ns;     /* time spent capturing */
+	_Atomic int state;            /* enum sampler_state_kind */
+	_Atomic int ncpus;
+};
+
+struct sampler;
+
+/* Connect (synchronously, so connection errors are reported before any UI
+ * starts), then start the thread.  Returns NULL with a one-line message. */
+struct sampler *sampler_start(const struct sampler_config *cfg,
+			      struct ring *ring, char *err, size_t errlen);
+/* Ask the thread to stop, join it, clean up (resumes the guest only if the
+ * sampler itself paused it; removes the memsave directory). */
+void sampler_stop(struct sampler *s);
+struct sampler_stats *sampler_stats(struct sampler *s);
+/* Last error message of the thread (e.g. "QEMU closed the connection"). */
+const char *sampler_last_error(struct sampler *s);
+void sampler_set_hz(struct sampler *s, double hz);
+
+#endif

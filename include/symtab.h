@@ -1,0 +1,42 @@
+/* symtab.h - function symbols of one module, sorted, binary-searched.
+ *
+ * From an ELF (.symtab, else .dynsym; 32- and 64-bit alike via GElf) or
+ * from nm / System.map / /proc/kallsyms text.  Keeps STT_FUNC, STT_NOTYPE
+ * and STT_GNU_IFUNC symbols in executable sections; aliases resolved as in
+ * ../shared/UNWINDING.md (sized > sizeless, GLOBAL > WEAK > LOCAL); a
+ * zero-size symbol runs to the next one.  Lookup ~15 ns.
+ */
+#ifndef QTOP_SYMTAB_H
+#define QTOP_SYMTAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sym {
+	uint64_t addr;       /* runtime address (bias applied) */
+	uint64_t size;       /* 0 = runs to the next symbol */
+	const char *name;    /* demangled when it was mangled */
+};
+
+struct symtab;
+
+/* bias is added to every symbol address (slide / load base). */
+struct symtab *symtab_from_elf(const char *path, uint64_t bias, char *err,
+			       size_t errlen);
+struct symtab *symtab_from_nm(const char *path, uint64_t bias, char *err,
+			      size_t errlen);
+void symtab_free(struct symtab *t);
+
+/* The symbol containing addr, or NULL. */
+const struct sym *symtab_lookup(const struct symtab *t, uint64_t addr);
+/* The symbol with this exact name, or NULL. */
+const struct sym *symtab_find(const struct symtab *t, const char *name);
+size_t symtab_count(const struct symtab *t);
+/* Lowest and highest+size address of executable symbols. */
+void symtab_range(const struct symtab *t, uint64_t *lo, uint64_t *hi);
+
+/* Demangle C++ / Rust (libiberty); returns malloc'd string or NULL if the
+ * name is not mangled. */
+char *sym_demangle(const char *name);
+
+#endif

@@ -1,0 +1,46 @@
+/* tui.h - the ncursesw front end.  Never talks to QEMU: it pulls new samples
+ * through an app_source (which drains the ring through the symbolizer into
+ * the live profile) and renders views of the profile. */
+#ifndef QTOP_TUI_H
+#define QTOP_TUI_H
+
+#include <stdint.h>
+#include "profile.h"
+
+struct app_status {
+	const char *guest_state;   /* "running", "paused", "disconnected", "file" */
+	double target_hz;          /* 0 when not sampling */
+	double achieved_hz;
+	uint64_t samples;          /* received so far (keeps counting while frozen) */
+	uint64_t dropped;
+	uint64_t errors;
+	double elapsed_s;
+	int ncpus;
+	const char *message;       /* last error / notice, or NULL */
+};
+
+struct app_source {
+	void *ctx;
+	/* Move newly captured samples into p, spending at most budget_ms.
+	 * Returns samples added (>= 0). NULL for a static profile (--load). */
+	long (*pump)(void *ctx, struct profile *p, int budget_ms);
+	void (*status)(void *ctx, struct app_status *st);
+	/* Called on 'R' (reset counts) so the source can reset its own stats. NULL ok. */
+	void (*reset)(void *ctx);
+};
+
+struct tui_options {
+	double refresh_hz;         /* redraws per second (default 4) */
+	const char *theme;         /* name or path; NULL = default */
+	const char *themes_dir;    /* --themes-dir, or NULL */
+	const char *save_path;     /* -o path for 's', or NULL (timestamped in cwd) */
+	int start_view;            /* 0 hotspots, 1 processes, 2 flame */
+	double decay_halflife_s;   /* for the decaying-window toggle (default 5) */
+};
+
+/* Run until the user quits or a signal arrives.  Restores the terminal on
+ * every path.  Returns 0, or -1 with a message in err (e.g. not a tty). */
+int tui_run(const struct tui_options *opt, struct profile *live,
+	    const struct app_source *src, char *err, size_t errlen);
+
+#endif
