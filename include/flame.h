@@ -22,7 +22,11 @@ struct flame_layout {
 };
 
 /* Lay out the subtree of `zoom` (0 = root) into width columns, at most
- * max_depth levels.  Returns 0 or -ENOMEM. */
+ * max_depth levels (<= 0: no limit).  Children are ordered by name
+ * (profile_children_sorted), a parent's self samples are the gap at its
+ * right end.  `out` must be zeroed before the first call; later calls reuse
+ * its buffer (free it once with flame_layout_free).  Returns 0 or -ENOMEM
+ * (out->n is 0 then). */
 int flame_layout(const struct profile *p, uint32_t zoom, int width,
 		 int max_depth, struct flame_layout *out);
 void flame_layout_free(struct flame_layout *l);

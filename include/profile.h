@@ -18,6 +18,9 @@
 #include <stdint.h>
 
 #define PROF_MAX_CPUS 64
+/* cpu argument of profile_add when the cpu is not known (loaded files):
+ * counted in the totals, not in any per-cpu array. */
+#define PROF_CPU_UNKNOWN UINT32_MAX
 
 enum prof_kind { PK_ROOT, PK_PROC, PK_USER, PK_KERNEL, PK_MARK };
 enum { PF_INLINE = 1u << 0 };   /* prof_frame/prof_node flags */
@@ -54,6 +57,8 @@ struct prof_proc {              /* per process/address space (a PK_PROC node) */
 
 struct prof_strtab;             /* interned strings, private */
 
+#define PROF_MAX_STACK 65000    /* frames per stack incl. the process (depth is 16 bits) */
+
 struct profile {
 	struct prof_node *nodes;   /* nodes[0] is the root */
 	uint32_t nnodes, capnodes;
@@ -74,15 +79,26 @@ struct profile *profile_clone(const struct profile *p);
 
 /* Add count samples of one stack.  frames[0] is the process (PK_PROC),
  * frames[n-1] the leaf.  n >= 1.  Returns the leaf node index, or 0 on
- * allocation failure (the profile is unchanged then). */
+ * allocation failure (the profile is unchanged then).
+ * frames[0] is always stored as PK_PROC whatever its kind.  count == 0,
+ * n == 0 or n > PROF_MAX_STACK also return 0 and change nothing.  cpu >=
+ * PROF_MAX_CPUS (e.g. PROF_CPU_UNKNOWN) is counted everywhere except the
+ * per-cpu arrays. */
 uint32_t profile_add(struct profile *p, const struct prof_frame *frames,
 		     size_t n, uint32_t cpu, uint64_t count);
 
 /* Multiply all counts by factor (0..1), rounding down, and drop nodes that
- * reach zero (decaying window).  Node indices change. */
+ * reach zero (decaying window).  Node indices change.
+ * Self counts are scaled; totals are then recomputed as self + children so
+ * that children never outweigh their parent (flame tiling relies on it).
+ * Per-process kernel/user are recomputed exactly from the tree; per-cpu
+ * counts are scaled independently and may drift from the totals by rounding. */
 void profile_decay(struct profile *p, double factor);
 
-uint32_t profile_str(struct profile *p, const char *s);  /* intern; 0 on OOM */
+/* Intern; 0 on OOM (and for "", which is always id 0). */
+uint32_t profile_str(struct profile *p, const char *s);
+/* The string, "" for 0 or an unknown id.  The pointer stays valid until the
+ * next call that adds strings (profile_add, profile_str) or profile_reset. */
 const char *profile_str_get(const struct profile *p, uint32_t id);
 static inline const char *profile_node_name(const struct profile *p, uint32_t n)
 { return profile_str_get(p, p->nodes[n].name); }
@@ -100,5 +116,12 @@ size_t profile_path(const struct profile *p, uint32_t node,
 		    const char **names, size_t max);
 /* The prof_proc for a PK_PROC node, or NULL. */
 const struct prof_proc *profile_proc(const struct profile *p, uint32_t node);
+
+/* Children of node in a stable display order: by name (strcmp), then kind,
+ * then index, so views do not jump on live updates.  *buf is grown with
+ * realloc as needed (*cap its capacity in elements; start with NULL, 0; the
+ * caller frees it).  Returns the number of children or -ENOMEM. */
+long profile_children_sorted(const struct profile *p, uint32_t node,
+			     uint32_t **buf, size_t *cap);
 
 #endif

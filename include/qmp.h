@@ -96,4 +96,37 @@ int qmp_is_local(const struct qmp *q);
 
 const char *qmp_strerror(int code);
 
+/* --- Additions (qmp.c owner) --- */
+
+/* Largest JSON message accepted from the peer: a longer one (a peer sending
+ * endless JSON) gives QMP_E_PROTO instead of eating memory. */
+#define QMP_MAX_MSG (8u << 20)
+
+/* Like qmp_connect, on an already connected stream socket, which the
+ * connection owns from now on (closed by qmp_close, or here on failure).
+ * For tests and fuzzing. */
+struct qmp *qmp_connect_fd(int fd, int timeout_ms, int *errcode, char *err,
+			   size_t errlen);
+
+/* One message received from the peer, classified.  Pure; qmp.c uses the same
+ * classification on the stream. */
+enum qmp_msg_kind {
+	QMP_MSG_GREETING, QMP_MSG_RETURN, QMP_MSG_ERROR, QMP_MSG_EVENT,
+};
+struct qmp_msg {
+	enum qmp_msg_kind kind;
+	int has_id;
+	uint64_t id;
+	json_object *ret;      /* RETURN: the "return" value (owned, may be NULL) */
+	char errclass[48];     /* ERROR: "class" */
+	char errdesc[256];     /* ERROR: "desc" */
+	struct qmp_event ev;   /* EVENT */
+	int version;           /* GREETING: as qmp_qemu_version(), 0 unknown */
+};
+/* Parse one JSON text (e.g. one received line).  Returns 0, or QMP_E_PROTO
+ * if it is not a single QMP message. Release with qmp_msg_clear. */
+int qmp_parse_message(const char *text, size_t len, struct qmp_msg *m,
+		      char *err, size_t errlen);
+void qmp_msg_clear(struct qmp_msg *m);
+
 #endif

@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "ring.h"
 
@@ -73,5 +74,7 @@ struct sampler_stats *sampler_stats(struct sampler *s);
 /* Last error message of the thread (e.g. "QEMU closed the connection"). */
 const char *sampler_last_error(struct sampler *s);
 void sampler_set_hz(struct sampler *s, double hz);
+/* Ring slot size needed for cfg's stack sizes. */
+size_t sampler_slot_size(const struct sampler_config *cfg);
 
 #endif

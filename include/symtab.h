@@ -27,6 +27,18 @@ struct symtab *symtab_from_nm(const char *path, uint64_t bias, char *err,
 			      size_t errlen);
 void symtab_free(struct symtab *t);
 
+/* Like the above with flags: SYMTAB_ALL keeps data symbols too (STT_OBJECT,
+ * nm types d/D/b/B/r/R), for resolving variables by name (--comm). */
+enum { SYMTAB_ALL = 1u << 0 };
+struct symtab *symtab_from_elf_flags(const char *path, uint64_t bias,
+				     unsigned flags, char *err, size_t errlen);
+struct symtab *symtab_from_nm_flags(const char *path, uint64_t bias,
+				    unsigned flags, char *err, size_t errlen);
+/* Parse nm text from memory (the fuzz target and tests use it). */
+struct symtab *symtab_from_nm_text(const char *text, size_t len,
+				   uint64_t bias, unsigned flags, char *err,
+				   size_t errlen);
+
 /* The symbol containing addr, or NULL. */
 const struct sym *symtab_lookup(const struct symtab *t, uint64_t addr);
 /* The symbol with this exact name, or NULL. */

@@ -1,2 +1,594 @@
+/* main.c - qtop-prof's front end: options, then one of
+ *   live:   sampler thread -> ring -> pipeline -> profile -> TUI or --batch
+ *   replay: --replay FILE -> pipeline -> profile -> TUI or --batch
+ *   load:   --load FILE.folded -> profile -> TUI or --batch
+ * Only this file prints to the user. */
+#include "folded.h"
+#include "hotspot.h"
+#include "pipeline.h"
+#include "profile.h"
+#include "qmp.h"
+#include "record.h"
+#include "ring.h"
+#include "sampler.h"
+#include "symbolizer.h"
+#include "tui.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void) { fputs("qtop-prof: not built yet\n", stderr); return 1; }
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_HZ 100.0
+
+struct options {
+	struct sampler_config samp;
+	struct symbolizer_config sym;
+	struct tui_options tui;
+	enum pipeline_filter filter;
+	const char *record, *replay, *load, *output;
+	int batch, folded_stdout, top;
+	double duration;
+	uint64_t samples;
+};
+
+static volatile sig_atomic_t got_signal;
+static void on_signal(int sig) { got_signal = sig; }
+
+static void usage(FILE *f)
+{
+	fputs(
+"usage: qtop-prof [--qmp SOCKET|tcp:HOST:PORT] [options]\n"
+"       qtop-prof --replay FILE.qrec [options]\n"
+"       qtop-prof --load FILE.folded\n"
+"\n"
+"Live sampling profiler for operating systems running in QEMU.\n"
+"\n"
+"Sampling:\n"
+"  --qmp SPEC          QMP socket (default ./qmp-socket) or tcp:HOST:PORT\n"
+"  --hz N              sampling rounds per second, all vCPUs each (default 100; 0 = max)\n"
+"  --cpus LIST         vCPUs to sample, e.g. 0,2-3 (default all)\n"
+"  --stop | --no-stop  pause the guest around each round for a consistent\n"
+"                      snapshot (default --stop; see README)\n"
+"  --stack-bytes N     stack copied from sp (default 8192)\n"
+"  --ustack-bytes N    user stack copied behind a kernel trap frame (default 4096)\n"
+"  --mem auto|memsave|hmp   how guest memory is read (default auto)\n"
+"Symbols and processes:\n"
+"  --kernel ELF        guest kernel with symbols\n"
+"  --symbols FILE      nm / System.map / kallsyms text\n"
+"  --kernel-offset N   slide of a relocated kernel\n"
+"  --sysroot DIR       the guest's program ELFs\n"
+"  --comm EXPR         task name, e.g. current_task->name or *sym+off\n"
+"  --inline            emit inline frames\n"
+"  --kernel-only | --user-only\n"
+"Output:\n"
+"  --batch             no TUI: sample, then print the top functions\n"
+"  --duration S        stop after S seconds (batch)\n"
+"  --samples N         stop after N samples\n"
+"  -o, --output FILE   folded stacks file (batch: written at the end; TUI: 's')\n"
+"  --folded            batch: print folded stacks to stdout instead of the table\n"
+"  --top N             batch: rows of the table (default 25)\n"
+"  --record FILE       also store the raw samples (replay them with --replay)\n"
+"  --replay FILE       analyse recorded samples offline\n"
+"  --load FILE         open a folded file (ours, perf+stackcollapse, inferno)\n"
+"TUI:\n"
+"  --refresh HZ        redraws per second (default 4)\n"
+"  --theme NAME|PATH   colour theme   --themes-dir DIR\n"
+"  -h, --help          this text      --version\n", f);
+}
+
+static int parse_cpus(const char *s, uint64_t *mask)
+{
+	char *end;
+	*mask = 0;
+	while (*s) {
+		long a = strtol(s, &end, 10), b;
+		if (end == s || a < 0 || a > 63)
+			return -1;
+		b = a;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtol(s, &end, 10);
+			if (end == s || b < a || b > 63)
+				return -1;
+		}
+		for (long i = a; i <= b; i++)
+			*mask |= 1ull << i;
+		s = end;
+		if (*s == ',')
+			s++;
+		else if (*s)
+			return -1;
+	}
+	return *mask ? 0 : -1;
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	enum { O_HZ = 256, O_CPUS, O_STOP, O_NOSTOP, O_STACK, O_USTACK, O_MEM,
+	       O_KERNEL, O_SYMBOLS, O_KOFF, O_SYSROOT, O_COMM, O_INLINE, O_KONLY,
+	       O_UONLY, O_BATCH, O_DURATION, O_SAMPLES, O_FOLDED, O_TOP, O_RECORD,
+	       O_REPLAY, O_LOAD, O_REFRESH, O_THEME, O_THEMES_DIR, O_VERSION, O_QMP };
+	static const struct option lo[] = {
+		{ "qmp", required_argument, 0, O_QMP },
+		{ "hz", required_argument, 0, O_HZ },
+		{ "cpus", required_argument, 0, O_CPUS },
+		{ "stop", no_argument, 0, O_STOP },
+		{ "no-stop", no_argument, 0, O_NOSTOP },
+		{ "stack-bytes", required_argument, 0, O_STACK },
+		{ "ustack-bytes", required_argument, 0, O_USTACK },
+		{ "mem", required_argument, 0, O_MEM },
+		{ "kernel", required_argument, 0, O_KERNEL },
+		{ "symbols", required_argument, 0, O_SYMBOLS },
+		{ "kernel-offset", required_argument, 0, O_KOFF },
+		{ "sysroot", required_argument, 0, O_SYSROOT },
+		{ "comm", required_argument, 0, O_COMM },
+		{ "inline", no_argument, 0, O_INLINE },
+		{ "kernel-only", no_argument, 0, O_KONLY },
+		{ "user-only", no_argument, 0, O_UONLY },
+		{ "batch", no_argument, 0, O_BATCH },
+		{ "duration", required_argument, 0, O_DURATION },
+		{ "samples", required_argument, 0, O_SAMPLES },
+		{ "output", required_argument, 0, 'o' },
+		{ "folded", no_argument, 0, O_FOLDED },
+		{ "top", required_argument, 0, O_TOP },
+		{ "record", required_argument, 0, O_RECORD },
+		{ "replay", required_argument, 0, O_REPLAY },
+		{ "load", required_argument, 0, O_LOAD },
+		{ "refresh", required_argument, 0, O_REFRESH },
+		{ "theme", required_argument, 0, O_THEME },
+		{ "themes-dir", required_argument, 0, O_THEMES_DIR },
+		{ "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, O_VERSION },
+		{ 0, 0, 0, 0 }
+	};
+	char *end;
+	int c;
+
+	o->samp.qmp_spec = "./qmp-socket";
+	o->samp.hz = DEFAULT_HZ;
+	o->samp.stack_bytes = 8192;
+	o->samp.ustack_bytes = 4096;
+	o->samp.stop = 1;
+	o->samp.timeout_ms = 3000;
+	o->tui.refresh_hz = 4;
+	o->tui.decay_halflife_s = 5;
+	o->top = 25;
+	o->sym.max_depth = 128;
+
+	while ((c = getopt_long(argc, argv, "ho:", lo, NULL)) != -1) {
+		switch (c) {
+		case O_QMP: o->samp.qmp_spec = optarg; break;
+		case O_HZ:
+			o->samp.hz = strtod(optarg, &end);
+			if (*end || o->samp.hz < 0) goto bad;
+			break;
+		case O_CPUS:
+			if (parse_cpus(optarg, &o->samp.cpu_mask) < 0) goto bad;
+			break;
+		case O_STOP: o->samp.stop = 1; break;
+		case O_NOSTOP: o->samp.stop = 0; break;
+		case O_STACK:
+		case O_USTACK: {
+			unsigned long v = strtoul(optarg, &end, 0);
+			if (*end || v > (1u << 20) || (c == O_STACK && v < 64)) goto bad;
+			if (c == O_STACK) o->samp.stack_bytes = (uint32_t)v;
+			else o->samp.ustack_bytes = (uint32_t)v;
+			break;
+		}
+		case O_MEM:
+			if (!strcmp(optarg, "auto")) o->samp.mem = SAMPLER_MEM_AUTO;
+			else if (!strcmp(optarg, "memsave")) o->samp.mem = SAMPLER_MEM_MEMSAVE;
+			else if (!strcmp(optarg, "hmp") || !strcmp(optarg, "x")) o->samp.mem = SAMPLER_MEM_HMPX;
+			else goto bad;
+			break;
+		case O_KERNEL: o->sym.kernel = optarg; break;
+		case O_SYMBOLS: o->sym.symbols = optarg; break;
+		case O_KOFF:
+			o->sym.kernel_offset = (int64_t)strtoull(optarg, &end, 0);
+			if (*end) goto bad;
+			break;
+		case O_SYSROOT: o->sym.sysroot = optarg; break;
+		case O_COMM: o->sym.comm_expr = optarg; break;
+		case O_INLINE: o->sym.inline_frames = 1; break;
+		case O_KONLY: o->filter = PIPE_KERNEL_ONLY; break;
+		case O_UONLY: o->filter = PIPE_USER_ONLY; break;
+		case O_BATCH: o->batch = 1; break;
+		case O_DURATION:
+			o->duration = strtod(optarg, &end);
+			if (*end || o->duration <= 0) goto bad;
+			break;
+		case O_SAMPLES:
+			o->samples = strtoull(optarg, &end, 10);
+			if (*end || !o->samples) goto bad;
+			break;
+		case 'o': o->output = optarg; break;
+		case O_FOLDED: o->folded_stdout = 1; break;
+		case O_TOP: o->top = atoi(optarg); break;
+		case O_RECORD: o->record = optarg; break;
+		case O_REPLAY: o->replay = optarg; break;
+		case O_LOAD: o->load = optarg; break;
+		case O_REFRESH:
+			o->tui.refresh_hz = strtod(optarg, &end);
+			if (*end || o->tui.refresh_hz <= 0 || o->tui.refresh_hz > 100) goto bad;
+			break;
+		case O_THEME: o->tui.theme = optarg; break;
+		case O_THEMES_DIR: o->tui.themes_dir = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		case O_VERSION: puts("qtop-prof 0.1.0"); exit(0);
+		default:
+			fputs("Try 'qtop-prof --help'.\n", stderr);
+			return -1;
+		}
+		continue;
+bad:
+		fprintf(stderr, "qtop-prof: invalid value '%s' (see --help)\n", optarg);
+		return -1;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "qtop-prof: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	o->samp.max_samples = o->samples;
+	o->tui.save_path = o->output;
+	return 0;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- output of batch mode ---- */
+
+static void print_table(const struct profile *p, int top)
+{
+	struct hot_row *rows = NULL;
+	long n = hotspot_build(p, 0, &rows);
+
+	if (n < 0) {
+		fputs("qtop-prof: out of memory\n", stderr);
+		return;
+	}
+	hotspot_sort(p, rows, (size_t)n, HOT_SORT_SELF, 0);
+	printf("%7s %7s %9s  %-40s %s\n", "SELF%", "TOTAL%", "SAMPLES", "FUNCTION", "MODULE");
+	for (long i = 0; i < n && i < top; i++) {
+		double tot = p->samples ? (double)p->samples : 1;
+		printf("%6.2f%% %6.2f%% %9" PRIu64 "  %-40s %s%s\n",
+		       100.0 * (double)rows[i].self / tot, 100.0 * (double)rows[i].total / tot,
+		       rows[i].self, profile_str_get(p, rows[i].name),
+		       profile_str_get(p, rows[i].module),
+		       rows[i].kind == PK_KERNEL ? " [k]" : "");
+	}
+	free(rows);
+}
+
+static int write_outputs(const struct options *o, const struct profile *p)
+{
+	char path[4096], err[512];
+	int rc = 0;
+
+	if (o->folded_stdout) {
+		if (folded_write(p, 0, 0, stdout) < 0)
+			rc = 1;
+	} else {
+		print_table(p, o->top);
+	}
+	if (o->output) {
+		if (folded_save(p, 0, 0, o->output, path, sizeof path, err, sizeof err) < 0) {
+			fprintf(stderr, "qtop-prof: %s\n", err);
+			rc = 1;
+		} else {
+			fprintf(stderr, "qtop-prof: %" PRIu64 " samples written to %s\n",
+				p->samples, path);
+		}
+	}
+	fflush(stdout);
+	return rc;
+}
+
+/* ---- live mode sources for the TUI ---- */
+
+struct live {
+	struct pipeline *pl;
+	struct sampler *smp;
+	struct ring *ring;
+	double t0, hz;
+	uint64_t base_samples;      /* for achieved-rate after a reset */
+	double rate_t;
+	uint64_t rate_n;
+	double rate;
+};
+
+static long live_pump(void *ctx, struct profile *p, int budget_ms)
+{
+	struct live *l = ctx;
+	return pipeline_pump(l->pl, p, budget_ms);
+}
+
+static const char *state_name(int st)
+{
+	switch (st) {
+	case SAMPLER_STARTING: return "starting";
+	case SAMPLER_RUNNING: return "running";
+	case SAMPLER_PAUSED: return "paused";
+	case SAMPLER_DISCONNECTED: return "disconnected";
+	default: return "stopped";
+	}
+}
+
+static void live_status(void *ctx, struct app_status *st)
+{
+	struct live *l = ctx;
+	struct sampler_stats *ss = sampler_stats(l->smp);
+	double now = mono_s();
+	uint64_t n = atomic_load(&ss->samples);
+
+	if (now - l->rate_t >= 1.0) {
+		l->rate = (double)(n - l->rate_n) / (now - l->rate_t);
+		l->rate_t = now;
+		l->rate_n = n;
+	}
+	memset(st, 0, sizeof *st);
+	st->guest_state = state_name(atomic_load(&ss->state));
+	st->target_hz = l->hz;
+	st->achieved_hz = l->rate;
+	st->samples = n;
+	st->dropped = ring_dropped(l->ring);
+	st->errors = atomic_load(&ss->errors);
+	st->elapsed_s = now - l->t0;
+	st->ncpus = atomic_load(&ss->ncpus);
+	const char *e = sampler_last_error(l->smp);
+	st->message = e && *e ? e : NULL;
+}
+
+struct static_src { const char *what; uint64_t n; };
+static void static_status(void *ctx, struct app_status *st)
+{
+	struct static_src *s = ctx;
+	memset(st, 0, sizeof *st);
+	st->guest_state = "file";
+	st->samples = s->n;
+	st->message = s->what;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int run_static(const struct options *o, struct profile *p, const char *what)
+{
+	char err[512];
+	struct static_src ss = { what, p->samples };
+	struct app_source src = { .ctx = &ss, .status = static_status };
+
+	if (o->batch)
+		return write_outputs(o, p);
+	if (tui_run(&o->tui, p, &src, err, sizeof err) < 0) {
+		fprintf(stderr, "qtop-prof: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
+static int run_load(const struct options *o)
+{
+	char err[512];
+	struct folded_diag d;
+	struct profile *p = profile_new();
+	int rc;
+
+	if (!p) {
+		fputs("qtop-prof: out of memory\n", stderr);
+		return 1;
+	}
+	memset(&d, 0, sizeof d);
+	if (folded_load_path(p, o->load, &d, err, sizeof err) < 0) {
+		fprintf(stderr, "qtop-prof: %s\n", err);
+		profile_free(p);
+		return 1;
+	}
+	if (d.lines_bad)
+		fprintf(stderr, "qtop-prof: %s: %ld bad line(s) skipped, first at line %ld: %s\n",
+			o->load, d.lines_bad, d.first_bad_line, d.first_bad_msg);
+	if (d.lines_ok == 0) {
+		fprintf(stderr, "qtop-prof: %s: no stacks in this file\n", o->load);
+		profile_free(p);
+		return 1;
+	}
+	rc = run_static(o, p, o->load);
+	profile_free(p);
+	return rc;
+}
+
+static struct symbolizer *open_symbolizer(const struct options *o)
+{
+	char err[512];
+	struct symbolizer *s = symbolizer_new(&o->sym, err, sizeof err);
+	if (!s)
+		fprintf(stderr, "qtop-prof: %s\n", err);
+	return s;
+}
+
+static int run_replay(const struct options *o)
+{
+	char err[512];
+	struct record_reader *r = record_open(o->replay, err, sizeof err);
+	struct symbolizer *sym;
+	struct profile *p;
+	struct pipeline pl;
+	const struct qp_sample *s;
+	int rc;
+
+	if (!r) {
+		fprintf(stderr, "qtop-prof: %s\n", err);
+		return 1;
+	}
+	sym = open_symbolizer(o);
+	p = profile_new();
+	if (!sym || !p) {
+		record_reader_close(r);
+		symbolizer_free(sym);
+		profile_free(p);
+		return 1;
+	}
+	memset(&pl, 0, sizeof pl);
+	pl.sym = sym;
+	pl.filter = o->filter;
+	while ((rc = record_next(r, &s, err, sizeof err)) == 1) {
+		pipeline_feed(&pl, p, s);
+		if (o->samples && pl.consumed >= o->samples)
+			break;
+	}
+	if (rc < 0)   /* keep what was read: a truncated file still gives a profile */
+		fprintf(stderr, "qtop-prof: %s (using the %" PRIu64 " samples before it)\n",
+			err, pl.consumed);
+	record_reader_close(r);
+	rc = run_static(o, p, o->replay);
+	profile_free(p);
+	symbolizer_free(sym);
+	return rc;
+}
+
+static int run_live(struct options *o)
+{
+	char err[512];
+	struct ring ring;
+	struct symbolizer *sym;
+	struct sampler *smp = NULL;
+	struct profile *p = NULL;
+	struct pipeline pl;
+	struct live live;
+	int rc = 1, cr;
+
+	if (qmp_spec_is_remote(o->samp.qmp_spec))
+		fprintf(stderr, "qtop-prof: warning: %s is not loopback; QMP has no authentication\n",
+			o->samp.qmp_spec);
+	if (!o->batch && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		fputs("qtop-prof: not a terminal: use --batch for headless profiling\n", stderr);
+		return 1;
+	}
+	sym = open_symbolizer(o);
+	if (!sym)
+		return 1;
+	cr = symbolizer_comm_recipe(sym, &o->samp.comm, err, sizeof err);
+	if (cr < 0) {
+		fprintf(stderr, "qtop-prof: --comm: %s\n", err);
+		symbolizer_free(sym);
+		return 1;
+	}
+	o->samp.want_code = symbolizer_wants_code(sym);
+	if (ring_init(&ring, 1024, sampler_slot_size(&o->samp)) < 0) {
+		fputs("qtop-prof: out of memory\n", stderr);
+		symbolizer_free(sym);
+		return 1;
+	}
+	memset(&pl, 0, sizeof pl);
+	pl.ring = &ring;
+	pl.sym = sym;
+	pl.filter = o->filter;
+	if (o->record) {
+		pl.rec = record_create(o->record, err, sizeof err);
+		if (!pl.rec) {
+			fprintf(stderr, "qtop-prof: --record: %s\n", err);
+			goto out;
+		}
+	}
+	p = profile_new();
+	if (!p) {
+		fputs("qtop-prof: out of memory\n", stderr);
+		goto out;
+	}
+	install_signals();
+	smp = sampler_start(&o->samp, &ring, err, sizeof err);
+	if (!smp) {
+		fprintf(stderr, "qtop-prof: %s\n", err);
+		goto out;
+	}
+	memset(&live, 0, sizeof live);
+	live.pl = &pl;
+	live.smp = smp;
+	live.ring = &ring;
+	live.t0 = live.rate_t = mono_s();
+	live.hz = o->samp.hz;
+
+	if (o->batch) {
+		double t_end = o->duration > 0 ? live.t0 + o->duration : 0;
+		int st;
+		for (;;) {
+			pipeline_pump(&pl, p, 50);
+			st = atomic_load(&sampler_stats(smp)->state);
+			if (got_signal || st == SAMPLER_DISCONNECTED || st == SAMPLER_DONE)
+				break;
+			if (t_end && mono_s() >= t_end)
+				break;
+			struct timespec ts = { 0, 10 * 1000000 };
+			nanosleep(&ts, NULL);
+		}
+		sampler_stop(smp);  /* joins: no more pushes after this */
+		smp = NULL;
+		while (pipeline_pump(&pl, p, 1000) > 0)
+			;
+		fprintf(stderr, "qtop-prof: %" PRIu64 " samples in %.1f s (%.1f/s), %" PRIu64
+			" dropped, %" PRIu64 " unusable\n", pl.consumed, mono_s() - live.t0,
+			(double)pl.consumed / (mono_s() - live.t0), ring_dropped(&ring), pl.unusable);
+		rc = write_outputs(o, p);
+	} else {
+		struct app_source src = { .ctx = &live, .pump = live_pump, .status = live_status };
+		if (tui_run(&o->tui, p, &src, err, sizeof err) < 0) {
+			fprintf(stderr, "qtop-prof: %s\n", err);
+			rc = 1;
+		} else {
+			rc = 0;
+		}
+	}
+out:
+	if (smp) {
+		const char *e = sampler_last_error(smp);
+		int st = atomic_load(&sampler_stats(smp)->state);
+		if (st == SAMPLER_DISCONNECTED && e && *e)
+			fprintf(stderr, "qtop-prof: %s\n", e);
+	}
+	sampler_stop(smp);
+	if (pl.rec) {
+		uint64_t n = record_written(pl.rec);
+		if (record_close(pl.rec, err, sizeof err) < 0) {
+			fprintf(stderr, "qtop-prof: --record: %s\n", err);
+			rc = 1;
+		} else {
+			fprintf(stderr, "qtop-prof: %" PRIu64 " raw samples recorded in %s\n", n, o->record);
+		}
+	}
+	profile_free(p);
+	symbolizer_free(sym);
+	ring_free(&ring);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+
+	memset(&o, 0, sizeof o);
+	if (parse_args(argc, argv, &o) < 0)
+		return 2;
+	if (o.load)
+		return run_load(&o);
+	if (o.replay)
+		return run_replay(&o);
+	return run_live(&o);
+}

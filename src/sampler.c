@@ -1,2 +1,621 @@
-/* placeholder: module not written yet */
-typedef int qtop_placeholder_sampler;
+/* sampler.c - the sampling thread (see sampler.h).
+ *
+ * One round = [stop] + "info registers -a" + pipelined memory reads for all
+ * selected vCPUs + [cont], then one sample per vCPU into the ring.  The
+ * kernel stack copy is clipped at TSS.sp0 (cached per vCPU and CR3) so it
+ * ends exactly at the hardware trap frame of a task that entered from ring 3;
+ * the user stack behind that frame is read in the same (paused) window.
+ */
+#include "sampler.h"
+#include "memread.h"
+#include "qmp.h"
+#include "regs.h"
+#include "sample.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_CPUS 64
+#define CR3_SLOTS 256            /* per-address-space probe bookkeeping */
+#define CODE_PROBE_NS 1000000000ull
+#define COMM_PROBE_NS 500000000ull
+
+struct cpu_cache {
+	uint64_t cr3, sp0;       /* TSS.sp0 last read while this CR3 was live */
+};
+
+struct as_entry {                /* per CR3 */
+	uint64_t cr3;
+	uint64_t code_ns, comm_ns;   /* last probe times */
+	uint64_t ustack_top;         /* first unreadable byte seen above a user stack */
+};
+
+struct sampler {
+	struct sampler_config cfg;
+	struct ring *ring;
+	struct qmp *q;
+	struct memread *mr;
+	pthread_t thr;
+	int started;
+	_Atomic int stop_req;
+	_Atomic uint64_t period_ns;
+	struct sampler_stats st;
+	pthread_mutex_t err_lock;
+	char last_err[256];
+
+	int ncpus;                   /* vCPUs QEMU has */
+	int guest_running;           /* from query-status and events */
+	int expect_stop, expect_resume;
+	uint64_t seq;
+
+	struct qp_regs regs[MAX_CPUS];
+	int cpu_ids[MAX_CPUS];
+	struct cpu_cache cache[MAX_CPUS];
+	struct as_entry as[CR3_SLOTS];
+	uint8_t *buf[MAX_CPUS];      /* per-vCPU sample being built */
+	size_t buf_size;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void set_error(struct sampler *s, const char *msg)
+{
+	pthread_mutex_lock(&s->err_lock);
+	snprintf(s->last_err, sizeof s->last_err, "%s", msg);
+	pthread_mutex_unlock(&s->err_lock);
+}
+
+static struct as_entry *as_get(struct sampler *s, uint64_t cr3)
+{
+	uint64_t h = (cr3 >> 12) * 0x9e3779b97f4a7c15ull;
+	unsigned i = (unsigned)(h >> 56) % CR3_SLOTS;
+
+	for (unsigned k = 0; k < CR3_SLOTS; k++, i = (i + 1) % CR3_SLOTS) {
+		if (s->as[i].cr3 == cr3)
+			return &s->as[i];
+		if (s->as[i].cr3 == 0) {
+			s->as[i].cr3 = cr3;
+			return &s->as[i];
+		}
+	}
+	/* Table full (thousands of processes): recycle a slot. */
+	i = (unsigned)(h >> 56) % CR3_SLOTS;
+	memset(&s->as[i], 0, sizeof s->as[i]);
+	s->as[i].cr3 = cr3;
+	return &s->as[i];
+}
+
+/* Drain queued events; returns the number of STOP events seen that we did
+ * not expect, updates guest_running. */
+static void handle_events(struct sampler *s)
+{
+	struct qmp_event ev;
+
+	while (qmp_next_event(s->q, &ev) == 1) {
+		switch (ev.kind) {
+		case QMP_EV_STOP:
+			if (s->expect_stop > 0)
+				s->expect_stop--;
+			s->guest_running = 0;
+			break;
+		case QMP_EV_RESUME:
+			if (s->expect_resume > 0)
+				s->expect_resume--;
+			s->guest_running = 1;
+			break;
+		case QMP_EV_SHUTDOWN:
+			s->guest_running = 0;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static int query_running(struct sampler *s, char *err, size_t errlen)
+{
+	json_object *ret = NULL, *v;
+	int rc = qmp_execute(s->q, "query-status", NULL, &ret, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	s->guest_running = ret && json_object_object_get_ex(ret, "running", &v) &&
+			   json_object_get_boolean(v);
+	json_object_put(ret);
+	return 0;
+}
+
+static int query_cpus(struct sampler *s, char *err, size_t errlen)
+{
+	json_object *ret = NULL;
+	int rc = qmp_execute(s->q, "query-cpus-fast", NULL, &ret, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	s->ncpus = 0;
+	if (ret && json_object_is_type(ret, json_type_array))
+		s->ncpus = (int)json_object_array_length(ret);
+	json_object_put(ret);
+	if (s->ncpus <= 0)
+		s->ncpus = 1;
+	if (s->ncpus > MAX_CPUS)
+		s->ncpus = MAX_CPUS;
+	return 0;
+}
+
+static int cpu_selected(const struct sampler *s, int cpu)
+{
+	return s->cfg.cpu_mask == 0 || (cpu < 64 && (s->cfg.cpu_mask >> cpu) & 1);
+}
+
+static uint64_t load_word(const uint8_t *p, int ws)
+{
+	uint64_t v = 0;
+	memcpy(&v, p, (size_t)ws);   /* little-endian host and guest */
+	return v;
+}
+
+/* One sampling round over all selected vCPUs.  Returns 0, or a negative
+ * qmp_err when the connection is gone. */
+static int sample_round(struct sampler *s)
+{
+	char err[256];
+	char *text = NULL;
+	int rc, n, we_stopped = 0;
+	int sel[MAX_CPUS], nsel = 0;
+	struct memread_req req[MAX_CPUS * 2];
+	size_t nreq;
+	uint64_t t0 = now_ns(), t_regs;
+
+	if (s->cfg.stop) {
+		s->expect_stop++;
+		rc = qmp_execute(s->q, "stop", NULL, NULL, err, sizeof err);
+		if (rc < 0)
+			goto fail;
+		qmp_poll(s->q, 0, err, sizeof err);
+		handle_events(s);
+		/* Our stop produced a STOP event (QEMU sends it before the
+		 * reply).  If none came, someone else had already paused the
+		 * guest: leave it paused and don't sample. */
+		if (s->expect_stop > 0) {
+			s->expect_stop = 0;
+			s->guest_running = 0;
+			return 0;
+		}
+		we_stopped = 1;
+	}
+
+	rc = qmp_hmp(s->q, "info registers -a", -1, &text, err, sizeof err);
+	if (rc < 0)
+		goto fail;
+	t_regs = now_ns();
+	n = regs_parse_all(text, strlen(text), s->regs, s->cpu_ids, MAX_CPUS);
+	free(text);
+	text = NULL;
+
+	for (int k = 0; k < n; k++) {
+		int cpu = s->cpu_ids[k];
+		if (cpu >= 0 && cpu < MAX_CPUS && cpu_selected(s, cpu) && s->regs[k].valid)
+			sel[nsel++] = k;
+	}
+
+	/* Phase 0: TSS.sp0 of kernel-mode vCPUs whose cache does not cover
+	 * the current stack pointer (a task switch happened). */
+	uint8_t sp0buf[MAX_CPUS][8];
+	nreq = 0;
+	for (int j = 0; j < nsel; j++) {
+		int k = sel[j], cpu = s->cpu_ids[k];
+		const struct qp_regs *r = &s->regs[k];
+		struct cpu_cache *c = &s->cache[cpu];
+		uint64_t sp = r->gpr[QP_RSP];
+
+		if (r->cpl != 0 || r->tr_base == 0)
+			continue;
+		if (c->cr3 == r->cr3 && c->sp0 > sp && c->sp0 - sp <= s->cfg.stack_bytes)
+			continue;
+		memset(sp0buf[cpu], 0, 8);
+		req[nreq++] = (struct memread_req){ .cpu = cpu, .addr = r->tr_base + 4,
+			.len = 8, .buf = sp0buf[cpu] };
+	}
+	if (nreq) {
+		rc = memread_batch(s->mr, req, nreq, err, sizeof err);
+		if (rc < 0)
+			goto fail;
+		for (size_t i = 0; i < nreq; i++) {
+			int cpu = req[i].cpu;
+			int k = -1;
+			for (int j = 0; j < nsel; j++)
+				if (s->cpu_ids[sel[j]] == cpu)
+					k = sel[j];
+			s->cache[cpu].cr3 = s->regs[k].cr3;
+			s->cache[cpu].sp0 = req[i].got == 8 ?
+				load_word(sp0buf[cpu], qp_regs_wordsize(&s->regs[k])) : 0;
+		}
+	}
+
+	/* Phase 1: the stacks. */
+	nreq = 0;
+	for (int j = 0; j < nsel; j++) {
+		int k = sel[j], cpu = s->cpu_ids[k];
+		const struct qp_regs *r = &s->regs[k];
+		struct qp_sample *smp = (struct qp_sample *)s->buf[cpu];
+		uint64_t sp = r->gpr[QP_RSP];
+		uint64_t len = s->cfg.stack_bytes;
+
+		memset(smp, 0, sizeof *smp);
+		smp->cpu = (uint32_t)cpu;
+		smp->t_ns = t_regs;
+		smp->regs = *r;
+		smp->stack_addr = sp;
+		if (we_stopped)
+			smp->flags |= QP_SF_STOPPED;
+		if (r->halted)
+			smp->flags |= QP_SF_IDLE;
+		if (r->cpl == 0) {
+			const struct cpu_cache *c = &s->cache[cpu];
+			if (c->cr3 == r->cr3 && c->sp0 > sp && c->sp0 - sp <= len)
+				len = c->sp0 - sp;
+		} else {
+			const struct as_entry *a = as_get(s, r->cr3);
+			if (a->ustack_top > sp && a->ustack_top - sp < len)
+				len = a->ustack_top - sp;
+		}
+		req[nreq++] = (struct memread_req){ .cpu = cpu, .addr = sp,
+			.len = (uint32_t)len, .buf = qp_sample_stack(smp) };
+	}
+	rc = memread_batch(s->mr, req, nreq, err, sizeof err);
+	if (rc < 0)
+		goto fail;
+
+	/* Phase 2: the user stack behind a trap frame, code bytes for
+	 * address-space matching. */
+	size_t n1 = nreq;
+	nreq = 0;
+	uint8_t *code_dst[MAX_CPUS] = { 0 };
+	for (size_t i = 0; i < n1; i++) {
+		int cpu = req[i].cpu;
+		struct qp_sample *smp = (struct qp_sample *)s->buf[cpu];
+		const struct qp_regs *r = &smp->regs;
+		int ws = qp_regs_wordsize(r);
+		uint64_t user_ip = 0, user_sp = 0;
+
+		if (req[i].got <= 0) {
+			smp->stack_len = 0;
+			smp->flags |= QP_SF_STACK_FAILED;
+			atomic_fetch_add(&s->st.stack_fail, 1);
+		} else {
+			smp->stack_len = (uint32_t)req[i].got;
+			if (req[i].got < (long)req[i].len) {
+				smp->flags |= QP_SF_STACK_CLIPPED;
+				if (r->cpl == 3)
+					as_get(s, r->cr3)->ustack_top = req[i].addr + (uint64_t)req[i].got;
+			}
+		}
+		if (r->cpl == 3) {
+			user_ip = r->ip;
+		} else if (smp->stack_len && s->cache[cpu].cr3 == r->cr3 && s->cache[cpu].sp0) {
+			/* Hardware trap frame: ip, cs, flags, sp, ss at sp0 - 5 words. */
+			uint64_t tf = s->cache[cpu].sp0 - 5u * (uint64_t)ws;
+			uint64_t end = smp->stack_addr + smp->stack_len;
+			if (tf >= smp->stack_addr && tf + 5u * (uint64_t)ws <= end) {
+				const uint8_t *p = qp_sample_stack(smp) + (tf - smp->stack_addr);
+				uint64_t cs = load_word(p + ws, ws);
+				if ((cs & 3) == 3) {
+					smp->flags |= QP_SF_HAS_TRAP;
+					smp->trap_addr = tf;
+					user_ip = load_word(p, ws);
+					user_sp = load_word(p + 3 * ws, ws);
+				}
+			}
+		}
+		if (user_sp && s->cfg.ustack_bytes) {
+			const struct as_entry *a = as_get(s, r->cr3);
+			uint64_t len = s->cfg.ustack_bytes;
+			if (a->ustack_top > user_sp && a->ustack_top - user_sp < len)
+				len = a->ustack_top - user_sp;
+			smp->ustack_addr = user_sp;
+			req[n1 + nreq++] = (struct memread_req){ .cpu = cpu,
+				.addr = user_sp, .len = (uint32_t)len,
+				.buf = qp_sample_stack(smp) + smp->stack_len };
+		}
+		if (user_ip && s->cfg.want_code) {
+			struct as_entry *a = as_get(s, r->cr3);
+			if (a->code_ns == 0 || t_regs - a->code_ns > CODE_PROBE_NS) {
+				a->code_ns = t_regs;
+				smp->code_addr = user_ip;
+				code_dst[cpu] = (uint8_t *)1;   /* filled after the user stack */
+			}
+		}
+	}
+	if (nreq) {
+		rc = memread_batch(s->mr, req + n1, nreq, err, sizeof err);
+		if (rc < 0)
+			goto fail;
+		for (size_t i = n1; i < n1 + nreq; i++) {
+			struct qp_sample *smp = (struct qp_sample *)s->buf[req[i].cpu];
+			if (req[i].got > 0) {
+				smp->ustack_len = (uint32_t)req[i].got;
+				if (req[i].got < (long)req[i].len)
+					as_get(s, smp->regs.cr3)->ustack_top = req[i].addr + (uint64_t)req[i].got;
+			} else {
+				smp->flags |= QP_SF_USTACK_FAILED;
+			}
+		}
+	}
+	/* Code bytes and --comm: rare (once per address space per interval). */
+	nreq = 0;
+	for (int j = 0; j < nsel; j++) {
+		int cpu = s->cpu_ids[sel[j]];
+		struct qp_sample *smp = (struct qp_sample *)s->buf[cpu];
+		if (!code_dst[cpu])
+			continue;
+		code_dst[cpu] = (uint8_t *)qp_sample_ustack(smp) + smp->ustack_len;
+		req[nreq++] = (struct memread_req){ .cpu = cpu, .addr = smp->code_addr,
+			.len = QP_CODE_BYTES, .buf = code_dst[cpu] };
+	}
+	if (nreq) {
+		rc = memread_batch(s->mr, req, nreq, err, sizeof err);
+		if (rc < 0)
+			goto fail;
+		for (size_t i = 0; i < nreq; i++) {
+			struct qp_sample *smp = (struct qp_sample *)s->buf[req[i].cpu];
+			if (req[i].got == QP_CODE_BYTES) {
+				smp->code_len = QP_CODE_BYTES;
+				smp->flags |= QP_SF_HAS_CODE;
+			}
+		}
+	}
+	if (s->cfg.comm.valid) {
+		const struct comm_recipe *cr = &s->cfg.comm;
+		for (int j = 0; j < nsel; j++) {
+			int cpu = s->cpu_ids[sel[j]];
+			struct qp_sample *smp = (struct qp_sample *)s->buf[cpu];
+			struct as_entry *a = as_get(s, smp->regs.cr3);
+			uint64_t addr = cr->addr;
+			int ok = 1;
+
+			if (a->comm_ns && t_regs - a->comm_ns < COMM_PROBE_NS)
+				continue;
+			a->comm_ns = t_regs;
+			for (int d = 0; d < cr->nderef && ok; d++) {
+				uint8_t w[8] = { 0 };
+				long got = memread_virt(s->mr, cpu, addr, w, cr->wordsize, err, sizeof err);
+				if (got < 0 && got != QMP_E_ERROR) {
+					rc = (int)got;
+					goto fail;
+				}
+				ok = got == cr->wordsize;
+				addr = load_word(w, cr->wordsize) + (uint64_t)cr->off[d];
+			}
+			if (!ok)
+				continue;
+			uint8_t *dst = (uint8_t *)qp_sample_code(smp) + smp->code_len;
+			long got = memread_virt(s->mr, cpu, addr, dst, cr->len, err, sizeof err);
+			if (got < 0 && got != QMP_E_ERROR) {
+				rc = (int)got;
+				goto fail;
+			}
+			if (got > 0) {
+				smp->comm_len = (uint32_t)got;
+				smp->flags |= QP_SF_HAS_COMM;
+			}
+		}
+	}
+
+	if (we_stopped) {
+		s->expect_resume++;
+		rc = qmp_execute(s->q, "cont", NULL, NULL, err, sizeof err);
+		we_stopped = 0;
+		if (rc < 0)
+			goto fail;
+		qmp_poll(s->q, 0, err, sizeof err);
+		handle_events(s);
+		s->guest_running = 1;
+	}
+
+	for (int j = 0; j < nsel; j++) {
+		int cpu = s->cpu_ids[sel[j]];
+		struct qp_sample *smp = (struct qp_sample *)s->buf[cpu];
+		void *slot = ring_reserve(s->ring);
+		if (!slot)
+			continue;        /* consumer behind: counted by the ring */
+		smp->seq = s->seq++;
+		memcpy(slot, smp, qp_sample_size(smp));
+		ring_commit(s->ring);
+		atomic_fetch_add(&s->st.samples, 1);
+	}
+	atomic_fetch_add(&s->st.rounds, 1);
+	atomic_fetch_add(&s->st.busy_ns, now_ns() - t0);
+	return 0;
+
+fail:
+	free(text);
+	if (rc == QMP_E_ERROR || rc == QMP_E_TIMEOUT) {
+		/* A command failed but the connection lives: count, go on.
+		 * Never leave the guest paused by us. */
+		atomic_fetch_add(&s->st.errors, 1);
+		set_error(s, err);
+		if (we_stopped) {
+			s->expect_resume++;
+			rc = qmp_execute(s->q, "cont", NULL, NULL, err, sizeof err);
+			if (rc < 0 && rc != QMP_E_ERROR)
+				return rc;
+		}
+		return 0;
+	}
+	set_error(s, err);
+	return rc;
+}
+
+static void *sampler_main(void *arg)
+{
+	struct sampler *s = arg;
+	char err[256];
+	uint64_t next = now_ns();
+	sigset_t all;
+
+	/* Signals belong to the main thread (terminal restore, saving). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+
+	atomic_store(&s->st.state, s->guest_running ? SAMPLER_RUNNING : SAMPLER_PAUSED);
+	while (!atomic_load(&s->stop_req)) {
+		int rc;
+
+		if (qmp_poll(s->q, 0, err, sizeof err) < 0) {
+			set_error(s, err);
+			atomic_store(&s->st.state, SAMPLER_DISCONNECTED);
+			return NULL;
+		}
+		handle_events(s);
+		if (!s->guest_running) {
+			/* Paused by someone else (user, gdb, QEMU): it stays
+			 * paused; wait for RESUME without sampling. */
+			atomic_store(&s->st.state, SAMPLER_PAUSED);
+			if (qmp_poll(s->q, 100, err, sizeof err) < 0) {
+				set_error(s, err);
+				atomic_store(&s->st.state, SAMPLER_DISCONNECTED);
+				return NULL;
+			}
+			next = now_ns();
+			continue;
+		}
+		atomic_store(&s->st.state, SAMPLER_RUNNING);
+		rc = sample_round(s);
+		if (rc < 0) {
+			atomic_store(&s->st.state, SAMPLER_DISCONNECTED);
+			return NULL;
+		}
+		if (s->cfg.max_samples && atomic_load(&s->st.samples) >= s->cfg.max_samples) {
+			atomic_store(&s->st.state, SAMPLER_DONE);
+			return NULL;
+		}
+		/* Pace: no catch-up bursts after a slow round. */
+		uint64_t period = atomic_load(&s->period_ns);
+		uint64_t now = now_ns();
+		next += period;
+		if (next < now)
+			next = now;
+		while (!atomic_load(&s->stop_req)) {
+			now = now_ns();
+			if (now >= next)
+				break;
+			uint64_t left = next - now;
+			if (left >= 2000000) {
+				if (qmp_poll(s->q, (int)(left / 1000000) - 1, err, sizeof err) < 0) {
+					set_error(s, err);
+					atomic_store(&s->st.state, SAMPLER_DISCONNECTED);
+					return NULL;
+				}
+			} else {
+				struct timespec ts = { 0, (long)left };
+				nanosleep(&ts, NULL);
+			}
+		}
+	}
+	atomic_store(&s->st.state, SAMPLER_DONE);
+	return NULL;
+}
+
+void sampler_set_hz(struct sampler *s, double hz)
+{
+	if (hz <= 0)
+		hz = 1e6;   /* as fast as QEMU answers */
+	atomic_store(&s->period_ns, (uint64_t)(1e9 / hz));
+}
+
+struct sampler *sampler_start(const struct sampler_config *cfg,
+			      struct ring *ring, char *err, size_t errlen)
+{
+	struct sampler *s = calloc(1, sizeof *s);
+	int code = 0;
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->cfg = *cfg;
+	if (!s->cfg.stack_bytes)
+		s->cfg.stack_bytes = 8192;
+	s->ring = ring;
+	pthread_mutex_init(&s->err_lock, NULL);
+	sampler_set_hz(s, cfg->hz);
+	s->buf_size = sizeof(struct qp_sample) + s->cfg.stack_bytes +
+		      s->cfg.ustack_bytes + QP_CODE_BYTES + QP_COMM_BYTES;
+	if (s->buf_size > ring->slot_size) {
+		snprintf(err, errlen, "internal: ring slots too small for --stack-bytes");
+		goto out;
+	}
+	s->q = qmp_connect(cfg->qmp_spec, cfg->timeout_ms > 0 ? cfg->timeout_ms : 3000,
+			   &code, err, errlen);
+	if (!s->q)
+		goto out;
+	if (cfg->timeout_ms > 0)
+		qmp_set_timeout(s->q, cfg->timeout_ms);
+	if (query_running(s, err, errlen) < 0 || query_cpus(s, err, errlen) < 0)
+		goto out;
+	s->mr = memread_new(s->q, cfg->mem, err, errlen);
+	if (!s->mr)
+		goto out;
+	for (int i = 0; i < s->ncpus; i++) {
+		s->buf[i] = aligned_alloc(64, (s->buf_size + 63) & ~(size_t)63);
+		if (!s->buf[i]) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+	}
+	atomic_store(&s->st.ncpus, s->ncpus);
+	atomic_store(&s->st.state, SAMPLER_STARTING);
+	if (pthread_create(&s->thr, NULL, sampler_main, s) != 0) {
+		snprintf(err, errlen, "cannot start the sampler thread");
+		goto out;
+	}
+	s->started = 1;
+	return s;
+out:
+	sampler_stop(s);
+	return NULL;
+}
+
+void sampler_stop(struct sampler *s)
+{
+	if (!s)
+		return;
+	atomic_store(&s->stop_req, 1);
+	if (s->started)
+		pthread_join(s->thr, NULL);
+	memread_free(s->mr);
+	qmp_close(s->q);
+	for (int i = 0; i < MAX_CPUS; i++)
+		free(s->buf[i]);
+	pthread_mutex_destroy(&s->err_lock);
+	free(s);
+}
+
+struct sampler_stats *sampler_stats(struct sampler *s) { return &s->st; }
+
+const char *sampler_last_error(struct sampler *s)
+{
+	static _Thread_local char copy[256];
+	pthread_mutex_lock(&s->err_lock);
+	snprintf(copy, sizeof copy, "%s", s->last_err);
+	pthread_mutex_unlock(&s->err_lock);
+	return copy;
+}
+
+size_t sampler_slot_size(const struct sampler_config *cfg)
+{
+	uint32_t sb = cfg->stack_bytes ? cfg->stack_bytes : 8192;
+	return sizeof(struct qp_sample) + sb + cfg->ustack_bytes + QP_CODE_BYTES +
+	       QP_COMM_BYTES;
+}

@@ -1,0 +1,46 @@
+/* memread.h - read guest virtual memory through QMP, for the sampler.
+ *
+ * Two transports: `memsave` into a private 0700 directory (mkdtemp) that
+ * memread creates and removes (fast path; needs QEMU on this host), and HMP
+ * `x/Ngx` text (works over TCP to a remote QEMU).  Reads are clipped at the
+ * first unmapped page.  Several reads can be in flight at once (pipelined).
+ */
+#ifndef QTOP_MEMREAD_H
+#define QTOP_MEMREAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "qmp.h"
+#include "sampler.h"
+
+struct memread;
+
+/* mode AUTO picks memsave for a local unix socket (after checking that a
+ * test read really lands in our directory), else HMP x. */
+struct memread *memread_new(struct qmp *q, enum sampler_mem mode,
+			    char *err, size_t errlen);
+/* Removes the private directory and any file in it. NULL ok. */
+void memread_free(struct memread *m);
+enum sampler_mem memread_mode(const struct memread *m);
+const char *memread_dir(const struct memread *m);   /* NULL in HMP x mode */
+
+struct memread_req {
+	int cpu;            /* whose MMU translates addr */
+	uint64_t addr;
+	uint32_t len;       /* bytes wanted */
+	uint8_t *buf;       /* where they go */
+	long got;           /* out: bytes read (prefix, clipped at the first
+			       unmapped page), or a negative qmp_err */
+};
+
+/* Perform n reads, pipelined.  Returns 0, or a negative qmp_err for a
+ * connection-level failure (closed, timeout); per-read failures only show
+ * in req[i].got. */
+int memread_batch(struct memread *m, struct memread_req *req, size_t n,
+		  char *err, size_t errlen);
+
+/* One read; returns bytes read or a negative qmp_err. */
+long memread_virt(struct memread *m, int cpu, uint64_t addr, void *buf,
+		  uint32_t len, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,34 @@
+/* pipeline.h - the consumer: raw samples (from the ring or a record file)
+ * -> symbolizer -> profile.  Runs on the thread that owns the profile. */
+#ifndef QTOP_PIPELINE_H
+#define QTOP_PIPELINE_H
+
+#include <stdint.h>
+#include "profile.h"
+#include "record.h"
+#include "ring.h"
+#include "sample.h"
+#include "symbolizer.h"
+
+enum pipeline_filter { PIPE_ALL, PIPE_KERNEL_ONLY, PIPE_USER_ONLY };
+
+struct pipeline {
+	struct ring *ring;               /* NULL when replaying */
+	struct symbolizer *sym;
+	struct record_writer *rec;       /* --record, or NULL */
+	enum pipeline_filter filter;
+	uint64_t consumed;               /* samples taken from the source */
+	uint64_t added;                  /* samples added to the profile */
+	uint64_t unusable;               /* samples the symbolizer rejected */
+	uint64_t record_errors;
+	struct prof_frame frames[512];
+};
+
+/* Feed one sample into p (records it first when recording).
+ * Returns 1 if added, 0 if filtered or unusable. */
+int pipeline_feed(struct pipeline *pl, struct profile *p, const struct qp_sample *s);
+
+/* Drain the ring into p for at most budget_ms; returns samples consumed. */
+long pipeline_pump(struct pipeline *pl, struct profile *p, int budget_ms);
+
+#endif

@@ -1,0 +1,118 @@
+/* tui_color.c - theme colours to curses pairs and attributes.
+ *
+ * Terminals with 256 colours get the nearest xterm-256 index, 16/8-colour
+ * terminals the nearest ANSI colour.  NO_COLOR, a theme without colours or a
+ * terminal without colours get attributes only (bold/reverse/underline). */
+#include <stdlib.h>
+
+#include "tui_view.h"
+
+/* Palette index for a theme colour, -1 = terminal default. */
+static int colour_index(struct theme_color c)
+{
+	if (!c.set)
+		return -1;
+	if (COLORS >= 0x1000000)       /* direct colour terminfo */
+		return (c.r << 16) | (c.g << 8) | c.b;
+	if (COLORS >= 256)
+		return theme_nearest_256(c);
+	if (COLORS >= 16)
+		return theme_nearest_16(c);
+	return theme_nearest_8(c);
+}
+
+static int next_pair = 1;
+
+static attr_t pair_of(struct theme_color fg, struct theme_color bg)
+{
+	int p = next_pair;
+	/* attr_t holds pair numbers up to 255; we need far fewer */
+	if (p >= COLOR_PAIRS || p > 255)
+		return A_NORMAL;
+	if (init_extended_pair(p, colour_index(fg), colour_index(bg)) == ERR)
+		return A_NORMAL;
+	next_pair++;
+	return COLOR_PAIR(p);
+}
+
+static struct theme_color text_on(struct theme_color bg)
+{
+	struct theme_color black = {1, 0, 0, 0}, white = {1, 255, 255, 255};
+	return bg.set && theme_luma(bg) > 140 ? black : white;
+}
+
+static void mono_styles(struct tui_styles *s)
+{
+	s->mono = 1;
+	for (int i = 0; i < ST_N; i++)
+		s->st[i] = A_NORMAL;
+	s->st[ST_TITLE] = A_BOLD;
+	s->st[ST_HI] = A_BOLD;
+	s->st[ST_DIM] = A_DIM;
+	s->st[ST_HEADER] = A_BOLD | A_UNDERLINE;
+	s->st[ST_SELECTED] = A_REVERSE;
+	s->st[ST_STATUS] = A_REVERSE;
+	s->st[ST_FROZEN] = A_BOLD;
+	s->st[ST_ERROR] = A_BOLD;
+	s->st[ST_MATCH] = A_BOLD | A_UNDERLINE;
+	s->st[ST_KERNEL] = A_BOLD;
+	for (int k = 0; k < FL_NKINDS; k++)
+		for (int i = 0; i < FLAME_SHADES; i++)
+			s->flame[k][i] = k == FL_KERNEL ? A_REVERSE | A_BOLD
+				       : k == FL_MARK ? A_REVERSE | A_DIM
+				       : A_REVERSE;
+}
+
+void tui_colors_init(struct tui *t)
+{
+	struct tui_styles *s = &t->sty;
+	const struct theme_color *c = t->theme.c;
+	const char *nc = getenv("NO_COLOR");
+
+	next_pair = 1;
+	if ((nc && *nc) || !has_colors() || theme_is_mono(&t->theme) ||
+	    start_color() == ERR) {
+		mono_styles(s);
+		return;
+	}
+	use_default_colors();
+	s->mono = 0;
+	struct theme_color bg = c[THEME_main_bg];
+	s->st[ST_NORMAL] = pair_of(c[THEME_main_fg], bg);
+	s->st[ST_TITLE] = pair_of(c[THEME_title], bg) | A_BOLD;
+	s->st[ST_HI] = pair_of(c[THEME_hi_fg], bg) | A_BOLD;
+	s->st[ST_DIM] = pair_of(c[THEME_inactive_fg], bg);
+	s->st[ST_HEADER] = pair_of(c[THEME_header_fg], c[THEME_header_bg]) | A_BOLD;
+	s->st[ST_SELECTED] = pair_of(c[THEME_selected_fg], c[THEME_selected_bg]);
+	s->st[ST_STATUS] = pair_of(c[THEME_status_fg], c[THEME_status_bg]);
+	s->st[ST_FROZEN] = pair_of(c[THEME_frozen], c[THEME_status_bg]) | A_BOLD | A_REVERSE;
+	s->st[ST_ERROR] = pair_of(c[THEME_error_fg], bg) | A_BOLD;
+	s->st[ST_MATCH] = pair_of(c[THEME_match_fg], c[THEME_match_bg]);
+	s->st[ST_KERNEL] = pair_of(c[THEME_kernel_fg], bg);
+	s->st[ST_USER] = pair_of(c[THEME_user_fg], bg);
+	/* Unset gradient colours would make boxes invisible: keep reverse. */
+	for (int i = 0; i < FLAME_SHADES; i++) {
+		double f = (double)i / (FLAME_SHADES - 1);
+		struct theme_color u = theme_mix(c[THEME_user_start], c[THEME_user_end], f);
+		struct theme_color k = theme_mix(c[THEME_kernel_start], c[THEME_kernel_end], f);
+		s->flame[FL_USER][i] = u.set ? pair_of(text_on(u), u) : A_REVERSE;
+		s->flame[FL_KERNEL][i] = k.set ? pair_of(text_on(k), k) : A_REVERSE | A_BOLD;
+	}
+	struct theme_color m = c[THEME_mark_bg];
+	attr_t ma = m.set ? pair_of(text_on(m), m) : A_REVERSE | A_DIM;
+	for (int i = 0; i < FLAME_SHADES; i++)
+		s->flame[FL_MARK][i] = ma;
+	if (COLORS < 16) {
+		/* 8 colours: the gradient collapses, so set kernel frames
+		 * apart by weight as well. */
+		for (int i = 0; i < FLAME_SHADES; i++)
+			s->flame[FL_KERNEL][i] |= A_BOLD;
+	}
+}
+
+attr_t tui_flame_attr(const struct tui *t, int kind, uint32_t hash)
+{
+	int k = kind == PK_KERNEL ? FL_KERNEL
+	      : kind == PK_MARK ? FL_MARK : FL_USER;
+	return t->sty.flame[k][hash % FLAME_SHADES];
+}
