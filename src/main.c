@@ -539,6 +539,8 @@ static int run_live(struct options *o)
 			struct timespec ts = { 0, 10 * 1000000 };
 			nanosleep(&ts, NULL);
 		}
+		if (st == SAMPLER_DISCONNECTED)
+			fprintf(stderr, "qtop-prof: sampling ended: %s\n", sampler_last_error(smp));
 		sampler_stop(smp);  /* joins: no more pushes after this */
 		smp = NULL;
 		while (pipeline_pump(&pl, p, 1000) > 0)

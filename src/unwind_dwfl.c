@@ -276,9 +276,11 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
 	uint64_t look = isact ? pc : pc - 1;
 	if ((d->w->stop_sp && sp > d->w->stop_sp) ||
 	    !d->w->is_text(d->w->ctx, look)) {
+		/* past the kernel trap frame: user mode; anywhere else a
+		 * pc outside text is garbage */
 		res->beyond_valid = 1;
 		res->beyond = (struct uw_state){ pc, sp, fp };
-		d->stop = SR_BEYOND;
+		d->stop = d->w->stop_sp ? SR_BEYOND : SR_BAD;
 		return DWARF_CB_ABORT;
 	}
 	if (res->n && sp < d->out[res->n - 1].sp) {

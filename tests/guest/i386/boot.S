@@ -53,3 +53,5 @@ boot_pt:	.skip 4 * 4096
 	.globl boot_stack, boot_stack_top
 boot_stack:	.skip KSTACK_SIZE
 boot_stack_top:
+
+	.section .note.GNU-stack, "", @progbits

@@ -206,3 +206,5 @@ ap_high:
 	xorl %ebp, %ebp
 	call ap_entry
 2:	jmp 2b
+
+	.section .note.GNU-stack, "", @progbits
