@@ -17,8 +17,15 @@ enum {
 	FOLDED_NO_INLINE   = 1u << 2,   /* drop PF_INLINE frames */
 };
 
+/* Longer lines are reported as bad by folded_load (memory stays bounded). */
+#define FOLDED_MAX_LINE (1u << 20)
+
 /* Write every stack below subtree root `under` (0: all) with its full path
- * from the process frame.  Returns lines written or -errno. */
+ * from the process frame.  Returns lines written or -errno.
+ * One line per node with self > 0, in tree order with children by name (so
+ * the output is stable).  An inline kernel frame is written "f_[i]_[k]".
+ * ';' and newlines inside names are written as ':' and ' '.
+ * KERNEL_ONLY together with USER_ONLY is -EINVAL. */
 long folded_write(const struct profile *p, uint32_t under, unsigned flags,
 		  FILE *f);
 
@@ -41,7 +48,10 @@ struct folded_diag {
 /* Parse folded text into p (added to what is there).  Bad lines are skipped
  * and reported in diag; good lines are kept.  A first frame without a
  * process-looking name is still taken as the PK_PROC frame.  Returns 0, or
- * -errno on I/O error. */
+ * -errno on I/O error (-ENOMEM if the profile cannot grow).
+ * Blank lines are skipped silently.  Frames "[unknown]", "[truncated]" and
+ * "[idle]" (no "_[k]") load as PK_MARK, kernel frames get module "kernel";
+ * the cpu of loaded samples is PROF_CPU_UNKNOWN.  diag may be NULL. */
 int folded_load(struct profile *p, FILE *f, struct folded_diag *diag);
 int folded_load_path(struct profile *p, const char *path,
 		     struct folded_diag *diag, char *err, size_t errlen);

@@ -100,6 +100,8 @@ uint32_t profile_str(struct profile *p, const char *s);
 /* The string, "" for 0 or an unknown id.  The pointer stays valid until the
  * next call that adds strings (profile_add, profile_str) or profile_reset. */
 const char *profile_str_get(const struct profile *p, uint32_t id);
+/* Number of interned strings: every string id is below it. */
+uint32_t profile_nstrings(const struct profile *p);
 static inline const char *profile_node_name(const struct profile *p, uint32_t n)
 { return profile_str_get(p, p->nodes[n].name); }
 
@@ -114,6 +116,15 @@ uint32_t profile_lookup_path(const struct profile *p, const char *const *names,
  * written (<= max). */
 size_t profile_path(const struct profile *p, uint32_t node,
 		    const char **names, size_t max);
+/* The same with kinds: a user "read" and a kernel "read" under one parent
+ * stay apart.  kinds[i] is the enum prof_kind of names[i]; NULL kinds means
+ * "ignore kinds" (profile_lookup_path).  profile_path_kinds fills both
+ * arrays (kinds may be NULL) like profile_path. */
+uint32_t profile_lookup_path_kinds(const struct profile *p,
+				   const char *const *names,
+				   const uint8_t *kinds, size_t n);
+size_t profile_path_kinds(const struct profile *p, uint32_t node,
+			  const char **names, uint8_t *kinds, size_t max);
 /* The prof_proc for a PK_PROC node, or NULL. */
 const struct prof_proc *profile_proc(const struct profile *p, uint32_t node);
 

@@ -111,7 +111,10 @@ struct flame_state {
 	struct tpath hist[FLAME_HIST];  /* zoom history (Esc pops) */
 	int nhist;
 	int flame_up;           /* 0 icicle (root on top), 1 flame (root below) */
+	char scope_name[256];   /* process filter at the last update */
 	uint64_t match_all, match_zoom;
+	uint8_t *mcache;        /* per string id: 0 unknown, 1 no, 2 matches */
+	size_t mcap;
 	int y0, h;              /* area of the last draw, for the mouse */
 };
 
@@ -155,6 +158,9 @@ void tui_state_init(struct tui *t, const struct tui_options *opt,
 		    struct profile *live, const struct app_source *src);
 void tui_state_free(struct tui *t);
 uint32_t tui_scope(const struct tui *t);      /* process filter node or 0 */
+/* 1 when a process filter is set but that process has no samples (yet):
+ * views then show nothing rather than everything. */
+int tui_scope_missing(const struct tui *t);
 int tui_match(const char *hay, const char *needle);  /* case-insensitive */
 void tui_msg(struct tui *t, int is_err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

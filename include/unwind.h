@@ -78,7 +78,8 @@ struct uw_walk {
 
 /* One frame-pointer step from st (frame index idx; frame 0 may be at a
  * function entry).  Returns 1 with *next set, 0 when the chain ends cleanly
- * (next fp or return address 0), -1 on a validation failure. */
+ * (next fp or return address 0), -1 on a validation failure, -2 when the
+ * words it needs are outside the copies. */
 int uw_fp_step(const struct uw_walk *w, int idx, const struct uw_state *st,
 	       struct uw_state *next);
 

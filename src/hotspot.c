@@ -13,74 +13,49 @@
 
 #define NO_ROW UINT32_MAX
 
+/* Rows are found through their name id (a direct index, no hashing): names
+ * rarely come with more than one (module, kind), so the chains are short. */
 struct build {
 	struct hot_row *rows;
 	uint32_t *onpath;       /* per row: how many times it is on the path */
+	uint32_t *next;         /* per row: next row with the same name */
 	size_t n, cap;
-	uint32_t *slots;        /* row index + 1, 0 = empty */
-	size_t mask;
+	uint32_t *by_name;      /* name id -> first row, NO_ROW if none */
 };
-
-static uint32_t key_hash(uint32_t name, uint32_t module, uint32_t kind)
-{
-	uint64_t k = ((uint64_t)name << 32 | module) * 0x9e3779b97f4a7c15ULL;
-	k ^= (k >> 29) ^ ((uint64_t)kind * 0xbf58476d1ce4e5b9ULL);
-	k *= 0x94d049bb133111ebULL;
-	return (uint32_t)(k >> 32);
-}
-
-static int grow_slots(struct build *b)
-{
-	size_t ns = (b->mask + 1) * 2;
-	uint32_t *sl = calloc(ns, sizeof *sl);
-	if (!sl)
-		return -ENOMEM;
-	for (size_t r = 0; r < b->n; r++) {
-		const struct hot_row *h = &b->rows[r];
-		size_t i = key_hash(h->name, h->module, h->kind) & (ns - 1);
-		while (sl[i])
-			i = (i + 1) & (ns - 1);
-		sl[i] = (uint32_t)r + 1;
-	}
-	free(b->slots);
-	b->slots = sl;
-	b->mask = ns - 1;
-	return 0;
-}
 
 static int row_for(struct build *b, const struct prof_node *nd, uint32_t *row)
 {
-	size_t i = key_hash(nd->name, nd->module, nd->kind) & b->mask;
-	for (;; i = (i + 1) & b->mask) {
-		uint32_t s = b->slots[i];
-		if (!s)
-			break;
-		const struct hot_row *h = &b->rows[s - 1];
-		if (h->name == nd->name && h->module == nd->module &&
-		    h->kind == nd->kind) {
-			*row = s - 1;
+	uint32_t r = b->by_name[nd->name];
+	for (; r != NO_ROW; r = b->next[r]) {
+		const struct hot_row *h = &b->rows[r];
+		if (h->module == nd->module && h->kind == nd->kind) {
+			*row = r;
 			return 0;
 		}
 	}
 	if (b->n == b->cap) {
 		size_t nc = b->cap ? b->cap * 2 : 256;
-		struct hot_row *r = realloc(b->rows, nc * sizeof *r);
-		if (!r)
+		struct hot_row *nr = realloc(b->rows, nc * sizeof *nr);
+		if (!nr)
 			return -ENOMEM;
-		b->rows = r;
+		b->rows = nr;
 		uint32_t *o = realloc(b->onpath, nc * sizeof *o);
 		if (!o)
 			return -ENOMEM;
 		b->onpath = o;
+		uint32_t *nx = realloc(b->next, nc * sizeof *nx);
+		if (!nx)
+			return -ENOMEM;
+		b->next = nx;
 		b->cap = nc;
 	}
-	*row = (uint32_t)b->n;
-	b->rows[b->n] = (struct hot_row){ .name = nd->name, .module = nd->module,
-					  .src = nd->src, .kind = nd->kind };
-	b->onpath[b->n] = 0;
-	b->slots[i] = (uint32_t)++b->n;
-	if (b->n * 2 > b->mask + 1)
-		return grow_slots(b);
+	r = (uint32_t)b->n++;
+	b->rows[r] = (struct hot_row){ .name = nd->name, .module = nd->module,
+				       .src = nd->src, .kind = nd->kind };
+	b->onpath[r] = 0;
+	b->next[r] = b->by_name[nd->name];
+	b->by_name[nd->name] = r;
+	*row = r;
 	return 0;
 }
 
@@ -105,13 +80,15 @@ long hotspot_build(const struct profile *p, uint32_t under,
 {
 	if (!p || !rows || under >= p->nnodes)
 		return -EINVAL;
-	struct build b = { .mask = 1023 };
+	struct build b = { 0 };
 	uint32_t *path = NULL;   /* row per depth below `under` */
 	size_t pathcap = 0;
 	int rc = 0;
-	b.slots = calloc(b.mask + 1, sizeof *b.slots);
-	if (!b.slots)
+	size_t nstr = profile_nstrings(p);
+	b.by_name = malloc((nstr ? nstr : 1) * sizeof *b.by_name);
+	if (!b.by_name)
 		return -ENOMEM;
+	memset(b.by_name, 0xff, nstr * sizeof *b.by_name);   /* NO_ROW */
 
 	const struct prof_node *nd = p->nodes;
 	uint16_t base = nd[under].depth;
@@ -148,8 +125,9 @@ long hotspot_build(const struct profile *p, uint32_t under,
 		x = nd[x].next_sibling;
 	}
 	free(path);
-	free(b.slots);
+	free(b.by_name);
 	free(b.onpath);
+	free(b.next);
 	if (rc) {
 		free(b.rows);
 		return rc;
@@ -174,13 +152,20 @@ static int cmp_str(const struct profile *p, uint32_t a, uint32_t b)
 	return a == b ? 0 : strcmp(profile_str_get(p, a), profile_str_get(p, b));
 }
 
+static int cmp_u32(uint32_t a, uint32_t b)
+{
+	return (a > b) - (a < b);
+}
+
 static int cmp_rows(const void *va, const void *vb, void *vctx)
 {
 	const struct sort_ctx *c = vctx;
 	const struct hot_row *a = va, *b = vb;
 	int r = 0;
-	/* counts sort biggest first, strings A..Z; ties fall through to a
-	 * full order so equal rows never swap between refreshes */
+	/* Counts sort biggest first, strings A..Z.  Ties fall through to a
+	 * full order so equal rows never swap between refreshes; for the
+	 * count keys that order is by string id (fixed for the session),
+	 * which spares thousands of strcmps over the many equal rows. */
 	switch (c->key) {
 	case HOT_SORT_SELF:
 		if (!(r = cmp_u64_desc(a->self, b->self)))
@@ -191,19 +176,21 @@ static int cmp_rows(const void *va, const void *vb, void *vctx)
 			r = cmp_u64_desc(a->self, b->self);
 		break;
 	case HOT_SORT_NAME:
-		r = cmp_str(c->p, a->name, b->name);
+		if (!(r = cmp_str(c->p, a->name, b->name)))
+			r = cmp_str(c->p, a->module, b->module);
 		break;
 	case HOT_SORT_MODULE:
 		if (!(r = cmp_str(c->p, a->module, b->module)))
-			r = cmp_u64_desc(a->self, b->self);
+			if (!(r = cmp_u64_desc(a->self, b->self)))
+				r = cmp_str(c->p, a->name, b->name);
 		break;
 	}
 	if (!r)
-		r = cmp_str(c->p, a->name, b->name);
+		r = cmp_u32(a->name, b->name);
 	if (!r)
-		r = cmp_str(c->p, a->module, b->module);
+		r = cmp_u32(a->module, b->module);
 	if (!r)
-		r = (a->kind > b->kind) - (a->kind < b->kind);
+		r = cmp_u32(a->kind, b->kind);
 	return c->reverse ? -r : r;
 }
 

@@ -220,8 +220,17 @@ static uint32_t strtab_intern(struct prof_strtab *t, const char *s)
 
 /* ---- child index -------------------------------------------------------- */
 
+/* Each slot carries its key, so a probe never touches the node array (the
+ * cache misses there dominated profile_add). */
+struct prof_slot {
+	uint32_t node;          /* 0 = empty (the root is nobody's child) */
+	uint32_t parent;
+	uint32_t name;
+	uint32_t kind;
+};
+
 struct prof_index {
-	uint32_t *slots;        /* node indices, 0 = empty (the root is no child) */
+	struct prof_slot *slots;
 	uint32_t mask;
 };
 
@@ -247,14 +256,19 @@ static struct prof_index *index_new(size_t slots)
 	return x;
 }
 
+static void slots_insert(struct prof_slot *sl, uint32_t mask,
+			 const struct prof_node *nd, uint32_t node)
+{
+	uint32_t i = hash_key(nd->parent, nd->name, nd->kind) & mask;
+	while (sl[i].node)
+		i = (i + 1) & mask;
+	sl[i] = (struct prof_slot){ node, nd->parent, nd->name, nd->kind };
+}
+
 static void index_insert(struct prof_index *x, const struct prof_node *nodes,
 			 uint32_t node)
 {
-	const struct prof_node *nd = &nodes[node];
-	uint32_t i = hash_key(nd->parent, nd->name, nd->kind) & x->mask;
-	while (x->slots[i])
-		i = (i + 1) & x->mask;
-	x->slots[i] = node;
+	slots_insert(x->slots, x->mask, &nodes[node], node);
 }
 
 static uint32_t index_find(const struct profile *p, uint32_t parent,
@@ -263,12 +277,11 @@ static uint32_t index_find(const struct profile *p, uint32_t parent,
 	const struct prof_index *x = p->index;
 	for (uint32_t i = hash_key(parent, name, kind) & x->mask;;
 	     i = (i + 1) & x->mask) {
-		uint32_t n = x->slots[i];
-		if (!n)
+		const struct prof_slot *s = &x->slots[i];
+		if (!s->node)
 			return 0;
-		const struct prof_node *nd = &p->nodes[n];
-		if (nd->parent == parent && nd->name == name && nd->kind == kind)
-			return n;
+		if (s->parent == parent && s->name == name && s->kind == kind)
+			return s->node;
 	}
 }
 
@@ -291,7 +304,7 @@ static int index_reserve(struct profile *p, size_t want)
 		ns *= 2;
 	if (ns - 1 > UINT32_MAX)
 		return -ENOMEM;
-	uint32_t *sl = calloc(ns, sizeof *sl);
+	struct prof_slot *sl = calloc(ns, sizeof *sl);
 	if (!sl)
 		return -ENOMEM;
 	free(x->slots);
@@ -640,6 +653,11 @@ uint32_t profile_str(struct profile *p, const char *s)
 	return strtab_intern(p->strs, s);
 }
 
+uint32_t profile_nstrings(const struct profile *p)
+{
+	return p ? p->strs->n : 0;
+}
+
 const char *profile_str_get(const struct profile *p, uint32_t id)
 {
 	if (!p || id >= p->strs->n)
@@ -659,15 +677,16 @@ uint32_t profile_child(const struct profile *p, uint32_t parent,
 	return index_find(p, parent, id, (uint32_t)kind);
 }
 
-uint32_t profile_lookup_path(const struct profile *p, const char *const *names,
-			     size_t n)
+uint32_t profile_lookup_path_kinds(const struct profile *p,
+				   const char *const *names,
+				   const uint8_t *kinds, size_t n)
 {
 	if (!p || (n && !names))
 		return 0;
-	/* Kinds are ignored; when siblings share a name the more common kind
+	/* Without kinds, when siblings share a name the more common kind
 	 * wins, in this order. */
-	static const uint8_t kinds[] = { PK_USER, PK_KERNEL, PK_PROC, PK_MARK,
-					 PK_ROOT };
+	static const uint8_t any[] = { PK_USER, PK_KERNEL, PK_PROC, PK_MARK,
+				       PK_ROOT };
 	uint32_t cur = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!names[i])
@@ -678,8 +697,10 @@ uint32_t profile_lookup_path(const struct profile *p, const char *const *names,
 		if (id == STR_NOT_FOUND)
 			return 0;
 		uint32_t c = 0;
-		for (size_t k = 0; k < sizeof kinds && !c; k++)
-			c = index_find(p, cur, id, kinds[k]);
+		if (kinds)
+			c = index_find(p, cur, id, kinds[i]);
+		for (size_t k = 0; !kinds && k < sizeof any && !c; k++)
+			c = index_find(p, cur, id, any[k]);
 		if (!c)
 			return 0;
 		cur = c;
@@ -687,8 +708,14 @@ uint32_t profile_lookup_path(const struct profile *p, const char *const *names,
 	return cur;
 }
 
-size_t profile_path(const struct profile *p, uint32_t node,
-		    const char **names, size_t max)
+uint32_t profile_lookup_path(const struct profile *p, const char *const *names,
+			     size_t n)
+{
+	return profile_lookup_path_kinds(p, names, NULL, n);
+}
+
+size_t profile_path_kinds(const struct profile *p, uint32_t node,
+			  const char **names, uint8_t *kinds, size_t max)
 {
 	if (!p || !names || node == 0 || node >= p->nnodes)
 		return 0;
@@ -700,9 +727,17 @@ size_t profile_path(const struct profile *p, uint32_t node,
 	}
 	for (size_t i = depth; i > 0; i--) {
 		names[i - 1] = profile_node_name(p, node);
+		if (kinds)
+			kinds[i - 1] = p->nodes[node].kind;
 		node = p->nodes[node].parent;
 	}
 	return depth;
+}
+
+size_t profile_path(const struct profile *p, uint32_t node,
+		    const char **names, size_t max)
+{
+	return profile_path_kinds(p, node, names, NULL, max);
 }
 
 static int cmp_children(const void *a, const void *b, void *ctx)

@@ -480,8 +480,8 @@ static void handle_message(struct qmp *q, json_object *o)
 			m.id = lo;
 		}
 		/* replies to ids nobody waits for (abandoned after a timeout)
-		 * are dropped */
-		if (find_out(q, m.id, &idx)) {
+		 * and duplicates are dropped: what we keep stays bounded */
+		if (find_out(q, m.id, &idx) && !q->out[idx].answered) {
 			q->out[idx].answered = 1;
 			if (store_reply(q, m.id, o))
 				die(q, QMP_E_NOMEM, "qmp: out of memory");
@@ -520,8 +520,15 @@ static void feed(struct qmp *q, const char *buf, size_t n)
 			continue;
 		}
 		if (e != json_tokener_continue) {
-			die(q, QMP_E_PROTO, "qmp: %s: peer does not speak QMP (%s)",
-			    q->spec, json_tokener_error_desc(e));
+			/* show what the peer sent: a wrong port is obvious then */
+			char got[32];
+			size_t k = 0;
+
+			for (size_t i = off; i < n && k < 24 && buf[i] != '\r' && buf[i] != '\n'; i++)
+				got[k++] = buf[i] >= 0x20 && buf[i] < 0x7f ? buf[i] : '?';
+			got[k] = 0;
+			die(q, QMP_E_PROTO, "qmp: %s: peer does not speak QMP (%s, at \"%s\")",
+			    q->spec, json_tokener_error_desc(e), got);
 			return;
 		}
 		off += chunk;

@@ -1,2 +1,909 @@
-/* placeholder: module not written yet */
-typedef int qtop_placeholder_symbolizer;
+/* symbolizer.c - raw sample -> named stack (process; user...; kernel...).
+ *
+ * Binaries (the kernel, sysroot programs) are loaded once; a program's
+ * symbols and Dwfl are built on its first match.  Address spaces (CR3) are
+ * matched to programs by the code bytes at the user pc and cached.  Per-pc
+ * results (name, file:line, inline chain) are cached, so a repeated stack
+ * costs the walk plus a few hash probes. */
+#include "symbolizer.h"
+#include "symtab.h"
+#include "unwind.h"
+
+#include <dirent.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PCCACHE_BITS 16
+#define PCCACHE_SIZE (1u << PCCACHE_BITS)
+#define MAX_PROGRAMS 4096
+#define TRAP_NEAR 1024      /* entry stub frame: at most this far below the trap frame */
+
+struct range { uint64_t lo, hi; };
+struct seg { uint64_t vaddr, filesz, off; };
+
+struct bin {
+	char *path;
+	char *name;             /* module name: "kernel" or the file name */
+	int cls;                /* ELFCLASS32 / ELFCLASS64, 0 unknown */
+	int64_t bias;
+	int loaded;             /* symbols/Dwfl attempted */
+	struct symtab *syms;
+	struct uw_dwfl *dw;
+	Dwfl_Module *mod;
+	struct range *text;
+	int ntext;
+	const uint8_t *file;    /* mmap of the ELF, for code matching */
+	size_t filelen;
+	struct seg *segs;
+	int nsegs;
+};
+
+struct aspace {
+	uint64_t cr3;
+	int prog;               /* index in progs, -1 unknown */
+	int has_comm;
+	char comm[QP_COMM_BYTES + 1];
+	char asname[32];
+};
+
+struct arena_blk {
+	struct arena_blk *next;
+	size_t used, cap;
+	char data[];
+};
+
+struct inl {                    /* one inline frame, root -> leaf order */
+	const char *name;
+	const char *src;
+};
+
+struct pcinfo {
+	const struct bin *bin;
+	uint64_t pc;
+	uint8_t isact, used;
+	uint16_t ninl;
+	const char *name;
+	const char *src;
+	const struct inl *inl;
+};
+
+struct tctx {                   /* is_text / is_entry context */
+	const struct bin *b;    /* NULL: unknown binary */
+	int kernel;
+	int ws;
+};
+
+struct symbolizer {
+	struct symbolizer_config cfg;
+	struct bin kernel;
+	int have_kernel;        /* symbols or ELF for the kernel */
+	int kws;                /* kernel word size, 0 = from samples */
+	struct bin *progs;
+	int nprogs;
+	struct aspace *as;
+	int nas, capas, lastas;
+	struct pcinfo *cache;
+	unsigned ncache;
+	struct arena_blk *arena;
+	/* per call */
+	struct uw_frame *kf, *uf;
+	int fmax;
+	struct prof_frame *out;
+	size_t outcap;
+	char (*hex)[24];
+	int nhex, caphex;
+	struct symbolizer_stats st;
+	char kname[8];
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || !errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static void *arena_alloc(struct symbolizer *s, size_t len)
+{
+	len = (len + 7) & ~(size_t)7;
+	struct arena_blk *b = s->arena;
+	if (!b || b->cap - b->used < len) {
+		size_t cap = len > 65536 ? len : 65536;
+		b = malloc(sizeof *b + cap);
+		if (!b)
+			return NULL;
+		b->next = s->arena;
+		b->used = 0;
+		b->cap = cap;
+		s->arena = b;
+	}
+	void *p = b->data + b->used;
+	b->used += len;
+	return p;
+}
+
+static const char *arena_str(struct symbolizer *s, const char *str)
+{
+	size_t n = strlen(str);
+	char *p = arena_alloc(s, n + 1);
+	if (p)
+		memcpy(p, str, n + 1);
+	return p;
+}
+
+static void arena_free(struct symbolizer *s)
+{
+	while (s->arena) {
+		struct arena_blk *b = s->arena;
+		s->arena = b->next;
+		free(b);
+	}
+}
+
+/* ---- binaries ---- */
+
+static int bin_open(struct bin *b, const char *path, const char *name,
+		    int64_t bias, char *err, size_t errlen)
+{
+	memset(b, 0, sizeof *b);
+	b->bias = bias;
+	b->path = strdup(path);
+	b->name = strdup(name);
+	if (!b->path || !b->name) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat stt;
+	if (fstat(fd, &stt) < 0 || stt.st_size < 64) {
+		close(fd);
+		seterr(err, errlen, "%s: not an ELF file", path);
+		return -1;
+	}
+	void *m = mmap(NULL, (size_t)stt.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED) {
+		close(fd);
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	b->file = m;
+	b->filelen = (size_t)stt.st_size;
+	elf_version(EV_CURRENT);
+	Elf *e = elf_memory((char *)m, b->filelen);
+	GElf_Ehdr eh;
+	size_t np = 0;
+	if (!e || !gelf_getehdr(e, &eh) || elf_getphdrnum(e, &np) != 0) {
+		if (e)
+			elf_end(e);
+		close(fd);
+		seterr(err, errlen, "%s: not an ELF file", path);
+		return -1;
+	}
+	close(fd);
+	b->cls = eh.e_ident[EI_CLASS];
+	b->segs = calloc(np + 1, sizeof *b->segs);
+	b->text = calloc(np + 1, sizeof *b->text);
+	if (!b->segs || !b->text) {
+		elf_end(e);
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < np; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (ph.p_offset > b->filelen || b->filelen - ph.p_offset < ph.p_filesz)
+			continue;
+		b->segs[b->nsegs++] = (struct seg){ ph.p_vaddr + (uint64_t)bias,
+						    ph.p_filesz, ph.p_offset };
+		if (ph.p_flags & PF_X)
+			b->text[b->ntext++] = (struct range){
+				ph.p_vaddr + (uint64_t)bias,
+				ph.p_vaddr + (uint64_t)bias + ph.p_memsz };
+	}
+	elf_end(e);
+	if (!b->nsegs) {
+		seterr(err, errlen, "%s: no loadable segments", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Symbols and Dwfl on first use; failures leave frames named by address
+ * (no symbols) or walked by frame pointers (no Dwfl). */
+static void bin_load(struct bin *b)
+{
+	if (b->loaded)
+		return;
+	b->loaded = 1;
+	char err[256];
+	if (!b->syms)
+		b->syms = symtab_from_elf(b->path, (uint64_t)b->bias, err,
+					  sizeof err);
+	b->dw = uw_dwfl_new(b->path, b->name, b->bias, err, sizeof err);
+	b->mod = b->dw ? uw_dwfl_module(b->dw) : NULL;
+}
+
+static void bin_free(struct bin *b)
+{
+	if (!b)
+		return;
+	uw_dwfl_free(b->dw);
+	symtab_free(b->syms);
+	if (b->file)
+		munmap((void *)b->file, b->filelen);
+	free(b->segs);
+	free(b->text);
+	free(b->path);
+	free(b->name);
+	memset(b, 0, sizeof *b);
+}
+
+/* Bytes of the file image at vaddr match code? (enough overlap required) */
+static int bin_code_matches(const struct bin *b, uint64_t addr,
+			    const uint8_t *code, size_t len)
+{
+	for (int i = 0; i < b->nsegs; i++) {
+		const struct seg *sg = &b->segs[i];
+		if (addr < sg->vaddr || addr - sg->vaddr >= sg->filesz)
+			continue;
+		uint64_t off = addr - sg->vaddr;
+		size_t n = len;
+		if (sg->filesz - off < n)
+			n = (size_t)(sg->filesz - off);
+		if (n < len && n < 16)
+			return 0;
+		return memcmp(b->file + sg->off + off, code, n) == 0;
+	}
+	return 0;
+}
+
+static int is_text_cb(void *ctx, uint64_t pc)
+{
+	const struct tctx *t = ctx;
+	if (!pc)
+		return 0;
+	if (!t->b) {
+		/* unknown binary: only the canonical half of its mode */
+		if (t->ws == 4)
+			return 1;
+		return t->kernel ? pc >= 0xffff800000000000ull
+				 : pc < 0x0000800000000000ull;
+	}
+	for (int i = 0; i < t->b->ntext; i++)
+		if (pc >= t->b->text[i].lo && pc < t->b->text[i].hi)
+			return 1;
+	return 0;
+}
+
+static int is_entry_cb(void *ctx, uint64_t pc)
+{
+	const struct tctx *t = ctx;
+	if (!t->b || !t->b->syms)
+		return 0;
+	const struct sym *sy = symtab_lookup(t->b->syms, pc);
+	return sy && sy->addr == pc;
+}
+
+/* ---- sysroot ---- */
+
+static int is_elf_exec(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	unsigned char h[20];
+	ssize_t r = read(fd, h, sizeof h);
+	close(fd);
+	if (r < 20 || memcmp(h, ELFMAG, SELFMAG))
+		return 0;
+	int type = h[EI_DATA] == ELFDATA2LSB ? h[16] | h[17] << 8 : 0;
+	return type == ET_EXEC;   /* PIE programs would need a load bias */
+}
+
+static void scan_dir(struct symbolizer *s, const char *dir, int depth,
+		     const char *kreal)
+{
+	if (depth > 4)
+		return;
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d)) && s->nprogs < MAX_PROGRAMS) {
+		if (de->d_name[0] == '.')
+			continue;
+		char path[PATH_MAX];
+		if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >=
+		    (int)sizeof path)
+			continue;
+		struct stat st;
+		if (stat(path, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			scan_dir(s, path, depth + 1, kreal);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode) || !is_elf_exec(path))
+			continue;
+		char real[PATH_MAX];
+		if (kreal && realpath(path, real) && !strcmp(real, kreal))
+			continue;       /* the kernel itself */
+		struct bin *nb = realloc(s->progs, (size_t)(s->nprogs + 1) * sizeof *nb);
+		if (!nb)
+			break;
+		s->progs = nb;
+		char err[256];
+		if (bin_open(&s->progs[s->nprogs], path, de->d_name, 0, err,
+			     sizeof err) < 0) {
+			bin_free(&s->progs[s->nprogs]);
+			continue;
+		}
+		/* kernel images in the sysroot live in the upper half */
+		if (s->progs[s->nprogs].segs[0].vaddr >= 0xc0000000ull &&
+		    !strcmp(de->d_name, "kernel")) {
+			bin_free(&s->progs[s->nprogs]);
+			continue;
+		}
+		s->nprogs++;
+	}
+	closedir(d);
+}
+
+static int prog_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct bin *)a)->path, ((const struct bin *)b)->path);
+}
+
+/* ---- construction ---- */
+
+struct symbolizer *symbolizer_new(const struct symbolizer_config *cfg,
+				  char *err, size_t errlen)
+{
+	struct symbolizer *s = calloc(1, sizeof *s);
+	if (!s) {
+		seterr(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->cfg = *cfg;
+	if (s->cfg.max_depth <= 0)
+		s->cfg.max_depth = 128;
+	s->fmax = s->cfg.max_depth;
+	s->lastas = -1;
+	strcpy(s->kname, "kernel");
+	if (cfg->kernel) {
+		if (bin_open(&s->kernel, cfg->kernel, "kernel", cfg->kernel_offset,
+			     err, errlen) < 0)
+			goto fail;
+		s->kws = s->kernel.cls == ELFCLASS32 ? 4 : 8;
+		s->have_kernel = 1;
+	}
+	if (cfg->symbols) {
+		if (!s->kernel.path) {
+			s->kernel.name = strdup("kernel");
+			s->kernel.cls = 0;
+		}
+		/* the text file names the kernel when the ELF is stripped */
+		char e2[256];
+		struct symtab *t = symtab_from_nm(cfg->symbols,
+						  (uint64_t)cfg->kernel_offset,
+						  e2, sizeof e2);
+		if (!t) {
+			seterr(err, errlen, "--symbols %s", e2);
+			goto fail;
+		}
+		if (cfg->kernel) {
+			char e3[256];
+			struct symtab *et = symtab_from_elf(cfg->kernel,
+				(uint64_t)cfg->kernel_offset, e3, sizeof e3);
+			if (et && symtab_count(et)) {
+				symtab_free(t);
+				t = et;
+			} else {
+				symtab_free(et);
+			}
+		}
+		s->kernel.syms = t;
+		if (!cfg->kernel) {
+			uint64_t lo, hi;
+			symtab_range(t, &lo, &hi);
+			s->kernel.text = calloc(1, sizeof *s->kernel.text);
+			if (!s->kernel.text) {
+				seterr(err, errlen, "out of memory");
+				goto fail;
+			}
+			s->kernel.text[0] = (struct range){ lo, hi };
+			s->kernel.ntext = 1;
+			s->kernel.loaded = 1;   /* nothing more to load */
+			s->kws = hi > 0xffffffffull ? 8 : 4;
+		}
+		s->have_kernel = 1;
+	}
+	if (s->have_kernel)
+		bin_load(&s->kernel);
+	if (cfg->kernel && !s->kernel.syms) {
+		seterr(err, errlen, "%s: no symbols (give --symbols)", cfg->kernel);
+		goto fail;
+	}
+	if (cfg->sysroot) {
+		struct stat st;
+		if (stat(cfg->sysroot, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			seterr(err, errlen, "--sysroot %s: not a directory",
+			       cfg->sysroot);
+			goto fail;
+		}
+		char kreal[PATH_MAX];
+		const char *kr = cfg->kernel && realpath(cfg->kernel, kreal) ? kreal
+									   : NULL;
+		scan_dir(s, cfg->sysroot, 0, kr);
+		qsort(s->progs, (size_t)s->nprogs, sizeof *s->progs, prog_cmp);
+	}
+	s->cache = calloc(PCCACHE_SIZE, sizeof *s->cache);
+	s->kf = calloc((size_t)s->fmax + 1, sizeof *s->kf);
+	s->uf = calloc((size_t)s->fmax + 1, sizeof *s->uf);
+	if (!s->cache || !s->kf || !s->uf) {
+		seterr(err, errlen, "out of memory");
+		goto fail;
+	}
+	return s;
+fail:
+	symbolizer_free(s);
+	return NULL;
+}
+
+void symbolizer_free(struct symbolizer *s)
+{
+	if (!s)
+		return;
+	bin_free(&s->kernel);
+	for (int i = 0; i < s->nprogs; i++)
+		bin_free(&s->progs[i]);
+	free(s->progs);
+	free(s->as);
+	free(s->cache);
+	arena_free(s);
+	free(s->kf);
+	free(s->uf);
+	free(s->out);
+	free(s->hex);
+	free(s);
+}
+
+int symbolizer_wants_code(const struct symbolizer *s)
+{
+	return s && s->nprogs > 0;
+}
+
+int symbolizer_comm_recipe(struct symbolizer *s, struct comm_recipe *r,
+			   char *err, size_t errlen)
+{
+	if (!s->cfg.comm_expr)
+		return 1;
+	int ws = s->kws ? s->kws : 8;
+	return comm_resolve(s->cfg.comm_expr, s->cfg.kernel, s->cfg.symbols,
+			    s->cfg.kernel_offset, ws, r, err, errlen) < 0 ? -1 : 0;
+}
+
+void symbolizer_get_stats(const struct symbolizer *s,
+			  struct symbolizer_stats *st)
+{
+	*st = s->st;
+}
+
+/* ---- per-pc names, lines, inline chains ---- */
+
+static const char *base_name(const char *p)
+{
+	const char *b = strrchr(p, '/');
+	return b ? b + 1 : p;
+}
+
+static const char *fmt_src(struct symbolizer *s, const char *file, int line)
+{
+	if (!file || line <= 0)
+		return NULL;
+	char buf[512];
+	snprintf(buf, sizeof buf, "%s:%d", base_name(file), line);
+	return arena_str(s, buf);
+}
+
+static const char *pc_line(struct symbolizer *s, Dwfl_Module *mod, uint64_t a)
+{
+	Dwfl_Line *l = dwfl_module_getsrc(mod, a);
+	int line = 0;
+	const char *f = l ? dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL)
+			  : NULL;
+	return fmt_src(s, f, line);
+}
+
+static void inline_chain(struct symbolizer *s, struct pcinfo *pi,
+			 Dwfl_Module *mod, uint64_t a)
+{
+	Dwarf_Addr bias;
+	Dwarf_Die *cu = dwfl_module_addrdie(mod, a, &bias);
+	if (!cu)
+		return;
+	Dwarf_Die *scopes = NULL;
+	int n = dwarf_getscopes(cu, a - bias, &scopes);
+	if (n <= 0) {
+		free(scopes);
+		return;
+	}
+	int k = 0;                      /* inlined scopes, innermost first */
+	while (k < n && dwarf_tag(&scopes[k]) != DW_TAG_subprogram)
+		k++;
+	int ninl = 0;
+	for (int i = 0; i < k; i++)
+		if (dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine)
+			ninl++;
+	if (!ninl || ninl > 64) {
+		free(scopes);
+		return;
+	}
+	struct inl *v = arena_alloc(s, (size_t)ninl * sizeof *v);
+	Dwarf_Files *files = NULL;
+	size_t nfiles = 0;
+	if (dwarf_getsrcfiles(cu, &files, &nfiles) != 0)
+		files = NULL;
+	/* v[] root -> leaf: v[ninl-1] is the innermost; each frame's src is
+	 * the call site of the next inner one, the innermost gets the pc line */
+	const char *callsrc_outer = NULL;
+	int j = ninl;
+	const char *inner_src = pi->src;
+	for (int i = 0; i < k && v; i++) {
+		Dwarf_Die *d = &scopes[i];
+		if (dwarf_tag(d) != DW_TAG_inlined_subroutine)
+			continue;
+		j--;
+		const char *nm = dwarf_diename(d);
+		v[j].name = nm ? arena_str(s, nm) : "[inline]";
+		v[j].src = inner_src;
+		Dwarf_Attribute at;
+		Dwarf_Word cf = 0, cl = 0;
+		const char *cfile = NULL;
+		if (dwarf_attr(d, DW_AT_call_file, &at) &&
+		    dwarf_formudata(&at, &cf) == 0 && files)
+			cfile = dwarf_filesrc(files, cf, NULL, NULL);
+		if (dwarf_attr(d, DW_AT_call_line, &at))
+			dwarf_formudata(&at, &cl);
+		inner_src = fmt_src(s, cfile, (int)cl);
+		callsrc_outer = inner_src;
+	}
+	free(scopes);
+	if (!v)
+		return;
+	pi->inl = v;
+	pi->ninl = (uint16_t)ninl;
+	pi->src = callsrc_outer;        /* the function frame: outermost call site */
+}
+
+static const struct pcinfo *pc_info(struct symbolizer *s, const struct bin *b,
+				    uint64_t pc, int isact)
+{
+	uint64_t h = (pc ^ (uint64_t)(uintptr_t)b ^ (uint64_t)isact) *
+		     0x9e3779b97f4a7c15ull;
+	unsigned i = (unsigned)(h >> (64 - PCCACHE_BITS));
+	for (;;) {
+		struct pcinfo *p = &s->cache[i];
+		if (!p->used)
+			break;
+		if (p->pc == pc && p->bin == b && p->isact == isact)
+			return p;
+		i = (i + 1) & (PCCACHE_SIZE - 1);
+	}
+	struct pcinfo *p = &s->cache[i];
+	memset(p, 0, sizeof *p);
+	p->used = 1;
+	p->bin = b;
+	p->pc = pc;
+	p->isact = (uint8_t)isact;
+	s->ncache++;
+	uint64_t a = isact ? pc : pc - 1;   /* inside the call, not after it */
+	const struct sym *sy = b->syms ? symtab_lookup(b->syms, a) : NULL;
+	if (sy) {
+		p->name = sy->name;
+	} else {
+		char buf[24];
+		snprintf(buf, sizeof buf, "0x%llx", (unsigned long long)pc);
+		p->name = arena_str(s, buf);
+		if (!p->name)
+			p->name = "[unknown]";
+	}
+	if (b->mod) {
+		p->src = pc_line(s, b->mod, a);
+		if (s->cfg.inline_frames)
+			inline_chain(s, p, b->mod, a);
+	}
+	return p;
+}
+
+/* ---- address spaces ---- */
+
+static struct aspace *as_get(struct symbolizer *s, uint64_t cr3)
+{
+	if (s->lastas >= 0 && s->as[s->lastas].cr3 == cr3)
+		return &s->as[s->lastas];
+	for (int i = 0; i < s->nas; i++)
+		if (s->as[i].cr3 == cr3) {
+			s->lastas = i;
+			return &s->as[i];
+		}
+	if (s->nas == s->capas) {
+		int nc = s->capas ? s->capas * 2 : 16;
+		struct aspace *na = realloc(s->as, (size_t)nc * sizeof *na);
+		if (!na)
+			return NULL;
+		s->as = na;
+		s->capas = nc;
+	}
+	struct aspace *a = &s->as[s->nas];
+	memset(a, 0, sizeof *a);
+	a->cr3 = cr3;
+	a->prog = -1;
+	snprintf(a->asname, sizeof a->asname, "as-%llx", (unsigned long long)cr3);
+	s->lastas = s->nas++;
+	return a;
+}
+
+static void as_match(struct symbolizer *s, struct aspace *a,
+		     const struct qp_sample *smp)
+{
+	const uint8_t *code = qp_sample_code(smp);
+	size_t len = smp->code_len;
+	if (!len || !s->nprogs)
+		return;
+	if (a->prog >= 0 &&
+	    bin_code_matches(&s->progs[a->prog], smp->code_addr, code, len))
+		return;
+	/* new or changed hands: find the programs with these bytes there */
+	int first = -1, count = 0;
+	for (int i = 0; i < s->nprogs; i++)
+		if (bin_code_matches(&s->progs[i], smp->code_addr, code, len)) {
+			if (first < 0)
+				first = i;
+			count++;
+		}
+	int old = a->prog;
+	/* ambiguous bytes (code shared by programs) do not settle it */
+	a->prog = count == 1 ? first : -1;
+	if (old >= 0 && a->prog != old)
+		a->has_comm = 0;        /* the name belonged to the old owner */
+}
+
+/* ---- output ---- */
+
+static int out_push(struct symbolizer *s, size_t *n, const char *name,
+		    const char *module, const char *src, int kind, int flags)
+{
+	if (*n >= s->outcap) {
+		size_t nc = s->outcap ? s->outcap * 2 : 256;
+		struct prof_frame *o = realloc(s->out, nc * sizeof *o);
+		if (!o)
+			return -1;
+		s->out = o;
+		s->outcap = nc;
+	}
+	s->out[(*n)++] = (struct prof_frame){ name, module, src, (uint8_t)kind,
+					      (uint8_t)flags };
+	return 0;
+}
+
+static const char *hexname(struct symbolizer *s, uint64_t pc)
+{
+	if (s->nhex == s->caphex) {
+		int nc = s->caphex ? s->caphex * 2 : 64;
+		char (*h)[24] = realloc(s->hex, (size_t)nc * sizeof *h);
+		if (!h)
+			return "[unknown]";
+		s->hex = h;
+		s->caphex = nc;
+	}
+	snprintf(s->hex[s->nhex], 24, "0x%llx", (unsigned long long)pc);
+	return s->hex[s->nhex++];
+}
+
+/* Frames of one walk (leaf first in f) appended root -> leaf. */
+static void emit(struct symbolizer *s, size_t *n, const struct bin *b,
+		 const struct uw_frame *f, int nf, int kind)
+{
+	for (int i = nf - 1; i >= 0; i--) {
+		if (!b) {
+			out_push(s, n, hexname(s, f[i].pc),
+				 kind == PK_KERNEL ? "kernel" : "?", NULL, kind, 0);
+			continue;
+		}
+		const struct pcinfo *p = pc_info(s, b, f[i].pc, f[i].isact);
+		out_push(s, n, p->name, b->name, p->src, kind, 0);
+		for (int k = 0; k < p->ninl; k++)
+			out_push(s, n, p->inl[k].name, b->name, p->inl[k].src,
+				 kind, PF_INLINE);
+	}
+}
+
+static void walk(struct symbolizer *s, struct bin *b, int ws, int kernel,
+		 const struct uw_mem *mem, int nmem, const struct uw_state *st,
+		 const uint64_t *regs, uint64_t stop_sp, struct uw_frame *out,
+		 struct uw_result *res)
+{
+	struct tctx tc = { b, kernel, ws };
+	struct uw_walk w = { ws, mem, nmem, is_text_cb, is_entry_cb, &tc,
+			     stop_sp };
+	int dwcls = ws == 4 ? ELFCLASS32 : ELFCLASS64;
+	if (b && b->dw && b->cls == dwcls)
+		uw_dwfl_walk(b->dw, &w, st, regs, out, s->fmax, res);
+	else
+		uw_fp_walk(&w, st, out, s->fmax, res);
+	s->st.cfi_steps += res->cfi_steps;
+	s->st.fp_steps += res->fp_steps;
+}
+
+int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
+		       struct prof_frame *frames, size_t max, size_t *n)
+{
+	const struct qp_regs *r = &smp->regs;
+	if (!r->valid || !max)
+		return -1;
+	s->nhex = 0;
+	/* keep the cache bounded; strings from the last call are not in use
+	 * any more once we are called again */
+	if (s->ncache > PCCACHE_SIZE / 2) {
+		memset(s->cache, 0, PCCACHE_SIZE * sizeof *s->cache);
+		s->ncache = 0;
+		arena_free(s);
+	}
+	uint64_t cr3 = r->cr3 & ~0xfffull;
+	struct aspace *a = as_get(s, cr3);
+	if (!a)
+		return -1;
+	if (smp->flags & QP_SF_HAS_COMM && smp->comm_len) {
+		const uint8_t *c = qp_sample_comm(smp);
+		size_t k = 0;
+		char tmp[QP_COMM_BYTES + 1];
+		while (k < smp->comm_len && k < QP_COMM_BYTES && c[k] &&
+		       c[k] >= 0x20 && c[k] < 0x7f) {
+			tmp[k] = (char)c[k];
+			k++;
+		}
+		tmp[k] = 0;
+		/* only a clean NUL-terminated name counts */
+		if (k && (k == smp->comm_len || c[k] == 0)) {
+			memcpy(a->comm, tmp, k + 1);
+			a->has_comm = 1;
+		}
+	}
+	if (smp->flags & QP_SF_HAS_CODE)
+		as_match(s, a, smp);
+	struct bin *prog = NULL;
+	if (a->prog >= 0) {
+		prog = &s->progs[a->prog];
+		bin_load(prog);
+	}
+	int kernel_mode = r->cpl == 0;
+	int kws = s->kws ? s->kws : qp_regs_wordsize(r);
+	int truncated = 0;
+	struct uw_result kres = { 0 }, ures = { 0 };
+	int have_user = 0;
+	struct uw_mem kmem = { smp->stack_addr, qp_sample_stack_c(smp),
+			       smp->flags & QP_SF_STACK_FAILED ? 0 : smp->stack_len };
+	struct bin *kb = s->have_kernel ? &s->kernel : NULL;
+	uint64_t mask = kws == 4 ? 0xffffffffull : ~0ull;
+
+	if (kernel_mode) {
+		struct uw_state st = { r->ip & mask, r->gpr[QP_RSP] & mask,
+				       r->gpr[QP_RBP] & mask };
+		uint64_t trap_ip = 0, trap_sp = 0, trap_cs = 0;
+		int trap = 0;
+		if (smp->flags & QP_SF_HAS_TRAP &&
+		    uw_read_word(&kmem, 1, kws, smp->trap_addr, &trap_ip) == 0 &&
+		    uw_read_word(&kmem, 1, kws, smp->trap_addr + (uint64_t)kws,
+				 &trap_cs) == 0 &&
+		    uw_read_word(&kmem, 1, kws, smp->trap_addr + 3 * (uint64_t)kws,
+				 &trap_sp) == 0 &&
+		    (trap_cs & 3) == 3)
+			trap = 1;
+		walk(s, kb, kws, 1, &kmem, 1, &st, r->gpr, trap ? smp->trap_addr : 0,
+		     s->kf, &kres);
+		if (trap) {
+			s->st.trap_crossings++;
+			/* the kernel part is whole when it got to the entry
+			 * stub, right below the trap frame */
+			int reached = kres.beyond_valid ||
+				(kres.n && smp->trap_addr >= s->kf[kres.n - 1].sp &&
+				 smp->trap_addr - s->kf[kres.n - 1].sp <= TRAP_NEAR);
+			if (!reached || kres.end == UW_END_DEPTH)
+				truncated = 1;
+			/* entry stubs leave the frame pointer alone: the last
+			 * kernel frame's fp (or the stub CFI's) is the user's */
+			uint64_t ufp = kres.n ? s->kf[kres.n - 1].fp : 0;
+			if (kres.beyond_valid && kres.beyond.pc == trap_ip)
+				ufp = kres.beyond.fp;
+			int uws = prog && prog->cls == ELFCLASS32 ? 4 :
+				  prog ? 8 : kws;
+			uint64_t um = uws == 4 ? 0xffffffffull : ~0ull;
+			struct uw_state us = { trap_ip & um, trap_sp & um, ufp & um };
+			struct uw_mem umem = { smp->ustack_addr,
+					       qp_sample_ustack(smp),
+					       smp->flags & QP_SF_USTACK_FAILED ? 0 :
+					       smp->ustack_len };
+			walk(s, prog, uws, 0, &umem, 1, &us, NULL, 0, s->uf, &ures);
+			have_user = 1;
+			if (!ures.n) {
+				/* not even the user pc is plausible */
+				truncated = 1;
+			} else if (ures.end != UW_END_OK) {
+				truncated = 1;
+			}
+		} else if (kres.end != UW_END_OK) {
+			truncated = 1;
+		}
+		if (!kres.n)
+			truncated = 1;
+	} else {
+		int uws = prog ? (prog->cls == ELFCLASS32 ? 4 : 8)
+			       : qp_regs_wordsize(r);
+		uint64_t um = uws == 4 ? 0xffffffffull : ~0ull;
+		struct uw_state us = { r->ip & um, r->gpr[QP_RSP] & um,
+				       r->gpr[QP_RBP] & um };
+		walk(s, prog, uws, 0, &kmem, 1, &us, r->gpr, 0, s->uf, &ures);
+		have_user = 1;
+		if (ures.end != UW_END_OK || !ures.n)
+			truncated = 1;
+	}
+
+	size_t cnt = 0;
+	const char *pname = a->has_comm ? a->comm : prog ? prog->name : a->asname;
+	out_push(s, &cnt, pname, NULL, NULL, PK_PROC, 0);
+	if (truncated)
+		out_push(s, &cnt, "[truncated]", NULL, NULL, PK_MARK, 0);
+	if (have_user)
+		emit(s, &cnt, prog, s->uf, ures.n, PK_USER);
+	if (kernel_mode)
+		emit(s, &cnt, kb, s->kf, kres.n, PK_KERNEL);
+	if (cnt == 1 + (size_t)truncated && !truncated) {
+		out_push(s, &cnt, "[unknown]", NULL, NULL, PK_MARK, 0);
+	} else if (cnt == 1 + (size_t)truncated) {
+		out_push(s, &cnt, hexname(s, r->ip), kernel_mode ? "kernel" : "?",
+			 NULL, kernel_mode ? PK_KERNEL : PK_USER, 0);
+	}
+	if (!s->out || cnt < 1)
+		return -1;
+	/* too deep for the caller: keep the leaf end, mark the cut */
+	if (cnt > max) {
+		size_t keep = max >= 2 ? max - 2 : 0;
+		frames[0] = s->out[0];
+		size_t k = 1;
+		if (max >= 2)
+			frames[k++] = (struct prof_frame){ "[truncated]", NULL, NULL,
+							   PK_MARK, 0 };
+		memcpy(frames + k, s->out + cnt - keep, keep * sizeof *frames);
+		*n = k + keep;
+		truncated = 1;
+	} else {
+		memcpy(frames, s->out, cnt * sizeof *frames);
+		*n = cnt;
+	}
+	s->st.samples++;
+	s->st.frames += *n - 1;
+	if (truncated)
+		s->st.truncated++;
+	return 0;
+}

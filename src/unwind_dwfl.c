@@ -35,6 +35,7 @@ struct uw_dwfl {
 	struct uw_result *res;
 	int skip_first;          /* first frame of a restart is already out */
 	int seen;                /* frames seen in this libdwfl run */
+	int mem_fail;            /* a read missed the copies since the last frame */
 	enum stop_reason stop;
 };
 
@@ -86,8 +87,10 @@ static bool memory_read_cb(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result,
 	struct uw_dwfl *d = arg;
 	uint64_t v;
 	int ws = d->elfclass == ELFCLASS32 ? 4 : 8;
-	if (!d->w || uw_read_word(d->w->mem, d->w->nmem, ws, addr, &v) < 0)
+	if (!d->w || uw_read_word(d->w->mem, d->w->nmem, ws, addr, &v) < 0) {
+		d->mem_fail = 1;
 		return false;
+	}
 	*result = v;
 	return true;
 }
@@ -256,8 +259,10 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
 	if (!dwfl_frame_pc(state, &pc, &isact))
 		return DWARF_CB_ABORT;
 	/* the first frame is the state we set, already delivered */
-	if (d->seen++ == 0 && d->skip_first)
+	if (d->seen++ == 0 && d->skip_first) {
+		d->mem_fail = 0;
 		return DWARF_CB_OK;
+	}
 	int is64 = d->elfclass != ELFCLASS32;
 	Dwarf_Word sp = 0, fp = 0;
 	int have_sp = dwfl_frame_reg(state, is64 ? 7 : 4, &sp) == 0;
@@ -297,6 +302,7 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
 		return DWARF_CB_ABORT;
 	}
 	d->out[res->n++] = (struct uw_frame){ pc, sp, fp, (uint8_t)isact };
+	d->mem_fail = 0;
 	return DWARF_CB_OK;
 }
 
@@ -355,6 +361,7 @@ void uw_dwfl_walk(struct uw_dwfl *d, const struct uw_walk *w,
 			d->init.pc = cur.pc - 1;
 		d->skip_first = 1;
 		d->seen = 0;
+		d->mem_fail = 0;
 		d->stop = SR_NONE;
 		int rc = dwfl_getthread_frames(d->dwfl, 1, frame_cb, d);
 		if (d->stop == SR_BEYOND) {
@@ -365,14 +372,19 @@ void uw_dwfl_walk(struct uw_dwfl *d, const struct uw_walk *w,
 			res->end = UW_END_DEPTH;
 			break;
 		}
-		if (d->stop == SR_NONE && rc == 0) {
-			res->end = UW_END_OK;      /* outermost CFI frame */
-			break;
-		}
 		/* libdwfl could not step from the last frame: one FP step */
 		struct uw_frame *lf = &out[res->n - 1];
 		struct uw_state ls = { lf->pc, lf->sp, lf->fp }, nx;
 		int r = uw_fp_step(w, res->n - 1, &ls, &nx);
+		/* libdwfl also ends "cleanly" (pc undefined) when registers it
+		 * needed were outside the copy, sometimes without even asking
+		 * for them: take its end as the outermost frame only when the
+		 * frame pointers agree or cannot tell (not a missing read) */
+		if (d->stop == SR_NONE && rc == 0 && !d->mem_fail &&
+		    (r == 0 || r == -1)) {
+			res->end = UW_END_OK;
+			break;
+		}
 		if (r == 0) {
 			res->end = UW_END_OK;
 			break;

@@ -37,7 +37,7 @@ int uw_fp_step(const struct uw_walk *w, int idx, const struct uw_state *st,
 	if (idx == 0 && w->is_entry && w->is_entry(w->ctx, st->pc)) {
 		/* first instruction: nothing pushed yet, return address at [sp] */
 		if (uw_read_word(w->mem, w->nmem, w->wordsize, st->sp, &ra) < 0)
-			return -1;
+			return -2;
 		if (!ra)
 			return 0;
 		if (!w->is_text(w->ctx, ra))
@@ -51,7 +51,7 @@ int uw_fp_step(const struct uw_walk *w, int idx, const struct uw_state *st,
 		return -1;
 	if (uw_read_word(w->mem, w->nmem, w->wordsize, st->fp, &nfp) < 0 ||
 	    uw_read_word(w->mem, w->nmem, w->wordsize, st->fp + ws, &ra) < 0)
-		return -1;
+		return -2;
 	if (!ra)
 		return 0;
 	if (!w->is_text(w->ctx, ra))

@@ -307,14 +307,15 @@ int theme_find(const char *name, const char *themes_dir, char *out,
 	char tried[1024] = "";
 	for (int i = 0; i < nd; i++) {
 		char p[4200];
-		snprintf(p, sizeof p, "%s/%s.theme", dirs[i], name);
-		if (is_file(p)) {
+		int pl = snprintf(p, sizeof p, "%s/%s.theme", dirs[i], name);
+		if (pl > 0 && (size_t)pl < sizeof p && is_file(p)) {
 			snprintf(out, outlen, "%s", p);
 			return 0;
 		}
 		size_t tl = strlen(tried);
-		snprintf(tried + tl, sizeof tried - tl, "%s%s", i ? ", " : "",
-			 dirs[i]);
+		if (snprintf(tried + tl, sizeof tried - tl, "%s%s",
+			     i ? ", " : "", dirs[i]) < 0)
+			break;
 	}
 	snprintf(err, errlen, "theme \"%s\" not found in %s", name, tried);
 	return -ENOENT;

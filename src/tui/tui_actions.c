@@ -37,7 +37,7 @@ int tui_act_save(struct tui *t, int key)
 	char out[4096], err[512];
 	struct profile *p = tui_shown(t);
 	uint32_t under = shown_root(t);
-	if (p->samples == 0) {
+	if (p->samples == 0 || tui_scope_missing(t)) {
 		tui_msg(t, 1, "nothing to save: no samples");
 		return TR_REDRAW;
 	}

@@ -55,6 +55,11 @@ uint32_t tui_scope(const struct tui *t)
 	return exact ? n : 0;
 }
 
+int tui_scope_missing(const struct tui *t)
+{
+	return t->proc.n && tui_scope(t) == 0;
+}
+
 int tui_match(const char *hay, const char *needle)
 {
 	return needle && *needle && hay && strcasestr(hay, needle) != NULL;
@@ -81,7 +86,8 @@ static void draw_tabs(struct tui *t)
 {
 	int x = 0;
 	tui_fill(0, 0, t->cols, t->sty.st[ST_NORMAL]);
-	x += tui_put(t, 0, x, t->cols - x, "qtop-prof ", t->sty.st[ST_TITLE]);
+	if (t->cols >= 50)      /* narrow: the tabs matter more than the name */
+		x += tui_put(t, 0, x, t->cols - x, "qtop-prof ", t->sty.st[ST_TITLE]);
 	for (int i = 0; i < TUI_NVIEWS && x < t->cols; i++) {
 		char b[64];
 		snprintf(b, sizeof b, " %d %s ", i + 1, tui_views[i]->name);
@@ -150,7 +156,7 @@ static void draw_message(struct tui *t, int y)
 		tui_put(t, y, 0, t->cols, t->msg,
 			t->sty.st[t->msg_err ? ST_ERROR : ST_HI]);
 	else if (t->status.message && t->status.message[0])
-		tui_put(t, y, 0, t->cols, t->status.message, t->sty.st[ST_ERROR]);
+		tui_put(t, y, 0, t->cols, t->status.message, t->sty.st[ST_DIM]);
 }
 
 void tui_draw(struct tui *t)

@@ -18,6 +18,19 @@ struct qg_task *volatile current_task_ap = &ap_task;
 static volatile unsigned long ticks, rounds, ap_rounds;
 static volatile int progress_on;
 
+/* The guest's own view of its split (TSC per phase), printed on the progress
+ * line: a cross-check that does not depend on any sampler. */
+enum { PH_A, PH_B, PH_REC, PH_ALPHA, PH_BETA, PH_KSPIN, PH_N };
+static uint64_t phase_tsc[PH_N];
+
+static inline __attribute__((always_inline)) uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
 QG_NOINLINE void a_inner(void) { QG_SPIN(QG_W_A_INNER * QG_UNIT); }
 QG_NOINLINE void work_a(void) { a_inner(); }
 
@@ -37,7 +50,10 @@ QG_NOINLINE void recurse(int n)
 QG_NOINLINE void k_spin_inner(unsigned long n) { QG_SPIN(n); }
 QG_NOINLINE long ksys_spin(long n)
 {
+	uint64_t t = rdtsc();
+
 	k_spin_inner(n > 0 ? (unsigned long)n : 1);
+	phase_tsc[PH_KSPIN] += rdtsc() - t;
 	return 0;
 }
 
@@ -55,11 +71,24 @@ long syscall_dispatch(long nr, long arg)
 
 QG_NOINLINE void sched_round(void)
 {
+	uint64_t t0, t1, t2, t3, t4, t5;
+
+	t0 = rdtsc();
 	work_a();
+	t1 = rdtsc();
 	work_b();
+	t2 = rdtsc();
 	recurse(QG_REC_DEPTH);
+	t3 = rdtsc();
 	arch_run_task(&alpha_task);
+	t4 = rdtsc();
 	arch_run_task(&beta_task);
+	t5 = rdtsc();
+	phase_tsc[PH_A] += t1 - t0;
+	phase_tsc[PH_B] += t2 - t1;
+	phase_tsc[PH_REC] += t3 - t2;
+	phase_tsc[PH_ALPHA] += t4 - t3;
+	phase_tsc[PH_BETA] += t5 - t4;
 	rounds++;
 }
 
@@ -77,6 +106,36 @@ void ap_main(void)
 	}
 }
 
+unsigned long qg_ticks(void)
+{
+	return ticks;
+}
+
+/* " split=a_inner:200,..." in permille of the BSP rounds' TSC so far */
+static void print_split(void)
+{
+	static const char *const names[PH_N] = {
+		"a_inner", "b_inner", "rec_leaf", "alpha_hot", "beta_hot",
+		"k_spin_inner" };
+	uint64_t v[PH_N], total = 0;
+	int i;
+
+	for (i = 0; i < PH_N; i++)
+		v[i] = phase_tsc[i];
+	v[PH_BETA] -= v[PH_KSPIN] < v[PH_BETA] ? v[PH_KSPIN] : v[PH_BETA];
+	for (i = 0; i < PH_N; i++)
+		total += v[i];
+	if (!total)
+		return;
+	serial_puts(" permille");
+	for (i = 0; i < PH_N; i++) {
+		serial_puts(i ? "," : "=");
+		serial_puts(names[i]);
+		serial_puts(":");
+		serial_putdec((unsigned long)(v[i] * 1000 / total));
+	}
+}
+
 void qg_timer_tick(void)
 {
 	ticks++;
@@ -87,6 +146,7 @@ void qg_timer_tick(void)
 		serial_putdec(rounds);
 		serial_puts(" ap_rounds=");
 		serial_putdec(ap_rounds);
+		print_split();
 		serial_puts("\n");
 	}
 }

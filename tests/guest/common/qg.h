@@ -37,6 +37,7 @@ void ap_main(void);                  /* called by the arch AP entry */
 void sched_round(void);
 long syscall_dispatch(long nr, long arg);  /* from the int $0x80 stub */
 void qg_timer_tick(void);            /* from the timer IRQ handler (BSP) */
+unsigned long qg_ticks(void);        /* timer ticks since boot (100 Hz) */
 void work_b(void);                   /* work_b.c: CFI only, no frame pointer */
 void b_inner(void);
 void qg_panic(const char *what, uintptr_t a, uintptr_t b);

@@ -7,7 +7,7 @@
 
 /* Spin iterations per weight point.  One BSP round is 100 points; calibrated
  * so that a round takes ~20-50 ms under TCG on this machine. */
-#define QG_UNIT 3000UL
+#define QG_UNIT 50000UL   /* ~30 rounds/s on an idle 2-core host */
 
 /* vCPU 0, per round (sum 100) */
 #define QG_W_A_INNER     20  /* kmain > sched_round > work_a > a_inner */
@@ -26,13 +26,18 @@
 #define QG_SYS_YIELD 1
 #define QG_SYS_SPIN  2       /* arg: iterations to spin in the kernel */
 
-/* The one loop body every hot leaf spins in.  The back edge is an indirect
- * jump on purpose: under TCG a direct jump chains translation blocks without
- * storing the guest pc, so "info registers" would show a stale RIP/EIP (the
- * caller's) for the whole spin; an indirect jump stores it every iteration.
- * Same instructions on i386 and x86_64 (the register width follows long). */
+/* The one loop body every hot leaf spins in; same instructions on i386 and
+ * x86_64 (the register width follows long), n >= 1.  The back edge is an
+ * indirect jump so every iteration leaves the translation block and QEMU's
+ * TCG stores the guest pc: samples see an exact RIP/EIP even if a QEMU
+ * version defers the pc update across chained blocks.  (On QEMU 7.2 a plain
+ * "dec; jnz" loop measured the same split, so this is a safety margin.)
+ * The volatile local makes the leaf touch its stack: gcc 12 drops the frame
+ * of a leaf that does not, even with -mno-omit-leaf-frame-pointer, and then
+ * a frame-pointer walk would skip the leaf's caller. */
 #define QG_SPIN(n) do {                                              \
-	unsigned long qg_n_ = (n), qg_t_;                            \
+	volatile unsigned long qg_v_ = (n);                          \
+	unsigned long qg_n_ = qg_v_, qg_t_;                          \
 	__asm__ volatile("mov $1f, %1\n\t"                           \
 			 ".p2align 4\n"                              \
 			 "1:\n\t"                                    \

@@ -264,16 +264,15 @@ static void wait_ticks(uint32_t n)
 		__asm__ volatile("pause");
 }
 
-void ap_entry(void);
-void ap_entry(void)
+/* Runs on the AP's stack before ap_main (entry.S). */
+void ap_setup(void);
+void ap_setup(void)
 {
 	gdt_load();
 	idt_load();
 	tss[1].esp0 = ap_task.kstack_top;
 	__asm__ volatile("ltr %w0" : : "r"(SEL_TSS1));
 	ap_running = 1;
-	ap_main();
-	arch_halt();
 }
 
 /* Needs interrupts on (waits on PIT ticks). */

@@ -40,9 +40,9 @@ _start:
 	leal 3f, %eax			/* absolute (high) address */
 	jmp *%eax
 3:	movl $boot_stack_top - BOOT_STACK_PAD, %esp
-	xorl %ebp, %ebp			/* ends every kernel frame-pointer chain */
-	call kmain
-4:	jmp 4b
+	xorl %ebp, %ebp			/* ends the frame-pointer chain */
+	pushl $0			/* zero return address: ends a CFI unwind */
+	jmp kmain			/* so kmain is the root frame */
 	.size _start, . - _start
 
 	.bss

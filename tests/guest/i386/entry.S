@@ -43,9 +43,20 @@
 	movw %ax, %gs
 .endm
 
+/* Rule for esp in a stub entered from ring 3 or ring 0.  From ring 0 the CPU
+ * pushes no SS:ESP: EIP, CS, EFLAGS still sit at CFA-20..-12 but the
+ * interrupted esp is CFA-8 itself, not the word stored there.  So the rule
+ * tests the saved CS (DW_CFA_val_expression, the CFA is pushed first):
+ *   dup; const1s -16; plus; deref; lit3; and      -> CFA, CS&3
+ *   swap; lit8; minus; swap                       -> CFA-8, CS&3
+ *   bra +3 (to deref); skip +1 (to nop); deref; nop */
+.macro ESP_RULE_ANY_RING
+	.cfi_escape 0x16, R_ESP, 19, 0x12, 0x09, 0xf0, 0x22, 0x06, 0x33, 0x1a, 0x16, 0x38, 0x1c, 0x16, 0x28, 0x03, 0x00, 0x2f, 0x01, 0x00, 0x06, 0x96
+.endm
+
 /* Start of a stub: hardware frame from ring 3, error/vector slots, pusha,
  * segment registers; CFI follows every push. */
-.macro TRAP_PROLOGUE name, vec
+.macro TRAP_PROLOGUE name, vec, anyring=0
 	.globl \name
 	.type \name, @function
 	.p2align 4
@@ -54,7 +65,11 @@
 	.cfi_signal_frame
 	.cfi_def_cfa R_ESP, 20
 	.cfi_offset R_EIP, -20
+	.if \anyring
+	ESP_RULE_ANY_RING
+	.else
 	.cfi_offset R_ESP, -8
+	.endif
 	pushl $0			/* error code slot */
 	.cfi_adjust_cfa_offset 4
 	pushl $\vec
@@ -78,9 +93,8 @@ TRAP_PROLOGUE syscall_entry, 0x80
 	.cfi_endproc
 	.size syscall_entry, . - syscall_entry
 
-/* IRQ0 (PIT).  The CFI describes an entry from ring 3; from ring 0 the CPU
- * pushes no SS:ESP, so only EIP (CFA-20) is right in that case. */
-TRAP_PROLOGUE irq0_entry, 0x20
+/* IRQ0 (PIT), taken in ring 3 or ring 0. */
+TRAP_PROLOGUE irq0_entry, 0x20, 1
 	pushl %esp
 	.cfi_adjust_cfa_offset 4
 	call i386_timer_irq
@@ -204,7 +218,8 @@ ap_tramp_end:
 ap_high:
 	movl ap_stack_top, %esp
 	xorl %ebp, %ebp
-	call ap_entry
-2:	jmp 2b
+	call ap_setup			/* descriptor tables, TR */
+	pushl $0			/* zero return address: ap_main is the */
+	jmp ap_main			/* root frame, as kmain is on the BSP */
 
 	.section .note.GNU-stack, "", @progbits

@@ -20,11 +20,11 @@
 	.cfi_same_value %r15
 .endm
 
-.macro PUSHQ reg
+.macro CFI_PUSH reg
 	pushq \reg
 	.cfi_adjust_cfa_offset 8
 .endm
-.macro POPQ reg
+.macro CFI_POP reg
 	popq \reg
 	.cfi_adjust_cfa_offset -8
 .endm
@@ -36,25 +36,25 @@
 	.p2align 4
 irq0_entry:
 	TRAP_CFI
-	PUSHQ %rax
-	PUSHQ %rcx
-	PUSHQ %rdx
-	PUSHQ %rsi
-	PUSHQ %rdi
-	PUSHQ %r8
-	PUSHQ %r9
-	PUSHQ %r10
-	PUSHQ %r11
+	CFI_PUSH %rax
+	CFI_PUSH %rcx
+	CFI_PUSH %rdx
+	CFI_PUSH %rsi
+	CFI_PUSH %rdi
+	CFI_PUSH %r8
+	CFI_PUSH %r9
+	CFI_PUSH %r10
+	CFI_PUSH %r11
 	call irq0_c
-	POPQ %r11
-	POPQ %r10
-	POPQ %r9
-	POPQ %r8
-	POPQ %rdi
-	POPQ %rsi
-	POPQ %rdx
-	POPQ %rcx
-	POPQ %rax
+	CFI_POP %r11
+	CFI_POP %r10
+	CFI_POP %r9
+	CFI_POP %r8
+	CFI_POP %rdi
+	CFI_POP %rsi
+	CFI_POP %rdx
+	CFI_POP %rcx
+	CFI_POP %rax
 	iretq
 	.cfi_endproc
 
@@ -63,28 +63,28 @@ irq0_entry:
 	.p2align 4
 syscall_entry:
 	TRAP_CFI
-	PUSHQ %rax                      /* slot for the result */
-	PUSHQ %rcx
-	PUSHQ %rdx
-	PUSHQ %rsi
-	PUSHQ %rdi
-	PUSHQ %r8
-	PUSHQ %r9
-	PUSHQ %r10
-	PUSHQ %r11
+	CFI_PUSH %rax                      /* slot for the result */
+	CFI_PUSH %rcx
+	CFI_PUSH %rdx
+	CFI_PUSH %rsi
+	CFI_PUSH %rdi
+	CFI_PUSH %r8
+	CFI_PUSH %r9
+	CFI_PUSH %r10
+	CFI_PUSH %r11
 	movq %rax, %rdi
 	movq %rbx, %rsi
 	call syscall_dispatch
 	movq %rax, 64(%rsp)
-	POPQ %r11
-	POPQ %r10
-	POPQ %r9
-	POPQ %r8
-	POPQ %rdi
-	POPQ %rsi
-	POPQ %rdx
-	POPQ %rcx
-	POPQ %rax
+	CFI_POP %r11
+	CFI_POP %r10
+	CFI_POP %r9
+	CFI_POP %r8
+	CFI_POP %rdi
+	CFI_POP %rsi
+	CFI_POP %rdx
+	CFI_POP %rcx
+	CFI_POP %rax
 	iretq
 	.cfi_endproc
 
@@ -103,6 +103,10 @@ exc_\vec:
 	.endif
 	pushq $\vec
 	jmp exc_common
+.endm
+	.altmacro
+.macro EXC_REF vec
+	.quad exc_\vec
 .endm
 	.set v, 0
 	.rept 32
@@ -125,9 +129,10 @@ exc_common:
 exc_table:
 	.set v, 0
 	.rept 32
-	.quad exc_%v
+	EXC_REF %v
 	.set v, v + 1
 	.endr
+	.noaltmacro
 
 	.text
 	/* qg_switch(uintptr_t *save_sp, uintptr_t new_sp): callee-saved
@@ -212,8 +217,10 @@ ap_tr_32:
 ap_tr_64:
 	movq TR(ap_tr_stack), %rsp
 	movq TR(ap_tr_entry), %rax
+	call *%rax                      /* ap_setup_c: descriptor tables */
 	xorl %ebp, %ebp
 	pushq $0                        /* zero return address: end of stack */
+	movabsq $ap_main, %rax          /* root of the AP's chains */
 	jmp *%rax
 	.p2align 3
 ap_tr_gdt:

@@ -215,6 +215,17 @@ static void test_paths(void)
 	CHECK(node_at(p, "sh;main;baz;sys_read") != 0);
 	CHECK(node_at(p, "sh;main;nothing") == 0);
 	CHECK(node_at(p, "sh;main;foo;bar;deeper") == 0);
+	/* with kinds, a kernel frame is told from a user one of that name */
+	uint32_t kr = node_at(p, "sh;main;baz;sys_read");
+	uint32_t ur = add_stack(p, "sh;main;baz;sys_read", 0, 1);
+	const char *kn[8];
+	uint8_t kk[8];
+	CHECK(profile_path_kinds(p, kr, kn, kk, 8) == 4 && kk[3] == PK_KERNEL && kk[0] == PK_PROC);
+	CHECK(profile_lookup_path_kinds(p, kn, kk, 4) == kr);
+	CHECK(profile_path_kinds(p, ur, kn, kk, 8) == 4 && kk[3] == PK_USER);
+	CHECK(profile_lookup_path_kinds(p, kn, kk, 4) == ur);
+	kk[2] = PK_KERNEL;   /* baz is a user frame */
+	CHECK(profile_lookup_path_kinds(p, kn, kk, 4) == 0);
 	/* too small a buffer gives the ancestor's path */
 	CHECK(profile_path(p, bar, names, 2) == 2);
 	CHECK(profile_lookup_path(p, names, 2) == node_at(p, "sh;main"));

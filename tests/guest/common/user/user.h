@@ -6,7 +6,7 @@
 
 #define QG_NOINLINE __attribute__((noinline))
 
-static inline long qg_syscall(long nr, long arg)
+static inline __attribute__((always_inline)) long qg_syscall(long nr, long arg)
 {
 	long ret;
 

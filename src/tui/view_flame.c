@@ -1,0 +1,425 @@
+/* view_flame.c - the flamegraph (icicle by default): boxes from flame_layout,
+ * coloured by a hash of the name, zoom with a history stack, search counts.
+ * Zoom and selection are paths, resolved again after every data change. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tui_view.h"
+
+/* Rows of the view: breadcrumb on top, info line at the bottom. */
+static int box_rows(int hgt) { return hgt - 2; }
+
+static int is_under(const struct profile *p, uint32_t n, uint32_t anc)
+{
+	if (anc == 0)
+		return 1;
+	while (n && n != anc)
+		n = p->nodes[n].parent;
+	return n == anc;
+}
+
+/* Does the name of node n match the search?  Cached per string id: a
+ * search visits every node, and names repeat a lot. */
+static int node_matches(struct tui *t, const struct profile *p, uint32_t n)
+{
+	struct flame_state *f = &t->fl;
+	uint32_t id = p->nodes[n].name;
+	if (n == 0)
+		return 0;
+	if (id >= f->mcap)
+		return tui_match(profile_str_get(p, id), t->search);
+	if (!f->mcache[id])
+		f->mcache[id] = tui_match(profile_str_get(p, id), t->search) ? 2 : 1;
+	return f->mcache[id] == 2;
+}
+
+static void reset_match_cache(struct tui *t, const struct profile *p)
+{
+	struct flame_state *f = &t->fl;
+	size_t need = profile_nstrings(p);
+	if (need > f->mcap) {
+		uint8_t *c = realloc(f->mcache, need);
+		if (c)
+			f->mcache = c, f->mcap = need;
+	}
+	if (f->mcache)
+		memset(f->mcache, 0, f->mcap);
+}
+
+/* Samples in the subtree of r under matching frames, nested matches once. */
+static uint64_t match_samples(struct tui *t, const struct profile *p,
+			      uint32_t r)
+{
+	uint64_t sum = 0;
+	uint32_t n = r;
+	for (;;) {
+		int hit = node_matches(t, p, n);
+		if (hit)
+			sum += p->nodes[n].total;
+		if (!hit && p->nodes[n].first_child) {
+			n = p->nodes[n].first_child;
+			continue;
+		}
+		while (n != r && !p->nodes[n].next_sibling)
+			n = p->nodes[n].parent;
+		if (n == r)
+			break;
+		n = p->nodes[n].next_sibling;
+	}
+	return sum;
+}
+
+static void push_hist(struct flame_state *f)
+{
+	if (f->nhist == FLAME_HIST) {
+		/* full: forget the oldest level */
+		tpath_clear(&f->hist[0]);
+		memmove(&f->hist[0], &f->hist[1], sizeof f->hist[0] * (FLAME_HIST - 1));
+		memset(&f->hist[FLAME_HIST - 1], 0, sizeof f->hist[0]);
+		f->nhist--;
+	}
+	tpath_copy(&f->hist[f->nhist++], &f->zoom);
+}
+
+static void clear_hist(struct flame_state *f)
+{
+	while (f->nhist > 0)
+		tpath_clear(&f->hist[--f->nhist]);
+}
+
+static void flame_update(struct tui *t)
+{
+	struct flame_state *f = &t->fl;
+	const struct profile *p = tui_shown(t);
+	uint32_t scope = tui_scope(t);
+	int exact;
+
+	/* a new (or cleared) process filter starts from its root */
+	const char *sn = t->proc.n ? t->proc.names[0] : "";
+	if (strcmp(sn, f->scope_name)) {
+		snprintf(f->scope_name, sizeof f->scope_name, "%s", sn);
+		tpath_copy(&f->zoom, &t->proc);
+		clear_hist(f);
+	}
+	uint32_t z = tpath_resolve(&f->zoom, p, &exact);
+	if (!is_under(p, z, scope))
+		z = scope;
+	f->zoom_node = z;
+
+	int nrows = box_rows(t->rows - 3);
+	flame_layout_free(&f->lay);
+	memset(&f->lay, 0, sizeof f->lay);
+	f->lay_ok = nrows > 0 && t->cols > 0 && !tui_scope_missing(t) &&
+		    flame_layout(p, z, t->cols, nrows, &f->lay) == 0;
+	if (!f->lay_ok && nrows > 0 && t->cols > 0 && !tui_scope_missing(t))
+		tui_msg(t, 1, "flamegraph: out of memory");
+
+	/* selection: the same path, else its deepest visible ancestor */
+	uint32_t s = tpath_resolve(&f->sel, p, &exact);
+	if (!is_under(p, s, z))
+		s = z;
+	f->sel_box = -1;
+	while (f->lay_ok) {
+		for (size_t i = 0; i < f->lay.n; i++)
+			if (f->lay.boxes[i].node == s) {
+				f->sel_box = (long)i;
+				break;
+			}
+		if (f->sel_box >= 0 || s == z || s == 0)
+			break;
+		s = p->nodes[s].parent;
+	}
+	f->sel_node = s;
+
+	f->match_all = f->match_zoom = 0;
+	if (t->search[0]) {
+		reset_match_cache(t, p);
+		f->match_all = match_samples(t, p, 0);
+		/* a matching zoom frame or ancestor covers the whole zoom */
+		uint32_t a = z;
+		while (a && !node_matches(t, p, a))
+			a = p->nodes[a].parent;
+		f->match_zoom = a ? p->nodes[z].total
+			      : z ? match_samples(t, p, z) : f->match_all;
+	}
+}
+
+static const char *frame_label(const struct profile *p, uint32_t n)
+{
+	return n == 0 ? "all" : profile_node_name(p, n);
+}
+
+static double pct(uint64_t v, uint64_t total)
+{
+	return total ? 100.0 * (double)v / (double)total : 0.0;
+}
+
+static void draw_breadcrumb(struct tui *t, int y)
+{
+	struct flame_state *f = &t->fl;
+	const struct profile *p = tui_shown(t);
+	const struct tui_styles *s = &t->sty;
+	const char *sep = t->utf8 ? " \xe2\x80\xba " : " > ";
+	tui_fill(y, 0, t->cols, s->st[ST_NORMAL]);
+	int x = tui_put(t, y, 0, t->cols, f->flame_up ? "flame: " : "icicle: ",
+			s->st[ST_DIM]);
+	/* ancestors dimmed, the zoom frame highlighted; long chains keep the
+	 * end (the frames nearest the zoom matter most) */
+	uint32_t chain[TPATH_MAX];
+	int n = 0;
+	for (uint32_t a = f->zoom_node; n < TPATH_MAX; a = p->nodes[a].parent) {
+		chain[n++] = a;
+		if (a == 0)
+			break;
+	}
+	int first = n - 1, width = 0;
+	for (int i = n - 1; i >= 0; i--)
+		width += tui_strwidth(t, frame_label(p, chain[i])) + 3;
+	while (first > 0 && width > t->cols - x - 4) {
+		width -= tui_strwidth(t, frame_label(p, chain[first])) + 3;
+		first--;
+	}
+	if (first < n - 1)
+		x += tui_put(t, y, x, t->cols - x, t->utf8 ? "\xe2\x80\xa6" : "..",
+			     s->st[ST_DIM]);
+	for (int i = first; i >= 0 && x < t->cols; i--) {
+		if (i != first || first < n - 1)
+			x += tui_put(t, y, x, t->cols - x, sep, s->st[ST_DIM]);
+		x += tui_put(t, y, x, t->cols - x, frame_label(p, chain[i]),
+			     i == 0 ? s->st[ST_TITLE] : s->st[ST_DIM]);
+	}
+}
+
+static void draw_info(struct tui *t, int y)
+{
+	struct flame_state *f = &t->fl;
+	const struct profile *p = tui_shown(t);
+	char b[1024];
+	uint64_t zt = p->nodes[f->zoom_node].total;
+	tui_fill(y, 0, t->cols, t->sty.st[ST_HEADER]);
+	if (t->search[0]) {
+		snprintf(b, sizeof b, "\"%s\": %llu samples, %.1f%% of all, %.1f%% of zoom",
+			 t->search, (unsigned long long)f->match_all,
+			 pct(f->match_all, p->samples), pct(f->match_zoom, zt));
+	} else {
+		const struct prof_node *nd = &p->nodes[f->sel_node];
+		const char *src = profile_str_get(p, nd->src);
+		const char *mod = profile_str_get(p, nd->module);
+		snprintf(b, sizeof b, "%s%s  %llu samples, %.1f%% of all, %.1f%% of zoom, self %llu%s%s%s%s",
+			 frame_label(p, f->sel_node),
+			 nd->kind == PK_KERNEL ? " [k]" : "",
+			 (unsigned long long)nd->total, pct(nd->total, p->samples),
+			 pct(nd->total, zt), (unsigned long long)nd->self,
+			 mod && *mod ? "  " : "", mod ? mod : "",
+			 src && *src ? "  " : "", src ? src : "");
+	}
+	tui_put(t, y, 0, t->cols, b, t->sty.st[ST_HEADER]);
+}
+
+static void flame_draw(struct tui *t, int y0, int hgt)
+{
+	struct flame_state *f = &t->fl;
+	const struct profile *p = tui_shown(t);
+	const struct tui_styles *s = &t->sty;
+	int nrows = box_rows(hgt);
+	f->y0 = y0, f->h = hgt;
+	draw_breadcrumb(t, y0);
+	if (nrows < 1)
+		return;
+	draw_info(t, y0 + hgt - 1);
+	if (tui_scope_missing(t))
+		tui_put(t, y0 + 1, 1, t->cols - 1, "no samples of this process (yet)",
+			s->st[ST_DIM]);
+	if (!f->lay_ok)
+		return;
+	if (p->nodes[f->zoom_node].total == 0)
+		tui_put(t, y0 + 1, 1, t->cols - 1, "no samples yet", s->st[ST_DIM]);
+	for (size_t i = 0; i < f->lay.n; i++) {
+		const struct flame_box *bx = &f->lay.boxes[i];
+		if (bx->depth >= nrows)
+			break;            /* sorted by depth */
+		int y = f->flame_up ? y0 + hgt - 2 - bx->depth : y0 + 1 + bx->depth;
+		int w = bx->x1 - bx->x0;
+		const struct prof_node *nd = &p->nodes[bx->node];
+		const char *name = frame_label(p, bx->node);
+		attr_t a = tui_flame_attr(t, nd->kind, flame_name_hash(name));
+		if ((long)i == f->sel_box)
+			a = s->st[ST_SELECTED] | A_BOLD;
+		else if (t->search[0] && node_matches(t, p, bx->node))
+			a = s->st[ST_MATCH] | A_BOLD;
+		tui_fill(y, bx->x0, w, a);
+		/* mono: reverse blocks would merge, so mark each box's start */
+		int lx = bx->x0, lw = w;
+		if (s->mono && w >= 2) {
+			tui_put(t, y, bx->x0, 1, "|", a);
+			lx++, lw--;
+		}
+		/* the last column stays unlabelled so neighbours' labels
+		 * never run together */
+		if (w >= 3)
+			tui_put(t, y, lx, lw - 1, name, a);
+	}
+}
+
+static int select_node(struct tui *t, long box)
+{
+	struct flame_state *f = &t->fl;
+	if (box < 0 || (size_t)box >= f->lay.n)
+		return TR_NONE;
+	f->sel_box = box;
+	f->sel_node = f->lay.boxes[box].node;
+	tpath_set(&f->sel, tui_shown(t), f->sel_node);
+	return TR_REDRAW;
+}
+
+/* The widest child box of box b, or -1. */
+static long child_box(const struct flame_layout *l, long b)
+{
+	const struct flame_box *p = &l->boxes[b];
+	long best = -1;
+	for (size_t i = (size_t)b + 1; i < l->n; i++) {
+		const struct flame_box *c = &l->boxes[i];
+		if (c->depth > p->depth + 1)
+			break;
+		if (c->depth == p->depth + 1 && c->x0 >= p->x0 && c->x1 <= p->x1 &&
+		    (best < 0 || c->x1 - c->x0 > l->boxes[best].x1 - l->boxes[best].x0))
+			best = (long)i;
+	}
+	return best;
+}
+
+static long parent_box(const struct tui *t, long b)
+{
+	const struct flame_state *f = &t->fl;
+	const struct flame_box *bx = &f->lay.boxes[b];
+	if (bx->depth == 0)
+		return -1;
+	uint32_t par = tui_shown(t)->nodes[bx->node].parent;
+	for (long i = b - 1; i >= 0; i--)
+		if (f->lay.boxes[i].node == par)
+			return i;
+	return -1;
+}
+
+static int flame_move(struct tui *t, int key)
+{
+	struct flame_state *f = &t->fl;
+	if (!f->lay_ok || f->sel_box < 0)
+		return TR_NONE;
+	long b = f->sel_box;
+	int up = key == KEY_UP || key == 'k', down = key == KEY_DOWN || key == 'j';
+	if (f->flame_up && (up || down))
+		up = !up, down = !down;   /* up is towards the leaves in a flame */
+	if (up)
+		return select_node(t, parent_box(t, b));
+	if (down)
+		return select_node(t, child_box(&f->lay, b));
+	long n = key == KEY_LEFT || key == 'h' ? b - 1 : b + 1;
+	if (n >= 0 && (size_t)n < f->lay.n &&
+	    f->lay.boxes[n].depth == f->lay.boxes[b].depth)
+		return select_node(t, n);
+	return TR_NONE;
+}
+
+static int flame_zoom_in(struct tui *t, int key)
+{
+	struct flame_state *f = &t->fl;
+	if (f->sel_node == f->zoom_node)
+		return TR_NONE;
+	push_hist(f);
+	tpath_set(&f->zoom, tui_shown(t), f->sel_node);
+	return TR_REBUILD;
+}
+
+static int flame_zoom_out(struct tui *t, int key)
+{
+	struct flame_state *f = &t->fl;
+	const struct profile *p = tui_shown(t);
+	if (f->nhist > 0) {
+		tpath_copy(&f->zoom, &f->hist[f->nhist - 1]);
+		tpath_clear(&f->hist[--f->nhist]);
+	} else if (f->zoom_node != tui_scope(t)) {
+		tpath_set(&f->zoom, p, p->nodes[f->zoom_node].parent);
+	} else {
+		return key == 27 ? TR_UNHANDLED : TR_NONE;
+	}
+	return TR_REBUILD;
+}
+
+static int flame_reset(struct tui *t, int key)
+{
+	struct flame_state *f = &t->fl;
+	clear_hist(f);
+	tpath_set(&f->zoom, tui_shown(t), tui_scope(t));
+	return TR_REBUILD;
+}
+
+static int flame_orient(struct tui *t, int key)
+{
+	t->fl.flame_up = !t->fl.flame_up;
+	return TR_REDRAW;
+}
+
+static int flame_mouse(struct tui *t, int y, int x, int dbl)
+{
+	struct flame_state *f = &t->fl;
+	int nrows = box_rows(f->h);
+	int d = f->flame_up ? f->y0 + f->h - 2 - y : y - f->y0 - 1;
+	if (!f->lay_ok || d < 0 || d >= nrows)
+		return TR_NONE;
+	long b = flame_box_at(&f->lay, d, x);
+	if (b < 0)
+		return TR_NONE;
+	select_node(t, b);
+	return dbl ? flame_zoom_in(t, '\n') : TR_REDRAW;
+}
+
+static void flame_jump(struct tui *t, int dir)
+{
+	struct flame_state *f = &t->fl;
+	const struct profile *p = tui_shown(t);
+	long n = (long)f->lay.n, cur = f->sel_box < 0 ? 0 : f->sel_box;
+	for (long k = 1; k <= n; k++) {
+		long i = ((cur + dir * k) % n + n) % n;
+		if (tui_match(frame_label(p, f->lay.boxes[i].node), t->search)) {
+			select_node(t, i);
+			return;
+		}
+	}
+	tui_msg(t, 0, "no visible frame matches \"%s\"", t->search);
+}
+
+static void flame_free(struct tui *t)
+{
+	struct flame_state *f = &t->fl;
+	flame_layout_free(&f->lay);
+	memset(&f->lay, 0, sizeof f->lay);
+	f->lay_ok = 0;
+	tpath_clear(&f->zoom);
+	tpath_clear(&f->sel);
+	clear_hist(f);
+	free(f->mcache);
+	f->mcache = NULL;
+	f->mcap = 0;
+}
+
+static const struct tui_key flame_keys[] = {
+	{ {KEY_UP, 'k', KEY_DOWN, 'j'}, flame_move, "Up Down k j", "parent / widest child" },
+	{ {KEY_LEFT, 'h', KEY_RIGHT, 'l'}, flame_move, "Left Right h l", "previous / next frame" },
+	{ {'\n', '\r', KEY_ENTER}, flame_zoom_in, "Enter", "zoom into the selected frame" },
+	{ {27, KEY_BACKSPACE, 127, 8}, flame_zoom_out, "Esc Backspace", "zoom out one level" },
+	{ {'0', 'r'}, flame_reset, "0 r", "reset zoom" },
+	{ {'f'}, flame_orient, "f", "flame (root below) / icicle (root on top)" },
+	{ {0}, NULL, NULL, NULL },
+};
+
+const struct tui_view_ops tui_view_flame = {
+	.name = "Flame",
+	.update = flame_update,
+	.draw = flame_draw,
+	.keys = flame_keys,
+	.mouse = flame_mouse,
+	.jump = flame_jump,
+	.free = flame_free,
+};

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""End-to-end: qtop-prof --batch against the real test guest under TCG.
+
+One guest boot per (arch, smp) group; checks, against tests/guest/truth.json:
+  1. leaf split: every leaf's share of samples within the stated tolerance
+     (+-3 percentage points) over >= 2000 samples;
+  2. chains: for every documented chain, >= 98 % of the samples whose leaf is
+     that chain's leaf carry the whole chain root->leaf (work_b needs CFI,
+     recursion depth must be exact, syscall samples continue into user);
+  3. processes: user and syscall samples are attributed to the right task;
+  4. guest safety: the guest is still running afterwards, and qtop-prof left
+     no memsave directory behind;
+  5. record/replay: replaying the recorded raw samples gives the same profile.
+Usage: profile_guest.py BUILD_DIR ARCH SMP
+"""
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+from guest import Guest  # noqa: E402
+
+SAMPLES = 2400
+failures = []
+
+
+def check(cond, msg):
+    print(("ok   " if cond else "FAIL ") + msg, flush=True)
+    if not cond:
+        failures.append(msg)
+
+
+def parse_folded(path):
+    stacks = []
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            frames, _, count = line.rpartition(" ")
+            stacks.append((frames.split(";"), int(count)))
+    return stacks
+
+
+def strip(fr):
+    return fr[:-4] if fr.endswith("_[k]") else fr
+
+
+def mode_of(fr):
+    return "kernel" if fr.endswith("_[k]") else "user"
+
+
+def main():
+    build, arch, smp = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    os.environ.pop("DEBUGINFOD_URLS", None)
+    qtop = os.path.join(build, "src", "qtop-prof")
+    before = set(glob.glob("/tmp/qtop-prof.*"))
+    with Guest(build, arch=arch, smp=smp) as g, tempfile.TemporaryDirectory() as tmp:
+        t = g.truth
+        kernel = os.path.join(build, t["kernel"])
+        sysroot = os.path.join(build, t["sysroot"])
+        folded = os.path.join(tmp, "out.folded")
+        rec = os.path.join(tmp, "raw.qrec")
+        cmd = [qtop, "--qmp", g.qmp_path, "--batch", "--hz", "0",
+               "--samples", str(SAMPLES), "--kernel", kernel, "--sysroot", sysroot,
+               "--comm", "current_task->name", "--record", rec, "-o", folded, "--top", "12"]
+        print("+", " ".join(cmd), flush=True)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        print(p.stdout)
+        print(p.stderr)
+        check(p.returncode == 0, "qtop-prof --batch exits 0")
+        if p.returncode != 0:
+            return
+        stacks = parse_folded(folded)
+        total = sum(c for _, c in stacks)
+        check(total >= 2000, f"at least 2000 samples ({total})")
+
+        # 1. Leaf split.  Every round samples every vCPU once, so the expected
+        # global share of a leaf is its per-vCPU share averaged over vCPUs.
+        cpus = [c for c in t["cpus"] if c["smp_min"] <= smp]
+        want = {}
+        for c in cpus:
+            for lf in c["leaves"]:
+                want[lf["leaf"]] = want.get(lf["leaf"], 0) + lf["share"] / len(cpus)
+        got = {}
+        for frames, c in stacks:
+            got[strip(frames[-1])] = got.get(strip(frames[-1]), 0) + c
+        tol = t.get("tolerance_pp", 3) if "tolerance_pp" in t else g.tolerance
+        for leaf, share in sorted(want.items()):
+            meas = 100.0 * got.get(leaf, 0) / total
+            check(abs(meas - share) <= tol,
+                  f"leaf {leaf}: {meas:.1f}% vs {share:.1f}% (+-{tol} pp)")
+
+        # 2+3. Chains and tasks.
+        for ch in t["chains"]:
+            if ch["cpu"] >= smp:
+                continue
+            names = [f["fn"] for f in ch["frames"]]
+            modes = [f["mode"] for f in ch["frames"]]
+            leaf = names[-1]
+            n_leaf = n_full = n_task = 0
+            for frames, c in stacks:
+                if strip(frames[-1]) != leaf:
+                    continue
+                n_leaf += c
+                body = frames[1:]
+                if [strip(x) for x in body] == names and [mode_of(x) for x in body] == modes:
+                    n_full += c
+                if frames[0] == ch["task"]:
+                    n_task += c
+            if n_leaf == 0:
+                check(False, f"chain to {leaf}: no samples")
+                continue
+            check(n_full >= 0.98 * n_leaf,
+                  f"chain {';'.join(names)}: complete in {100.0*n_full/n_leaf:.1f}% of {n_leaf} samples (>= 98%)")
+            check(n_task >= 0.98 * n_leaf,
+                  f"chain to {leaf}: task '{ch['task']}' in {100.0*n_task/n_leaf:.1f}% (>= 98%)")
+
+        # 4. Guest safety.
+        check(g.query_status().get("running") is True, "guest still running after qtop-prof")
+        after = set(glob.glob("/tmp/qtop-prof.*"))
+        check(after - before == set(), "no memsave directory left behind")
+
+        # 5. Replay of the raw samples gives the same profile.
+        folded2 = os.path.join(tmp, "replay.folded")
+        p2 = subprocess.run([qtop, "--replay", rec, "--batch", "--kernel", kernel,
+                             "--sysroot", sysroot, "-o", folded2],
+                            capture_output=True, text=True, timeout=300)
+        check(p2.returncode == 0, "replay exits 0: " + p2.stderr.strip().splitlines()[-1:][0]
+              if p2.stderr.strip() else "replay exits 0")
+        if p2.returncode == 0:
+            a = sorted(parse_folded(folded))
+            b = sorted(parse_folded(folded2))
+            check(a == b, "replayed profile equals the live one")
+
+
+if __name__ == "__main__":
+    main()
+    print(f"{len(failures)} failure(s)")
+    sys.exit(1 if failures else 0)

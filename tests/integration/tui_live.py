@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""The TUI with a live source (tui_driver --fake-live adds 3 samples to
+"livejob;main;spin[;do_tick]" every pump): freeze holds the picture while
+sampling goes on, saves what is frozen, keeps zoom across unfreeze; reset
+and the decaying window."""
+import os
+import re
+import tempfile
+
+from tui_common import DRIVER, Tmux, run_cases
+
+UTF8 = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+
+
+def start(tm, *extra):
+    tm.start([DRIVER, "--fake-live", "--refresh", "10"] + list(extra), env=UTF8)
+    tm.wait_for("spin")
+
+
+def live_samples(screen):
+    m = re.search(r"running \| (\d+) samples", screen)
+    assert m, screen
+    return int(m.group(1))
+
+
+def spin_row(screen):
+    for l in screen.split("\n"):
+        if l.rstrip().endswith("spin") or " spin " in l:
+            return l.split()
+    raise AssertionError("no spin row:\n" + screen)
+
+
+def shown_total(screen):
+    m = re.search(r"total \d+ of (\d+)", screen)
+    assert m, screen
+    return int(m.group(1))
+
+
+def test_freeze_holds_picture_sampling_goes_on():
+    out = os.path.join(tempfile.mkdtemp(prefix="qtop-tui-"), "frozen.folded")
+    with Tmux(100, 30) as tm:
+        start(tm, "-o", out)
+        tm.wait_until(lambda s: live_samples(s) > 300, "some samples")
+        tm.send("z")
+        s = tm.wait_for("FROZEN")
+        frozen = shown_total(s)
+        n0 = live_samples(s)
+        # the status line keeps counting while the table stays still
+        s = tm.wait_until(lambda s: live_samples(s) >= n0 + 300, "live samples to grow")
+        assert shown_total(s) == frozen, (shown_total(s), frozen)
+        # s saves the frozen picture, not the live profile
+        tm.send("s")
+        tm.wait_for("saved ")
+        with open(out) as f:
+            total = sum(int(l.rsplit(" ", 1)[1]) for l in f if l.strip())
+        assert total == frozen, (total, frozen)
+        # everything stays navigable: flame zoom into spin while frozen
+        tm.send("3")
+        tm.wait_for("icicle:")
+        tm.send("j", "j", "j", "Enter")
+        tm.wait_until(lambda s: s.split("\n")[2].startswith("spin"), "spin zoomed")
+        # unfreeze: live data, the zoom is kept (same path exists)
+        tm.send("z")
+        s = tm.wait_gone("FROZEN")
+        assert s.split("\n")[2].startswith("spin"), s
+        tm.send("1")
+        s = tm.wait_until(lambda s: shown_total(s) > frozen, "live table to grow")
+
+
+def test_reset_counts():
+    with Tmux(100, 30) as tm:
+        start(tm)
+        s = tm.wait_until(lambda s: live_samples(s) > 600, "samples")
+        tm.send("R")
+        tm.wait_for("counts reset")
+        s = tm.screen()
+        assert shown_total(s) < 600, s
+
+
+def test_decay_toggle():
+    with Tmux(100, 30) as tm:
+        start(tm)
+        tm.send("d")
+        tm.wait_for("decay 5s")
+        tm.send("d")
+        tm.wait_for("cumulative")
+
+
+if __name__ == "__main__":
+    run_cases([test_freeze_holds_picture_sampling_goes_on, test_reset_counts,
+               test_decay_toggle])

@@ -1,0 +1,165 @@
+"""Boot the test guest for a test (stdlib only).
+
+    from guest import Guest
+    with Guest(build_dir, arch='x86_64', smp=1) as g:
+        g.qmp_path      # QMP unix socket (server=on, wait=off)
+        g.truth         # truth.json section of this arch
+        g.kernel, g.sysroot, g.serial_log, g.pid, g.cpus
+
+Boots once under TCG, waits for "qtop-guest: workload running cpus=N", and
+always kills that QEMU (its pid only) on exit: normal exit, exceptions,
+SIGTERM (turned into SystemExit while the guest is up) and interpreter exit.
+"""
+import atexit
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TRUTH_PATH = os.path.join(HERE, '..', 'guest', 'truth.json')
+RUNNING_RE = re.compile(rb'qtop-guest: workload running cpus=(\d+)')
+
+
+def load_truth(arch=None):
+    with open(TRUTH_PATH) as f:
+        t = json.load(f)
+    return t['arches'][arch] if arch else t
+
+
+class GuestError(Exception):
+    pass
+
+
+class Guest:
+    def __init__(self, build_dir, arch='x86_64', smp=1, boot_timeout=60.0,
+                 extra_args=(), workdir=None, keep=None):
+        self.build_dir = os.path.abspath(build_dir)
+        self.arch = arch
+        self.smp = int(smp)
+        self.boot_timeout = boot_timeout
+        self.extra_args = list(extra_args)
+        self.truth_all = load_truth()
+        if arch not in self.truth_all['arches']:
+            raise GuestError('truth.json has no arch %r' % arch)
+        self.truth = self.truth_all['arches'][arch]
+        self.kernel = os.path.join(self.build_dir, self.truth['kernel'])
+        self.sysroot = os.path.join(self.build_dir, self.truth['sysroot'])
+        self._own_dir = workdir is None
+        self.dir = workdir
+        self.keep = keep if keep is not None else bool(os.environ.get('QTOP_KEEP_GUEST_DIR'))
+        self.proc = None
+        self.pid = None
+        self.cpus = None
+        self._old_sigterm = None
+
+    # -- lifecycle --
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def start(self):
+        if not os.path.exists(self.kernel):
+            raise GuestError('guest kernel not built: %s' % self.kernel)
+        if self.dir is None:
+            self.dir = tempfile.mkdtemp(prefix='qtop-guest-')
+        os.makedirs(self.dir, exist_ok=True)
+        self.qmp_path = os.path.join(self.dir, 'qmp.sock')
+        self.serial_log = os.path.join(self.dir, 'serial.log')
+        self.qemu_log = os.path.join(self.dir, 'qemu.log')
+        for p in (self.qmp_path, self.serial_log):
+            if os.path.exists(p):
+                os.unlink(p)
+        cmd = [self.truth.get('qemu', 'qemu-system-x86_64'), '-accel', 'tcg',
+               '-kernel', self.kernel, '-smp', str(self.smp), '-m', '128',
+               '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path,
+               '-display', 'none', '-nodefaults', '-no-reboot',
+               '-monitor', 'none', '-serial', 'file:%s' % self.serial_log
+               ] + self.extra_args
+        self._install_sigterm()
+        with open(self.qemu_log, 'wb') as log:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=subprocess.STDOUT)
+        self.pid = self.proc.pid
+        atexit.register(self.stop)
+        self.cpus = self.wait_running()
+
+    def wait_running(self):
+        deadline = time.monotonic() + self.boot_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise GuestError('QEMU exited (%d) during boot: %s' % (
+                    self.proc.returncode, self._tail(self.qemu_log)))
+            m = RUNNING_RE.search(self.serial_bytes())
+            if m and os.path.exists(self.qmp_path):
+                cpus = int(m.group(1))
+                if cpus != self.smp:
+                    raise GuestError('guest reports cpus=%d, asked for %d' % (cpus, self.smp))
+                return cpus
+            time.sleep(0.05)
+        raise GuestError('no "workload running" line after %.0f s: %s' % (
+            self.boot_timeout, self._tail(self.serial_log)))
+
+    def stop(self):
+        p, self.proc = self.proc, None
+        if p is not None and p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self._restore_sigterm()
+        if self._own_dir and self.dir and not self.keep and os.path.isdir(self.dir):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- helpers --
+    def serial_bytes(self):
+        try:
+            with open(self.serial_log, 'rb') as f:
+                return f.read()
+        except OSError:
+            return b''
+
+    def serial_text(self):
+        return self.serial_bytes().decode('utf-8', 'replace')
+
+    def path(self, rel):
+        """A file of the build dir, e.g. g.path(g.truth['kernel'])."""
+        return os.path.join(self.build_dir, rel)
+
+    @staticmethod
+    def _tail(path, n=600):
+        try:
+            with open(path, 'rb') as f:
+                return f.read()[-n:].decode('utf-8', 'replace')
+        except OSError:
+            return '(no %s)' % path
+
+    def _install_sigterm(self):
+        def on_term(signum, frame):
+            raise SystemExit(128 + signum)
+        try:
+            self._old_sigterm = signal.signal(signal.SIGTERM, on_term)
+        except ValueError:          # not the main thread
+            self._old_sigterm = None
+
+    def _restore_sigterm(self):
+        if self._old_sigterm is not None:
+            try:
+                signal.signal(signal.SIGTERM, self._old_sigterm)
+            except ValueError:
+                pass
+            self._old_sigterm = None
