@@ -5,6 +5,7 @@
  *   QEMU: a qemu-system-x86_64 to start paused (-S) under TCG, or running
  *   BZIMAGE (no initrd; it runs in long mode until it panics).
  *   --socket: an already running QEMU's QMP socket (nobody else connected).
+ * memsave files are written under $TMPDIR (default /tmp).
  * Prints median and p99 in microseconds per command. */
 #include "qmp.h"
 #include "regs.h"
@@ -17,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static char dir[] = "/tmp/qmpbench.XXXXXX";
-static char sock[256];
+static char dir[256];
+static char sock[300];
 static pid_t qemu = -1;
 static int N = 500, K = 4;
 static uint64_t mem_addr;
@@ -157,7 +158,7 @@ static void bench(struct qmp *q, const char *name, const int *ops, int nops)
 int main(int argc, char **argv)
 {
 	const char *qemu_bin = NULL, *kernel = NULL, *spec = NULL;
-	char err[256], arg[300], *text = NULL;
+	char err[256], arg[400], *text = NULL;
 	struct qmp *q;
 	struct qp_regs r;
 	int rc;
@@ -178,6 +179,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s [-n N] [-k K] [--socket PATH | QEMU [--kernel BZIMAGE]]\n", argv[0]);
 		return 2;
 	}
+	/* memsave files go here: $TMPDIR (try /dev/shm) or /tmp */
+	snprintf(dir, sizeof dir, "%s/qmpbench.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir))
 		return 2;
 	atexit(cleanup);
@@ -208,13 +212,14 @@ int main(int argc, char **argv)
 	q = qmp_connect(spec, 3000, &rc, err, sizeof err);
 	if (!q)
 		die("connect", err);
-	/* a page that memsave can read: the stack page (0 when paused at reset) */
+	/* a page memsave can always read: the code page at RIP (0 at reset) */
 	if (qmp_hmp(q, "info registers", 0, &text, err, sizeof err) || regs_parse(text, strlen(text), &r))
 		die("info registers", err);
 	free(text);
-	mem_addr = r.long_mode ? r.gpr[QP_RSP] & ~4095ull : 0;
-	printf("QEMU %d, %s, %d samples; microseconds:\n", qmp_qemu_version(q),
-	       kernel ? "64-bit guest running" : qemu ? "paused at reset (-S)" : spec, N);
+	mem_addr = r.long_mode ? r.ip & ~4095ull : 0;
+	printf("QEMU %d, %s, %d samples, memsave files in %s; microseconds:\n",
+	       qmp_qemu_version(q), kernel ? "64-bit guest running" :
+	       qemu > 0 ? "paused at reset (-S)" : spec, N, dir);
 	printf("%-36s %8s %8s\n", "operation", "median", "p99");
 	{
 		static const int qs[] = { 0 }, ir[] = { 1 }, ms[] = { 2 }, both[] = { 1, 2 };

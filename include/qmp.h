@@ -91,7 +91,8 @@ int qmp_next_event(struct qmp *q, struct qmp_event *ev);
 int qmp_fd(const struct qmp *q);
 /* QEMU version from the greeting (major*10000 + minor*100 + micro), 0 unknown. */
 int qmp_qemu_version(const struct qmp *q);
-/* 1 when connected over a unix socket (memsave files are then local). */
+/* 1 when connected over a unix socket, or tcp to a loopback address
+ * (memsave files are then local). */
 int qmp_is_local(const struct qmp *q);
 
 const char *qmp_strerror(int code);

@@ -4,7 +4,11 @@
  * from nm / System.map / /proc/kallsyms text.  Keeps STT_FUNC, STT_NOTYPE
  * and STT_GNU_IFUNC symbols in executable sections; aliases resolved as in
  * ../shared/UNWINDING.md (sized > sizeless, GLOBAL > WEAK > LOCAL); a
- * zero-size symbol runs to the next one.  Lookup ~15 ns.
+ * zero-size symbol runs to the next one (the last one to its section end,
+ * or 64 KiB for text files).  Text files: "ADDR TYPE NAME [module]" or
+ * "ADDR SIZE TYPE NAME" (nm -S); text types t T w W i; with _stext/_text
+ * present, text below it is dropped (kallsyms per-CPU offsets).  Names are
+ * demangled.  Lookup ~5-15 ns.
  */
 #ifndef QTOP_SYMTAB_H
 #define QTOP_SYMTAB_H
@@ -44,7 +48,7 @@ const struct sym *symtab_lookup(const struct symtab *t, uint64_t addr);
 /* The symbol with this exact name, or NULL. */
 const struct sym *symtab_find(const struct symtab *t, const char *name);
 size_t symtab_count(const struct symtab *t);
-/* Lowest and highest+size address of executable symbols. */
+/* Lowest address and end of the executable symbols (0, 0 if none). */
 void symtab_range(const struct symtab *t, uint64_t *lo, uint64_t *hi);
 
 /* Demangle C++ / Rust (libiberty); returns malloc'd string or NULL if the

@@ -16,7 +16,7 @@
  * drift apart.  X(key, default value) */
 #define THEME_ELEMENTS(X)                 \
 	X(main_bg,       "")              \
-	X(main_fg,       "#d0d0d0")       \
+	X(main_fg,       "")              \
 	X(title,         "#ffaf5f")       \
 	X(hi_fg,         "#ffd75f")       \
 	X(inactive_fg,   "#707070")       \
@@ -82,7 +82,8 @@ int theme_load_path(struct theme *t, const char *path, char *err,
  * Writes the file path to out.  Returns 0 or -ENOENT with the places tried. */
 int theme_find(const char *name, const char *themes_dir, char *out,
 	       size_t outlen, char *err, size_t errlen);
-/* theme_find + theme_load_path; name NULL = compiled-in default. */
+/* theme_find + theme_load_path; name NULL (or "default" when no file of
+ * that name is found) = the compiled-in default. */
 int theme_load(struct theme *t, const char *name, const char *themes_dir,
 	       char *err, size_t errlen);
 

@@ -60,7 +60,8 @@ struct tui_view_ops {
 	const struct tui_key *keys;
 	/* Click at screen (y, x); dbl = double click.  Returns TR_*. */
 	int (*mouse)(struct tui *t, int y, int x, int dbl);
-	void (*jump)(struct tui *t, int dir);          /* n / N */
+	/* n / N: dir +1 / -1; 0 = the current item if it matches, else next */
+	void (*jump)(struct tui *t, int dir);
 	void (*free)(struct tui *t);
 };
 
@@ -136,8 +137,10 @@ struct tui {
 	char filter[128];                /* '\' hide non-matching */
 	int prompt;                      /* 0, '/' or '\\' while typing */
 	char prompt_buf[128];
+	int jump_pending;                /* select the first match at next draw */
 	int help, help_top;
 	int decay;
+	int hide_kernel;                 /* 'K': kernel frames not shown */
 	double last_decay;
 	char msg[512];
 	int msg_err;

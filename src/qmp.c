@@ -70,6 +70,10 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+	/* the user sees one line: QEMU's descriptions may hold newlines */
+	for (char *p = err; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
 }
 
 static int is_ws(char c)
@@ -324,12 +328,11 @@ static int classify(json_object *o, struct qmp_msg *m, char *err, size_t errlen)
 		return QMP_E_PROTO;
 	}
 	if (json_object_object_get_ex(o, "id", &x)) {
-		if (json_object_is_type(x, json_type_int)) {
-			/* we only send ids >= 1; anything else matches nobody */
-			int64_t id = json_object_get_int64(x);
-			m->has_id = id > 0;
-			m->id = id > 0 ? (uint64_t)id : 0;
-		}
+		/* we only send integer ids >= 1; any other id matches nobody */
+		int64_t id = json_object_is_type(x, json_type_int) ?
+			     json_object_get_int64(x) : 0;
+		m->has_id = 1;
+		m->id = id > 0 ? (uint64_t)id : 0;
 	}
 	if (json_object_object_get_ex(o, "QMP", &x)) {
 		int64_t maj = 0, min = 0, mic = 0;

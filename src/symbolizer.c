@@ -42,6 +42,7 @@ struct bin {
 	struct symtab *syms;
 	struct uw_dwfl *dw;
 	Dwfl_Module *mod;
+	int has_cfi;            /* .eh_frame or .debug_frame: walk with libdwfl */
 	struct range *text;
 	int ntext;
 	const uint8_t *file;    /* mmap of the ELF, for code matching */
@@ -241,6 +242,11 @@ static void bin_load(struct bin *b)
 					  sizeof err);
 	b->dw = uw_dwfl_new(b->path, b->name, b->bias, err, sizeof err);
 	b->mod = b->dw ? uw_dwfl_module(b->dw) : NULL;
+	Dwarf_Addr cbias;
+	/* without any CFI libdwfl would only run its frame-pointer fallback
+	 * (broken on i386): our own walker is faster and validates */
+	b->has_cfi = b->mod && (dwfl_module_eh_cfi(b->mod, &cbias) ||
+				dwfl_module_dwarf_cfi(b->mod, &cbias));
 }
 
 static void bin_free(struct bin *b)
@@ -748,7 +754,7 @@ static void walk(struct symbolizer *s, struct bin *b, int ws, int kernel,
 	struct uw_walk w = { ws, mem, nmem, is_text_cb, is_entry_cb, &tc,
 			     stop_sp };
 	int dwcls = ws == 4 ? ELFCLASS32 : ELFCLASS64;
-	if (b && b->dw && b->cls == dwcls)
+	if (b && b->dw && b->has_cfi && b->cls == dwcls)
 		uw_dwfl_walk(b->dw, &w, st, regs, out, s->fmax, res);
 	else
 		uw_fp_walk(&w, st, out, s->fmax, res);

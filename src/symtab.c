@@ -21,6 +21,10 @@ struct arena_blk {
 	char data[];
 };
 
+/* How far the last sizeless symbol of an nm file extends (ELF symbols stop
+ * at their section end). */
+#define LAST_LABEL_SPAN 0x10000u
+
 struct cand {
 	uint64_t addr, size, end;  /* end: section end for sizeless, else 0 */
 	const char *name;
@@ -145,12 +149,13 @@ static int finish(struct symtab *t, char *err, size_t errlen)
 	}
 	size_t n = 0;
 	uint64_t *secend = malloc((t->nc + 1) * sizeof *secend);
-	if (!secend) {
+	uint8_t *text = malloc(t->nc + 1);
+	if (!secend || !text) {
+		free(secend);
+		free(text);
 		seterr(err, errlen, "out of memory");
 		return -1;
 	}
-	t->lo = UINT64_MAX;
-	t->hi = 0;
 	for (size_t i = 0; i < t->nc; i++) {
 		const struct cand *c = &t->c[i];
 		t->byname[i] = (struct sym){ c->addr, c->size, c->name };
@@ -159,30 +164,35 @@ static int finish(struct symtab *t, char *err, size_t errlen)
 		t->syms[n] = (struct sym){ c->addr, c->size, c->name };
 		t->addrs[n] = c->addr;
 		secend[n] = c->end;
+		text[n] = c->text;
 		n++;
-		if (c->text) {
-			if (c->addr < t->lo)
-				t->lo = c->addr;
-			uint64_t e = c->addr + (c->size ? c->size : 1);
-			if (e > t->hi)
-				t->hi = e;
-		}
 	}
 	t->nbyname = t->nc;
 	qsort(t->byname, t->nbyname, sizeof *t->byname, name_cmp);
+	t->lo = UINT64_MAX;
+	t->hi = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (t->syms[i].size)
+		if (t->syms[i].size) {
 			t->ends[i] = t->syms[i].addr + t->syms[i].size;
-		else {
-			/* a label runs to the next symbol (or its section end) */
-			uint64_t e = i + 1 < n ? t->addrs[i + 1] : UINT64_MAX;
+		} else {
+			/* a label runs to the next symbol, its section end, or
+			 * (last of a text file) a bounded span */
+			uint64_t e = i + 1 < n ? t->addrs[i + 1] :
+				     t->syms[i].addr + LAST_LABEL_SPAN;
+			if (e < t->syms[i].addr)
+				e = UINT64_MAX;
 			if (secend[i] && secend[i] < e)
 				e = secend[i];
 			t->ends[i] = e;
-			if (i + 1 < n && e > t->hi && e != UINT64_MAX)
-				t->hi = e;
+		}
+		if (text[i]) {
+			if (t->syms[i].addr < t->lo)
+				t->lo = t->syms[i].addr;
+			if (t->ends[i] > t->hi)
+				t->hi = t->ends[i];
 		}
 	}
+	free(text);
 	free(secend);
 	t->n = n;
 	if (t->lo == UINT64_MAX)

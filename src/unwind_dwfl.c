@@ -306,6 +306,23 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
 	return DWARF_CB_OK;
 }
 
+static int cfi_at(struct uw_dwfl *d, uint64_t pc)
+{
+	Dwarf_Addr bias;
+	Dwarf_CFI *cfi[2] = { dwfl_module_eh_cfi(d->mod, &bias), NULL };
+	Dwarf_Addr b2;
+	cfi[1] = dwfl_module_dwarf_cfi(d->mod, &b2);
+	Dwarf_Addr biases[2] = { bias, b2 };
+	for (int i = 0; i < 2; i++) {
+		Dwarf_Frame *fr;
+		if (cfi[i] && dwarf_cfi_addrframe(cfi[i], pc - biases[i], &fr) == 0) {
+			free(fr);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 void uw_dwfl_walk(struct uw_dwfl *d, const struct uw_walk *w,
 		  const struct uw_state *st, const uint64_t *regs,
 		  struct uw_frame *out, int max, struct uw_result *res)
@@ -328,10 +345,10 @@ void uw_dwfl_walk(struct uw_dwfl *d, const struct uw_walk *w,
 	struct uw_state cur = *st;
 	out[0] = (struct uw_frame){ st->pc, st->sp, st->fp, 1 };
 	res->n = 1;
-	/* At a function's first instruction the return address is at [sp],
-	 * CFI or not: step there ourselves (libdwfl's fallback would skip the
-	 * caller). */
-	if (w->is_entry && w->is_entry(w->ctx, st->pc)) {
+	/* At a function's first instruction the return address is at [sp]:
+	 * without CFI there, step ourselves (libdwfl's fallback would skip the
+	 * caller); with CFI (e.g. a trap entry's signal frame) trust it. */
+	if (w->is_entry && w->is_entry(w->ctx, st->pc) && !cfi_at(d, st->pc)) {
 		struct uw_state nx;
 		int r = uw_fp_step(w, 0, st, &nx);
 		if (r <= 0) {

@@ -330,6 +330,10 @@ int theme_load(struct theme *t, const char *name, const char *themes_dir,
 	}
 	char path[4200];
 	int rc = theme_find(name, themes_dir, path, sizeof path, err, errlen);
+	if (rc == -ENOENT && !strcmp(name, "default")) {
+		theme_default(t);     /* always there, installed or not */
+		return 0;
+	}
 	if (rc < 0)
 		return rc;
 	return theme_load_path(t, path, err, errlen);

@@ -46,8 +46,11 @@ int tui_act_save(struct tui *t, int key)
 	if (rc < 0)
 		tui_msg(t, 1, "save failed: %s", err);
 	else
-		tui_msg(t, 0, "saved %s%s", out,
-			t->frozen ? " (frozen picture)" : "");
+		tui_msg(t, 0, "saved %sto %s%s%s%s",
+			t->frozen ? "the frozen picture " : "", out,
+			under ? " (stacks through " : "",
+			under ? profile_node_name(p, under) : "",
+			under ? ")" : "");
 	return TR_REDRAW;
 }
 

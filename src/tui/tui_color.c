@@ -7,11 +7,14 @@
 
 #include "tui_view.h"
 
-/* Palette index for a theme colour, -1 = terminal default. */
-static int colour_index(struct theme_color c)
+static int have_default_colours;
+
+/* Palette index for a theme colour, -1 = terminal default (white on black
+ * where the terminal has no default colours). */
+static int colour_index(struct theme_color c, int is_bg)
 {
 	if (!c.set)
-		return -1;
+		return have_default_colours ? -1 : is_bg ? COLOR_BLACK : COLOR_WHITE;
 	if (COLORS >= 0x1000000)       /* direct colour terminfo */
 		return (c.r << 16) | (c.g << 8) | c.b;
 	if (COLORS >= 256)
@@ -29,7 +32,7 @@ static attr_t pair_of(struct theme_color fg, struct theme_color bg)
 	/* attr_t holds pair numbers up to 255; we need far fewer */
 	if (p >= COLOR_PAIRS || p > 255)
 		return A_NORMAL;
-	if (init_extended_pair(p, colour_index(fg), colour_index(bg)) == ERR)
+	if (init_extended_pair(p, colour_index(fg, 0), colour_index(bg, 1)) == ERR)
 		return A_NORMAL;
 	next_pair++;
 	return COLOR_PAIR(p);
@@ -75,7 +78,7 @@ void tui_colors_init(struct tui *t)
 		mono_styles(s);
 		return;
 	}
-	use_default_colors();
+	have_default_colours = use_default_colors() == OK;
 	s->mono = 0;
 	struct theme_color bg = c[THEME_main_bg];
 	s->st[ST_NORMAL] = pair_of(c[THEME_main_fg], bg);

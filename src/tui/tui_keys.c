@@ -66,6 +66,14 @@ static int act_clear(struct tui *t, int key)
 	return TR_REBUILD;
 }
 
+static int act_hide_kernel(struct tui *t, int key)
+{
+	t->hide_kernel = !t->hide_kernel;
+	tui_msg(t, 0, t->hide_kernel ? "kernel frames hidden (their samples stay in the counts)"
+				     : "kernel frames shown");
+	return TR_REBUILD;
+}
+
 static int act_redraw(struct tui *t, int key)
 {
 	clearok(curscr, TRUE);
@@ -81,6 +89,7 @@ const struct tui_key tui_global_keys[] = {
 	{ {'s'}, tui_act_save, "s", "save what is shown as folded stacks (never overwrites)" },
 	{ {'R'}, tui_act_reset, "R", "reset all counts" },
 	{ {'d'}, tui_act_decay, "d", "toggle decaying window / cumulative" },
+	{ {'K'}, act_hide_kernel, "K", "hide / show kernel frames" },
 	{ {'/'}, act_prompt, "/", "search: highlight matches" },
 	{ {'\\'}, act_prompt, "\\", "filter: hide rows that don't match" },
 	{ {'n', 'N'}, act_jump, "n N", "next / previous match" },
@@ -103,6 +112,8 @@ static int prompt_key(struct tui *t, int key)
 	size_t n = strlen(t->prompt_buf);
 	char *target = t->prompt == '/' ? t->search : t->filter;
 	if (key == '\n' || key == '\r' || key == KEY_ENTER) {
+		/* a confirmed search goes to its first hit */
+		t->jump_pending = t->prompt == '/' && t->search[0];
 		t->prompt = 0;
 		return TR_REBUILD;
 	}
@@ -131,10 +142,10 @@ static int prompt_key(struct tui *t, int key)
 
 int tui_dispatch_key(struct tui *t, int key)
 {
+	if (key == KEY_RESIZE)    /* layouts depend on the width */
+		return TR_REBUILD;
 	if (t->prompt)
 		return prompt_key(t, key);
-	if (key == KEY_RESIZE)
-		return TR_REBUILD;
 	if (t->help) {
 		if (key == KEY_DOWN || key == 'j')
 			t->help_top++;
@@ -194,16 +205,17 @@ static int help_line(struct tui *t, int idx, char *b, size_t n, int *heading)
 
 void tui_draw_help(struct tui *t)
 {
-	int w = t->cols - 4 < 76 ? t->cols - 4 : 76;
-	int h = t->rows - 2;
-	int x0 = (t->cols - w) / 2, y0 = 1;
-	if (w < 10 || h < 3)
-		return;
 	int total = 0;
 	char b[256];
 	int head;
 	while (help_line(t, total, b, sizeof b, &head))
 		total++;
+	/* as tall as the list, at most the screen minus the status line */
+	int w = t->cols - 4 < 76 ? t->cols - 4 : 76;
+	int h = t->rows - 2 < total + 2 ? t->rows - 2 : total + 2;
+	int x0 = (t->cols - w) / 2, y0 = 1;
+	if (w < 10 || h < 3)
+		return;
 	int body = h - 2;
 	if (t->help_top > total - body)
 		t->help_top = total - body > 0 ? total - body : 0;

@@ -102,7 +102,9 @@ static void draw_tabs(struct tui *t)
 	if (t->search[0] && l < sizeof info)
 		l += snprintf(info + l, sizeof info - l, "  /%s", t->search);
 	if (t->filter[0] && l < sizeof info)
-		snprintf(info + l, sizeof info - l, "  \\%s", t->filter);
+		l += snprintf(info + l, sizeof info - l, "  \\%s", t->filter);
+	if (t->hide_kernel && l < sizeof info)
+		snprintf(info + l, sizeof info - l, "  no-kernel");
 	if (info[0])
 		tui_put(t, 0, x, t->cols - x, info, t->sty.st[ST_HI]);
 }
@@ -172,6 +174,11 @@ void tui_draw(struct tui *t)
 		return;
 	}
 	tui_ensure_updated(t);
+	if (t->jump_pending) {
+		t->jump_pending = 0;
+		if (tui_views[t->view]->jump)
+			tui_views[t->view]->jump(t, 0);
+	}
 	draw_tabs(t);
 	tui_views[t->view]->draw(t, 1, t->rows - 3);
 	draw_status(t, t->rows - 1);

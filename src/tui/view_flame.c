@@ -88,6 +88,19 @@ static void clear_hist(struct flame_state *f)
 		tpath_clear(&f->hist[--f->nhist]);
 }
 
+/* 'K': remove kernel boxes (all below user frames, so their space simply
+ * stays empty under the user frame); the zoom root always stays.  Order
+ * (depth, x0) is kept, which flame_box_at relies on. */
+static void drop_kernel_boxes(const struct profile *p, struct flame_layout *l)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->boxes[i].depth == 0 ||
+		    p->nodes[l->boxes[i].node].kind != PK_KERNEL)
+			l->boxes[o++] = l->boxes[i];
+	l->n = o;
+}
+
 static void flame_update(struct tui *t)
 {
 	struct flame_state *f = &t->fl;
@@ -108,12 +121,13 @@ static void flame_update(struct tui *t)
 	f->zoom_node = z;
 
 	int nrows = box_rows(t->rows - 3);
-	flame_layout_free(&f->lay);
-	memset(&f->lay, 0, sizeof f->lay);
+	f->lay.n = 0;     /* flame_layout reuses the buffer */
 	f->lay_ok = nrows > 0 && t->cols > 0 && !tui_scope_missing(t) &&
 		    flame_layout(p, z, t->cols, nrows, &f->lay) == 0;
 	if (!f->lay_ok && nrows > 0 && t->cols > 0 && !tui_scope_missing(t))
 		tui_msg(t, 1, "flamegraph: out of memory");
+	if (f->lay_ok && t->hide_kernel)
+		drop_kernel_boxes(p, &f->lay);
 
 	/* selection: the same path, else its deepest visible ancestor */
 	uint32_t s = tpath_resolve(&f->sel, p, &exact);
@@ -197,16 +211,18 @@ static void draw_info(struct tui *t, int y)
 	const struct profile *p = tui_shown(t);
 	char b[1024];
 	uint64_t zt = p->nodes[f->zoom_node].total;
+	int l = 0;
 	tui_fill(y, 0, t->cols, t->sty.st[ST_HEADER]);
-	if (t->search[0]) {
-		snprintf(b, sizeof b, "\"%s\": %llu samples, %.1f%% of all, %.1f%% of zoom",
-			 t->search, (unsigned long long)f->match_all,
-			 pct(f->match_all, p->samples), pct(f->match_zoom, zt));
-	} else {
+	if (t->search[0])
+		l = snprintf(b, sizeof b, "\"%s\": %llu samples, %.1f%% of all, %.1f%% of zoom  |  ",
+			     t->search, (unsigned long long)f->match_all,
+			     pct(f->match_all, p->samples), pct(f->match_zoom, zt));
+	if (l >= 0 && (size_t)l < sizeof b) {
 		const struct prof_node *nd = &p->nodes[f->sel_node];
 		const char *src = profile_str_get(p, nd->src);
 		const char *mod = profile_str_get(p, nd->module);
-		snprintf(b, sizeof b, "%s%s  %llu samples, %.1f%% of all, %.1f%% of zoom, self %llu%s%s%s%s",
+		snprintf(b + l, sizeof b - (size_t)l,
+			 "%s%s  %llu samples, %.1f%% of all, %.1f%% of zoom, self %llu%s%s%s%s",
 			 frame_label(p, f->sel_node),
 			 nd->kind == PK_KERNEL ? " [k]" : "",
 			 (unsigned long long)nd->total, pct(nd->total, p->samples),
@@ -244,10 +260,13 @@ static void flame_draw(struct tui *t, int y0, int hgt)
 		const struct prof_node *nd = &p->nodes[bx->node];
 		const char *name = frame_label(p, bx->node);
 		attr_t a = tui_flame_attr(t, nd->kind, flame_name_hash(name));
+		/* mono: boxes are reversed, so the selection is the one box
+		 * that is not, and matches are underlined */
 		if ((long)i == f->sel_box)
-			a = s->st[ST_SELECTED] | A_BOLD;
+			a = s->mono ? A_BOLD : s->st[ST_SELECTED] | A_BOLD;
 		else if (t->search[0] && node_matches(t, p, bx->node))
-			a = s->st[ST_MATCH] | A_BOLD;
+			a = s->mono ? A_REVERSE | A_UNDERLINE | A_BOLD
+				    : s->st[ST_MATCH] | A_BOLD;
 		tui_fill(y, bx->x0, w, a);
 		/* mono: reverse blocks would merge, so mark each box's start */
 		int lx = bx->x0, lw = w;
@@ -380,8 +399,8 @@ static void flame_jump(struct tui *t, int dir)
 	struct flame_state *f = &t->fl;
 	const struct profile *p = tui_shown(t);
 	long n = (long)f->lay.n, cur = f->sel_box < 0 ? 0 : f->sel_box;
-	for (long k = 1; k <= n; k++) {
-		long i = ((cur + dir * k) % n + n) % n;
+	for (long k = dir ? 1 : 0; n > 0 && k <= n; k++) {
+		long i = ((cur + (dir ? dir : 1) * k) % n + n) % n;
 		if (tui_match(frame_label(p, f->lay.boxes[i].node), t->search)) {
 			select_node(t, i);
 			return;

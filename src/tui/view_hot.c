@@ -10,6 +10,8 @@ static const char *const sort_names[] = { "self", "total", "function", "module" 
 static int row_visible(const struct tui *t, const struct profile *p,
 		       const struct hot_row *r)
 {
+	if (t->hide_kernel && r->kind == PK_KERNEL)
+		return 0;
 	if (!t->filter[0])
 		return 1;
 	return tui_match(profile_str_get(p, r->name), t->filter) ||
@@ -205,6 +207,7 @@ static int hot_enter(struct tui *t, int key)
 	snprintf(t->search, sizeof t->search, "%s",
 		 profile_str_get(tui_shown(t), h->rows[h->vis[h->sel]].name));
 	t->view = VIEW_FLAME;
+	t->jump_pending = 1;
 	return TR_REBUILD;
 }
 
@@ -223,8 +226,9 @@ static void hot_jump(struct tui *t, int dir)
 {
 	struct hot_state *h = &t->hot;
 	const struct profile *p = tui_shown(t);
-	for (long k = 1; k <= h->nvis; k++) {
-		long i = ((h->sel + dir * k) % h->nvis + h->nvis) % h->nvis;
+	/* dir 0: the current row if it matches, else the next one */
+	for (long k = dir ? 1 : 0; h->nvis > 0 && k <= h->nvis; k++) {
+		long i = ((h->sel + (dir ? dir : 1) * k) % h->nvis + h->nvis) % h->nvis;
 		if (tui_match(profile_str_get(p, h->rows[h->vis[i]].name), t->search)) {
 			h->sel = i;
 			remember_sel(t);

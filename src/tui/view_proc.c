@@ -172,8 +172,8 @@ static void proc_jump(struct tui *t, int dir)
 {
 	struct proc_state *v = &t->procv;
 	const struct profile *p = tui_shown(t);
-	for (long k = 1; k <= v->n; k++) {
-		long i = ((v->sel + dir * k) % v->n + v->n) % v->n;
+	for (long k = dir ? 1 : 0; v->n > 0 && k <= v->n; k++) {
+		long i = ((v->sel + (dir ? dir : 1) * k) % v->n + v->n) % v->n;
 		if (tui_match(proc_name(p, v->order[i]), t->search)) {
 			v->sel = i;
 			remember_sel(t);

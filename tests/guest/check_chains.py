@@ -30,7 +30,9 @@ from guest import Guest, load_truth  # noqa: E402
 from qmp import QMP, QMPError, parse_registers  # noqa: E402
 from check_split import Symbols  # noqa: E402
 
-ENTRY_STUBS = ('syscall_entry', 'irq0_entry')
+# Kernel entry stubs whose caller is a hardware trap frame (truth.json
+# entry_stubs; this default matches both kernels' syscall/IRQ0 stubs).
+DEFAULT_ENTRY_STUBS = ('syscall_entry', 'irq0_entry')
 
 
 class Mem:
@@ -68,10 +70,10 @@ def walk(regs, mem, truth, ksyms, usyms, kbase):
         fn = syms.lookup(pc if first else pc - 1) if syms else None
         frames.append((fn or '?%x' % pc, 'user' if user else 'kernel'))
         first = False
-        if not user and fn in ENTRY_STUBS:
+        if not user and fn in truth.get('entry_stubs', DEFAULT_ENTRY_STUBS):
             # hardware trap frame to ring 3 right below TSS.sp0:
             # ip, cs, flags, sp, ss
-            sp0 = mem.word(regs['TR_BASE'] + 4)
+            sp0 = mem.word(regs['TR_BASE'] + truth.get('tss_sp0_offset', 4))
             if sp0 is None:
                 return None
             tf = sp0 - 5 * ps

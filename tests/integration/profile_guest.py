@@ -58,7 +58,7 @@ def main():
     build, arch, smp = sys.argv[1], sys.argv[2], int(sys.argv[3])
     os.environ.pop("DEBUGINFOD_URLS", None)
     qtop = os.path.join(build, "src", "qtop-prof")
-    before = set(glob.glob("/tmp/qtop-prof.*"))
+    before = set(glob.glob("/tmp/qtop-prof.*") + glob.glob("/dev/shm/qtop-prof.*"))
     with Guest(build, arch=arch, smp=smp) as g, tempfile.TemporaryDirectory() as tmp:
         t = g.truth
         kernel = os.path.join(build, t["kernel"])
@@ -122,7 +122,7 @@ def main():
 
         # 4. Guest safety.
         check(g.query_status().get("running") is True, "guest still running after qtop-prof")
-        after = set(glob.glob("/tmp/qtop-prof.*"))
+        after = set(glob.glob("/tmp/qtop-prof.*") + glob.glob("/dev/shm/qtop-prof.*"))
         check(after - before == set(), "no memsave directory left behind")
 
         # 5. Replay of the raw samples gives the same profile.

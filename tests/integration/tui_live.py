@@ -67,6 +67,18 @@ def test_freeze_holds_picture_sampling_goes_on():
         s = tm.wait_until(lambda s: shown_total(s) > frozen, "live table to grow")
 
 
+def test_process_view_vcpu_shares():
+    with Tmux(100, 30) as tm:
+        start(tm)
+        tm.send("2")
+        s = tm.wait_for("cpu1")
+        row = next(l for l in s.split("\n") if l.rstrip().endswith("livejob")).split()
+        # SHARE% SAMPLES KERN% USER% cpu0 cpu1 PROCESS: the only process,
+        # so all of each vCPU; every other sample ends in the kernel
+        assert row[0] == "100.0" and row[4] == "100.0" and row[5] == "100.0", row
+        assert 40.0 <= float(row[2]) <= 60.0, row
+
+
 def test_reset_counts():
     with Tmux(100, 30) as tm:
         start(tm)
@@ -86,6 +98,32 @@ def test_decay_toggle():
         tm.wait_for("cumulative")
 
 
+def test_random_keys_never_crash():
+    """A fixed pseudo-random walk over every key while samples arrive, with
+    resizes: the program is still there afterwards and quits cleanly."""
+    import random
+    rnd = random.Random(1234)
+    keys = ["Tab", "BTab", "1", "2", "3", "Up", "Down", "Left", "Right", "h",
+            "j", "k", "l", "Enter", "Escape", "BSpace", "0", "r", "f", "z",
+            "d", "K", "<", ">", "I", "n", "N", "/", "\\", "a", "i", "PPage",
+            "NPage", "Home", "End", "g", "G", "?", "F1", "Space", "C-l"]
+    with Tmux(90, 25) as tm:
+        start(tm, "-o", "/dev/null/never")      # saving fails: an error message
+        for i in range(400):
+            k = rnd.choice(keys + ["s"])
+            tm.send(k)
+            if i % 50 == 49:
+                tm.resize(rnd.randint(8, 120), rnd.randint(2, 40))
+        tm.resize(90, 25)
+        tm.send("Escape", "Escape", "Escape", "Space")
+        tm.wait_until(lambda s: "running |" in s, "status line after the walk")
+        tm.send("q")
+        rc, stty = tm.wait_exit()
+        assert rc == 0, rc
+        assert " icanon" in stty
+
+
 if __name__ == "__main__":
-    run_cases([test_freeze_holds_picture_sampling_goes_on, test_reset_counts,
-               test_decay_toggle])
+    run_cases([test_freeze_holds_picture_sampling_goes_on,
+               test_process_view_vcpu_shares, test_reset_counts,
+               test_decay_toggle, test_random_keys_never_crash])

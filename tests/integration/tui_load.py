@@ -77,6 +77,31 @@ def test_search_jumps():
         assert "self 120" in s, s
 
 
+def test_hotspot_enter_shows_function_in_flame():
+    with Tmux(100, 30) as tm:
+        start(tm)
+        tm.send("j", "Enter")        # vfs_write
+        s = tm.wait_for("icicle:")
+        info = row_with(s, '"vfs_write": 200 samples, 20.0% of all')
+        assert info, s
+        # the first hit is selected
+        assert "|  vfs_write [k]  200 samples" in info, info
+
+
+def test_hide_kernel_frames():
+    with Tmux(100, 30) as tm:
+        start(tm)
+        tm.send("K")
+        s = tm.wait_for("no-kernel")
+        assert "vfs_write" not in s and "copy_page" not in s, s
+        assert row_with(s, "matmul").split()[0] == "50.0"   # counts unchanged
+        tm.send("3")
+        s = tm.wait_for("icicle:")
+        assert "sys_write" not in s and "write" in s, s
+        tm.send("K")
+        tm.wait_for("sys_write")
+
+
 def test_process_filter_and_save():
     d = tempfile.mkdtemp(prefix="qtop-tui-")
     out = os.path.join(d, "db.folded")
@@ -280,6 +305,14 @@ def test_tiny_sizes_never_crash():
         assert tm.wait_exit()[0] == 0
 
 
+def test_unknown_term_is_an_error():
+    with Tmux(80, 10) as tm:
+        tm.start([QTOP, "--load", SIMPLE], env={"TERM": "no-such-terminal"})
+        rc, stty = tm.wait_exit()
+        assert rc != 0 and "TERM=no-such-terminal" in tm.screen(), tm.screen()
+        assert " icanon" in stty
+
+
 def test_not_a_terminal():
     r = subprocess.run([QTOP, "--load", SIMPLE], stdin=subprocess.DEVNULL,
                        capture_output=True, text=True, timeout=30)
@@ -288,11 +321,12 @@ def test_not_a_terminal():
 
 
 if __name__ == "__main__":
-    run_cases([test_hotspot_top_row, test_sort_and_filter, test_search_jumps,
-               test_process_filter_and_save, test_flame_zoom_and_save,
+    run_cases([test_hotspot_top_row, test_hotspot_enter_shows_function_in_flame,
+               test_sort_and_filter, test_search_jumps,
+               test_hide_kernel_frames, test_process_filter_and_save, test_flame_zoom_and_save,
                test_flame_search_counts, test_help_overlay,
                test_resize_small_and_back, test_quit_restores_terminal,
                test_sigterm_restores_terminal, test_c_locale_ascii_ellipsis,
                test_no_color_and_themes, test_bad_theme_is_reported,
                test_mouse_select_and_zoom, test_tiny_sizes_never_crash,
-               test_not_a_terminal])
+               test_unknown_term_is_an_error, test_not_a_terminal])

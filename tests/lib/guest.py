@@ -8,7 +8,8 @@
 
 Boots once under TCG, waits for "qtop-guest: workload running cpus=N", and
 always kills that QEMU (its pid only) on exit: normal exit, exceptions,
-SIGTERM (turned into SystemExit while the guest is up) and interpreter exit.
+SIGTERM (turned into SystemExit while the guest is up), interpreter exit, and
+(PR_SET_PDEATHSIG) even when the test process is SIGKILLed.
 """
 import atexit
 import json
@@ -29,6 +30,16 @@ def load_truth(arch=None):
     with open(TRUTH_PATH) as f:
         t = json.load(f)
     return t['arches'][arch] if arch else t
+
+
+def _die_with_parent():
+    """In the QEMU child: get SIGKILL when the test process dies, even by
+    SIGKILL (which no handler sees)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 class GuestError(Exception):
@@ -91,7 +102,8 @@ class Guest:
         self._install_sigterm()
         with open(self.qemu_log, 'wb') as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT)
+                                         stdout=log, stderr=subprocess.STDOUT,
+                                         preexec_fn=_die_with_parent)
         self.pid = self.proc.pid
         atexit.register(self.stop)
         self.cpus = self.wait_running()

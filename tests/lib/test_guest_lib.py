@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The guest helpers never leave a QEMU behind and hand out a working QMP
 socket: scripts/guest.sh start/stop, and tests/lib/guest.py on normal exit,
-on an exception and on SIGTERM.
+on an exception, on SIGTERM and on SIGKILL of the test.
 
     test_guest_lib.py --build BUILD [--arch x86_64]
 """
@@ -116,6 +116,26 @@ with Guest(%r, arch=%r) as g:
         child.wait(30)
         ok &= check(wait_gone(pid), 'Guest() kills QEMU when the test gets SIGTERM')
     else:
+        child.kill()
+        child.wait()
+
+    # 4. SIGKILL (no handler runs): QEMU still dies with its parent
+    child = subprocess.Popen([sys.executable, '-c', '''
+import sys, time
+sys.path.insert(0, %r)
+from guest import Guest
+with Guest(%r, arch=%r) as g:
+    print(g.pid, flush=True)
+    time.sleep(120)
+''' % (HERE, os.path.abspath(a.build), a.arch)], stdout=subprocess.PIPE, text=True)
+    line = child.stdout.readline().strip()
+    if line.isdigit():
+        pid = int(line)
+        child.kill()
+        child.wait(30)
+        ok &= check(wait_gone(pid), 'QEMU dies when the test is SIGKILLed')
+    else:
+        ok &= check(False, 'child test booted a guest')
         child.kill()
         child.wait()
     print('PASS' if ok else 'FAIL')

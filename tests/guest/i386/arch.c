@@ -290,11 +290,14 @@ int arch_start_aps(void)
 	ap_stack_top = ap_task.kstack_top - BOOT_STACK_PAD;
 	ap_task.cr3 = V2P(kernel_pd);
 
-	/* INIT, then SIPIs, to all but self (the design has at most one AP) */
-	lapic_write(0x300, 0x000C4500);
+	/* INIT, then SIPIs, to APIC ID 1 only: the design has one AP, and
+	 * with -smp > 2 the others must not share its trampoline and stack */
+	lapic_write(0x310, 1u << 24);
+	lapic_write(0x300, 0x00004500);
 	wait_ticks(2);
 	for (int i = 0; i < 2 && !ap_running; i++) {
-		lapic_write(0x300, 0x000C4600 | (AP_TRAMP_PHYS >> 12));
+		lapic_write(0x310, 1u << 24);
+		lapic_write(0x300, 0x00004600 | (AP_TRAMP_PHYS >> 12));
 		wait_ticks(2);
 	}
 	for (int i = 0; i < 20 && !ap_running; i++)

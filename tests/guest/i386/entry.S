@@ -2,9 +2,10 @@
  *
  * The stubs never touch %ebp before calling C, so a frame-pointer walk from a
  * handler reaches the interrupted code's frame chain.  The CFI-carrying stubs
- * (timer, int $0x80) describe the hardware trap frame of an entry from ring 3
- * (EIP at CFA-20, ESP at CFA-8, CFA = esp at entry + 20) and the registers
- * saved by pusha, so a CFI unwinder steps from the kernel into user mode. */
+ * (int $0x80, timer, trap_return) describe the hardware trap frame (EIP at
+ * CFA-20, the ring-3 ESP at CFA-8, CFA = esp at entry + 20; the timer's rule
+ * for esp also handles an entry from ring 0) and the registers saved by
+ * pusha, so a CFI unwinder steps from the kernel into the interrupted code. */
 #include "arch.h"
 
 /* DWARF register numbers (i386) */
@@ -18,9 +19,8 @@
 #define R_EDI 7
 #define R_EIP 8
 
-.macro SAVE_REGS
-	pushal
-	.cfi_adjust_cfa_offset 32
+/* where pusha put the registers, relative to the trap-frame CFA */
+.macro PUSHA_CFI
 	.cfi_offset R_EAX, -32
 	.cfi_offset R_ECX, -36
 	.cfi_offset R_EDX, -40
@@ -28,6 +28,12 @@
 	.cfi_offset R_EBP, -52
 	.cfi_offset R_ESI, -56
 	.cfi_offset R_EDI, -60
+.endm
+
+.macro SAVE_REGS
+	pushal
+	.cfi_adjust_cfa_offset 32
+	PUSHA_CFI
 	pushl %ds
 	.cfi_adjust_cfa_offset 4
 	pushl %es
@@ -109,13 +115,33 @@ TRAP_PROLOGUE irq0_entry, 0x20, 1
 	.globl trap_return
 	.type trap_return, @function
 trap_return:
+	.cfi_startproc simple
+	.cfi_signal_frame
+	.cfi_def_cfa R_ESP, 76
+	.cfi_offset R_EIP, -20
+	ESP_RULE_ANY_RING		/* shared by int $0x80 and IRQ0 */
+	PUSHA_CFI
 	popl %gs
+	.cfi_adjust_cfa_offset -4
 	popl %fs
+	.cfi_adjust_cfa_offset -4
 	popl %es
+	.cfi_adjust_cfa_offset -4
 	popl %ds
+	.cfi_adjust_cfa_offset -4
 	popal
+	.cfi_adjust_cfa_offset -32
+	.cfi_same_value R_EAX
+	.cfi_same_value R_ECX
+	.cfi_same_value R_EDX
+	.cfi_same_value R_EBX
+	.cfi_same_value R_EBP
+	.cfi_same_value R_ESI
+	.cfi_same_value R_EDI
 	addl $8, %esp			/* vector, error code */
+	.cfi_adjust_cfa_offset -8
 	iret
+	.cfi_endproc
 	.size trap_return, . - trap_return
 
 /* Other PIC lines are masked; acknowledge anything spurious and go on. */
@@ -147,7 +173,6 @@ exc_stubs:
 	EXC \n
 	.endr
 exc_common:
-
 	pushal
 	pushl %ds
 	pushl %es
@@ -166,19 +191,37 @@ exc_common:
 	.globl switch_context
 	.type switch_context, @function
 switch_context:
+	.cfi_startproc
 	movl 4(%esp), %eax
 	movl 8(%esp), %edx
 	pushl %ebp
+	.cfi_adjust_cfa_offset 4
+	.cfi_rel_offset R_EBP, 0
 	pushl %ebx
+	.cfi_adjust_cfa_offset 4
+	.cfi_rel_offset R_EBX, 0
 	pushl %esi
+	.cfi_adjust_cfa_offset 4
+	.cfi_rel_offset R_ESI, 0
 	pushl %edi
+	.cfi_adjust_cfa_offset 4
+	.cfi_rel_offset R_EDI, 0
 	movl %esp, (%eax)
-	movl %edx, %esp
+	movl %edx, %esp			/* the next task's frame: same layout */
 	popl %edi
+	.cfi_adjust_cfa_offset -4
+	.cfi_restore R_EDI
 	popl %esi
+	.cfi_adjust_cfa_offset -4
+	.cfi_restore R_ESI
 	popl %ebx
+	.cfi_adjust_cfa_offset -4
+	.cfi_restore R_EBX
 	popl %ebp
+	.cfi_adjust_cfa_offset -4
+	.cfi_restore R_EBP
 	ret
+	.cfi_endproc
 	.size switch_context, . - switch_context
 
 /* AP start-up trampoline, copied to AP_TRAMP_PHYS (real mode, CS:IP = 0800:0000). */

@@ -16,6 +16,8 @@
 #define SEL_UDATA 0x18
 #define SEL_UCODE 0x20
 #define SEL_TSS   0x28
+#define SEL_TSS_AP 0x38
+#define STACK_PAD 64                  /* zero bytes above a kernel-only stack */
 
 struct tss64 {
 	uint32_t rsv0;
@@ -44,8 +46,8 @@ void qg_switch(uintptr_t *save_sp, uintptr_t new_sp);
 void irq0_c(void);
 void exc_c(uint64_t vec, uint64_t err, uint64_t rip);
 
-static struct tss64 tss;
-static uint64_t gdt[7];
+static struct tss64 tss, ap_tss;
+static uint64_t gdt[9];
 static struct gate idt[256];
 static uintptr_t kernel_cr3;
 static uintptr_t kmain_sp;            /* kmain's context while a task runs */
@@ -91,21 +93,33 @@ static void load_gdt_idt(void)
 	__asm__ volatile("lidt %0" : : "m"(i));
 }
 
+static void set_tss_desc(int i, struct tss64 *t)
+{
+	uint64_t base = (uint64_t)t, limit = sizeof *t - 1;
+
+	gdt[i] = (limit & 0xffff) | ((base & 0xffffff) << 16) |
+		 (0x89ULL << 40) | (((limit >> 16) & 0xf) << 48) |
+		 (((base >> 24) & 0xff) << 56);
+	gdt[i + 1] = base >> 32;
+}
+
 void arch_init(void)
 {
-	uint64_t base = (uint64_t)&tss, limit = sizeof tss - 1;
 	int v;
 
 	gdt[1] = 0x00af9a000000ffffULL;     /* kernel code 64 */
 	gdt[2] = 0x00cf92000000ffffULL;     /* kernel data */
 	gdt[3] = 0x00cff2000000ffffULL;     /* user data, DPL 3 */
 	gdt[4] = 0x00affa000000ffffULL;     /* user code 64, DPL 3 */
-	gdt[5] = (limit & 0xffff) | ((base & 0xffffff) << 16) |
-		 (0x89ULL << 40) | (((limit >> 16) & 0xf) << 48) |
-		 (((base >> 24) & 0xff) << 56);
-	gdt[6] = base >> 32;
+	set_tss_desc(5, &tss);
+	set_tss_desc(7, &ap_tss);
 	tss.iomap = sizeof tss;
 	tss.rsp0 = (uint64_t)boot_stack_top;
+	/* The AP never enters ring 3; its TSS.sp0 still follows the contract
+	 * (top of the running task's kernel stack, zero pad above it). */
+	ap_tss.iomap = sizeof ap_tss;
+	ap_tss.rsp0 = (uint64_t)(ap_stack + KSTACK);
+	ap_task.kstack_top = ap_tss.rsp0;
 	kernel_task.kstack_top = (uintptr_t)boot_stack_top;
 
 	for (v = 0; v < 32; v++)
@@ -229,6 +243,7 @@ void exc_c(uint64_t vec, uint64_t err, uint64_t rip)
 static void ap_setup_c(void)
 {
 	load_gdt_idt();
+	__asm__ volatile("ltr %w0" : : "r"(SEL_TSS_AP));
 	ap_up = 1;
 }
 
@@ -260,7 +275,7 @@ int arch_start_aps(void)
 	memcpy(KV(0x8000), ap_tramp_start, len);
 	*(uint64_t *)KV(0x8000 + ((char *)&ap_tr_cr3 - ap_tramp_start)) = kernel_cr3;
 	*(uint64_t *)KV(0x8000 + ((char *)&ap_tr_stack - ap_tramp_start)) =
-		(uint64_t)(ap_stack + KSTACK);
+		(uint64_t)(ap_stack + KSTACK - STACK_PAD);
 	*(uint64_t *)KV(0x8000 + ((char *)&ap_tr_entry - ap_tramp_start)) =
 		(uint64_t)ap_setup_c;
 

@@ -262,12 +262,13 @@ static void test_stream(void)
 	{
 		char buf[256];
 		int len = snprintf(buf, sizeof buf,
-			"{\"error\": {\"class\": \"GenericError\", \"desc\": \"Invalid addr 0x0/size 8 specified\"}, \"id\": %llu}\r\n",
+			"{\"error\": {\"class\": \"GenericError\", \"desc\": \"Invalid addr 0x0/size 8 specified\\nhint: a second line\"}, \"id\": %llu}\r\n",
 			(unsigned long long)id[0]);
 		CHECK(write(peer, buf, (size_t)len) == len);
 	}
 	CHECK_RC(qmp_wait(q, id[0], NULL, err, sizeof err), QMP_E_ERROR);
 	CHECK(strstr(err, "memsave") && strstr(err, "Invalid addr"));
+	CHECK(!strchr(err, '\n')); /* one line, even when QEMU's desc is not */
 
 	/* events alone, via qmp_poll */
 	{

@@ -115,6 +115,9 @@ static void test_files(const char *srcdir)
 	CHECK(theme_find("no-such-theme", srcdir, path, sizeof path, err, sizeof err) == -ENOENT);
 	CHECK(strstr(err, "no-such-theme") && strstr(err, srcdir));
 	CHECK(theme_load(&t, "/nonexistent/x.theme", NULL, err, sizeof err) == -ENOENT);
+	/* "default" works even when no themes are installed */
+	CHECK(theme_load(&t, "default", "/nonexistent", err, sizeof err) == 0);
+	CHECK(!memcmp(t.c, d.c, sizeof d.c));
 
 	/* $XDG_CONFIG_HOME/qtop-prof/themes is searched before the data dirs */
 	char tmpl[] = "/tmp/theme_test.XXXXXX";

@@ -323,6 +323,120 @@ static int test_asmatch(const char *a64, const char *twin64, const char *b32)
 	return 0;
 }
 
+/* Kernel-mode samples (no trap frame): the fixture as the kernel, either
+ * slid by --kernel-offset (a relocated ET_EXEC: every text address in the
+ * registers and on the stack moves) or named from nm text only (frame
+ * pointers alone, no DWARF). */
+static int test_kernel(const char *elf, const char *nmfile, int64_t slide)
+{
+	struct fx_capture c;
+	fx_run(elf, &c);
+	char err[256];
+	struct symtab *t = symtab_from_elf(elf, 0, err, sizeof err);
+	uint64_t lo, hi;
+	symtab_range(t, &lo, &hi);
+	symtab_free(t);
+	struct fx_sample_opts o = {
+		.cr3 = 0x3000, .cpl = 0, .stack = c.stack,
+		.stack_addr = c.d.stack_addr, .stack_len = (uint32_t)c.d.stack_len,
+	};
+	struct qp_sample *smp = fx_sample_ex(&c, &o);
+	int ws = (int)c.d.wordsize;
+	if (slide) {
+		smp->regs.ip += (uint64_t)slide;
+		uint8_t *st = qp_sample_stack(smp);
+		for (uint32_t i = 0; i + (uint32_t)ws <= smp->stack_len; i += (uint32_t)ws) {
+			uint64_t v = 0;
+			memcpy(&v, st + i, (size_t)ws);
+			if (v >= lo && v < hi) {
+				v += (uint64_t)slide;
+				memcpy(st + i, &v, (size_t)ws);
+			}
+		}
+	}
+	struct symbolizer_config cfg = { .kernel = nmfile ? NULL : elf,
+					 .symbols = nmfile, .kernel_offset = slide,
+					 .inline_frames = 1 };
+	struct symbolizer *s = symbolizer_new(&cfg, err, sizeof err);
+	CHECK(s != NULL, "symbolizer_new: %s", err);
+	if (!s)
+		return 1;
+	struct prof_frame f[256];
+	size_t n;
+	char got[4096];
+	/* nm text has no DWARF: no inline frame, no lines */
+	const char *want = nmfile ?
+		"as-3000;_start;fx_main;fx_top;fx_mid;fx_rec;fx_rec;fx_rec;fx_leaf" :
+		"as-3000;_start;fx_main;fx_top;fx_mid;fx_rec;fx_rec;fx_rec;fx_leaf;fx_capture";
+	CHECK(run(s, smp, f, &n, got, sizeof got) == 0, "process");
+	CHECK(!strcmp(got, want), "\n got  %s\n want %s", got, want);
+	for (size_t i = 1; i < n; i++)
+		CHECK(f[i].kind == PK_KERNEL && f[i].module &&
+		      !strcmp(f[i].module, "kernel"), "frame %zu kind %d", i, f[i].kind);
+	if (!nmfile)
+		CHECK(n > 1 && f[n - 1].src && !strncmp(f[n - 1].src, "fx_main.c:", 10),
+		      "line info at the slid address: %s",
+		      n > 1 && f[n - 1].src ? f[n - 1].src : "(null)");
+	/* the same sample without the slide option names nothing right */
+	if (slide) {
+		struct symbolizer_config c0 = cfg;
+		c0.kernel_offset = 0;
+		struct symbolizer *s0 = symbolizer_new(&c0, err, sizeof err);
+		CHECK(run(s0, smp, f, &n, got, sizeof got) == 0, "process");
+		CHECK(strstr(got, "fx_rec") == NULL, "unslid symbols matched: %s", got);
+		symbolizer_free(s0);
+	}
+	free(smp);
+	symbolizer_free(s);
+	free(c.stack);
+	return 0;
+}
+
+/* Frame 0 at a function's first instruction (nothing pushed yet): the
+ * return address is at [sp], with or without CFI for that function.  The
+ * state is rebuilt from the capture: at fx_leaf's entry sp = its rbp + one
+ * word and rbp = the caller's saved one.  The fixture serves as the kernel
+ * (kernel-mode sample), so no address-space matching is involved. */
+static int test_entry(const char *elf)
+{
+	struct fx_capture c;
+	fx_run(elf, &c);
+	char err[256];
+	struct symtab *t = symtab_from_elf(elf, 0, err, sizeof err);
+	const struct sym *leaf = t ? symtab_find(t, "fx_leaf") : NULL;
+	CHECK(leaf != NULL, "fx_leaf");
+	if (!leaf)
+		return 1;
+	uint64_t ws = c.d.wordsize, fp = c.d.gpr[QP_RBP], caller_fp = 0;
+	memcpy(&caller_fp, c.stack + (fp - c.d.stack_addr), ws);
+	uint64_t sp = fp + ws;
+	struct fx_sample_opts o = {
+		.cr3 = 0x4000, .cpl = 0, .stack = c.stack + (sp - c.d.stack_addr),
+		.stack_addr = sp,
+		.stack_len = (uint32_t)(c.d.stack_len - (sp - c.d.stack_addr)),
+	};
+	struct qp_sample *smp = fx_sample_ex(&c, &o);
+	smp->regs.ip = leaf->addr;
+	smp->regs.gpr[QP_RSP] = sp;
+	smp->regs.gpr[QP_RBP] = caller_fp;
+	struct symbolizer_config cfg = { .kernel = elf };
+	struct symbolizer *s = symbolizer_new(&cfg, err, sizeof err);
+	CHECK(s != NULL, "%s", err);
+	if (!s)
+		return 1;
+	struct prof_frame f[256];
+	size_t n;
+	char got[4096];
+	CHECK(run(s, smp, f, &n, got, sizeof got) == 0, "process");
+	CHECK(!strcmp(got, "as-4000;_start;fx_main;fx_top;fx_mid;fx_rec;fx_rec;fx_rec;fx_leaf"),
+	      "entry: %s", got);
+	symbolizer_free(s);
+	free(smp);
+	symtab_free(t);
+	free(c.stack);
+	return 0;
+}
+
 struct fpctx { struct symtab *t; };
 static int fp_text(void *ctx, uint64_t pc)
 {
@@ -408,6 +522,12 @@ int main(int argc, char **argv)
 		test_trap(argv[2], argv[3]);
 	else if (argc >= 5 && !strcmp(argv[1], "asmatch"))
 		test_asmatch(argv[2], argv[3], argv[4]);
+	else if (argc >= 3 && !strcmp(argv[1], "entry"))
+		test_entry(argv[2]);
+	else if (argc >= 3 && !strcmp(argv[1], "slide"))
+		test_kernel(argv[2], NULL, 0x3400000);
+	else if (argc >= 4 && !strcmp(argv[1], "nmkernel"))
+		test_kernel(argv[2], argv[3], 0);
 	else if (argc >= 3 && !strcmp(argv[1], "fponly"))
 		test_fponly(argv[2]);
 	else {
