@@ -556,9 +556,17 @@ def parse_strace(text):
         if call == 'sendto' and 'execute' in rest:
             cm = re.search(r'\\"execute\\": *\\"([\w-]+)\\"', rest)
             label = cm.group(1) if cm else '?'
-            hm = re.search(r'\\"command-line\\": *\\"([^\\]+)\\"', rest)
-            if hm:
-                label = 'hmp ' + re.sub(r'0x[0-9a-f]+', 'ADDR', hm.group(1))
+            hm = re.search(r'\\"command-line\\": *\\"(.*?)\\"', rest)
+            if hm:   # json-c escapes '/' as '\/'
+                label = 'hmp ' + re.sub(r'0x[0-9a-f]+', 'ADDR', hm.group(1).replace('\\/', '/'))
+            if label == 'memsave':
+                vm = re.search(r'\\"val\\": *(-?\d+)', rest)
+                zm = re.search(r'\\"size\\": *(\d+)', rest)
+                if zm and int(zm.group(1)) == 8:
+                    label = 'memsave 8 B (TSS.sp0 probe)'
+                elif vm:
+                    label = 'memsave kernel stack' if int(vm.group(1)) < 0 or int(vm.group(1)) >= 0xc0000000 \
+                        else 'memsave user stack/code'
             sends.append((tid, t, label))
         elif call == 'recvfrom':
             recvs.setdefault(tid, []).append(t + dur)

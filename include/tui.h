@@ -39,7 +39,9 @@ struct tui_options {
 };
 
 /* Run until the user quits or a signal arrives.  Restores the terminal on
- * every path.  Returns 0, or -1 with a message in err (e.g. not a tty). */
+ * every path.  Returns 0 when the user quit, the signal number (> 0) when
+ * SIGINT/SIGTERM/SIGHUP ended it (the caller then keeps the profile), or -1
+ * with a message in err (e.g. not a tty). */
 int tui_run(const struct tui_options *opt, struct profile *live,
 	    const struct app_source *src, char *err, size_t errlen);
 

@@ -349,13 +349,39 @@ static void live_status(void *ctx, struct app_status *st)
 	st->message = e && *e ? e : NULL;
 }
 
-struct static_src { const char *what; uint64_t n; };
+static void live_reset(void *ctx)
+{
+	struct live *l = ctx;
+	l->rate_t = mono_s();
+	l->rate_n = atomic_load(&sampler_stats(l->smp)->samples);
+}
+
+/* A signal ended the TUI: the profile collected so far is not lost. */
+static int save_on_signal(const struct options *o, const struct profile *p, int sig)
+{
+	char path[4096], err[512];
+
+	if (!p->samples)
+		return 0;
+	if (folded_save(p, 0, 0, NULL, path, sizeof path, err, sizeof err) < 0) {
+		fprintf(stderr, "qtop-prof: %s: could not save the profile: %s\n",
+			strsignal(sig), err);
+		return 1;
+	}
+	fprintf(stderr, "qtop-prof: %s: %" PRIu64 " samples saved to %s\n",
+		strsignal(sig), p->samples, path);
+	(void)o;
+	return 0;
+}
+
+struct static_src { const char *what; uint64_t n; double t0; };
 static void static_status(void *ctx, struct app_status *st)
 {
 	struct static_src *s = ctx;
 	memset(st, 0, sizeof *st);
 	st->guest_state = "file";
 	st->samples = s->n;
+	st->elapsed_s = mono_s() - s->t0;
 	st->message = s->what;
 }
 
@@ -373,7 +399,7 @@ static void install_signals(void)
 static int run_static(const struct options *o, struct profile *p, const char *what)
 {
 	char err[512];
-	struct static_src ss = { what, p->samples };
+	struct static_src ss = { what, p->samples, mono_s() };
 	struct app_source src = { .ctx = &ss, .status = static_status };
 
 	if (o->batch)
@@ -550,12 +576,16 @@ static int run_live(struct options *o)
 			(double)pl.consumed / (mono_s() - live.t0), ring_dropped(&ring), pl.unusable);
 		rc = write_outputs(o, p);
 	} else {
-		struct app_source src = { .ctx = &live, .pump = live_pump, .status = live_status };
-		if (tui_run(&o->tui, p, &src, err, sizeof err) < 0) {
+		struct app_source src = { .ctx = &live, .pump = live_pump,
+					  .status = live_status, .reset = live_reset };
+		int tr = tui_run(&o->tui, p, &src, err, sizeof err);
+		if (tr < 0) {
 			fprintf(stderr, "qtop-prof: %s\n", err);
 			rc = 1;
 		} else {
 			rc = 0;
+			if (tr > 0)
+				rc = save_on_signal(o, p, tr);
 		}
 	}
 out:

@@ -52,6 +52,7 @@ struct sampler {
 	int guest_running;           /* from query-status and events */
 	int expect_stop, expect_resume;
 	uint64_t seq;
+	uint64_t rng;                /* xorshift state for pacing jitter */
 
 	struct qp_regs regs[MAX_CPUS];
 	int cpu_ids[MAX_CPUS];
@@ -66,6 +67,14 @@ static uint64_t now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t xorshift64(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
 }
 
 static void set_error(struct sampler *s, const char *msg)
@@ -491,6 +500,7 @@ static void *sampler_main(void *arg)
 			continue;
 		}
 		atomic_store(&s->st.state, SAMPLER_RUNNING);
+		uint64_t round_start = now_ns();
 		rc = sample_round(s);
 		if (rc < 0) {
 			atomic_store(&s->st.state, SAMPLER_DISCONNECTED);
@@ -500,12 +510,23 @@ static void *sampler_main(void *arg)
 			atomic_store(&s->st.state, SAMPLER_DONE);
 			return NULL;
 		}
-		/* Pace: no catch-up bursts after a slow round. */
+		/* Pace with random jitter: a fixed stride through a guest that
+		 * runs in rounds aliases (measured: +-10 pp errors on the test
+		 * guest at a fixed period); uniform intervals in [0.5, 1.5) x
+		 * period do not.  At the maximum rate, wait a random fraction of
+		 * the last round.  No catch-up bursts after a slow round. */
 		uint64_t period = atomic_load(&s->period_ns);
 		uint64_t now = now_ns();
-		next += period;
-		if (next < now)
-			next = now;
+		uint64_t r = xorshift64(&s->rng);
+		double u = (double)(r >> 11) / 9007199254740992.0;   /* [0,1) */
+		if (period <= 1000) {
+			uint64_t last = now - round_start;
+			next = now + (uint64_t)(u * (double)last);
+		} else {
+			next += (uint64_t)((0.5 + u) * (double)period);
+			if (next < now)
+				next = now + (uint64_t)(u * (double)period * 0.5);
+		}
 		while (!atomic_load(&s->stop_req)) {
 			now = now_ns();
 			if (now >= next)
@@ -550,6 +571,7 @@ struct sampler *sampler_start(const struct sampler_config *cfg,
 	s->ring = ring;
 	pthread_mutex_init(&s->err_lock, NULL);
 	sampler_set_hz(s, cfg->hz);
+	s->rng = now_ns() | 1;
 	s->buf_size = sizeof(struct qp_sample) + s->cfg.stack_bytes +
 		      s->cfg.ustack_bytes + QP_CODE_BYTES + QP_COMM_BYTES;
 	if (s->buf_size > ring->slot_size) {

@@ -181,6 +181,8 @@ int tui_run(const struct tui_options *opt, struct profile *live,
 		main_loop(t);
 		endwin();
 		delscreen(scr);
+		if (quit_signal)
+			ret = quit_signal;   /* the caller saves the profile */
 	}
 	restore_signals(old);
 	if (old_locale) {

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# One command for the sampling benchmarks (doc/performance.md):
+#   scripts/bench.sh [--quick] [bench_sampling.py options...]
+# Builds what it needs in build-bench (release), boots the test guest under
+# TCG (x86_64 with 1 and 2 vCPUs, then i386), compares qtop-prof with the
+# prior QMP technique (bench/baseline_sampler) and writes the tables to
+# build-bench/bench-sampling.md (+ .json).  About 4 minutes; --quick: ~1.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${QTOP_BENCH_BUILD:-$ROOT/build-bench}
+cd "$ROOT"
+for t in qemu-system-x86_64 meson ninja python3 nm strace; do
+  command -v "$t" >/dev/null || { echo "bench.sh: $t missing (scripts/setup.sh installs the build tools; apt-get install strace)" >&2; exit 1; }
+done
+[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" -Dbuildtype=release >/dev/null
+# Only the targets the benchmark runs: another module's half-written file
+# elsewhere in the tree must not stop it.
+ninja -C "$BUILD" src/qtop-prof bench/baseline_sampler \
+  tests/guest/x86_64/sysroot/kernel tests/guest/x86_64/sysroot/alpha tests/guest/x86_64/sysroot/beta \
+  tests/guest/i386/sysroot/kernel tests/guest/i386/sysroot/alpha tests/guest/i386/sysroot/beta >/dev/null
+ARGS=(--i386 --strace)
+if [ "${1:-}" = --quick ]; then
+  shift
+  ARGS=(--smp 1 --reps 2 --rate-secs 3 --window 2.5)
+fi
+exec python3 "$ROOT/bench/bench_sampling.py" --build "$BUILD" "${ARGS[@]}" \
+  --md "$BUILD/bench-sampling.md" --json "$BUILD/bench-sampling.json" "$@"
