@@ -29,6 +29,8 @@ struct comm_recipe {
 	uint8_t valid;
 };
 
+#define SAMPLER_MAX_CPUS 64
+
 enum sampler_mem { SAMPLER_MEM_AUTO, SAMPLER_MEM_MEMSAVE, SAMPLER_MEM_HMPX };
 
 struct sampler_config {
@@ -40,7 +42,7 @@ struct sampler_config {
 	enum sampler_mem mem;     /* memsave (local) or HMP x (works over TCP) */
 	int stop;                 /* 1: stop/cont around each round */
 	int want_code;            /* capture code bytes at user pcs */
-	struct comm_recipe comm;
+	struct comm_recipe comm[SAMPLER_MAX_CPUS];   /* --comm, per vCPU */
 	uint64_t max_samples;     /* stop after this many (0 = no limit) */
 	int timeout_ms;           /* per QMP wait */
 };

@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TRUTH="$ROOT/tests/guest/truth.json"
 
 die() { echo "guest.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 truth_get() {   # truth_get ARCH KEY
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["arches"][sys.argv[2]][sys.argv[3]])' \

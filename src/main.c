@@ -511,12 +511,14 @@ static int run_live(struct options *o)
 	sym = open_symbolizer(o);
 	if (!sym)
 		return 1;
-	cr = symbolizer_comm_recipe(sym, &o->samp.comm, err, sizeof err);
+	cr = symbolizer_comm_recipe(sym, &o->samp.comm[0], err, sizeof err);
 	if (cr < 0) {
 		fprintf(stderr, "qtop-prof: --comm: %s\n", err);
 		symbolizer_free(sym);
 		return 1;
 	}
+	for (int i = 1; i < SAMPLER_MAX_CPUS; i++)
+		o->samp.comm[i] = o->samp.comm[0];
 	o->samp.want_code = symbolizer_wants_code(sym);
 	if (ring_init(&ring, 1024, sampler_slot_size(&o->samp)) < 0) {
 		fputs("qtop-prof: out of memory\n", stderr);

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_CPUS 64
+#define MAX_CPUS SAMPLER_MAX_CPUS
 #define CR3_SLOTS 256            /* per-address-space probe bookkeeping */
 #define CODE_PROBE_NS 1000000000ull
 #define COMM_PROBE_NS 500000000ull
@@ -31,7 +31,10 @@ struct cpu_cache {
 
 struct as_entry {                /* per CR3 */
 	uint64_t cr3;
-	uint64_t code_ns, comm_ns;   /* last probe times */
+	uint64_t code_ns;            /* last code-bytes probe */
+	uint64_t comm_ns[MAX_CPUS];  /* last --comm read per vCPU: a kernel
+					address space is shared by the tasks
+					of all vCPUs */
 	uint64_t ustack_top;         /* first unreadable byte seen above a user stack */
 };
 
@@ -384,18 +387,21 @@ static int sample_round(struct sampler *s)
 			}
 		}
 	}
-	if (s->cfg.comm.valid) {
-		const struct comm_recipe *cr = &s->cfg.comm;
+	{
 		for (int j = 0; j < nsel; j++) {
 			int cpu = s->cpu_ids[sel[j]];
+			const struct comm_recipe *cr = &s->cfg.comm[cpu];
 			struct qp_sample *smp = (struct qp_sample *)s->buf[cpu];
-			struct as_entry *a = as_get(s, smp->regs.cr3);
+			struct as_entry *a;
 			uint64_t addr = cr->addr;
 			int ok = 1;
 
-			if (a->comm_ns && t_regs - a->comm_ns < COMM_PROBE_NS)
+			if (!cr->valid)
 				continue;
-			a->comm_ns = t_regs;
+			a = as_get(s, smp->regs.cr3);
+			if (a->comm_ns[cpu] && t_regs - a->comm_ns[cpu] < COMM_PROBE_NS)
+				continue;
+			a->comm_ns[cpu] = t_regs;
 			for (int d = 0; d < cr->nderef && ok; d++) {
 				uint8_t w[8] = { 0 };
 				long got = memread_virt(s->mr, cpu, addr, w, cr->wordsize, err, sizeof err);

@@ -119,15 +119,18 @@ with Guest(%r, arch=%r) as g:
         child.kill()
         child.wait()
 
-    # 4. SIGKILL (no handler runs): QEMU still dies with its parent
+    # 4. SIGKILL (no handler runs): QEMU still dies with its parent.  The
+    # child cannot clean up, so its work dir is ours.
+    kill_dir = tempfile.TemporaryDirectory(prefix='qtop-gkill-')
     child = subprocess.Popen([sys.executable, '-c', '''
 import sys, time
 sys.path.insert(0, %r)
 from guest import Guest
-with Guest(%r, arch=%r) as g:
+with Guest(%r, arch=%r, workdir=%r) as g:
     print(g.pid, flush=True)
     time.sleep(120)
-''' % (HERE, os.path.abspath(a.build), a.arch)], stdout=subprocess.PIPE, text=True)
+''' % (HERE, os.path.abspath(a.build), a.arch, kill_dir.name)],
+        stdout=subprocess.PIPE, text=True)
     line = child.stdout.readline().strip()
     if line.isdigit():
         pid = int(line)
@@ -138,6 +141,7 @@ with Guest(%r, arch=%r) as g:
         ok &= check(False, 'child test booted a guest')
         child.kill()
         child.wait()
+    kill_dir.cleanup()
     print('PASS' if ok else 'FAIL')
     return 0 if ok else 1
 

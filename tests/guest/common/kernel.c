@@ -19,7 +19,8 @@ static volatile unsigned long ticks, rounds, ap_rounds;
 static volatile int progress_on;
 
 /* The guest's own view of its split (TSC per phase), printed on the progress
- * line: a cross-check that does not depend on any sampler. */
+ * line: a cross-check that needs no sampler.  Under TCG the TSC follows the
+ * host clock, so time the vCPU thread spends descheduled counts too. */
 enum { PH_A, PH_B, PH_REC, PH_ALPHA, PH_BETA, PH_KSPIN, PH_N };
 static uint64_t phase_tsc[PH_N];
 
