@@ -1,10 +1,19 @@
 /* symbolizer.h - turn a raw sample into a named stack, root -> leaf.
  *
  * Owns everything the consumer knows about the guest's binaries: the kernel
- * ELF / symbol file, the sysroot programs, one persistent Dwfl per address
- * space for CFI unwinding, caches of symbols, file:line and inline chains per
- * pc, and the address-space -> process name map.  Single-threaded (libdw is
- * not thread-safe): only the consumer thread calls it.
+ * ELF / symbol file, the sysroot programs, one persistent Dwfl per binary
+ * (the kernel once; a program on its first match, shared by every address
+ * space running it) for CFI unwinding, caches of symbols, file:line and
+ * inline chains per pc, and the address-space -> process name map.
+ * Single-threaded (libdw is not thread-safe): only the consumer thread
+ * calls it.
+ *
+ * Address spaces are keyed by CR3 (low 12 bits ignored).  A CR3 is matched
+ * to a sysroot program (static ET_EXEC) by the code bytes at the user pc;
+ * the match is cached and re-checked when new code bytes disagree; bytes
+ * that several programs share do not decide.  The kernel part of a sample
+ * that entered from ring 3 (QP_SF_HAS_TRAP) continues in user mode from the
+ * trap frame's ip/sp with the frame pointer the kernel walk recovered.
  *
  * Never talks to QEMU.  What it needs from guest memory arrives inside the
  * samples (stack copies, code bytes at the user pc, --comm bytes).
@@ -48,14 +57,19 @@ int symbolizer_wants_code(const struct symbolizer *s);
  * name from --comm, the matched program, or "as-<cr3>"), then user frames,
  * then kernel frames; frames[*n-1] is the leaf.  Strings stay valid until the
  * next call.  A chain that could not be completed starts (below the process)
- * with a PK_MARK "[truncated]" frame.  Returns 0, or -1 if the sample is
- * unusable (no registers). */
+ * with a PK_MARK "[truncated]" frame (also when it is deeper than max or
+ * max_depth: the leaf end is kept).  A sample of a halted vCPU
+ * (QP_SF_IDLE) ends with a PK_MARK "[idle]" leaf.  Frames of unmatched
+ * programs are named by address ("0x401234", module "?").  Returns 0, or -1
+ * if the sample is unusable (no registers). */
 int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		       struct prof_frame *frames, size_t max, size_t *n);
 
 struct symbolizer_stats {
-	uint64_t samples, frames, truncated;
-	uint64_t cfi_steps, fp_steps, trap_crossings;
+	uint64_t samples, frames, truncated;  /* frames: emitted, without the process */
+	uint64_t cfi_steps;       /* steps made by libdwfl (CFI, or its x86_64 FP fallback) */
+	uint64_t fp_steps;        /* steps made by our own frame-pointer walker */
+	uint64_t trap_crossings;  /* kernel samples continued into user mode */
 };
 void symbolizer_get_stats(const struct symbolizer *s,
 			  struct symbolizer_stats *st);

@@ -890,6 +890,10 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		out_push(s, &cnt, hexname(s, r->ip), kernel_mode ? "kernel" : "?",
 			 NULL, kernel_mode ? PK_KERNEL : PK_USER, 0);
 	}
+	/* a halted vCPU: keep where it halted, but make idle time its own
+	 * leaf so it is not counted as work of the halting function */
+	if (smp->flags & QP_SF_IDLE)
+		out_push(s, &cnt, "[idle]", NULL, NULL, PK_MARK, 0);
 	if (!s->out || cnt < 1)
 		return -1;
 	/* too deep for the caller: keep the leaf end, mark the cut */

@@ -78,9 +78,16 @@ static int test_chain(const char *elf, const char *chain)
 	char again[4096];
 	CHECK(run(s, smp, f, &n, again, sizeof again) == 0, "second process");
 	CHECK(!strcmp(again, want), "cached: %s", again);
+	/* a halted vCPU: idle time is its own leaf below where it halted */
+	smp->flags |= QP_SF_IDLE;
+	char idle[4200];
+	snprintf(idle, sizeof idle, "%s;[idle]", want);
+	CHECK(run(s, smp, f, &n, again, sizeof again) == 0, "idle process");
+	CHECK(!strcmp(again, idle) && f[n - 1].kind == PK_MARK, "idle: %s", again);
+	smp->flags &= ~(uint32_t)QP_SF_IDLE;
 	struct symbolizer_stats st;
 	symbolizer_get_stats(s, &st);
-	CHECK(st.samples == 2 && st.truncated == 0, "stats %llu %llu",
+	CHECK(st.samples == 3 && st.truncated == 0, "stats %llu %llu",
 	      (unsigned long long)st.samples, (unsigned long long)st.truncated);
 	symbolizer_free(s);
 
