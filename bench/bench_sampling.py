@@ -48,7 +48,10 @@ PROGRESS_RE = re.compile(rb'qtop-guest: t=(\d+)s rounds=(\d+) ap_rounds=(\d+)')
 
 # ---------------------------------------------------------------- /proc ---
 def task_times(pid):
-    """{tid: (comm, cpu_seconds)} for every thread of pid."""
+    """{tid: (comm, cpu_seconds, runnable_seconds)} for every thread of pid.
+    cpu from stat (utime+stime); runnable = on-CPU + waiting on a run queue,
+    from schedstat (ns): a vCPU thread of a busy guest is always runnable
+    unless the guest is paused, whatever else the host runs."""
     out = {}
     base = '/proc/%d/task' % pid
     try:
@@ -63,9 +66,15 @@ def task_times(pid):
                 comm = f.read().strip()
         except OSError:
             continue
+        try:
+            with open('%s/%s/schedstat' % (base, tid)) as f:
+                ss = [int(x) for x in f.read().split()]
+            runnable = (ss[0] + ss[1]) / 1e9
+        except (OSError, ValueError, IndexError):
+            runnable = float('nan')
         rest = st[st.rindex(')') + 2:].split()
         # fields 14 and 15 (utime, stime) are rest[11], rest[12]
-        out[int(tid)] = (comm, (int(rest[11]) + int(rest[12])) / CLK_TCK)
+        out[int(tid)] = (comm, (int(rest[11]) + int(rest[12])) / CLK_TCK, runnable)
     return out
 
 
@@ -81,15 +90,24 @@ class CpuSnap:
         self.tasks = task_times(pid)
 
     def delta(self, later):
+        """(wall, {vcpu comm: cpu s}, other threads' cpu s); the vCPU
+        threads' runnable seconds are left in self.runnable."""
         vcpu = {}
         other = 0.0
-        for tid, (comm, s) in later.tasks.items():
-            s0 = self.tasks.get(tid, (comm, 0.0))[1]
+        self.runnable = {}
+        for tid, (comm, s, rn) in later.tasks.items():
+            _, s0, rn0 = self.tasks.get(tid, (comm, 0.0, 0.0))
             if is_vcpu(comm):
                 vcpu[comm] = vcpu.get(comm, 0.0) + s - s0
+                self.runnable[comm] = self.runnable.get(comm, 0.0) + rn - rn0
             else:
                 other += s - s0
         return later.t - self.t, vcpu, other
+
+    def runnable_share(self, dt):
+        """Mean over vCPU threads of runnable time / wall (after delta)."""
+        v = list(self.runnable.values())
+        return sum(v) / len(v) / dt if v and dt > 0 else float('nan')
 
 
 # ------------------------------------------------------- serial progress ---
@@ -212,6 +230,7 @@ class Bench:
             'rc': rc, 'wall': wall, 'prof_cpu': prof_cpu,
             'qemu_other_cpu': other, 'qemu_other_excess': max(0.0, other - idle_rate * dt),
             'vcpu_share': {k: v / dt for k, v in vcpu.items()},
+            'vcpu_runnable': s0.runnable_share(dt),
             'stdout': read_text(out), 'stderr': read_text(err),
         }
 
@@ -220,6 +239,7 @@ class Bench:
         time.sleep(secs)
         s1 = CpuSnap(g.pid)
         dt, vcpu, other = s0.delta(s1)
+        self.idle_runnable = s0.runnable_share(dt)
         return other / dt, {k: v / dt for k, v in vcpu.items()}
 
     def qtop_cmd(self, g, hz, stop, duration, folded=None, record=None):
@@ -310,6 +330,7 @@ class Bench:
                 'qemu_other_cpu_raw_ms_per_sample': 1e3 * sum(r['qemu_other_cpu'] for r in runs) / samples,
                 'vcpu_share': statistics.median(sum(r['vcpu_share'].values()) / max(1, len(r['vcpu_share']))
                                                 for r in runs),
+                'vcpu_runnable': statistics.median(r['vcpu_runnable'] for r in runs),
                 'folded': [r['folded'] for r in runs],
             }
             if name == BASE:
@@ -317,11 +338,11 @@ class Bench:
                 t['frames_per_sample'] = statistics.mean(r['frames_per_sample'] for r in runs)
             out[name] = t
             self.log('  %-28s %7.1f samples/s (%.1f per vCPU; runs %s), round %6.0f us median %6.0f p99, '
-                     '%.2f ms CPU/sample (QEMU %.2f + profiler %.2f), vCPU share %.2f' % (
+                     '%.2f ms CPU/sample (QEMU %.2f + profiler %.2f), vCPU share %.2f, runnable %.2f' % (
                          name, t['samples_per_s'], t['per_vcpu_per_s'],
                          ' '.join('%.0f' % x for x in t['samples_per_s_runs']), t['round_us_median'],
                          t['round_us_p99'], t['cpu_ms_per_sample'], t['cpu_ms_per_sample_qemu'],
-                         t['cpu_ms_per_sample_prof'], t['vcpu_share']))
+                         t['cpu_ms_per_sample_prof'], t['vcpu_share'], t['vcpu_runnable']))
         res['rates'] = out
 
     # -- (c) --
@@ -351,6 +372,7 @@ class Bench:
             dt, vcpu, other = s0.delta(s1)
             windows.append({'mode': mode, 't0': s0.t, 't1': s1.t,
                             'vcpu_share': sum(vcpu.values()) / dt / max(1, len(vcpu)),
+                            'vcpu_runnable': s0.runnable_share(dt),
                             'other_share': other / dt, 'achieved_hz': achieved})
         out = {}
         for mode in ('none', 100, 1000):
@@ -362,6 +384,8 @@ class Bench:
             out[str(mode)] = {
                 'vcpu_share_median': statistics.median(w['vcpu_share'] for w in ws),
                 'vcpu_shares': [w['vcpu_share'] for w in ws],
+                'vcpu_runnable_median': statistics.median(w['vcpu_runnable'] for w in ws),
+                'vcpu_runnables': [w['vcpu_runnable'] for w in ws],
                 'other_share_median': statistics.median(w['other_share'] for w in ws),
                 'achieved_hz': statistics.median([w['achieved_hz'] for w in ws if w['achieved_hz']] or [0]),
                 'rounds_per_s': sum(x[1] for x in iv) / dt if dt > 0 else None,
@@ -373,11 +397,15 @@ class Bench:
             o = out[mode]
             if base['vcpu_share_median'] > 0:
                 o['vcpu_share_rel'] = o['vcpu_share_median'] / base['vcpu_share_median']
+            if base['vcpu_runnable_median'] > 0:
+                o['vcpu_runnable_rel'] = o['vcpu_runnable_median'] / base['vcpu_runnable_median']
             if o['rounds_per_s'] and base['rounds_per_s']:
                 o['work_rate_rel'] = o['rounds_per_s'] / base['rounds_per_s']
             if g.smp > 1 and o['ap_rounds_per_s'] and base['ap_rounds_per_s']:
                 o['ap_work_rate_rel'] = o['ap_rounds_per_s'] / base['ap_rounds_per_s']
         for mode, o in out.items():
+            self.log('  %-5s vCPU runnable %.3f (windows %s)' % (mode, o['vcpu_runnable_median'],
+                     ' '.join('%.2f' % x for x in o['vcpu_runnables'])))
             self.log('  %-5s vCPU share %.3f (windows %s), achieved %s Hz/vCPU, guest rounds/s %s%s' % (
                 mode, o['vcpu_share_median'], ' '.join('%.2f' % x for x in o['vcpu_shares']),
                 '%.0f' % o['achieved_hz'] if o['achieved_hz'] else '-',
@@ -515,6 +543,7 @@ class Bench:
             time.sleep(0.5)
             idle_rate, idle_vcpu = self.idle_window(g, 1.5)
             res['idle'] = {'qemu_other_share': idle_rate, 'vcpu_share': idle_vcpu,
+                           'vcpu_runnable': self.idle_runnable,
                            'vcpu_threads': sorted(idle_vcpu)}
             self.log('  idle: QEMU non-vCPU threads %.3f CPU, vCPU threads %s' % (
                 idle_rate, ', '.join('%s %.2f' % kv for kv in sorted(idle_vcpu.items()))))
@@ -522,7 +551,7 @@ class Bench:
             if full:
                 self.agreement(g, res)
                 self.disturbance(g, prog, res)
-                if self.a.strace and smp == 1:
+                if self.a.strace and smp == 1 and arch == 'x86_64':
                     self.strace_round(g, res)
             prog.stop_ev.set()
         self.results.append(res)
@@ -558,7 +587,7 @@ def parse_strace(text):
             label = cm.group(1) if cm else '?'
             hm = re.search(r'\\"command-line\\": *\\"(.*?)\\"', rest)
             if hm:   # json-c escapes '/' as '\/'
-                label = 'hmp ' + re.sub(r'0x[0-9a-f]+', 'ADDR', hm.group(1).replace('\\/', '/'))
+                label = 'hmp ' + re.sub(r'0x[0-9a-f]+', 'ADDR', re.sub(r'\\+/', '/', hm.group(1)))
             if label == 'memsave':
                 vm = re.search(r'\\"val\\": *(-?\d+)', rest)
                 zm = re.search(r'\\"size\\": *(\d+)', rest)
@@ -614,14 +643,14 @@ def markdown(b, args):
     L.append('')
     L.append('### (a, b) Rate, latency and CPU per sample (max rate, full stacks, %.0f s each)' % args.rate_secs)
     L.append('')
-    L.append('| guest | tool | samples/s | per vCPU | round latency median / p99 (µs) | CPU ms/sample (QEMU non-vCPU + profiler) | vs baseline: rate / CPU |')
-    L.append('|---|---|---|---|---|---|---|')
+    L.append('| guest | tool | samples/s | per vCPU | round latency median / p99 (µs) | CPU ms/sample (QEMU non-vCPU + profiler) | vs baseline: rate / CPU | guest runnable share |')
+    L.append('|---|---|---|---|---|---|---|---|')
     for r in b.results:
         rates = r.get('rates', {})
         base = rates.get('baseline (x/1gx per word)', {})
         for name, t in rates.items():
             if t.get('failed'):
-                L.append('| %s %d vCPU | %s | failed | | | | |' % (r['arch'], r['smp'], name))
+                L.append('| %s %d vCPU | %s | failed | | | | | |' % (r['arch'], r['smp'], name))
                 continue
             rel = ''
             if name.startswith('qtop') and base and not base.get('failed'):
@@ -630,25 +659,28 @@ def markdown(b, args):
             extra = ''
             if 'x_per_sample' in t:
                 extra = ' (%.1f frames, %.1f x/sample)' % (t['frames_per_sample'], t['x_per_sample'])
-            L.append('| %s %d vCPU | %s%s | %.0f | %.0f | %.0f / %.0f | %.2f (%.2f + %.2f) | %s |' % (
-                r['arch'], r['smp'], name, extra, t['samples_per_s'], t['per_vcpu_per_s'],
+            L.append('| %s %d vCPU | %s%s | %.0f (runs %s) | %.0f | %.0f / %.0f | %.2f (%.2f + %.2f) | %s | %.2f |' % (
+                r['arch'], r['smp'], name, extra, t['samples_per_s'],
+                ' '.join('%.0f' % x for x in t['samples_per_s_runs']), t['per_vcpu_per_s'],
                 t['round_us_median'], t['round_us_p99'], t['cpu_ms_per_sample'],
-                t['cpu_ms_per_sample_qemu'], t['cpu_ms_per_sample_prof'], rel))
+                t['cpu_ms_per_sample_qemu'], t['cpu_ms_per_sample_prof'], rel, t['vcpu_runnable']))
     L.append('')
     L.append('### (c) Disturbance (qtop-prof default --stop; %d × [none, 100 Hz, none, 1 kHz] windows of %.1f s; medians)' % (
         args.reps, args.window))
     L.append('')
-    L.append('| guest | profiler | achieved Hz/vCPU | vCPU thread CPU share | relative to none | guest rounds/s (host clock) | relative |')
-    L.append('|---|---|---|---|---|---|---|')
+    L.append('| guest | profiler | achieved Hz/vCPU | vCPU runnable share (windows) | relative | vCPU thread CPU share (windows) | relative | guest rounds/s (host clock) | relative |')
+    L.append('|---|---|---|---|---|---|---|---|---|')
     for r in b.results:
         d = r.get('disturbance')
         if not d:
             continue
         for mode in ('none', '100', '1000'):
             o = d[mode]
-            L.append('| %s %d vCPU | %s | %s | %.3f (%s) | %s | %s | %s |' % (
+            L.append('| %s %d vCPU | %s | %s | %.3f (%s) | %s | %.3f (%s) | %s | %s | %s |' % (
                 r['arch'], r['smp'], 'none' if mode == 'none' else mode + ' Hz',
                 fmt(o['achieved_hz'], '%.0f') if mode != 'none' else '-',
+                o['vcpu_runnable_median'], ' '.join('%.2f' % x for x in o['vcpu_runnables']),
+                fmt(o.get('vcpu_runnable_rel'), '%.2f') if mode != 'none' else '1',
                 o['vcpu_share_median'], ' '.join('%.2f' % x for x in o['vcpu_shares']),
                 fmt(o.get('vcpu_share_rel'), '%.2f') if mode != 'none' else '1',
                 fmt(o['rounds_per_s']) + ('' if not o.get('ap_rounds_per_s') or r['smp'] < 2 else ' (AP %.1f)' % o['ap_rounds_per_s']),

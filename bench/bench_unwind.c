@@ -1,8 +1,11 @@
 /* bench_unwind.c - frames/s through unwind + symbolize for a repeated
  * sample (target >= 1,000,000 frames/s on one core), per fixture given on
  * the command line, plus symbol lookup cost.
- *   bench_unwind FIXTURE... */
+ *   bench_unwind [--guest DIR]... FIXTURE...
+ * --guest DIR: the recorded real-guest samples of tests/data/unwind/guest-*
+ * (kernel, alpha, beta, samples.qrec), replayed in a loop. */
 #include "../tests/unit/unwind/fxload.h"
+#include "record.h"
 #include "symbolizer.h"
 #include "symtab.h"
 
@@ -64,6 +67,53 @@ static void bench_fixture(const char *elf, int inl)
 	free(c.stack);
 }
 
+static void bench_guest(const char *dir)
+{
+	char kpath[1024], path[1024], err[256];
+	snprintf(kpath, sizeof kpath, "%s/kernel", dir);
+	snprintf(path, sizeof path, "%s/samples.qrec", dir);
+	struct symbolizer_config cfg = { .kernel = kpath, .sysroot = dir };
+	struct symbolizer *s = symbolizer_new(&cfg, err, sizeof err);
+	struct record_reader *rr = s ? record_open(path, err, sizeof err) : NULL;
+	if (!rr) {
+		fprintf(stderr, "%s: %s\n", dir, err);
+		symbolizer_free(s);
+		return;
+	}
+	/* copy the samples: the reader's pointers are only valid until next */
+	struct qp_sample **v = NULL;
+	size_t nv = 0;
+	const struct qp_sample *smp;
+	while (record_next(rr, &smp, err, sizeof err) == 1) {
+		v = realloc(v, (nv + 1) * sizeof *v);
+		v[nv] = malloc(qp_sample_size(smp));
+		memcpy(v[nv], smp, qp_sample_size(smp));
+		nv++;
+	}
+	record_reader_close(rr);
+	struct prof_frame f[256];
+	size_t n;
+	for (size_t i = 0; i < nv; i++)
+		symbolizer_process(s, v[i], f, 256, &n);
+	uint64_t frames = 0, stacks = 0;
+	double t0 = now(), t;
+	do {
+		for (size_t i = 0; i < nv; i++) {
+			symbolizer_process(s, v[i], f, 256, &n);
+			frames += n - 1;
+		}
+		stacks += nv;
+		t = now() - t0;
+	} while (t < 1.0);
+	printf("guest %-12s %zu real samples: %.2f us/stack, %.1f frames/stack, "
+	       "%.0f frames/s\n", base(dir), nv, t / (double)stacks * 1e6,
+	       (double)frames / (double)stacks, (double)frames / t);
+	for (size_t i = 0; i < nv; i++)
+		free(v[i]);
+	free(v);
+	symbolizer_free(s);
+}
+
 static void bench_lookup(const char *elf)
 {
 	char err[256];
@@ -93,11 +143,18 @@ static void bench_lookup(const char *elf)
 int main(int argc, char **argv)
 {
 	unsetenv("DEBUGINFOD_URLS");
+	const char *first = NULL;
 	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--guest") && i + 1 < argc) {
+			bench_guest(argv[++i]);
+			continue;
+		}
+		if (!first)
+			first = argv[i];
 		bench_fixture(argv[i], 0);
 		bench_fixture(argv[i], 1);
 	}
-	if (argc > 1)
-		bench_lookup(argv[1]);
+	if (first)
+		bench_lookup(first);
 	return 0;
 }

@@ -49,6 +49,10 @@ void symbolizer_free(struct symbolizer *s);
 int symbolizer_comm_recipe(struct symbolizer *s, struct comm_recipe *r,
 			   char *err, size_t errlen);
 
+/* The same for an explicit expression (per-vCPU --comm). 0 or -1. */
+int symbolizer_resolve_comm(struct symbolizer *s, const char *expr,
+			    struct comm_recipe *r, char *err, size_t errlen);
+
 /* 1 when user-mode samples need code bytes for address-space matching
  * (a sysroot was given). */
 int symbolizer_wants_code(const struct symbolizer *s);

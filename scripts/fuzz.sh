@@ -19,7 +19,7 @@ fi
 ninja -C build-fuzz >/dev/null || { echo "fuzz build failed"; exit 1; }
 status=0
 for bin in build-fuzz/fuzz/fuzz_*; do
-  [ -x "$bin" ] || continue
+  [ -f "$bin" ] && [ -x "$bin" ] || continue
   name=$(basename "$bin")
   work=$(mktemp -d)
   seeds=fuzz/corpus/${name#fuzz_}

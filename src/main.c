@@ -33,6 +33,8 @@ struct options {
 	enum pipeline_filter filter;
 	const char *record, *replay, *load, *output;
 	int batch, folded_stdout, top;
+	const char *comm[8];       /* --comm [CPUS:]EXPR, in order given */
+	int ncomm;
 	double duration;
 	uint64_t samples;
 };
@@ -63,7 +65,8 @@ static void usage(FILE *f)
 "  --symbols FILE      nm / System.map / kallsyms text\n"
 "  --kernel-offset N   slide of a relocated kernel\n"
 "  --sysroot DIR       the guest's program ELFs\n"
-"  --comm EXPR         task name, e.g. current_task->name or *sym+off\n"
+"  --comm [CPUS:]EXPR  task name, e.g. current_task->name or *sym+off;\n"
+"                      with CPUS (e.g. 1:cur_ap->name) only for those vCPUs\n"
 "  --inline            emit inline frames\n"
 "  --kernel-only | --user-only\n"
 "Output:\n"
@@ -194,7 +197,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (*end) goto bad;
 			break;
 		case O_SYSROOT: o->sym.sysroot = optarg; break;
-		case O_COMM: o->sym.comm_expr = optarg; break;
+		case O_COMM:
+			if (o->ncomm == 8) goto bad;
+			o->comm[o->ncomm++] = optarg;
+			break;
 		case O_INLINE: o->sym.inline_frames = 1; break;
 		case O_KONLY: o->filter = PIPE_KERNEL_ONLY; break;
 		case O_UONLY: o->filter = PIPE_USER_ONLY; break;
@@ -499,7 +505,7 @@ static int run_live(struct options *o)
 	struct profile *p = NULL;
 	struct pipeline pl;
 	struct live live;
-	int rc = 1, cr;
+	int rc = 1;
 
 	if (qmp_spec_is_remote(o->samp.qmp_spec))
 		fprintf(stderr, "qtop-prof: warning: %s is not loopback; QMP has no authentication\n",
@@ -511,14 +517,34 @@ static int run_live(struct options *o)
 	sym = open_symbolizer(o);
 	if (!sym)
 		return 1;
-	cr = symbolizer_comm_recipe(sym, &o->samp.comm[0], err, sizeof err);
-	if (cr < 0) {
-		fprintf(stderr, "qtop-prof: --comm: %s\n", err);
-		symbolizer_free(sym);
-		return 1;
+	/* --comm EXPR applies to every vCPU; --comm CPUS:EXPR (e.g.
+	 * 1:current_task_ap->name) to those vCPUs; later ones win. */
+	for (int i = 0; i < o->ncomm; i++) {
+		const char *e = o->comm[i], *colon = strchr(e, ':');
+		uint64_t mask = ~0ull;
+		struct comm_recipe r;
+		char cpus[64];
+
+		if (colon && colon > e && (size_t)(colon - e) < sizeof cpus &&
+		    strspn(e, "0123456789,-") == (size_t)(colon - e)) {
+			memcpy(cpus, e, (size_t)(colon - e));
+			cpus[colon - e] = 0;
+			if (parse_cpus(cpus, &mask) < 0) {
+				fprintf(stderr, "qtop-prof: --comm %s: bad vCPU list\n", e);
+				symbolizer_free(sym);
+				return 1;
+			}
+			e = colon + 1;
+		}
+		if (symbolizer_resolve_comm(sym, e, &r, err, sizeof err) < 0) {
+			fprintf(stderr, "qtop-prof: --comm %s: %s\n", e, err);
+			symbolizer_free(sym);
+			return 1;
+		}
+		for (int c = 0; c < SAMPLER_MAX_CPUS; c++)
+			if ((mask >> c) & 1)
+				o->samp.comm[c] = r;
 	}
-	for (int i = 1; i < SAMPLER_MAX_CPUS; i++)
-		o->samp.comm[i] = o->samp.comm[0];
 	o->samp.want_code = symbolizer_wants_code(sym);
 	if (ring_init(&ring, 1024, sampler_slot_size(&o->samp)) < 0) {
 		fputs("qtop-prof: out of memory\n", stderr);

@@ -56,6 +56,11 @@ struct aspace {
 	int prog;               /* index in progs, -1 unknown */
 	int has_comm;
 	char comm[QP_COMM_BYTES + 1];
+	/* The last name seen per vCPU too: an address space shared by several
+	 * tasks (a kernel's) runs different ones on different vCPUs at once,
+	 * so a name probed on one vCPU is a poor guess for another. */
+	uint64_t cpu_has;                       /* bit per vCPU < 64 */
+	char (*cpu_comm)[QP_COMM_BYTES + 1];    /* [64], allocated on first use */
 	char asname[32];
 };
 
@@ -84,7 +89,12 @@ struct tctx {                   /* is_text / is_entry context */
 	const struct bin *b;    /* NULL: unknown binary */
 	int kernel;
 	int ws;
+	uint64_t leaf;          /* the sample pc */
 };
+
+/* Without the binary, a return address must at least lie near the sample
+ * pc (same program image): that keeps stale stack words out. */
+#define UNKNOWN_SPAN (256ull << 20)
 
 struct symbolizer {
 	struct symbolizer_config cfg;
@@ -289,7 +299,10 @@ static int is_text_cb(void *ctx, uint64_t pc)
 	if (!pc)
 		return 0;
 	if (!t->b) {
-		/* unknown binary: only the canonical half of its mode */
+		/* unknown binary: the canonical half of its mode, near the pc */
+		uint64_t d = pc > t->leaf ? pc - t->leaf : t->leaf - pc;
+		if (d >= UNKNOWN_SPAN)
+			return 0;
 		if (t->ws == 4)
 			return 1;
 		return t->kernel ? pc >= 0xffff800000000000ull
@@ -463,10 +476,12 @@ struct symbolizer *symbolizer_new(const struct symbolizer_config *cfg,
 		scan_dir(s, cfg->sysroot, 0, kr);
 		qsort(s->progs, (size_t)s->nprogs, sizeof *s->progs, prog_cmp);
 	}
+	s->caphex = 2 * s->fmax + 8;
+	s->hex = calloc((size_t)s->caphex, sizeof *s->hex);
 	s->cache = calloc(PCCACHE_SIZE, sizeof *s->cache);
 	s->kf = calloc((size_t)s->fmax + 1, sizeof *s->kf);
 	s->uf = calloc((size_t)s->fmax + 1, sizeof *s->uf);
-	if (!s->cache || !s->kf || !s->uf) {
+	if (!s->cache || !s->kf || !s->uf || !s->hex) {
 		seterr(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -484,6 +499,8 @@ void symbolizer_free(struct symbolizer *s)
 	for (int i = 0; i < s->nprogs; i++)
 		bin_free(&s->progs[i]);
 	free(s->progs);
+	for (int i = 0; i < s->nas; i++)
+		free(s->as[i].cpu_comm);
 	free(s->as);
 	free(s->cache);
 	arena_free(s);
@@ -691,8 +708,10 @@ static void as_match(struct symbolizer *s, struct aspace *a,
 	int old = a->prog;
 	/* ambiguous bytes (code shared by programs) do not settle it */
 	a->prog = count == 1 ? first : -1;
-	if (old >= 0 && a->prog != old)
+	if (old >= 0 && a->prog != old) {
 		a->has_comm = 0;        /* the name belonged to the old owner */
+		a->cpu_has = 0;
+	}
 }
 
 /* ---- output ---- */
@@ -713,16 +732,12 @@ static int out_push(struct symbolizer *s, size_t *n, const char *name,
 	return 0;
 }
 
+/* Address names live in a buffer sized at creation for the most frames a
+ * call can produce: never reallocated, so names handed out stay put. */
 static const char *hexname(struct symbolizer *s, uint64_t pc)
 {
-	if (s->nhex == s->caphex) {
-		int nc = s->caphex ? s->caphex * 2 : 64;
-		char (*h)[24] = realloc(s->hex, (size_t)nc * sizeof *h);
-		if (!h)
-			return "[unknown]";
-		s->hex = h;
-		s->caphex = nc;
-	}
+	if (s->nhex >= s->caphex)
+		return "[unknown]";
 	snprintf(s->hex[s->nhex], 24, "0x%llx", (unsigned long long)pc);
 	return s->hex[s->nhex++];
 }
@@ -750,7 +765,7 @@ static void walk(struct symbolizer *s, struct bin *b, int ws, int kernel,
 		 const uint64_t *regs, uint64_t stop_sp, struct uw_frame *out,
 		 struct uw_result *res)
 {
-	struct tctx tc = { b, kernel, ws };
+	struct tctx tc = { b, kernel, ws, st->pc };
 	struct uw_walk w = { ws, mem, nmem, is_text_cb, is_entry_cb, &tc,
 			     stop_sp };
 	int dwcls = ws == 4 ? ELFCLASS32 : ELFCLASS64;
@@ -794,6 +809,12 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		if (k && (k == smp->comm_len || c[k] == 0)) {
 			memcpy(a->comm, tmp, k + 1);
 			a->has_comm = 1;
+			if (smp->cpu < 64 && !a->cpu_comm)
+				a->cpu_comm = calloc(64, sizeof *a->cpu_comm);
+			if (smp->cpu < 64 && a->cpu_comm) {
+				memcpy(a->cpu_comm[smp->cpu], tmp, k + 1);
+				a->cpu_has |= 1ull << smp->cpu;
+			}
 		}
 	}
 	if (smp->flags & QP_SF_HAS_CODE)
@@ -876,7 +897,13 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 	}
 
 	size_t cnt = 0;
-	const char *pname = a->has_comm ? a->comm : prog ? prog->name : a->asname;
+	const char *pname = a->asname;
+	if (smp->cpu < 64 && (a->cpu_has >> smp->cpu & 1))
+		pname = a->cpu_comm[smp->cpu];
+	else if (a->has_comm)
+		pname = a->comm;
+	else if (prog)
+		pname = prog->name;
 	out_push(s, &cnt, pname, NULL, NULL, PK_PROC, 0);
 	if (truncated)
 		out_push(s, &cnt, "[truncated]", NULL, NULL, PK_MARK, 0);
@@ -916,4 +943,12 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 	if (truncated)
 		s->st.truncated++;
 	return 0;
+}
+
+int symbolizer_resolve_comm(struct symbolizer *s, const char *expr,
+			    struct comm_recipe *r, char *err, size_t errlen)
+{
+	int ws = s->kws ? s->kws : 8;
+	return comm_resolve(expr, s->cfg.kernel, s->cfg.symbols,
+			    s->cfg.kernel_offset, ws, r, err, errlen) < 0 ? -1 : 0;
 }

@@ -298,6 +298,20 @@ static int test_asmatch(const char *a64, const char *twin64, const char *b32)
 	CHECK(!strncmp(got, "beta;_start;", 12), "comm: %s", got);
 	run(s, sb, f, &n, got, sizeof got);
 	CHECK(!strncmp(got, "beta;_start;", 12), "comm remembered: %s", got);
+	/* another vCPU in the same address space names its own task; each
+	 * vCPU keeps the last name seen on it */
+	o.comm = "gamma";
+	struct qp_sample *sg = fx_sample_ex(&cb, &o);
+	sg->cpu = 1;
+	run(s, sg, f, &n, got, sizeof got);
+	CHECK(!strncmp(got, "gamma;_start;", 13), "comm on cpu 1: %s", got);
+	run(s, sb, f, &n, got, sizeof got);
+	CHECK(!strncmp(got, "beta;_start;", 12), "cpu 0 keeps its name: %s", got);
+	sb->cpu = 2;
+	run(s, sb, f, &n, got, sizeof got);
+	CHECK(!strncmp(got, "gamma;_start;", 13), "cpu 2 takes the latest: %s", got);
+	sb->cpu = 0;
+	free(sg);
 	free(sc);
 
 	/* unknown code: named by address space, frames by address */

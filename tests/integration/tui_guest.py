@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""The live TUI on the real test guest (x86_64, 2 vCPUs, TCG), driven in
+tmux: what a user sees.  One guest boot for all cases.
+  - the hotspot table's top row is the guest's hottest leaf (ap_x, 30 %);
+  - the process view lists the guest's tasks, ap on vCPU 1 only;
+  - search + Enter zooms the flame into a kernel path (sched_round);
+  - freeze: FROZEN badge, the shown counts hold still while the status
+    line's sample count grows; 's' saves exactly the frozen picture;
+  - help overlay; 'q' exits 0 with the terminal restored; the guest keeps
+    running and no memsave directory is left behind.
+Usage: tui_guest.py BUILD_DIR"""
+import glob
+import os
+import re
+import sys
+import tempfile
+
+from tui_common import QTOP, Tmux, run_cases
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+from guest import Guest  # noqa: E402
+from qmp import QMP  # noqa: E402
+
+BUILD = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "build")
+UTF8 = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+G = None
+
+
+def memsave_dirs():
+    return set(glob.glob("/dev/shm/qtop-prof.*") + glob.glob("/tmp/qtop-prof.*"))
+
+
+def status_samples(screen):
+    m = re.search(r"\| (\d+) samples \|", screen)
+    assert m, screen
+    return int(m.group(1))
+
+
+def shown_total(screen):
+    m = re.search(r"total \d+ of (\d+)", screen)
+    assert m, screen
+    return int(m.group(1))
+
+
+def start(tm, *extra):
+    tm.start([QTOP, "--qmp", G.qmp_path, "--kernel", G.kernel, "--sysroot", G.sysroot,
+              "--comm", "current_task->name", "--comm", "1:current_task_ap->name",
+              "--hz", "200", "--refresh", "8"] + list(extra), env=UTF8)
+    tm.wait_for("Hotspots")
+
+
+def test_hot_table_top_row():
+    with Tmux(110, 30) as tm:
+        start(tm)
+        s = tm.wait_until(lambda s: status_samples(s) >= 600, "600 samples", timeout=120)
+        rows = [l.split() for l in s.split("\n")[2:] if re.match(r"\s+\d+\.\d", l)]
+        assert rows and rows[0][4] == "ap_x", s
+        assert 22.0 <= float(rows[0][0]) <= 38.0, rows[0]     # truth: 30 % of all
+        tm.send("q")
+        rc, stty = tm.wait_exit()
+        assert rc == 0 and " icanon" in stty, (rc, stty)
+
+
+def test_process_view():
+    with Tmux(110, 30) as tm:
+        start(tm)
+        tm.wait_until(lambda s: status_samples(s) >= 400, "400 samples", timeout=120)
+        tm.send("2")
+        s = tm.wait_for("cpu1")
+        procs = {l.split()[-1]: l.split() for l in s.split("\n")[2:]
+                 if re.match(r"\s+\d+\.\d", l)}
+        for name in ("kernel", "alpha", "beta", "ap"):
+            assert name in procs, (name, s)
+        # SHARE% SAMPLES KERN% USER% cpu0 cpu1 PROCESS
+        assert float(procs["ap"][5]) > 95.0 and float(procs["ap"][4]) < 1.0, procs["ap"]
+        assert float(procs["alpha"][3]) > 95.0, procs["alpha"]     # alpha never enters the kernel
+        tm.send("q")
+        tm.wait_exit()
+
+
+def test_flame_zoom_freeze_save():
+    out = os.path.join(tempfile.mkdtemp(prefix="qtop-tui-guest-"), "frozen.folded")
+    with Tmux(120, 32) as tm:
+        start(tm, "-o", out)
+        tm.wait_until(lambda s: status_samples(s) >= 300, "300 samples", timeout=120)
+        tm.send("3")
+        tm.wait_for("icicle")
+        tm.send("/")
+        tm.send_literal("sched_round")
+        tm.send("Enter")            # jump to the first match
+        tm.send("Enter")            # zoom into it
+        s = tm.wait_until(lambda s: s.split("\n")[2].startswith("sched_round"),
+                          "sched_round zoomed")
+        assert "work_a" in s and "recurse" in s, s
+        tm.send("Escape")           # back out one level
+        tm.wait_until(lambda s: not s.split("\n")[2].startswith("sched_round"), "zoomed out")
+        tm.send("1")
+        tm.send("z")
+        s = tm.wait_for("FROZEN")
+        frozen = shown_total(s)
+        n0 = status_samples(s)
+        s = tm.wait_until(lambda s: status_samples(s) >= n0 + 200, "sampling goes on", timeout=120)
+        assert shown_total(s) == frozen, (shown_total(s), frozen)
+        tm.send("s")
+        tm.wait_for("saved ")
+        with open(out) as f:
+            lines = [l for l in f if l.strip()]
+        assert sum(int(l.rsplit(" ", 1)[1]) for l in lines) == frozen
+        assert any(l.startswith("beta;_start;main;beta_loop;sys_spin;syscall_entry_[k]") for l in lines)
+        tm.send("?")
+        tm.wait_for("freeze")
+        tm.send("Escape")
+        tm.send("q")
+        rc, _ = tm.wait_exit()
+        assert rc == 0
+
+
+def main():
+    global G
+    before = memsave_dirs()
+    with Guest(BUILD, arch="x86_64", smp=2) as g:
+        G = g
+        try:
+            run_cases([test_hot_table_top_row, test_process_view, test_flame_zoom_freeze_save])
+        finally:
+            with QMP(g.qmp_path) as q:
+                st = q.execute("query-status")
+            assert st.get("running") is True, st
+            assert memsave_dirs() - before == set(), "memsave directory left behind"
+
+
+if __name__ == "__main__":
+    main()
