@@ -8,6 +8,7 @@
  * (and i386, whose libdwfl fallback is broken in 0.188, still walks). */
 #include "unwind.h"
 
+#include <dwarf.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +19,19 @@
 #include <string.h>
 #include <unistd.h>
 
-enum stop_reason { SR_NONE, SR_BEYOND, SR_DEPTH, SR_BAD };
+enum stop_reason { SR_NONE, SR_BEYOND, SR_DEPTH, SR_BAD, SR_HANDOFF };
+
+/* Per-pc answer to "is one frame-pointer step exact here?": yes when the CFI
+ * row says CFA = fp + 2 words, return address at CFA - 1 word, saved fp at
+ * CFA - 2 words (any function past its prologue), and also when there is no
+ * CFI at all (libdwfl would only run its own frame-pointer fallback).  Such
+ * frames are stepped by our walker, ~20x cheaper than a libdwfl step. */
+#define FPC_BITS 12
+#define FPC_SIZE (1u << FPC_BITS)
+struct fpc_ent {
+	uint64_t pc;
+	uint8_t used, fp_ok;
+};
 
 struct uw_dwfl {
 	Dwfl *dwfl;
@@ -37,6 +50,8 @@ struct uw_dwfl {
 	int seen;                /* frames seen in this libdwfl run */
 	int mem_fail;            /* a read missed the copies since the last frame */
 	enum stop_reason stop;
+	struct fpc_ent *fpc;     /* lookup pc -> frame-pointer rule applies */
+	unsigned nfpc;
 };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -195,6 +210,9 @@ struct uw_dwfl *uw_dwfl_new(const char *path, const char *modname,
 		return NULL;
 	}
 	d->elfclass = cls;
+	d->fpc = calloc(FPC_SIZE, sizeof *d->fpc);
+	if (!d->fpc)
+		goto dwerr;
 	d->dwfl = dwfl_begin(&dwfl_cbs);
 	if (!d->dwfl)
 		goto dwerr;
@@ -236,6 +254,7 @@ void uw_dwfl_free(struct uw_dwfl *d)
 		return;
 	if (d->dwfl)
 		dwfl_end(d->dwfl);
+	free(d->fpc);
 	free(d->path);
 	free(d);
 }
@@ -248,6 +267,68 @@ void *uw_dwfl_handle(struct uw_dwfl *d)
 void *uw_dwfl_module(struct uw_dwfl *d)
 {
 	return d ? d->mod : NULL;
+}
+
+static int row_is_fp(Dwarf_Frame *fr, int ws, int fpreg, int rareg)
+{
+	Dwarf_Op *ops, mem[3];
+	size_t n;
+	if (dwarf_frame_cfa(fr, &ops, &n) != 0 || n != 1)
+		return 0;
+	int cfa_ok = (ops[0].atom == DW_OP_bregx && ops[0].number == (Dwarf_Word)fpreg &&
+		      (int64_t)ops[0].number2 == 2 * ws) ||
+		     (ops[0].atom == DW_OP_breg0 + fpreg &&
+		      (int64_t)ops[0].number == 2 * ws);
+	if (!cfa_ok)
+		return 0;
+	int regs[2] = { rareg, fpreg }, offs[2] = { -ws, -2 * ws };
+	for (int i = 0; i < 2; i++) {
+		if (dwarf_frame_register(fr, regs[i], mem, &ops, &n) != 0 || n != 2 ||
+		    ops[0].atom != DW_OP_call_frame_cfa ||
+		    ops[1].atom != DW_OP_plus_uconst ||
+		    (int64_t)ops[1].number != offs[i])
+			return 0;
+	}
+	return 1;
+}
+
+static int fp_rule(struct uw_dwfl *d, uint64_t pc)
+{
+	unsigned h = (unsigned)((pc * 0x9e3779b97f4a7c15ull) >> (64 - FPC_BITS));
+	for (;; h = (h + 1) & (FPC_SIZE - 1)) {
+		struct fpc_ent *e = &d->fpc[h];
+		if (!e->used)
+			break;
+		if (e->pc == pc)
+			return e->fp_ok;
+	}
+	if (d->nfpc >= FPC_SIZE / 2) {
+		memset(d->fpc, 0, FPC_SIZE * sizeof *d->fpc);
+		d->nfpc = 0;
+		h = (unsigned)((pc * 0x9e3779b97f4a7c15ull) >> (64 - FPC_BITS));
+	}
+	int ws = d->elfclass == ELFCLASS32 ? 4 : 8;
+	int fpreg = ws == 8 ? 6 : 5, rareg = ws == 8 ? 16 : 8;
+	int ok = 1;                     /* no CFI: frame pointers it is */
+	Dwarf_Addr bias;
+	Dwarf_CFI *cfi[2] = { dwfl_module_eh_cfi(d->mod, &bias), NULL };
+	Dwarf_Addr b2;
+	cfi[1] = dwfl_module_dwarf_cfi(d->mod, &b2);
+	Dwarf_Addr biases[2] = { bias, b2 };
+	for (int i = 0; i < 2; i++) {
+		Dwarf_Frame *fr;
+		if (cfi[i] && dwarf_cfi_addrframe(cfi[i], pc - biases[i], &fr) == 0) {
+			ok = row_is_fp(fr, ws, fpreg, rareg);
+			free(fr);
+			break;
+		}
+	}
+	struct fpc_ent *e = &d->fpc[h];
+	while (e->used)
+		e = &d->fpc[h = (h + 1) & (FPC_SIZE - 1)];
+	*e = (struct fpc_ent){ pc, 1, (uint8_t)ok };
+	d->nfpc++;
+	return ok;
 }
 
 static int frame_cb(Dwfl_Frame *state, void *arg)
@@ -303,24 +384,11 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
 	}
 	d->out[res->n++] = (struct uw_frame){ pc, sp, fp, (uint8_t)isact };
 	d->mem_fail = 0;
-	return DWARF_CB_OK;
-}
-
-static int cfi_at(struct uw_dwfl *d, uint64_t pc)
-{
-	Dwarf_Addr bias;
-	Dwarf_CFI *cfi[2] = { dwfl_module_eh_cfi(d->mod, &bias), NULL };
-	Dwarf_Addr b2;
-	cfi[1] = dwfl_module_dwarf_cfi(d->mod, &b2);
-	Dwarf_Addr biases[2] = { bias, b2 };
-	for (int i = 0; i < 2; i++) {
-		Dwarf_Frame *fr;
-		if (cfi[i] && dwarf_cfi_addrframe(cfi[i], pc - biases[i], &fr) == 0) {
-			free(fr);
-			return 1;
-		}
+	if (fp_rule(d, look)) {
+		d->stop = SR_HANDOFF;          /* our walker takes it from here */
+		return DWARF_CB_ABORT;
 	}
-	return 0;
+	return DWARF_CB_OK;
 }
 
 void uw_dwfl_walk(struct uw_dwfl *d, const struct uw_walk *w,
@@ -342,69 +410,62 @@ void uw_dwfl_walk(struct uw_dwfl *d, const struct uw_walk *w,
 	d->res = res;
 	d->regs = regs;
 	d->init = *st;
-	struct uw_state cur = *st;
 	out[0] = (struct uw_frame){ st->pc, st->sp, st->fp, 1 };
 	res->n = 1;
-	/* At a function's first instruction the return address is at [sp]:
-	 * without CFI there, step ourselves (libdwfl's fallback would skip the
-	 * caller); with CFI (e.g. a trap entry's signal frame) trust it. */
-	if (w->is_entry && w->is_entry(w->ctx, st->pc) && !cfi_at(d, st->pc)) {
-		struct uw_state nx;
-		int r = uw_fp_step(w, 0, st, &nx);
-		if (r <= 0) {
-			res->end = r == 0 ? UW_END_OK : UW_END_FAIL;
-			goto out;
-		}
-		res->fp_steps++;
-		if (w->stop_sp && nx.sp > w->stop_sp) {
-			res->beyond_valid = 1;
-			res->beyond = nx;
-			res->end = UW_END_OK;
-			goto out;
-		}
-		if (max < 2) {
-			res->end = UW_END_DEPTH;
-			goto out;
-		}
-		out[res->n++] = (struct uw_frame){ nx.pc, nx.sp, nx.fp, 0 };
-		cur = nx;
-	}
 	for (;;) {
-		int restart = res->n > 1 || !out[res->n - 1].isact;
-		d->init = cur;
-		/* a return address may sit past the end of a noreturn call's
-		 * function: look its CFI up inside the call */
-		if (restart)
-			d->init.pc = cur.pc - 1;
-		d->skip_first = 1;
-		d->seen = 0;
-		d->mem_fail = 0;
-		d->stop = SR_NONE;
-		int rc = dwfl_getthread_frames(d->dwfl, 1, frame_cb, d);
-		if (d->stop == SR_BEYOND) {
-			res->end = UW_END_OK;
-			break;
-		}
-		if (d->stop == SR_DEPTH) {
-			res->end = UW_END_DEPTH;
-			break;
-		}
-		/* libdwfl could not step from the last frame: one FP step */
 		struct uw_frame *lf = &out[res->n - 1];
 		struct uw_state ls = { lf->pc, lf->sp, lf->fp }, nx;
-		int r = uw_fp_step(w, res->n - 1, &ls, &nx);
-		/* libdwfl also ends "cleanly" (pc undefined) when registers it
-		 * needed were outside the copy, sometimes without even asking
-		 * for them: take its end as the outermost frame only when the
-		 * frame pointers agree or cannot tell (not a missing read) */
-		if (d->stop == SR_NONE && rc == 0 && !d->mem_fail &&
-		    (r == 0 || r == -1)) {
-			res->end = UW_END_OK;
-			break;
-		}
-		if (r == 0) {
-			res->end = UW_END_OK;
-			break;
+		int r;
+		if (fp_rule(d, lf->isact ? lf->pc : lf->pc - 1)) {
+			/* frame pointers are exact here (or all there is);
+			 * frame 0 at a function entry reads [sp] */
+			r = uw_fp_step(w, res->n - 1, &ls, &nx);
+			if (r == 0) {
+				res->end = UW_END_OK;
+				break;
+			}
+		} else {
+			d->init = ls;
+			/* a return address may sit past the end of a noreturn
+			 * call's function: look its CFI up inside the call */
+			if (!lf->isact)
+				d->init.pc = ls.pc - 1;
+			d->skip_first = 1;
+			d->seen = 0;
+			d->mem_fail = 0;
+			d->stop = SR_NONE;
+			int rc = dwfl_getthread_frames(d->dwfl, 1, frame_cb, d);
+			if (d->stop == SR_HANDOFF) {
+				d->regs = NULL;
+				continue;
+			}
+			if (d->stop == SR_BEYOND) {
+				res->end = UW_END_OK;
+				break;
+			}
+			if (d->stop == SR_DEPTH) {
+				res->end = UW_END_DEPTH;
+				break;
+			}
+			/* libdwfl could not step from the last frame: one FP
+			 * step */
+			lf = &out[res->n - 1];
+			ls = (struct uw_state){ lf->pc, lf->sp, lf->fp };
+			r = uw_fp_step(w, res->n - 1, &ls, &nx);
+			/* libdwfl also ends "cleanly" (pc undefined) when
+			 * registers it needed were outside the copy, sometimes
+			 * without even asking for them: take its end as the
+			 * outermost frame only when the frame pointers agree or
+			 * cannot tell (not a missing read) */
+			if (d->stop == SR_NONE && rc == 0 && !d->mem_fail &&
+			    (r == 0 || r == -1)) {
+				res->end = UW_END_OK;
+				break;
+			}
+			if (r == 0) {
+				res->end = UW_END_OK;
+				break;
+			}
 		}
 		if (r < 0 || nx.sp < ls.sp) {
 			res->end = UW_END_FAIL;
@@ -422,10 +483,8 @@ void uw_dwfl_walk(struct uw_dwfl *d, const struct uw_walk *w,
 			break;
 		}
 		out[res->n++] = (struct uw_frame){ nx.pc, nx.sp, nx.fp, 0 };
-		cur = nx;
 		d->regs = NULL;   /* only sp/fp/pc known past an FP step */
 	}
-out:
 	d->w = NULL;
 	d->regs = NULL;
 }

@@ -56,8 +56,9 @@ int uw_fp_step(const struct uw_walk *w, int idx, const struct uw_state *st,
 		return 0;
 	if (!w->is_text(w->ctx, ra))
 		return -1;
-	if (nfp && nfp <= st->fp)
-		return -1;                     /* must grow strictly */
+	/* A caller fp that does not grow (0, or the user's fp saved below an
+	 * entry stub) is kept with this frame: the return address is good,
+	 * and the next step refuses an fp below its sp. */
 	*next = (struct uw_state){ ra, st->fp + 2 * ws, nfp };
 	return 1;
 }

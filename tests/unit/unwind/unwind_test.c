@@ -527,6 +527,12 @@ static int test_fponly(const char *elf)
 	struct uw_mem m3 = { 0x10000, (uint8_t *)junk, sizeof junk };
 	struct uw_walk w3 = { 8, &m3, 1, fp_text, NULL, &ctx, 0 };
 	CHECK(uw_fp_step(&w3, 1, &bad, &nx) == -1, "junk accepted");
+	/* an fp below sp (a caller fp that did not grow) ends the walk */
+	struct uw_state below = { top->addr + 5, 0x10008, 0x10000 };
+	CHECK(uw_fp_step(&w3, 1, &below, &nx) == -1, "fp below sp accepted");
+	/* words outside the copy: a distinct failure */
+	struct uw_state outside = { top->addr + 5, 0x10000, 0x20000 };
+	CHECK(uw_fp_step(&w3, 1, &outside, &nx) == -2, "read outside the copy");
 	symtab_free(ctx.t);
 	free(c.stack);
 	return 0;
