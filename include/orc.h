@@ -89,6 +89,9 @@ struct orc_result {
 	uint64_t user_ip, user_sp, user_bp;   /* when end == ORC_END_USER */
 	uint64_t regs_addr;                   /* that pt_regs (runtime VA) */
 	int fp_guesses;     /* frames unwound by the frame-pointer guess */
+	uint64_t fail_addr; /* ORC_END_READ: the word the accessor refused
+			       (e.g. on the task stack behind an IRQ stack:
+			       read more and walk again) */
 };
 
 /* Unwinds from st (frame 0: exact ip) with slide added to table ips, up to

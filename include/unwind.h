@@ -7,9 +7,10 @@
  * - Memory is read only from the given stack copies, bounds-checked; a read
  *   outside them fails the step, it never touches anything else.
  * - Every delivered frame passed validation: pc inside known text (the
- *   is_text callback), sp never decreasing, fp strictly growing for FP
- *   steps, depth capped.  A walk that could not finish says so in
- *   uw_result.end; frames delivered before the failure are valid.
+ *   is_text callback), sp never decreasing, a frame-pointer step only from
+ *   an aligned fp at or above sp (so fps grow strictly), depth capped.  A
+ *   walk that could not finish says so in uw_result.end; frames delivered
+ *   before the failure are valid.
  * - Not thread-safe (libdw): one thread owns a uw_dwfl.
  */
 #ifndef QTOP_UNWIND_H
@@ -98,9 +99,13 @@ void uw_dwfl_free(struct uw_dwfl *d);
 void *uw_dwfl_handle(struct uw_dwfl *d);
 void *uw_dwfl_module(struct uw_dwfl *d);
 
-/* Walk with CFI where present and frame pointers where not, per frame.
- * regs: full register set for frame 0 in the sample's HMP order
- * (enum qp_gpr) or NULL when only st is known (after a trap crossing). */
+/* Walk with CFI where present and frame pointers where not, per frame:
+ * a frame whose CFI row is the frame-pointer rule (CFA = fp + 2 words, ra
+ * and fp saved below it), or that has no CFI, takes one uw_fp_step;
+ * any other frame is stepped by libdwfl (attach state, memory from the
+ * copies only) until it reaches such a frame again.  regs: full register
+ * set for frame 0 in the sample's HMP order (enum qp_gpr), or NULL when
+ * only st is known (after a trap crossing). */
 void uw_dwfl_walk(struct uw_dwfl *d, const struct uw_walk *w,
 		  const struct uw_state *st, const uint64_t *regs,
 		  struct uw_frame *out, int max, struct uw_result *res);

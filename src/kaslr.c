@@ -1,5 +1,4 @@
 /* kaslr.c - KASLR slide from the IDT, confirmed by a known object. */
-#define _GNU_SOURCE
 #include "kaslr.h"
 #include "symtab.h"
 

@@ -176,6 +176,36 @@ def memsave_dirs_global():
     return set(glob.glob("/dev/shm/qtop-prof.*") + glob.glob("/tmp/qtop-prof.*"))
 
 
+def held_open(path):
+    """Is path the open directory of some live process (a run in progress,
+    perhaps another engineer's)?"""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            for fd in os.listdir("/proc/%s/fd" % pid):
+                try:
+                    if os.readlink("/proc/%s/fd/%s" % (pid, fd)) == path:
+                        return True
+                except OSError:
+                    pass
+        except OSError:
+            pass
+    return False
+
+
+def leaked_dirs(before, settle=3.0):
+    """qtop-prof.* directories created since `before` that still exist and
+    that no live process holds open (waits `settle` s for others' runs)."""
+    end = time.monotonic() + settle
+    while True:
+        left = {d for d in memsave_dirs_global() - before
+                if os.path.isdir(d) and not held_open(d)}
+        if not left or time.monotonic() > end:
+            return left
+        time.sleep(0.2)
+
+
 def find_memsave_dir(pid, timeout=15.0):
     """The qtop-prof.XXXXXX directory a running qtop-prof holds open (its
     dirfd), or None."""

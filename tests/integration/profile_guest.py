@@ -68,7 +68,7 @@ def main():
         rec = os.path.join(tmp, "raw.qrec")
         cmd = [qtop, "--qmp", g.qmp_path, "--batch", "--hz", "0",
                "--samples", str(SAMPLES), "--kernel", kernel, "--sysroot", sysroot,
-               "--comm", "current_task->name", "--record", rec, "-o", folded, "--top", "12"]
+               "--comm", "current_task->name", "--comm", "1:current_task_ap->name", "--record", rec, "-o", folded, "--top", "12"]
         print("+", " ".join(cmd), flush=True)
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         print(p.stdout)

@@ -1,0 +1,61 @@
+/* linux_guest.h - what qtop-prof knows about one Linux x86_64 kernel build,
+ * and the live steps that need QMP: KASLR slide detection and the per-vCPU
+ * --comm recipe of the current task.
+ *
+ * Inputs: the vmlinux ELF (the one inside /boot/vmlinuz is enough: it keeps
+ * .orc_unwind*, .BTF and .rodata; tests/linux/fetch_kernel.py extracts it)
+ * and the kernel's System.map (Debian: the -dbg package) or a
+ * /proc/kallsyms copy taken with nokaslr.  Addresses in them are unslid.
+ * No printing; errors are negative codes plus a message.
+ */
+#ifndef QTOP_LINUX_GUEST_H
+#define QTOP_LINUX_GUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "btf.h"
+#include "kaslr.h"
+#include "orc.h"
+#include "sampler.h"
+
+struct qmp;
+struct memread;
+struct symtab;
+
+struct linux_kernel;
+
+/* vmlinux: ELF with ORC + BTF (required); sysmap: System.map/kallsyms text
+ * (required: the IDT handlers and __per_cpu_offset are not in BTF). */
+struct linux_kernel *linux_kernel_open(const char *vmlinux, const char *sysmap,
+				       char *err, size_t errlen);
+void linux_kernel_free(struct linux_kernel *k);
+
+const struct orc_table *linux_kernel_orc(const struct linux_kernel *k);
+const struct linux_task_layout *linux_kernel_layout(const struct linux_kernel *k);
+/* Unslid symbols (text and data: SYMTAB_ALL). */
+const struct symtab *linux_kernel_syms(const struct linux_kernel *k);
+
+/* Live: info registers (IDT=) of vCPU cpu, the IDT through memread,
+ * vote, then confirm with linux_banner.  0 with *res, or negative (see
+ * kaslr_detect; -5 QMP failures). */
+int linux_kernel_detect_slide(struct linux_kernel *k, struct qmp *q,
+			      struct memread *m, int cpu,
+			      struct kaslr_result *res, char *err,
+			      size_t errlen);
+
+/* Per-vCPU --comm recipe, valid in user and kernel mode alike:
+ * __per_cpu_offset[cpu] -> per-CPU base; + current_task -> task;
+ * + comm -> 16 bytes.  0 or -1. */
+int linux_kernel_comm_recipe(const struct linux_kernel *k, int64_t slide,
+			     int cpu, struct comm_recipe *r, char *err,
+			     size_t errlen);
+
+/* ORC walk of one kernel-mode register set over stack copies (mem, nmem).
+ * gpr in enum qp_gpr order (may be NULL). */
+void linux_kernel_unwind(const struct linux_kernel *k, int64_t slide,
+			 uint64_t ip, uint64_t sp, const uint64_t *gpr,
+			 const struct orc_mem *mem, int nmem,
+			 struct orc_frame *out, int max,
+			 struct orc_result *res);
+
+#endif

@@ -1,0 +1,195 @@
+/* linux_guest.c - one Linux kernel build: ORC, BTF layout, symbols; the live
+ * slide detection and the per-vCPU comm recipe. */
+#include "linux_guest.h"
+#include "memread.h"
+#include "qmp.h"
+#include "sample.h"
+#include "symtab.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BANNER_BYTES 64
+
+struct linux_kernel {
+	struct orc_table *orc;
+	struct btf *btf;
+	struct linux_task_layout layout;
+	struct symtab *syms;            /* unslid, SYMTAB_ALL */
+	uint64_t banner_addr;
+	uint8_t banner[BANNER_BYTES];
+	int have_banner;
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || !errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+struct linux_kernel *linux_kernel_open(const char *vmlinux, const char *sysmap,
+				       char *err, size_t errlen)
+{
+	struct linux_kernel *k = calloc(1, sizeof *k);
+	if (!k) {
+		seterr(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (!(k->orc = orc_from_elf(vmlinux, err, errlen)))
+		goto fail;
+	if (!(k->btf = btf_from_elf(vmlinux, err, errlen)))
+		goto fail;
+	if (btf_linux_task_layout(k->btf, &k->layout, err, errlen) < 0)
+		goto fail;
+	if (!(k->syms = symtab_from_nm_flags(sysmap, 0, SYMTAB_ALL, err,
+					     errlen)))
+		goto fail;
+	const struct sym *b = symtab_find(k->syms, "linux_banner");
+	if (b && kaslr_elf_read(vmlinux, b->addr, k->banner, BANNER_BYTES,
+				NULL, 0) == 0) {
+		k->banner_addr = b->addr;
+		k->have_banner = 1;
+	}
+	return k;
+fail:
+	linux_kernel_free(k);
+	return NULL;
+}
+
+void linux_kernel_free(struct linux_kernel *k)
+{
+	if (!k)
+		return;
+	orc_free(k->orc);
+	btf_free(k->btf);
+	symtab_free(k->syms);
+	free(k);
+}
+
+const struct orc_table *linux_kernel_orc(const struct linux_kernel *k)
+{
+	return k->orc;
+}
+
+const struct linux_task_layout *linux_kernel_layout(const struct linux_kernel *k)
+{
+	return &k->layout;
+}
+
+const struct symtab *linux_kernel_syms(const struct linux_kernel *k)
+{
+	return k->syms;
+}
+
+struct live_ctx {
+	struct memread *m;
+	int cpu;
+};
+
+static int live_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct live_ctx *c = ctx;
+	long got = memread_virt(c->m, c->cpu, addr, buf, (uint32_t)len, NULL, 0);
+	return got == (long)len ? 0 : -1;
+}
+
+int linux_kernel_detect_slide(struct linux_kernel *k, struct qmp *q,
+			      struct memread *m, int cpu,
+			      struct kaslr_result *res, char *err,
+			      size_t errlen)
+{
+	char *text = NULL;
+	if (qmp_hmp(q, "info registers", cpu, &text, err, errlen) < 0)
+		return -5;
+	uint64_t base;
+	uint32_t limit;
+	int rc = kaslr_parse_idt(text, strlen(text), &base, &limit);
+	free(text);
+	if (rc < 0) {
+		seterr(err, errlen, "kaslr: no IDT= in info registers of CPU %d",
+		       cpu);
+		return -5;
+	}
+	uint8_t idt[4096];
+	uint32_t want = limit + 1u < sizeof idt ? limit + 1u : sizeof idt;
+	long got = memread_virt(m, cpu, base, idt, want, err, errlen);
+	if (got < 16 * 15) {
+		if (got >= 0)
+			seterr(err, errlen, "kaslr: read %ld of %u IDT bytes at "
+			       "0x%llx", got, want, (unsigned long long)base);
+		return -5;
+	}
+	struct kaslr_vec vecs[32];
+	int nv = kaslr_linux_vectors(k->syms, vecs, 32);
+	struct live_ctx c = { m, cpu };
+	struct kaslr_input in = {
+		.idt = idt, .idt_len = (size_t)got, .vecs = vecs, .nvecs = nv,
+		.confirm_addr = k->banner_addr,
+		.confirm_bytes = k->have_banner ? k->banner : NULL,
+		.confirm_len = k->have_banner ? BANNER_BYTES : 0,
+		.read = live_read, .ctx = &c,
+	};
+	return kaslr_detect(&in, res, err, errlen);
+}
+
+int linux_kernel_comm_recipe(const struct linux_kernel *k, int64_t slide,
+			     int cpu, struct comm_recipe *r, char *err,
+			     size_t errlen)
+{
+	const struct sym *pco = symtab_find(k->syms, "__per_cpu_offset");
+	if (!pco) {
+		seterr(err, errlen, "no __per_cpu_offset in the symbol file");
+		return -1;
+	}
+	if (cpu < 0 || cpu >= 8192) {
+		seterr(err, errlen, "cpu %d out of range", cpu);
+		return -1;
+	}
+	struct comm_recipe c = { 0 };
+	c.addr = pco->addr + (uint64_t)slide + 8u * (uint64_t)cpu;
+	c.off[0] = (int64_t)k->layout.current_task_off;
+	c.off[1] = (int64_t)k->layout.comm_off;
+	c.nderef = 2;
+	c.wordsize = 8;
+	c.len = k->layout.comm_size && k->layout.comm_size <= QP_COMM_BYTES
+		? (uint8_t)k->layout.comm_size : 16;
+	c.valid = 1;
+	*r = c;
+	return 0;
+}
+
+struct multi {
+	const struct orc_mem *mem;
+	int n;
+};
+
+static int multi_read(void *ctx, uint64_t addr, uint64_t *val)
+{
+	const struct multi *mm = ctx;
+	for (int i = 0; i < mm->n; i++)
+		if (orc_mem_read((void *)&mm->mem[i], addr, val) == 0)
+			return 0;
+	return -1;
+}
+
+void linux_kernel_unwind(const struct linux_kernel *k, int64_t slide,
+			 uint64_t ip, uint64_t sp, const uint64_t *gpr,
+			 const struct orc_mem *mem, int nmem,
+			 struct orc_frame *out, int max,
+			 struct orc_result *res)
+{
+	struct orc_state st = { .ip = ip, .sp = sp };
+	if (gpr) {
+		memcpy(st.gpr, gpr, sizeof st.gpr);
+		st.gpr_valid = 1;
+		st.bp = gpr[6];   /* QP_RBP */
+	}
+	struct multi mm = { mem, nmem };
+	orc_unwind(k->orc, slide, &st, multi_read, &mm, out, max, res);
+}

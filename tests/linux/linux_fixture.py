@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Fetch and cache a Debian 12 kernel + busybox, build the test initramfs.
+
+    python3 tests/linux/linux_fixture.py          # prints the paths (JSON)
+
+Idempotent: everything lives in $QTOP_LINUX_CACHE (default
+~/.cache/qtop-prof/linux), never in the repository.  Downloads only with
+`apt-get download` from the configured Debian archive:
+
+  linux-image-<abi>-cloud-amd64-unsigned   /boot/vmlinuz (bzImage, LZ4)
+  linux-image-<abi>-cloud-amd64-dbg        only its System.map is kept (the
+                                           image package ships a stub)
+  busybox-static                           /bin/busybox for the initramfs
+
+The vmlinux ELF is extracted from the bzImage the way the kernel's
+scripts/extract-vmlinux does (find the compressed payload's magic, decompress
+with Debian's tool); it keeps .orc_unwind*, .BTF and .rodata.
+
+Raises Unavailable (tests turn it into a skip, exit 77) when the archive
+cannot be reached and nothing is cached.
+"""
+import glob
+import gzip
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+
+CACHE = os.environ.get('QTOP_LINUX_CACHE',
+                       os.path.expanduser('~/.cache/qtop-prof/linux'))
+# Pinned ABI (the one measured in doc/linux.md); another bookworm cloud ABI
+# is used when the archive no longer has it.
+DEFAULT_ABI = os.environ.get('QTOP_LINUX_ABI', '6.1.0-50-cloud-amd64')
+INIT_MARK = 'qtop-linux: workload running'
+
+
+class Unavailable(Exception):
+    pass
+
+
+def _run(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def _apt_download(pkg, dest):
+    """apt-get download pkg into dest; returns the .deb path."""
+    have = glob.glob(os.path.join(dest, pkg + '_*.deb'))
+    if have:
+        return have[0]
+    r = subprocess.run(['apt-get', 'download', pkg], cwd=dest,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    have = glob.glob(os.path.join(dest, pkg + '_*.deb'))
+    if r.returncode != 0 or not have:
+        raise Unavailable('apt-get download %s failed: %s' %
+                          (pkg, r.stdout.decode(errors='replace')[-400:]))
+    return have[0]
+
+
+def _pick_abi():
+    if glob.glob(os.path.join(CACHE, 'vmlinuz-*')):
+        return os.path.basename(sorted(glob.glob(
+            os.path.join(CACHE, 'vmlinuz-*')))[-1])[len('vmlinuz-'):]
+    r = subprocess.run(['apt-cache', 'show', 'linux-image-%s-unsigned' %
+                        DEFAULT_ABI], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL)
+    if r.returncode == 0 and r.stdout.strip():
+        return DEFAULT_ABI
+    r = subprocess.run(['apt-cache', 'search', '--names-only',
+                        r'^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$'],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    abis = re.findall(r'linux-image-(6\.1\.0-(\d+)-cloud-amd64)-unsigned',
+                      r.stdout.decode())
+    if not abis:
+        raise Unavailable('no linux-image-6.1.0-*-cloud-amd64-unsigned in '
+                          'the apt lists (run apt-get update?)')
+    return max(abis, key=lambda a: int(a[1]))[0]
+
+
+# extract-vmlinux: magic -> decompressor reading stdin
+MAGICS = [
+    (b'\x02!L\x18', ['lz4', '-dc']),
+    (b'\xfd7zXZ\x00', ['xz', '-dc']),
+    (b'\x1f\x8b\x08', ['gzip', '-dc']),
+    (b'(\xb5/\xfd', ['zstd', '-dc']),
+    (b'\x5d\x00\x00\x00', ['xz', '--format=lzma', '-dc']),
+]
+
+
+def extract_vmlinux(bzimage, out):
+    data = open(bzimage, 'rb').read()
+    for magic, cmd in MAGICS:
+        pos = data.find(magic)
+        while pos >= 0:
+            if shutil.which(cmd[0]):
+                r = subprocess.run(cmd, input=data[pos:],
+                                   stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL)
+                # trailing bytes after the payload make the tools complain;
+                # what counts is an ELF on stdout
+                if r.stdout[:4] == b'\x7fELF':
+                    tmp = out + '.tmp'
+                    with open(tmp, 'wb') as f:
+                        f.write(r.stdout)
+                    os.replace(tmp, out)
+                    return cmd[0]
+            pos = data.find(magic, pos + 1)
+    raise Unavailable('no decompressible ELF payload in %s' % bzimage)
+
+
+def _newc(entries):
+    """entries: (name, mode, data_bytes, rdev_major, rdev_minor)"""
+    out = bytearray()
+    ino = 1
+    for name, mode, data, maj, mnr in entries + [('TRAILER!!!', 0, b'', 0, 0)]:
+        nb = name.encode() + b'\0'
+        hdr = '070701' + ''.join('%08x' % v for v in (
+            ino, mode, 0, 0, 1, 0, len(data), 0, 0, maj, mnr, len(nb), 0))
+        out += hdr.encode() + nb
+        out += b'\0' * ((4 - len(out) % 4) % 4)
+        out += data
+        out += b'\0' * ((4 - len(out) % 4) % 4)
+        ino += 1
+    return bytes(out)
+
+
+INIT = r'''#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+echo "qtop-linux: init"
+work() {
+    while true; do
+        dd if=/dev/zero bs=64k count=400 2>/dev/null | sha256sum >/dev/null
+    done
+}
+work &
+work &
+echo "%s cpus=$(grep -c ^processor /proc/cpuinfo)"
+while true; do sleep 1000; done
+''' % INIT_MARK
+
+
+def build_initramfs(busybox, out):
+    bb = open(busybox, 'rb').read()
+    d = 0o040755
+    entries = [
+        ('bin', d, b'', 0, 0), ('dev', d, b'', 0, 0), ('proc', d, b'', 0, 0),
+        ('sys', d, b'', 0, 0), ('tmp', d, b'', 0, 0),
+        ('dev/console', stat.S_IFCHR | 0o600, b'', 5, 1),
+        ('dev/null', stat.S_IFCHR | 0o666, b'', 1, 3),
+        ('dev/zero', stat.S_IFCHR | 0o666, b'', 1, 5),
+        ('bin/busybox', 0o100755, bb, 0, 0),
+        ('bin/sh', 0o120777, b'busybox', 0, 0),
+        ('init', 0o100755, INIT.encode(), 0, 0),
+    ]
+    tmp = out + '.tmp'
+    with open(tmp, 'wb') as f:
+        f.write(gzip.compress(_newc(entries), 6))
+    os.replace(tmp, out)
+
+
+def ensure():
+    """Returns {'abi','vmlinuz','vmlinux','sysmap','initramfs'}."""
+    os.makedirs(CACHE, exist_ok=True)
+    abi = _pick_abi()
+    p = {
+        'abi': abi,
+        'vmlinuz': os.path.join(CACHE, 'vmlinuz-' + abi),
+        'vmlinux': os.path.join(CACHE, 'vmlinux-' + abi),
+        'sysmap': os.path.join(CACHE, 'System.map-' + abi),
+        'initramfs': os.path.join(CACHE, 'initramfs.cpio.gz'),
+        'busybox': os.path.join(CACHE, 'busybox'),
+    }
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        os.chmod(tmp, 0o755)   # apt-get download drops privileges to _apt
+        if not os.path.exists(p['vmlinuz']):
+            deb = _apt_download('linux-image-%s-unsigned' % abi, tmp)
+            x = os.path.join(tmp, 'x')
+            _run(['dpkg-deb', '-x', deb, x])
+            shutil.copyfile(os.path.join(x, 'boot', 'vmlinuz-' + abi),
+                            p['vmlinuz'] + '.tmp')
+            os.replace(p['vmlinuz'] + '.tmp', p['vmlinuz'])
+        if not os.path.exists(p['vmlinux']):
+            extract_vmlinux(p['vmlinuz'], p['vmlinux'])
+        if not os.path.exists(p['sysmap']):
+            deb = _apt_download('linux-image-%s-dbg' % abi, tmp)
+            member = './usr/lib/debug/boot/System.map-' + abi
+            with open(p['sysmap'] + '.tmp', 'wb') as f:
+                fsys = subprocess.Popen(['dpkg-deb', '--fsys-tarfile', deb],
+                                        stdout=subprocess.PIPE)
+                _run(['tar', '-xO', member], stdin=fsys.stdout, stdout=f)
+                fsys.stdout.close()
+                fsys.wait()
+            os.replace(p['sysmap'] + '.tmp', p['sysmap'])
+            os.unlink(deb)   # 280 MB; only System.map is needed
+        if not os.path.exists(p['busybox']):
+            deb = _apt_download('busybox-static', tmp)
+            x = os.path.join(tmp, 'bb')
+            _run(['dpkg-deb', '-x', deb, x])
+            shutil.copyfile(os.path.join(x, 'bin', 'busybox'),
+                            p['busybox'] + '.tmp')
+            os.replace(p['busybox'] + '.tmp', p['busybox'])
+    stamp = p['initramfs'] + '.init'
+    if (not os.path.exists(p['initramfs']) or not os.path.exists(stamp) or
+            open(stamp).read() != INIT):
+        build_initramfs(p['busybox'], p['initramfs'])
+        with open(stamp, 'w') as f:
+            f.write(INIT)
+    return p
+
+
+if __name__ == '__main__':
+    try:
+        print(json.dumps(ensure(), indent=1))
+    except Unavailable as e:
+        print('SKIP: %s' % e, file=sys.stderr)
+        sys.exit(77)
