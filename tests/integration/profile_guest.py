@@ -13,7 +13,6 @@ One guest boot per (arch, smp) group; checks, against tests/guest/truth.json:
   5. record/replay: replaying the recorded raw samples gives the same profile.
 Usage: profile_guest.py BUILD_DIR ARCH SMP
 """
-import glob
 import json
 import os
 import subprocess
@@ -59,18 +58,22 @@ def main():
     build, arch, smp = sys.argv[1], sys.argv[2], int(sys.argv[3])
     os.environ.pop("DEBUGINFOD_URLS", None)
     qtop = os.path.join(build, "src", "qtop-prof")
-    before = set(glob.glob("/tmp/qtop-prof.*") + glob.glob("/dev/shm/qtop-prof.*"))
     with Guest(build, arch=arch, smp=smp) as g, tempfile.TemporaryDirectory() as tmp:
         t = g.truth
         kernel = os.path.join(build, t["kernel"])
         sysroot = os.path.join(build, t["sysroot"])
         folded = os.path.join(tmp, "out.folded")
         rec = os.path.join(tmp, "raw.qrec")
+        # Where qtop-prof makes its private memsave directory: ours, so the
+        # check below does not see other runs' directories.
+        msdir = os.path.join(tmp, "memsave")
+        os.mkdir(msdir)
+        env = dict(os.environ, QTOP_MEMSAVE_DIR=msdir)
         cmd = [qtop, "--qmp", g.qmp_path, "--batch", "--hz", "0",
                "--samples", str(SAMPLES), "--kernel", kernel, "--sysroot", sysroot,
                "--comm", "current_task->name", "--comm", "1:current_task_ap->name", "--record", rec, "-o", folded, "--top", "12"]
         print("+", " ".join(cmd), flush=True)
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
         print(p.stdout)
         print(p.stderr)
         check(p.returncode == 0, "qtop-prof --batch exits 0")
@@ -125,8 +128,7 @@ def main():
         with QMP(g.qmp_path) as q:
             st = q.execute("query-status")
         check(st.get("running") is True, "guest still running after qtop-prof")
-        after = set(glob.glob("/tmp/qtop-prof.*") + glob.glob("/dev/shm/qtop-prof.*"))
-        check(after - before == set(), "no memsave directory left behind")
+        check(os.listdir(msdir) == [], "no memsave directory left behind")
 
         # 5. Replay of the raw samples gives the same profile.
         folded2 = os.path.join(tmp, "replay.folded")

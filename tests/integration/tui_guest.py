@@ -9,7 +9,6 @@ tmux: what a user sees.  One guest boot for all cases.
   - help overlay; 'q' exits 0 with the terminal restored; the guest keeps
     running and no memsave directory is left behind.
 Usage: tui_guest.py BUILD_DIR"""
-import glob
 import os
 import re
 import sys
@@ -27,8 +26,7 @@ UTF8 = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 G = None
 
 
-def memsave_dirs():
-    return set(glob.glob("/dev/shm/qtop-prof.*") + glob.glob("/tmp/qtop-prof.*"))
+MSDIR = tempfile.mkdtemp(prefix="qtop-tui-guest-ms-")   # qtop-prof's memsave dirs go here
 
 
 def status_samples(screen):
@@ -46,7 +44,8 @@ def shown_total(screen):
 def start(tm, *extra):
     tm.start([QTOP, "--qmp", G.qmp_path, "--kernel", G.kernel, "--sysroot", G.sysroot,
               "--comm", "current_task->name", "--comm", "1:current_task_ap->name",
-              "--hz", "200", "--refresh", "8"] + list(extra), env=UTF8)
+              "--hz", "200", "--refresh", "8"] + list(extra),
+             env=dict(UTF8, QTOP_MEMSAVE_DIR=MSDIR))
     tm.wait_for("Hotspots")
 
 
@@ -118,7 +117,6 @@ def test_flame_zoom_freeze_save():
 
 def main():
     global G
-    before = memsave_dirs()
     with Guest(BUILD, arch="x86_64", smp=2) as g:
         G = g
         try:
@@ -127,7 +125,7 @@ def main():
             with QMP(g.qmp_path) as q:
                 st = q.execute("query-status")
             assert st.get("running") is True, st
-            assert memsave_dirs() - before == set(), "memsave directory left behind"
+            assert os.listdir(MSDIR) == [], "memsave directory left behind"
 
 
 if __name__ == "__main__":

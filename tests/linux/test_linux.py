@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Linux guest tests against a real Debian 12 kernel under TCG (suite linux).
+
+    test_linux.py TEST LINUX_PROBE LINUX_UNIT_TEST
+
+TEST: tables | kaslr | nokaslr | orc | comm.  Exit 77 (skip) when the
+kernel cannot be fetched (no Debian archive, nothing cached).
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import linux_fixture  # noqa: E402
+
+SKIP = 77
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def fail(msg):
+    log('FAIL: ' + msg)
+    sys.exit(1)
+
+
+def probe_live(probe, g, sysmap, rounds, slide='auto'):
+    r = subprocess.run([probe, 'live', g.qmp_path, g.paths['vmlinux'],
+                        sysmap, str(rounds), slide],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=150)
+    lines = [json.loads(x) for x in r.stdout.decode().splitlines() if x]
+    if r.returncode not in (0, 2):
+        fail('linux_probe rc=%d: %s' % (r.returncode, r.stderr.decode()))
+    return r.returncode, lines
+
+
+def t_tables(probe, unit):
+    p = linux_fixture.ensure()
+    r = subprocess.run([unit, 'real', p['vmlinux'], p['sysmap']],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log(r.stdout.decode().strip())
+    if r.returncode:
+        fail('linux_unit_test real failed')
+    r = subprocess.run([probe, 'info', p['vmlinux'], p['sysmap']],
+                       stdout=subprocess.PIPE, check=True)
+    info = json.loads(r.stdout)
+    log(json.dumps(info))
+    if info['current_task_off'] != info['current_task_sysmap']:
+        fail('BTF current_task offset differs from System.map')
+    if info['comm_size'] != 16:
+        fail('task_struct.comm is not 16 bytes')
+
+
+def boot(**kw):
+    from linux_boot import LinuxGuest
+    g = LinuxGuest(**kw)
+    g.__enter__()
+    log('booted %s in %.1f s (kaslr=%s, cpus=%d)' % (g.paths['abi'], g.boot_s,
+                                                      g.kaslr, g.cpus))
+    return g
+
+
+def kaslr_line(lines):
+    k = [x['kaslr'] for x in lines if 'kaslr' in x]
+    if not k:
+        fail('no kaslr line')
+    return k[0]
+
+
+def t_kaslr(probe, unit, kaslr=True):
+    g = boot(smp=2, kaslr=kaslr)
+    try:
+        rc, lines = probe_live(probe, g, g.paths['sysmap'], 0)
+        k = kaslr_line(lines)
+        log('detected: %s' % json.dumps(k))
+        if rc != 0 or k['rc'] != 0:
+            fail('slide not detected: %s' % k)
+        slide = int(k['slide'], 16)
+        if not k['confirmed']:
+            fail('slide not confirmed by linux_banner')
+        if k['votes'] != k['decoded'] or k['decoded'] < 15:
+            fail('IDT votes %d of %d' % (k['votes'], k['decoded']))
+        if kaslr and slide == 0:
+            fail('KASLR boot but slide 0 (nokaslr in effect?)')
+        if not kaslr and slide != 0:
+            fail('nokaslr boot but slide 0x%x' % slide)
+        if slide % 0x200000:
+            fail('slide not 2 MiB aligned')
+        # the same kernel with a System.map shifted by 2 MiB: the IDT
+        # votes agree on a wrong (aligned) slide; the banner check must
+        # catch it
+        with tempfile.TemporaryDirectory() as d:
+            bad = os.path.join(d, 'System.map.shifted')
+            with open(g.paths['sysmap']) as fi, open(bad, 'w') as fo:
+                for line in fi:
+                    a, rest = line.split(' ', 1)
+                    v = int(a, 16)
+                    if v >= 0xffffffff80000000:
+                        v = (v + 0x200000) & 0xffffffffffffffff
+                    fo.write('%016x %s' % (v, rest))
+            rc, lines = probe_live(probe, g, bad, 0)
+            kb = kaslr_line(lines)
+            log('shifted System.map: %s' % json.dumps(kb))
+            if rc == 0 or kb['rc'] != -4:
+                fail('a wrong slide was not detected: %s' % kb)
+    finally:
+        g.stop()
+
+
+def kernel_samples(probe, g, rounds):
+    rc, lines = probe_live(probe, g, g.paths['sysmap'], rounds)
+    if rc:
+        fail('probe: %s' % lines)
+    return [x for x in lines if 'round' in x]
+
+
+def t_orc(probe, unit):
+    g = boot(smp=2, kaslr=True)
+    try:
+        samples = kernel_samples(probe, g, 60)
+    finally:
+        g.stop()
+    ks = [s for s in samples if s['cpl'] == 0]
+    log('%d samples, %d in kernel mode' % (len(samples), len(ks)))
+    if len(ks) < 20:
+        fail('too few kernel-mode samples')
+    ok = syscall = 0
+    us = []
+    for s in ks:
+        chain = s['chain']
+        us.append(s['unwind_us'])
+        unknown = [f for f in chain if f == '?']
+        if unknown:
+            fail('unknown frames in %s' % chain)
+        if s['end'] in ('user', 'kthread'):
+            ok += 1
+        if s['end'] == 'user' and chain[-1].startswith('entry_SYSCALL_64'):
+            syscall += 1
+            if s['comm'] not in ('dd', 'sha256sum', 'sh'):
+                fail('syscall chain of %r' % s['comm'])
+            if 'do_syscall_64' not in chain:
+                fail('no do_syscall_64 in %s' % chain)
+            if not (0 < int(s['user_ip'], 16) < 0x800000000000):
+                fail('user ip %s' % s['user_ip'])
+        log('  %-10s %-7s %s' % (s['comm'], s['end'],
+                                 ';'.join(reversed(chain))))
+    us.sort()
+    log('complete chains: %d/%d; ending in entry_SYSCALL_64: %d; '
+        'unwind median %.1f us' % (ok, len(ks), syscall, us[len(us) // 2]))
+    if ok < 0.8 * len(ks):
+        fail('fewer than 80%% of kernel chains complete')
+    if syscall < 5:
+        fail('fewer than 5 chains end in entry_SYSCALL_64')
+
+
+def t_comm(probe, unit):
+    g = boot(smp=2, kaslr=True)
+    try:
+        samples = kernel_samples(probe, g, 40)
+    finally:
+        g.stop()
+    seen = {}
+    for s in samples:
+        c = s['comm']
+        if c is None:
+            fail('comm not read: %s' % s)
+        seen[c] = seen.get(c, 0) + 1
+        if s['cpl'] == 3 and c not in ('dd', 'sha256sum', 'sh'):
+            fail('user-mode sample of %r' % c)
+    log('comm seen: %s' % json.dumps(seen))
+    if 'dd' not in seen or 'sha256sum' not in seen:
+        fail('dd and sha256sum not both seen')
+
+
+def main():
+    if len(sys.argv) < 3:
+        print(__doc__)
+        return 2
+    test, probe = sys.argv[1], os.path.abspath(sys.argv[2])
+    unit = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else None
+    try:
+        linux_fixture.ensure()
+    except linux_fixture.Unavailable as e:
+        log('SKIP: Debian kernel not available: %s' % e)
+        return SKIP
+    {'tables': t_tables, 'kaslr': t_kaslr,
+     'nokaslr': lambda p, u: t_kaslr(p, u, kaslr=False),
+     'orc': t_orc, 'comm': t_comm}[test](probe, unit)
+    log('PASS')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
