@@ -327,16 +327,17 @@ int main(int argc, char **argv)
 	size_t cap = 4096, ns = 0, nr = 0, caplat = 4096;
 	struct bsample *smp = malloc(cap * sizeof *smp);
 	double *lat = malloc(caplat * sizeof *lat);
+	double *slat = malloc(cap * sizeof *slat);   /* per sample: registers + walk */
 	struct asname names[MAX_AS];
-	int nas = 0, fatal = 0;
+	int nas = 0, fatal = 0, oom = 0;
 	uint64_t failed = 0, depth_sum = 0;
 	double t0 = now_s(), t_end = duration > 0 ? t0 + duration : 0, next = t0;
 	double period = hz > 0 ? 1.0 / hz : 0;
 
 	memset(names, 0, sizeof names);
-	if (!smp || !lat)
+	if (!smp || !lat || !slat)
 		die("memory", "out of memory");
-	while (!got_signal && !fatal) {
+	while (!got_signal && !fatal && !oom) {
 		double r0 = now_s();
 		if (t_end && r0 >= t_end)
 			break;
@@ -344,19 +345,43 @@ int main(int argc, char **argv)
 			break;
 		if (qmp_execute(q, "stop", NULL, NULL, err, sizeof err) < 0)
 			die("stop", err);
+		/* QEMU sends STOP before the reply.  No STOP: someone else had
+		 * paused the guest; it stays paused, we leave without cont. */
+		{
+			struct qmp_event ev;
+			int stopped = 0;
+			qmp_poll(q, 0, err, sizeof err);
+			while (qmp_next_event(q, &ev) == 1)
+				stopped |= ev.kind == QMP_EV_STOP;
+			if (!stopped) {
+				fprintf(stderr, "baseline_sampler: the guest was paused by someone else: stopping, guest left paused\n");
+				break;
+			}
+		}
 		for (int cpu = 0; cpu < ncpus && !fatal; cpu++) {
 			if (ns == cap) {
-				cap *= 2;
-				smp = realloc(smp, cap * sizeof *smp);
-				if (!smp)
+				/* Out of memory inside the stop window: end after
+				 * this round's cont, never leave the guest paused. */
+				struct bsample *n1 = realloc(smp, 2 * cap * sizeof *smp);
+				if (n1)
+					smp = n1;
+				double *n2 = n1 ? realloc(slat, 2 * cap * sizeof *slat) : NULL;
+				if (n2)
+					slat = n2;
+				if (!n1 || !n2) {
+					oom = 1;
 					break;
+				}
+				cap *= 2;
 			}
 			struct bsample *s = &smp[ns];
+			double w0 = now_s();
 			memset(s, 0, sizeof *s);
 			if (walk(q, cpu, s, &fatal) < 0) {
 				failed++;
 				continue;
 			}
+			slat[ns] = (now_s() - w0) * 1e6;
 			if (comm_addr && !s->kernel_mode)
 				learn_name(q, cpu, s->ws, comm_addr, names, &nas, s->cr3, &fatal);
 			depth_sum += s->nframes;
@@ -365,13 +390,12 @@ int main(int argc, char **argv)
 		/* Resume even after a failure: never leave the guest paused. */
 		if (qmp_execute(q, "cont", NULL, NULL, err, sizeof err) < 0)
 			die("cont", err);
-		if (!smp)
-			die("memory", "out of memory");
 		if (nr == caplat) {
+			double *n3 = realloc(lat, 2 * caplat * sizeof *lat);
+			if (!n3)
+				break;      /* guest already resumed: keep what we have */
+			lat = n3;
 			caplat *= 2;
-			lat = realloc(lat, caplat * sizeof *lat);
-			if (!lat)
-				die("memory", "out of memory");
 		}
 		lat[nr++] = (now_s() - r0) * 1e6;
 		qmp_poll(q, 0, err, sizeof err);   /* drop STOP/RESUME events */
@@ -393,6 +417,8 @@ int main(int argc, char **argv)
 		}
 	}
 	double wall = now_s() - t0;
+	if (oom)
+		fprintf(stderr, "baseline_sampler: out of memory after %zu samples; stopping there\n", ns);
 	if (fatal)
 		fprintf(stderr, "baseline_sampler: connection lost: %s\n", qmp_strerror(fatal));
 	qmp_close(q);
@@ -407,6 +433,8 @@ int main(int argc, char **argv)
 	}
 	qsort(lat, nr, sizeof *lat, cmpd);
 	double med = nr ? lat[nr / 2] : 0, p99 = nr ? lat[(size_t)((double)nr * 0.99)] : 0;
+	qsort(slat, ns, sizeof *slat, cmpd);
+	double smed = ns ? slat[ns / 2] : 0, sp99 = ns ? slat[(size_t)((double)ns * 0.99)] : 0;
 
 	/* Fold: root first, like qtop-prof's files. */
 	char *buf = malloc(64 * 1024);
@@ -447,17 +475,20 @@ int main(int argc, char **argv)
 			fprintf(f, "%s %" PRIu64 "\n", lines[i].s, lines[i].n);
 		fclose(f);
 	}
-	fprintf(stderr, "baseline: %zu samples (%d vCPU) in %.2f s = %.1f samples/s; round latency median %.0f us p99 %.0f us;"
+	fprintf(stderr, "baseline: %zu samples (%d vCPU) in %.2f s = %.1f samples/s; round (stop..cont) latency median %.0f us p99 %.0f us;"
+		" per sample (registers + walk) median %.0f us p99 %.0f us;"
 		" %.1f frames and %.1f x round trips per sample; %" PRIu64 " failed\n",
-		ns, ncpus, wall, (double)ns / wall, med, p99,
+		ns, ncpus, wall, (double)ns / wall, med, p99, smed, sp99,
 		ns ? (double)depth_sum / (double)ns : 0, ns ? (double)n_x / (double)ns : 0, failed);
 	printf("RESULT {\"samples\": %zu, \"rounds\": %zu, \"ncpus\": %d, \"wall_s\": %.3f, \"samples_per_s\": %.2f,"
-	       " \"round_us_median\": %.1f, \"round_us_p99\": %.1f, \"frames_per_sample\": %.2f,"
+	       " \"round_us_median\": %.1f, \"round_us_p99\": %.1f, \"sample_us_median\": %.1f,"
+	       " \"sample_us_p99\": %.1f, \"frames_per_sample\": %.2f,"
 	       " \"x_per_sample\": %.2f, \"failed\": %" PRIu64 "}\n",
-	       ns, nr, ncpus, wall, (double)ns / wall, med, p99,
+	       ns, nr, ncpus, wall, (double)ns / wall, med, p99, smed, sp99,
 	       ns ? (double)depth_sum / (double)ns : 0, ns ? (double)n_x / (double)ns : 0, failed);
 	free(smp);
 	free(lat);
+	free(slat);
 	symtab_free(ksym);
 	for (int p = 0; p < nprogs; p++)
 		symtab_free(progs[p].t);

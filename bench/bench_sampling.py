@@ -16,7 +16,8 @@ and in one run measures:
      on the host clock from its serial progress lines as a cross-check;
  (d) chain agreement: the top chains of qtop-prof and of the baseline.
  (e) optional (--strace): where one qtop-prof round's time goes, per QMP
-     command, from strace -ttt -T of the sampler thread.
+     command, from strace -ttt -T of the sampler thread (and the baseline's);
+ (f) HMP x/Ngx vs memsave per read size (x86_64, 1 vCPU; --read-reps 0 skips).
 
 Prints a table; --md FILE writes it as markdown, --json FILE the raw data.
 
@@ -277,7 +278,8 @@ class Bench:
             except OSError:
                 r['periods'] = []
             r.update(samples=j['samples'], secs=j['wall_s'], x_per_sample=j['x_per_sample'],
-                     frames_per_sample=j['frames_per_sample'], folded=folded)
+                     frames_per_sample=j['frames_per_sample'], folded=folded,
+                     sample_us_median=j.get('sample_us_median'))
             return r, None
         stop = name == QSTOP
         folded, rec = self.path('q.folded'), self.path('q.qrec')
@@ -336,6 +338,8 @@ class Bench:
             if name == BASE:
                 t['x_per_sample'] = statistics.mean(r['x_per_sample'] for r in runs)
                 t['frames_per_sample'] = statistics.mean(r['frames_per_sample'] for r in runs)
+                sl = [r['sample_us_median'] for r in runs if r.get('sample_us_median')]
+                t['sample_us_median'] = statistics.median(sl) if sl else None
             out[name] = t
             self.log('  %-28s %7.1f samples/s (%.1f per vCPU; runs %s), round %6.0f us median %6.0f p99, '
                      '%.2f ms CPU/sample (QEMU %.2f + profiler %.2f), vCPU share %.2f, runnable %.2f' % (
@@ -532,6 +536,48 @@ class Bench:
                 self.log('    %-48s %5d calls  median %6.0f us  p99 %6.0f us  %5.1f %% of round time' % (
                     k, v['n'], v['us_median'], v['us_p99'], v['share']))
 
+    # -- (f) --
+    def read_cost(self, g, res):
+        """HMP x/Ngx vs memsave (+ the client's open/read/unlink) for the
+        sizes a round reads, on a stopped guest at a kernel stack pointer,
+        interleaved; Python client (tests/lib/qmp.py), medians."""
+        from qmp import QMP
+        q = QMP(g.qmp_path)
+        out = {}
+        path = os.path.join(self.tmp, 'memsave.bin')
+        q.execute('stop')
+        try:
+            rsp = 0
+            for _ in range(100):
+                m = re.search(r'RSP=([0-9a-f]+)', q.hmp('info registers', cpu=0))
+                rsp = int(m.group(1), 16) if m else 0
+                if rsp >> 63:
+                    break
+                q.execute('cont')
+                time.sleep(0.01)
+                q.execute('stop')
+            if rsp >> 63:
+                for n in (8, 256, 1024, 4096):
+                    xs, ms = [], []
+                    for _ in range(self.a.read_reps):
+                        t0 = time.perf_counter()
+                        q.hmp('x/%dgx 0x%x' % (n // 8, rsp), cpu=0)
+                        xs.append(time.perf_counter() - t0)
+                        t0 = time.perf_counter()
+                        q.execute('memsave', {'val': rsp - (1 << 64), 'size': n,
+                                              'filename': path, 'cpu-index': 0})
+                        with open(path, 'rb') as f:
+                            f.read()
+                        os.unlink(path)
+                        ms.append(time.perf_counter() - t0)
+                    out[n] = {'x_us': statistics.median(xs) * 1e6, 'memsave_us': statistics.median(ms) * 1e6}
+                    self.log('  read %5d B: x/%dgx %4.0f us, memsave+read+unlink %4.0f us' % (
+                        n, n // 8, out[n]['x_us'], out[n]['memsave_us']))
+        finally:
+            q.execute('cont')
+            q.close()
+        res['read_cost'] = out
+
     # -- one guest --
     def guest_config(self, arch, smp, full=True):
         self.log('== %s, %d vCPU' % (arch, smp))
@@ -555,6 +601,8 @@ class Bench:
                 self.disturbance(g, prog, res)
                 if self.a.strace and smp == 1 and arch == 'x86_64':
                     self.strace_round(g, res)
+                if self.a.read_reps and smp == 1 and arch == 'x86_64':
+                    self.read_cost(g, res)
             prog.stop_ev.set()
         self.results.append(res)
         return res
@@ -666,7 +714,9 @@ def markdown(b, args):
                                          base['cpu_ms_per_sample'] / t['cpu_ms_per_sample'])
             extra = ''
             if 'x_per_sample' in t:
-                extra = ' (%.1f frames, %.1f x/sample)' % (t['frames_per_sample'], t['x_per_sample'])
+                extra = ' (%.1f frames, %.1f x/sample%s)' % (
+                    t['frames_per_sample'], t['x_per_sample'],
+                    ', registers + walk %.0f µs/sample' % t['sample_us_median'] if t.get('sample_us_median') else '')
             L.append('| %s %d vCPU | %s%s | %.0f (runs %s) | %.0f | %.0f / %.0f | %.2f (%.2f + %.2f) | %s | %.2f |' % (
                 r['arch'], r['smp'], name, extra, t['samples_per_s'],
                 ' '.join('%.0f' % x for x in t['samples_per_s_runs']), t['per_vcpu_per_s'],
@@ -694,7 +744,7 @@ def markdown(b, args):
                 fmt(o['rounds_per_s']) + ('' if not o.get('ap_rounds_per_s') or r['smp'] < 2 else ' (AP %.1f)' % o['ap_rounds_per_s']),
                 fmt(o.get('work_rate_rel'), '%.2f') if mode != 'none' else '1'))
     L.append('')
-    L.append('### (d) Chain agreement (qtop-prof --stop vs baseline, same guest, %% of samples; frames root→leaf)' )
+    L.append('### (d) Chain agreement (qtop-prof --stop vs baseline, same guest, % of samples; frames root→leaf)')
     for r in b.results:
         c = r.get('chains')
         if not c:
@@ -732,6 +782,18 @@ def markdown(b, args):
                     L.append('| %s | %.2f | %.0f | %.0f | %.0f | %.1f %% |' % (
                         kk.replace('  client time after ', '↳ client time after '), v['n'] / rounds,
                         v['us_median'], v['us_mean'], v['us_p99'], v['share']))
+    for r in b.results:
+        rc = r.get('read_cost')
+        if not rc:
+            continue
+        L.append('')
+        L.append('### Reading guest memory: HMP `x/Ngx` vs `memsave` (%s %d vCPU, guest stopped, '
+                 'Python client, medians of %d interleaved pairs)' % (r['arch'], r['smp'], args.read_reps))
+        L.append('')
+        L.append('| bytes | `x/Ngx` µs | `memsave` + open/read/unlink µs |')
+        L.append('|---|---|---|')
+        for n, v in sorted(rc.items(), key=lambda kv: int(kv[0])):
+            L.append('| %s | %.0f | %.0f |' % (n, v['x_us'], v['memsave_us']))
     return '\n'.join(L) + '\n'
 
 
@@ -747,6 +809,8 @@ def main():
     ap.add_argument('--reps', type=int, default=3)
     ap.add_argument('--strace', action='store_true', help='per-command time of a qtop-prof round')
     ap.add_argument('--strace-secs', type=float, default=3.0)
+    ap.add_argument('--read-reps', type=int, default=100,
+                    help='x/Ngx vs memsave comparisons per size (0: skip)')
     ap.add_argument('--md', help='write the tables as markdown here')
     ap.add_argument('--json', help='write the raw results here')
     args = ap.parse_args()

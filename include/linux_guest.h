@@ -16,7 +16,9 @@
 #include "btf.h"
 #include "kaslr.h"
 #include "orc.h"
+#include "sample.h"
 #include "sampler.h"
+#include "unwind.h"
 
 struct qmp;
 struct memread;
@@ -24,13 +26,17 @@ struct symtab;
 
 struct linux_kernel;
 
-/* vmlinux: ELF with ORC + BTF (required); sysmap: System.map/kallsyms text
- * (required: the IDT handlers and __per_cpu_offset are not in BTF). */
+/* vmlinux: ELF with ORC (required) and BTF (needed only for the comm
+ * recipe); sysmap: System.map/kallsyms text
+ * (may be NULL: then only the ORC walk and the BTF layout work; slide
+ * detection and the comm recipe need the IDT handlers and __per_cpu_offset,
+ * which are not in BTF). */
 struct linux_kernel *linux_kernel_open(const char *vmlinux, const char *sysmap,
 				       char *err, size_t errlen);
 void linux_kernel_free(struct linux_kernel *k);
 
 const struct orc_table *linux_kernel_orc(const struct linux_kernel *k);
+/* NULL when the vmlinux has no usable BTF. */
 const struct linux_task_layout *linux_kernel_layout(const struct linux_kernel *k);
 /* Unslid symbols (text and data: SYMTAB_ALL). */
 const struct symtab *linux_kernel_syms(const struct linux_kernel *k);
@@ -42,6 +48,12 @@ int linux_kernel_detect_slide(struct linux_kernel *k, struct qmp *q,
 			      struct memread *m, int cpu,
 			      struct kaslr_result *res, char *err,
 			      size_t errlen);
+
+/* The same over its own QMP connection, closed before returning (a QMP
+ * unix socket serves one client: call it before sampler_start). */
+int linux_kernel_detect_slide_qmp(struct linux_kernel *k, const char *qmp_spec,
+				  int cpu, struct kaslr_result *res, char *err,
+				  size_t errlen);
 
 /* Per-vCPU --comm recipe, valid in user and kernel mode alike:
  * __per_cpu_offset[cpu] -> per-CPU base; + current_task -> task;
@@ -57,5 +69,16 @@ void linux_kernel_unwind(const struct linux_kernel *k, int64_t slide,
 			 const struct orc_mem *mem, int nmem,
 			 struct orc_frame *out, int max,
 			 struct orc_result *res);
+
+/* The kernel part of a kernel-mode sample (its one stack copy), in the
+ * symbolizer's walk() terms: frames into out (pc, sp; isact = exact pc),
+ * res->end UW_END_OK when the walk reached a pt_regs from user mode or the
+ * top of a kernel thread, UW_END_DEPTH / UW_END_FAIL otherwise.  Returns 1
+ * with *user = the user ip/sp/bp saved in that pt_regs (continue the user
+ * walk from there), else 0. */
+int linux_kernel_walk_sample(const struct linux_kernel *k, int64_t slide,
+			     const struct qp_sample *smp, struct uw_frame *out,
+			     int max, struct uw_result *res,
+			     struct uw_state *user);
 
 #endif

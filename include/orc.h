@@ -11,7 +11,9 @@
  * crossings (REGS: full pt_regs at the frame's sp; REGS_PARTIAL: the iret
  * frame), registers taken from the last pt_regs (r10, r13, di, dx, bp), and
  * stops at a pt_regs whose CS is a user selector, handing back the user
- * ip/sp/bp.  Stack words are read only through the caller's accessor (the
+ * ip/sp/bp.  Every delivered frame after frame 0 is inside the table's
+ * range (the vmlinux's text) or in the module area; a step that produces
+ * anything else ends the walk (ORC_END_BAD) without delivering it.  Stack words are read only through the caller's accessor (the
  * sample's stack copy); a read it refuses ends the walk as truncated.
  * Addresses are runtime (slid) ones; the table is searched unslid.
  * Thread-safe for concurrent walks on one table (read only after load).
@@ -71,7 +73,7 @@ enum orc_end {
 	ORC_END_USER,       /* reached a pt_regs from user mode: user_* set */
 	ORC_END_KTHREAD,    /* an "end" entry: top of a kernel thread / idle */
 	ORC_END_DEPTH,      /* depth cap */
-	ORC_END_NOTABLE,    /* an ip outside the table and outside kernel text */
+	ORC_END_NOTABLE,    /* an ip outside the vmlinux's table (module, BPF) */
 	ORC_END_READ,       /* a stack word outside the accessor's memory */
 	ORC_END_BAD,        /* inconsistent step (sp going down, bad reg) */
 };
@@ -88,7 +90,6 @@ struct orc_result {
 	enum orc_end end;
 	uint64_t user_ip, user_sp, user_bp;   /* when end == ORC_END_USER */
 	uint64_t regs_addr;                   /* that pt_regs (runtime VA) */
-	int fp_guesses;     /* frames unwound by the frame-pointer guess */
 	uint64_t fail_addr; /* ORC_END_READ: the word the accessor refused
 			       (e.g. on the task stack behind an IRQ stack:
 			       read more and walk again) */

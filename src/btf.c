@@ -296,10 +296,13 @@ static int find_named(const struct btf *b, int kind1, int kind2,
 
 /* 1 found, 0 not found, -1 bitfield */
 static int member_in(const struct btf *b, uint32_t id, const char *member,
-		     uint64_t base, uint64_t *off, uint64_t *size, int depth)
+		     uint64_t base, uint64_t *off, uint64_t *size, int depth,
+		     long *budget)
 {
 	struct ty t;
-	if (depth > 8 || get_ty(b, id, &t) < 0 ||
+	/* the budget bounds crafted nests of anonymous members that would
+	 * otherwise take vlen^depth steps */
+	if (depth > 8 || --*budget < 0 || get_ty(b, id, &t) < 0 ||
 	    (t.kind != K_STRUCT && t.kind != K_UNION))
 		return 0;
 	for (uint32_t i = 0; i < t.vlen; i++) {
@@ -319,8 +322,11 @@ static int member_in(const struct btf *b, uint32_t id, const char *member,
 			return 1;
 		}
 		/* anonymous struct/union: look inside */
+		if (--*budget < 0)
+			return 0;
 		int r = member_in(b, resolve(b, mtype), member,
-				  base + bitoff / 8, off, size, depth + 1);
+				  base + bitoff / 8, off, size, depth + 1,
+				  budget);
 		if (r)
 			return r;
 	}
@@ -348,7 +354,8 @@ int btf_member(const struct btf *b, const char *type, const char *member,
 		return -1;
 	}
 	uint64_t o = 0, sz = 0;
-	int r = member_in(b, id, member, 0, &o, &sz, 0);
+	long budget = 1L << 20;
+	int r = member_in(b, id, member, 0, &o, &sz, 0, &budget);
 	if (r <= 0) {
 		seterr(err, errlen, r < 0 ? "btf: %s.%s is a bitfield"
 				       : "btf: struct %s has no member %s",

@@ -21,6 +21,8 @@ struct linux_kernel {
 	uint64_t banner_addr;
 	uint8_t banner[BANNER_BYTES];
 	int have_banner;
+	int have_layout;
+	char layout_err[160];
 };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -43,10 +45,14 @@ struct linux_kernel *linux_kernel_open(const char *vmlinux, const char *sysmap,
 	}
 	if (!(k->orc = orc_from_elf(vmlinux, err, errlen)))
 		goto fail;
-	if (!(k->btf = btf_from_elf(vmlinux, err, errlen)))
-		goto fail;
-	if (btf_linux_task_layout(k->btf, &k->layout, err, errlen) < 0)
-		goto fail;
+	/* BTF only matters for the comm recipe: without it the ORC walk and
+	 * the slide detection still work */
+	k->btf = btf_from_elf(vmlinux, k->layout_err, sizeof k->layout_err);
+	if (k->btf && btf_linux_task_layout(k->btf, &k->layout, k->layout_err,
+					    sizeof k->layout_err) == 0)
+		k->have_layout = 1;
+	if (!sysmap)
+		return k;
 	if (!(k->syms = symtab_from_nm_flags(sysmap, 0, SYMTAB_ALL, err,
 					     errlen)))
 		goto fail;
@@ -79,7 +85,7 @@ const struct orc_table *linux_kernel_orc(const struct linux_kernel *k)
 
 const struct linux_task_layout *linux_kernel_layout(const struct linux_kernel *k)
 {
-	return &k->layout;
+	return k->have_layout ? &k->layout : NULL;
 }
 
 const struct symtab *linux_kernel_syms(const struct linux_kernel *k)
@@ -104,6 +110,10 @@ int linux_kernel_detect_slide(struct linux_kernel *k, struct qmp *q,
 			      struct kaslr_result *res, char *err,
 			      size_t errlen)
 {
+	if (!k->syms) {
+		seterr(err, errlen, "kaslr: needs the kernel's System.map");
+		return -1;
+	}
 	char *text = NULL;
 	if (qmp_hmp(q, "info registers", cpu, &text, err, errlen) < 0)
 		return -5;
@@ -138,13 +148,35 @@ int linux_kernel_detect_slide(struct linux_kernel *k, struct qmp *q,
 	return kaslr_detect(&in, res, err, errlen);
 }
 
+int linux_kernel_detect_slide_qmp(struct linux_kernel *k, const char *qmp_spec,
+				  int cpu, struct kaslr_result *res, char *err,
+				  size_t errlen)
+{
+	int code;
+	struct qmp *q = qmp_connect(qmp_spec, 5000, &code, err, errlen);
+	if (!q)
+		return -5;
+	struct memread *m = memread_new(q, SAMPLER_MEM_AUTO, err, errlen);
+	int rc = -5;
+	if (m)
+		rc = linux_kernel_detect_slide(k, q, m, cpu, res, err, errlen);
+	memread_free(m);
+	qmp_close(q);
+	return rc;
+}
+
 int linux_kernel_comm_recipe(const struct linux_kernel *k, int64_t slide,
 			     int cpu, struct comm_recipe *r, char *err,
 			     size_t errlen)
 {
-	const struct sym *pco = symtab_find(k->syms, "__per_cpu_offset");
+	const struct sym *pco = k->syms ? symtab_find(k->syms,
+						      "__per_cpu_offset") : NULL;
 	if (!pco) {
 		seterr(err, errlen, "no __per_cpu_offset in the symbol file");
+		return -1;
+	}
+	if (!k->have_layout) {
+		seterr(err, errlen, "%s", k->layout_err);
 		return -1;
 	}
 	if (cpu < 0 || cpu >= 8192) {
@@ -192,4 +224,34 @@ void linux_kernel_unwind(const struct linux_kernel *k, int64_t slide,
 	}
 	struct multi mm = { mem, nmem };
 	orc_unwind(k->orc, slide, &st, multi_read, &mm, out, max, res);
+}
+
+int linux_kernel_walk_sample(const struct linux_kernel *k, int64_t slide,
+			     const struct qp_sample *smp, struct uw_frame *out,
+			     int max, struct uw_result *res,
+			     struct uw_state *user)
+{
+	memset(res, 0, sizeof *res);
+	if (max <= 0 || max > 1024) {
+		res->end = UW_END_DEPTH;
+		return 0;
+	}
+	struct orc_mem mem = { smp->stack_addr, qp_sample_stack_c(smp),
+			       smp->flags & QP_SF_STACK_FAILED ? 0
+							       : smp->stack_len };
+	struct orc_frame fr[1024];
+	struct orc_result r;
+	linux_kernel_unwind(k, slide, smp->regs.ip, smp->regs.gpr[QP_RSP],
+			    smp->regs.gpr, &mem, 1, fr, max, &r);
+	for (int i = 0; i < r.n; i++)
+		out[i] = (struct uw_frame){ .pc = fr[i].ip, .sp = fr[i].sp,
+					    .fp = 0, .isact = fr[i].signal };
+	res->n = r.n;
+	res->end = r.end == ORC_END_USER || r.end == ORC_END_KTHREAD
+		   ? UW_END_OK : r.end == ORC_END_DEPTH ? UW_END_DEPTH
+		   : UW_END_FAIL;
+	if (r.end != ORC_END_USER)
+		return 0;
+	*user = (struct uw_state){ r.user_ip, r.user_sp, r.user_bp };
+	return 1;
 }

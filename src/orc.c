@@ -328,18 +328,13 @@ void orc_unwind(const struct orc_table *t, int64_t slide,
 		}
 		uint64_t uip = (signal ? ip : ip - 1) - (uint64_t)slide;
 		struct orc_entry o;
-		int guess = 0;
-		if (uip < lo || uip > hi + 0x100000 || orc_lookup(t, uip, &o) < 0) {
-			/* outside the kernel's tables: generated code (BPF) or
-			 * a module; the kernel guesses a frame pointer */
-			if (ip < 0xffff800000000000ull) {
-				res->end = ORC_END_NOTABLE;
-				return;
-			}
-			o = (struct orc_entry){ .sp_reg = ORC_REG_BP,
-				.sp_offset = 16, .bp_reg = ORC_REG_PREV_SP,
-				.bp_offset = -16, .type = ORC_TYPE_CALL };
-			guess = 1;
+		if (uip < lo || uip > hi || orc_lookup(t, uip, &o) < 0) {
+			/* not the vmlinux's code (a module, BPF): its ORC
+			 * table is not ours to read; the kernel's own guess
+			 * (a frame pointer) is wrong for code built without
+			 * one, so stop here */
+			res->end = ORC_END_NOTABLE;
+			return;
 		}
 		if (o.sp_reg == ORC_REG_UNDEFINED) {
 			res->end = o.end ? ORC_END_KTHREAD : ORC_END_BAD;
@@ -446,14 +441,17 @@ void orc_unwind(const struct orc_table *t, int64_t slide,
 			res->end = ORC_END_BAD;
 			return;
 		}
-		if (guess)
-			res->fp_guesses++;
 		if (w.rk == RK_FULL || w.rk == RK_PARTIAL) {
 			uint64_t cs;
 			if (get_reg(&w, PT_CS, &cs) == 0 && (cs & 3) == 3)
 				continue;   /* reported at the top */
 		}
-		if (!ip) {
+		/* deliver only kernel text of this vmlinux, or a module
+		 * address (named by whoever knows the modules; the walk stops
+		 * there at the next step) */
+		uint64_t kip = (signal ? ip : ip - 1) - (uint64_t)slide;
+		if (!(kip >= lo && kip <= hi) &&
+		    !(ip >= 0xffffffffc0000000ull && ip < 0xffffffffff000000ull)) {
 			res->end = ORC_END_BAD;
 			return;
 		}

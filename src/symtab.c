@@ -138,7 +138,8 @@ static int name_cmp(const void *a, const void *b)
 /* Sort candidates, keep the best per address, compute ends. */
 static int finish(struct symtab *t, char *err, size_t errlen)
 {
-	qsort(t->c, t->nc, sizeof *t->c, cand_cmp);
+	if (t->nc)   /* qsort(NULL, 0, ...) is undefined behaviour */
+		qsort(t->c, t->nc, sizeof *t->c, cand_cmp);
 	t->syms = malloc((t->nc + 1) * sizeof *t->syms);
 	t->addrs = malloc((t->nc + 1) * sizeof *t->addrs);
 	t->ends = malloc((t->nc + 1) * sizeof *t->ends);

@@ -174,7 +174,7 @@ KNOWN_BUGS = {
     "test_paused_by_other_while_sampling":
         "inherent race of --stop: a 'stop' from another monitor inside our "
         "stop..cont window produces no STOP event, and our cont resumes the guest "
-        "(src/sampler.c:431); see doc/reliability.md",
+        "(src/sampler.c:432); see doc/reliability.md",
 }
 
 

@@ -71,8 +71,13 @@ def test_process_view_vcpu_shares():
     with Tmux(100, 30) as tm:
         start(tm)
         tm.send("2")
-        s = tm.wait_for("cpu1")
-        row = next(l for l in s.split("\n") if l.rstrip().endswith("livejob")).split()
+        tm.wait_for("cpu1")
+
+        def row_of(s):
+            return next(l for l in s.split("\n") if l.rstrip().endswith("livejob")).split()
+        # enough samples for the kernel share to settle near one half
+        s = tm.wait_until(lambda s: int(row_of(s)[1]) >= 200, "200 samples")
+        row = row_of(s)
         # SHARE% SAMPLES KERN% USER% cpu0 cpu1 PROCESS: the only process,
         # so all of each vCPU; every other sample ends in the kernel
         assert row[0] == "100.0" and row[4] == "100.0" and row[5] == "100.0", row

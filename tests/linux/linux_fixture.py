@@ -2,6 +2,7 @@
 """Fetch and cache a Debian 12 kernel + busybox, build the test initramfs.
 
     python3 tests/linux/linux_fixture.py          # prints the paths (JSON)
+    python3 tests/linux/linux_fixture.py extract-vmlinux BZIMAGE OUT
 
 Idempotent: everything lives in $QTOP_LINUX_CACHE (default
 ~/.cache/qtop-prof/linux), never in the repository.  Downloads only with
@@ -215,6 +216,15 @@ def ensure():
 
 
 if __name__ == '__main__':
+    if len(sys.argv) == 4 and sys.argv[1] == 'extract-vmlinux':
+        # for your own kernel: the ELF inside a bzImage
+        try:
+            print('decompressed with %s' % extract_vmlinux(sys.argv[2],
+                                                           sys.argv[3]))
+        except Unavailable as e:
+            print(e, file=sys.stderr)
+            sys.exit(1)
+        sys.exit(0)
     try:
         print(json.dumps(ensure(), indent=1))
     except Unavailable as e:

@@ -36,6 +36,8 @@ static int cmd_info(const char *vmlinux, const char *sysmap)
 	if (!k)
 		return die("open", err);
 	const struct linux_task_layout *l = linux_kernel_layout(k);
+	if (!l)
+		return die("layout", "no BTF task layout");
 	const struct sym *ct = symtab_find(linux_kernel_syms(k), "current_task");
 	uint64_t lo, hi;
 	orc_range(linux_kernel_orc(k), &lo, &hi);
@@ -158,6 +160,8 @@ static int cmd_live(const char *qmp_path, const char *vmlinux,
 			json_object_object_add(o, "cpu", json_object_new_int(cpu));
 			json_object_object_add(o, "cpl", json_object_new_int(g->cpl));
 			json_object_object_add(o, "halted", json_object_new_int(g->halted));
+			json_object_object_add(o, "la57",
+				json_object_new_int((int)(g->cr4 >> 12 & 1)));
 			json_object_object_add(o, "comm", comm_ok ?
 				json_object_new_string(comm) : NULL);
 			char hx[32];
@@ -195,8 +199,39 @@ static int cmd_live(const char *qmp_path, const char *vmlinux,
 						extra[nmem - 1], (size_t)g2 };
 					nmem++;
 				}
+				/* warm figure: the same walk repeated */
+				double w0 = now_ms();
+				for (int rep = 0; rep < 200; rep++)
+					linux_kernel_unwind(k, slide, g->ip, sp,
+						g->gpr, mem, nmem, fr, 64, &res);
+				json_object_object_add(o, "unwind_warm_us",
+					json_object_new_double(
+						(now_ms() - w0) * 1e3 / 200));
 				json_object_object_add(o, "copies",
 					json_object_new_int(nmem));
+				/* the same through the symbolizer-facing call,
+				 * over a qp_sample holding the first copy */
+				struct qp_sample *smp = calloc(1, sizeof *smp +
+							       sizeof stack);
+				smp->regs = *g;
+				smp->stack_addr = sp;
+				smp->stack_len = (uint32_t)mem[0].len;
+				memcpy(qp_sample_stack(smp), stack, mem[0].len);
+				struct uw_frame uf[64];
+				struct uw_result ur;
+				struct uw_state us = { 0 };
+				int hu = linux_kernel_walk_sample(k, slide, smp,
+							uf, 64, &ur, &us);
+				free(smp);
+				json_object_object_add(o, "sample_n",
+					json_object_new_int(ur.n));
+				json_object_object_add(o, "sample_user",
+					json_object_new_int(hu));
+				int same = 1;
+				for (int f = 0; f < ur.n && f < res.n; f++)
+					same &= uf[f].pc == fr[f].ip;
+				json_object_object_add(o, "sample_same",
+					json_object_new_int(same));
 				json_object *chain = json_object_new_array();
 				for (int f = 0; f < res.n; f++) {
 					uint64_t pc = fr[f].ip - (uint64_t)slide;

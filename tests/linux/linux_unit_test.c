@@ -544,8 +544,27 @@ static int test_real(const char *vmlinux, const char *sysmap)
 	return fails ? 1 : 0;
 }
 
+/* Writes the synthetic BTF blobs (fuzz/corpus/btf seeds). */
+static int dump_btf(const char *dir)
+{
+	static uint8_t buf[2048];
+	char path[4096];
+	for (int v = 0; v < 2; v++) {
+		size_t n = mk_btf(buf, v);
+		snprintf(path, sizeof path, "%s/%s.btf", dir,
+			 v ? "pcpu_hot" : "task_struct");
+		FILE *f = fopen(path, "wb");
+		if (!f || fwrite(buf, 1, n, f) != n)
+			return 1;
+		fclose(f);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "btfcorpus"))
+		return dump_btf(argv[2]);
 	if (argc == 5 && !strcmp(argv[1], "elf"))
 		return test_elf(argv[2], argv[3], argv[4]);
 	if (argc == 4 && !strcmp(argv[1], "real"))

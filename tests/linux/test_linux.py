@@ -3,8 +3,11 @@
 
     test_linux.py TEST LINUX_PROBE LINUX_UNIT_TEST
 
-TEST: tables | kaslr | nokaslr | orc | comm.  Exit 77 (skip) when the
-kernel cannot be fetched (no Debian archive, nothing cached).
+TEST: tables | kaslr | nokaslr | orc | comm | e2e.  Exit 77 (skip) when
+the kernel cannot be fetched (no Debian archive, nothing cached); e2e also
+skips while qtop-prof has no --comm linux (doc/linux-wiring.patch not
+applied yet).  e2e takes QTOP_PROF_BIN (default: the build dir's
+src/qtop-prof next to LINUX_PROBE).
 """
 import json
 import os
@@ -126,32 +129,48 @@ def t_orc(probe, unit):
     finally:
         g.stop()
     ks = [s for s in samples if s['cpl'] == 0]
-    log('%d samples, %d in kernel mode' % (len(samples), len(ks)))
+    log('%d samples, %d in kernel mode, 5-level paging: %s'
+        % (len(samples), len(ks), bool(samples and samples[0]['la57'])))
     if len(ks) < 20:
         fail('too few kernel-mode samples')
-    ok = syscall = 0
+    ok = syscall = irq_stack = 0
+    warm = []
     us = []
     for s in ks:
         chain = s['chain']
         us.append(s['unwind_us'])
+        warm.append(s['unwind_warm_us'])
         unknown = [f for f in chain if f == '?']
         if unknown:
             fail('unknown frames in %s' % chain)
         if s['end'] in ('user', 'kthread'):
             ok += 1
+        # linux_kernel_walk_sample (one stack copy, as in a qp_sample)
+        # agrees with the walk; with one copy it is the same walk
+        if not s['sample_same']:
+            fail('walk_sample differs: %s' % s)
+        if s['copies'] == 1 and (s['sample_n'] != len(chain) or
+                                 s['sample_user'] != (s['end'] == 'user')):
+            fail('walk_sample differs: %s' % s)
+        if s['copies'] > 1:
+            irq_stack += 1
         if s['end'] == 'user' and chain[-1].startswith('entry_SYSCALL_64'):
             syscall += 1
-            if s['comm'] not in ('dd', 'sha256sum', 'sh'):
+            if s['comm'] not in ('dd', 'sha256sum', 'sh', 'init'):
                 fail('syscall chain of %r' % s['comm'])
-            if 'do_syscall_64' not in chain:
+            if len(chain) > 1 and 'do_syscall_64' not in chain:
                 fail('no do_syscall_64 in %s' % chain)
             if not (0 < int(s['user_ip'], 16) < 0x800000000000):
                 fail('user ip %s' % s['user_ip'])
         log('  %-10s %-7s %s' % (s['comm'], s['end'],
                                  ';'.join(reversed(chain))))
     us.sort()
+    warm.sort()
     log('complete chains: %d/%d; ending in entry_SYSCALL_64: %d; '
-        'unwind median %.1f us' % (ok, len(ks), syscall, us[len(us) // 2]))
+        'IRQ stack crossed with a 2nd copy: %d; unwind median %.1f us '
+        '(first), %.2f us (warm)'
+        % (ok, len(ks), syscall, irq_stack, us[len(us) // 2],
+           warm[len(warm) // 2]))
     if ok < 0.8 * len(ks):
         fail('fewer than 80%% of kernel chains complete')
     if syscall < 5:
@@ -170,11 +189,57 @@ def t_comm(probe, unit):
         if c is None:
             fail('comm not read: %s' % s)
         seen[c] = seen.get(c, 0) + 1
-        if s['cpl'] == 3 and c not in ('dd', 'sha256sum', 'sh'):
+        if s['cpl'] == 3 and c not in ('dd', 'sha256sum', 'sh', 'init'):
             fail('user-mode sample of %r' % c)
     log('comm seen: %s' % json.dumps(seen))
     if 'dd' not in seen or 'sha256sum' not in seen:
         fail('dd and sha256sum not both seen')
+
+
+def t_e2e(probe, unit):
+    build = os.path.dirname(os.path.dirname(os.path.dirname(probe)))
+    qp = os.environ.get('QTOP_PROF_BIN', os.path.join(build, 'src', 'qtop-prof'))
+    h = subprocess.run([qp, '--help'], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT).stdout.decode()
+    if 'linux' not in h or 'auto' not in h:
+        log('SKIP: %s has no --kernel-offset auto / --comm linux yet '
+            '(doc/linux-wiring.patch)' % qp)
+        sys.exit(SKIP)
+    g = boot(smp=2, kaslr=True)
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            sysroot = os.path.join(d, 'sysroot')
+            os.mkdir(sysroot)
+            os.symlink(g.paths['busybox'], os.path.join(sysroot, 'busybox'))
+            out = os.path.join(d, 'out.folded')
+            r = subprocess.run([qp, '--qmp', g.qmp_path,
+                                '--kernel', g.paths['vmlinux'],
+                                '--symbols', g.paths['sysmap'],
+                                '--kernel-offset', 'auto', '--comm', 'linux',
+                                '--sysroot', sysroot, '--batch',
+                                '--duration', '8', '-o', out],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=120)
+            log(r.stderr.decode())
+            if r.returncode:
+                fail('qtop-prof rc=%d' % r.returncode)
+            procs, ksys, kern = {}, 0, 0
+            for line in open(out):
+                stack, n = line.rsplit(' ', 1)
+                fr = stack.split(';')
+                procs[fr[0]] = procs.get(fr[0], 0) + int(n)
+                if any(f.startswith('entry_SYSCALL_64') for f in fr):
+                    ksys += int(n)
+                if any(f.endswith('_[k]') for f in fr):
+                    kern += int(n)
+    finally:
+        g.stop()
+    log('processes: %s; kernel samples %d, through entry_SYSCALL_64 %d'
+        % (json.dumps(procs), kern, ksys))
+    if 'dd' not in procs or 'sha256sum' not in procs:
+        fail('dd / sha256sum not named')
+    if ksys < 0.3 * kern:
+        fail('few kernel stacks reach entry_SYSCALL_64')
 
 
 def main():
@@ -190,7 +255,7 @@ def main():
         return SKIP
     {'tables': t_tables, 'kaslr': t_kaslr,
      'nokaslr': lambda p, u: t_kaslr(p, u, kaslr=False),
-     'orc': t_orc, 'comm': t_comm}[test](probe, unit)
+     'orc': t_orc, 'comm': t_comm, 'e2e': t_e2e}[test](probe, unit)
     log('PASS')
     return 0
 
