@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BANNER_BYTES 64
 
@@ -101,8 +102,22 @@ struct live_ctx {
 static int live_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
 	struct live_ctx *c = ctx;
-	long got = memread_virt(c->m, c->cpu, addr, buf, (uint32_t)len, NULL, 0);
-	return got == (long)len ? 0 : -1;
+	/* With page-table isolation (PTI) a vCPU in user mode does not map
+	 * kernel data: try the other vCPUs, then a little later (one of them
+	 * is soon in the kernel or idle). */
+	for (int attempt = 0; attempt < 5; attempt++) {
+		for (int k = -1; k < 8; k++) {
+			int cpu = k < 0 ? c->cpu : k;
+			if (k == c->cpu)
+				continue;
+			long got = memread_virt(c->m, cpu, addr, buf,
+						(uint32_t)len, NULL, 0);
+			if (got == (long)len)
+				return 0;
+		}
+		usleep(20000);
+	}
+	return -1;
 }
 
 int linux_kernel_detect_slide(struct linux_kernel *k, struct qmp *q,
