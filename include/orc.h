@@ -1,11 +1,13 @@
-/* orc.h - Linux x86_64 ORC unwinder (the Linux 6.1 .. 6.3 table layout).
+/* orc.h - Linux x86_64 ORC unwinder (the Linux 6.1 table layout).
  *
  * Tables come from the vmlinux ELF's .orc_unwind_ip (sorted int32, each
  * relative to its own address) and .orc_unwind (6-byte entries: s16
  * sp_offset, s16 bp_offset, u16 flags: sp_reg bits 0-3, bp_reg 4-7, type
- * 8-9 = CALL 0 / REGS 1 / REGS_PARTIAL 2, bit 10 = end (6.1) or signal
- * (6.3)).  A vmlinux with an .orc_header section (Linux 6.4+) or tables of
- * inconsistent sizes is refused with a message.
+ * 8-9 = CALL 0 / REGS 1 / REGS_PARTIAL 2, bit 10 = end).  Verified on
+ * Debian 12's 6.1; 6.2/6.3 are untested (6.3 added a signal bit).  A
+ * vmlinux with an .orc_header section (6.4+: type is 3 bits with
+ * UNDEFINED/END_OF_STACK types) or tables of inconsistent sizes is refused
+ * with a message.
  *
  * The walk follows arch/x86/kernel/unwind_orc.c of 6.1: CALL frames, pt_regs
  * crossings (REGS: full pt_regs at the frame's sp; REGS_PARTIAL: the iret
@@ -13,8 +15,9 @@
  * stops at a pt_regs whose CS is a user selector, handing back the user
  * ip/sp/bp.  Every delivered frame after frame 0 is inside the table's
  * range (the vmlinux's text) or in the module area; a step that produces
- * anything else ends the walk (ORC_END_BAD) without delivering it.  Stack words are read only through the caller's accessor (the
- * sample's stack copy); a read it refuses ends the walk as truncated.
+ * anything else ends the walk (ORC_END_BAD) without delivering it.
+ * Stack words are read only through the caller's accessor (the sample's
+ * stack copy); a read it refuses ends the walk as truncated.
  * Addresses are runtime (slid) ones; the table is searched unslid.
  * Thread-safe for concurrent walks on one table (read only after load).
  */

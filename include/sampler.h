@@ -72,6 +72,9 @@ struct sampler *sampler_start(const struct sampler_config *cfg,
 /* Ask the thread to stop, join it, clean up (resumes the guest only if the
  * sampler itself paused it; removes the memsave directory). */
 void sampler_stop(struct sampler *s);
+/* Ask the thread to stop and wait for it, keeping stats and the last error
+ * readable (sampler_stop then frees). */
+void sampler_join(struct sampler *s);
 struct sampler_stats *sampler_stats(struct sampler *s);
 /* Last error message of the thread (e.g. "QEMU closed the connection"). */
 const char *sampler_last_error(struct sampler *s);

@@ -12,7 +12,8 @@ cd "$ROOT"
 for t in qemu-system-x86_64 meson ninja python3 nm strace; do
   command -v "$t" >/dev/null || { echo "bench.sh: $t missing (scripts/setup.sh installs the build tools; apt-get install strace)" >&2; exit 1; }
 done
-[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" -Dbuildtype=release >/dev/null
+# werror off: a benchmark build must not stop at a warning that only -O3 shows.
+[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" -Dbuildtype=release -Dwerror=false >/dev/null
 # Only the targets the benchmark runs: another module's half-written file
 # elsewhere in the tree must not stop it.
 # QTOP_BENCH_NO_BUILD=1: run the binaries already in $BUILD (e.g. while a

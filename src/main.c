@@ -593,9 +593,22 @@ static int run_live(struct options *o)
 			struct timespec ts = { 0, 10 * 1000000 };
 			nanosleep(&ts, NULL);
 		}
+		sampler_join(smp);   /* final counters: no more pushes after this */
 		if (st == SAMPLER_DISCONNECTED)
 			fprintf(stderr, "qtop-prof: sampling ended: %s\n", sampler_last_error(smp));
-		sampler_stop(smp);  /* joins: no more pushes after this */
+		/* Failed commands do not end sampling: say how many and why. */
+		uint64_t nerr = atomic_load(&sampler_stats(smp)->errors);
+		uint64_t nsf = atomic_load(&sampler_stats(smp)->stack_fail);
+		if (nerr && st != SAMPLER_DISCONNECTED)
+			fprintf(stderr, "qtop-prof: %" PRIu64 " QMP command(s) failed, last: %s\n",
+				nerr, sampler_last_error(smp));
+		if (nsf)
+			fprintf(stderr, "qtop-prof: %" PRIu64 " stack read(s) failed: those samples "
+				"have no call chain\n", nsf);
+		if (st == SAMPLER_PAUSED)
+			fputs("qtop-prof: the guest is paused: it was not sampled "
+			      "while paused and is left paused\n", stderr);
+		sampler_stop(smp);
 		smp = NULL;
 		while (pipeline_pump(&pl, p, 1000) > 0)
 			;

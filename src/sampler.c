@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <locale.h>
 #include <time.h>
 
 #define MAX_CPUS SAMPLER_MAX_CPUS
@@ -430,9 +431,9 @@ static int sample_round(struct sampler *s)
 	if (we_stopped) {
 		s->expect_resume++;
 		rc = qmp_execute(s->q, "cont", NULL, NULL, err, sizeof err);
-		we_stopped = 0;
 		if (rc < 0)
-			goto fail;
+			goto fail;   /* still ours to resume: the fail path retries */
+		we_stopped = 0;
 		qmp_poll(s->q, 0, err, sizeof err);
 		handle_events(s);
 		s->guest_running = 1;
@@ -472,7 +473,7 @@ fail:
 	return rc;
 }
 
-static void *sampler_main(void *arg)
+static void *sampler_loop(void *arg)
 {
 	struct sampler *s = arg;
 	char err[256];
@@ -576,6 +577,24 @@ static void *sampler_main(void *arg)
 	return NULL;
 }
 
+/* json-c duplocale()s the calling thread's locale on every parse; on the
+ * global locale that races with setlocale() on the main thread (tui_run), and
+ * glibc 2.36 sizes the copy before taking its lock: heap overflow.  A locale
+ * object of this thread's own makes every parse race-free. */
+static void *sampler_main(void *arg)
+{
+	locale_t loc = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+
+	if (loc)
+		uselocale(loc);
+	sampler_loop(arg);
+	if (loc) {
+		uselocale(LC_GLOBAL_LOCALE);
+		freelocale(loc);
+	}
+	return NULL;
+}
+
 void sampler_set_hz(struct sampler *s, double hz)
 {
 	if (hz <= 0)
@@ -637,13 +656,20 @@ out:
 	return NULL;
 }
 
+void sampler_join(struct sampler *s)
+{
+	atomic_store(&s->stop_req, 1);
+	if (s->started) {
+		pthread_join(s->thr, NULL);
+		s->started = 0;
+	}
+}
+
 void sampler_stop(struct sampler *s)
 {
 	if (!s)
 		return;
-	atomic_store(&s->stop_req, 1);
-	if (s->started)
-		pthread_join(s->thr, NULL);
+	sampler_join(s);
 	memread_free(s->mr);
 	qmp_close(s->q);
 	for (int i = 0; i < MAX_CPUS; i++)

@@ -210,6 +210,12 @@ static int bin_open(struct bin *b, const char *path, const char *name,
 		return -1;
 	}
 	close(fd);
+	if (eh.e_machine != EM_X86_64 && eh.e_machine != EM_386) {
+		elf_end(e);
+		seterr(err, errlen, "%s: not an x86 ELF (e_machine %u): qtop-prof profiles x86_64 and i386 guests",
+		       path, (unsigned)eh.e_machine);
+		return -1;
+	}
 	b->cls = eh.e_ident[EI_CLASS];
 	b->segs = calloc(np + 1, sizeof *b->segs);
 	b->text = calloc(np + 1, sizeof *b->text);

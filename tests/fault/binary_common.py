@@ -44,7 +44,7 @@ class KnownBug(Exception):
 
 
 HEAP_RACE = ("heap corruption in the sampler thread: json-c's duplocale() of the "
-             "global locale races with setlocale() in tui_run (src/tui/tui.c:164/189; "
+             "global locale races with setlocale() in tui_run (src/tui/tui.c:171/196; "
              "glibc 2.36 duplocale sizes the names unlocked); see doc/reliability.md")
 
 
@@ -186,6 +186,31 @@ class FakeQMP:
             self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
         return False
+
+
+def private_tmp_namespace():
+    """Re-run this test in a private mount namespace with its own empty
+    /dev/shm and /tmp (root + unshare only; otherwise carry on): QEMU and
+    qtop-prof are our children, so every qtop-prof.* directory found there
+    at the end is this run's, whatever other engineers run meanwhile.
+    Returns True when the namespace is private."""
+    if os.environ.get("QTOP_FAULT_PRIVATE_TMP") == "1":
+        return True
+    if os.getuid() != 0 or not shutil.which("unshare") or os.environ.get("QTOP_FAULT_NO_NS"):
+        return False
+    for p in (QTOP, BUILD, SRC):     # must stay visible in the new namespace
+        if os.path.realpath(p).startswith(("/tmp/", "/dev/shm/")):
+            return False
+    script = ("mount -t tmpfs -o mode=1777 tmpfs /dev/shm && "
+              "mount -t tmpfs -o mode=1777 tmpfs /tmp && exec \"$@\"")
+    env = dict(os.environ, QTOP_FAULT_PRIVATE_TMP="1")
+    argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+            sys.executable] + sys.argv
+    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"])
+    if r.returncode != 0:
+        return False
+    sys.stdout.flush()
+    os.execvpe("unshare", argv, env)
 
 
 def memsave_dirs_global():

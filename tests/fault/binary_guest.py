@@ -28,11 +28,14 @@ import tempfile
 import time
 
 from binary_common import (BUILD, HMP, check, find_memsave_dir, folded_total,
-                           leaked_dirs, memsave_dirs_global, no_crash, qtop,
+                           leaked_dirs, memsave_dirs_global, no_crash,
+                           private_tmp_namespace, qtop,
                            run_cases, spawn)
 from guest import Guest
 from qmp import QMP
 
+# before anything is created in /tmp: maybe re-exec in a private namespace
+PRIVATE = private_tmp_namespace() if __name__ == "__main__" else False
 TMP = tempfile.mkdtemp(prefix="qtop-fault-guest-")
 G = None
 H = None
@@ -180,6 +183,8 @@ KNOWN_BUGS = {
 
 def main():
     global G, H
+    print("private /dev/shm and /tmp: %s" % ("yes: leftovers are exactly ours" if PRIVATE else
+                                             "no: others' runs may interfere"))
     before = memsave_dirs_global()
     hmp_sock = os.path.join(TMP, "hmp.sock")
     with Guest(BUILD, arch="x86_64", smp=1,

@@ -25,10 +25,12 @@ import tempfile
 import time
 
 from binary_common import (BUILD, HMP, QTOP, check, find_memsave_dir, folded_total,
-                           leaked_dirs, memsave_dirs_global, no_crash, run_cases, spawn)
+                           leaked_dirs, memsave_dirs_global, private_tmp_namespace, no_crash, run_cases, spawn)
 from guest import Guest
 from tmux import Tmux
 
+# before anything is created in /tmp: maybe re-exec in a private namespace
+PRIVATE = private_tmp_namespace() if __name__ == "__main__" else False
 TMP = tempfile.mkdtemp(prefix="qtop-fault-end-")
 
 
@@ -165,6 +167,8 @@ KNOWN_BUGS = {}
 
 
 def main():
+    print("private /dev/shm and /tmp: %s" % ("yes: leftovers are exactly ours" if PRIVATE else
+                                             "no: others' runs may interfere"))
     before = memsave_dirs_global()
     cases = [v for k, v in list(globals().items()) if k.startswith("test_")]
 

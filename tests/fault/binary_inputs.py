@@ -325,8 +325,6 @@ KNOWN_BUGS = {
     "test_kernel_stripped": "a kernel without .symtab/.dynsym is refused "
                             "('no symbols (give --symbols)', src/symbolizer.c:463) "
                             "instead of profiling with addresses",
-    "test_kernel_wrong_architecture": "e_machine is never checked (src/symbolizer.c:212, "
-                                      "src/symtab.c:309): an AArch64 ELF is accepted silently",
     "test_sysroot_unreadable_file_warned": "scan_dir skips unreadable files and directories silently (src/symbolizer.c:347-366)",
     "test_load_bad_lines_all_numbers": "only the first bad line's number is reported "
                                        "(struct folded_diag keeps one)",

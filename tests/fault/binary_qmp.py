@@ -279,16 +279,6 @@ def test_paused_guest_not_resumed():
 
 
 KNOWN_BUGS = {
-    "test_error_reply_stop": "batch summary never reports sampler errors "
-                             "(src/main.c:596-604 prints no stats.errors / last error)",
-    "test_error_reply_info_registers": "same: errors not reported in --batch",
-    "test_error_reply_memsave": "failed stack reads (stats.stack_fail) are not reported "
-                                "in --batch: samples silently lose their stacks",
-    "test_error_reply_cont": "same; and a failed cont leaves the guest paused by us",
-    "test_replies_stall_past_timeout": "timeouts are counted as errors but never shown in "
-                                       "--batch (and the count is read before the join)",
-    "test_paused_guest_not_resumed": "--batch on a paused guest ends with '0 samples' "
-                                     "and no word that the guest was paused",
 }
 
 if __name__ == "__main__":

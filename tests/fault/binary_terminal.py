@@ -265,9 +265,6 @@ def test_tui_live_startup_heap():
 
 
 KNOWN_BUGS = {
-    "test_tui_live_heap_valgrind": "json-c duplocale() in the sampler thread races with "
-                                   "setlocale() in tui_run: heap overflow (src/tui/tui.c:164)",
-    "test_tui_live_startup_heap": "same race: aborts now and then",
 }
 
 if __name__ == "__main__":
