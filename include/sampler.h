@@ -42,6 +42,11 @@ struct sampler_config {
 	enum sampler_mem mem;     /* memsave (local) or HMP x (works over TCP) */
 	int stop;                 /* 1: stop/cont around each round */
 	int want_code;            /* capture code bytes at user pcs */
+	/* Linux x86_64 guest: kernel stacks are this size and aligned to it
+	 * (THREAD_SIZE, 16384); the user trap frame is the last 5 words of
+	 * the task stack (TSS.sp0 points at the entry trampoline there, so
+	 * it is not read).  0 = other kernels: TSS.sp0 as before. */
+	uint32_t linux_kstack;
 	struct comm_recipe comm[SAMPLER_MAX_CPUS];   /* --comm, per vCPU */
 	uint64_t max_samples;     /* stop after this many (0 = no limit) */
 	int timeout_ms;           /* per QMP wait */

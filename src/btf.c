@@ -377,7 +377,10 @@ int btf_datasec_var(const struct btf *b, const char *sec, const char *var,
 		return -1;
 	}
 	struct ty t;
-	get_ty(b, id, &t);
+	if (get_ty(b, id, &t) < 0) {
+		seterr(err, errlen, "btf: DATASEC %s is malformed", sec);
+		return -1;
+	}
 	for (uint32_t i = 0; i < t.vlen; i++) {
 		const uint8_t *v = t.extra + 12u * i;
 		struct ty vt;

@@ -5,6 +5,7 @@
  * Only this file prints to the user. */
 #include "folded.h"
 #include "hotspot.h"
+#include "linux_guest.h"
 #include "pipeline.h"
 #include "profile.h"
 #include "qmp.h"
@@ -35,6 +36,8 @@ struct options {
 	int batch, folded_stdout, top;
 	const char *comm[8];       /* --comm [CPUS:]EXPR, in order given */
 	int ncomm;
+	int koff_auto;             /* --kernel-offset auto (Linux: from the IDT) */
+	int comm_linux;            /* --comm linux (BTF + __per_cpu_offset) */
 	double duration;
 	uint64_t samples;
 };
@@ -63,10 +66,12 @@ static void usage(FILE *f)
 "Symbols and processes:\n"
 "  --kernel ELF        guest kernel with symbols\n"
 "  --symbols FILE      nm / System.map / kallsyms text\n"
-"  --kernel-offset N   slide of a relocated kernel\n"
+"  --kernel-offset N|auto  slide of a relocated kernel; auto: Linux KASLR,\n"
+"                      found from the IDT and checked (needs --symbols)\n"
 "  --sysroot DIR       the guest's program ELFs\n"
 "  --comm [CPUS:]EXPR  task name, e.g. current_task->name or *sym+off;\n"
-"                      with CPUS (e.g. 1:cur_ap->name) only for those vCPUs\n"
+"                      with CPUS (e.g. 1:cur_ap->name) only for those vCPUs;\n"
+"                      linux: the current task of a Linux vmlinux (BTF)\n"
 "  --inline            emit inline frames\n"
 "  --kernel-only | --user-only\n"
 "Output:\n"
@@ -193,11 +198,19 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case O_KERNEL: o->sym.kernel = optarg; break;
 		case O_SYMBOLS: o->sym.symbols = optarg; break;
 		case O_KOFF:
+			if (!strcmp(optarg, "auto")) {
+				o->koff_auto = 1;
+				break;
+			}
 			o->sym.kernel_offset = (int64_t)strtoull(optarg, &end, 0);
 			if (*end) goto bad;
 			break;
 		case O_SYSROOT: o->sym.sysroot = optarg; break;
 		case O_COMM:
+			if (!strcmp(optarg, "linux")) {
+				o->comm_linux = 1;
+				break;
+			}
 			if (o->ncomm == 8) goto bad;
 			o->comm[o->ncomm++] = optarg;
 			break;
@@ -496,6 +509,49 @@ static int run_replay(const struct options *o)
 	return rc;
 }
 
+/* A Linux vmlinux (ORC tables) as --kernel: kernel stacks are found from
+ * their 16 KiB alignment, --kernel-offset auto and --comm linux are
+ * resolved here, on a QMP connection of our own closed before the sampler
+ * opens its one.  Returns 0, or -1 with a message. */
+static int linux_setup(struct options *o, char *err, size_t errlen)
+{
+	if (!o->sym.kernel) {
+		if (!o->koff_auto && !o->comm_linux)
+			return 0;
+		snprintf(err, errlen, "--kernel-offset auto / --comm linux need "
+			 "--kernel VMLINUX and --symbols System.map");
+		return -1;
+	}
+	struct linux_kernel *k = linux_kernel_open(o->sym.kernel,
+						   o->sym.symbols, err, errlen);
+	if (!k) {
+		if (!o->koff_auto && !o->comm_linux)
+			return 0;   /* not a Linux vmlinux: nothing to do */
+		return -1;
+	}
+	o->samp.linux_kstack = 16384;
+	if (o->koff_auto) {
+		struct kaslr_result kr;
+		if (linux_kernel_detect_slide_qmp(k, o->samp.qmp_spec, 0, &kr,
+						  err, errlen) < 0) {
+			linux_kernel_free(k);
+			return -1;
+		}
+		o->sym.kernel_offset = kr.slide;
+		fprintf(stderr, "qtop-prof: kernel slide 0x%llx (%d of %d IDT "
+			"gates%s)\n", (unsigned long long)kr.slide, kr.votes,
+			kr.decoded, kr.confirmed ? ", linux_banner matches" : "");
+	}
+	for (int c = 0; o->comm_linux && c < SAMPLER_MAX_CPUS; c++)
+		if (linux_kernel_comm_recipe(k, o->sym.kernel_offset, c,
+					     &o->samp.comm[c], err, errlen) < 0) {
+			linux_kernel_free(k);
+			return -1;
+		}
+	linux_kernel_free(k);
+	return 0;
+}
+
 static int run_live(struct options *o)
 {
 	char err[512];
@@ -512,6 +568,10 @@ static int run_live(struct options *o)
 			o->samp.qmp_spec);
 	if (!o->batch && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
 		fputs("qtop-prof: not a terminal: use --batch for headless profiling\n", stderr);
+		return 1;
+	}
+	if (linux_setup(o, err, sizeof err) < 0) {
+		fprintf(stderr, "qtop-prof: %s\n", err);
 		return 1;
 	}
 	sym = open_symbolizer(o);

@@ -232,7 +232,7 @@ static int sample_round(struct sampler *s)
 		struct cpu_cache *c = &s->cache[cpu];
 		uint64_t sp = r->gpr[QP_RSP];
 
-		if (r->cpl != 0 || r->tr_base == 0)
+		if (r->cpl != 0 || r->tr_base == 0 || s->cfg.linux_kstack)
 			continue;
 		if (c->cr3 == r->cr3 && c->sp0 > sp && c->sp0 - sp <= s->cfg.stack_bytes)
 			continue;
@@ -274,7 +274,12 @@ static int sample_round(struct sampler *s)
 			smp->flags |= QP_SF_STOPPED;
 		if (r->halted)
 			smp->flags |= QP_SF_IDLE;
-		if (r->cpl == 0) {
+		if (r->cpl == 0 && s->cfg.linux_kstack) {
+			/* up to the top of this (task or IRQ) stack */
+			uint64_t top = (sp | (s->cfg.linux_kstack - 1u)) + 1;
+			if (top - sp < len)
+				len = top - sp;
+		} else if (r->cpl == 0) {
 			const struct cpu_cache *c = &s->cache[cpu];
 			if (c->cr3 == r->cr3 && c->sp0 > sp && c->sp0 - sp <= len)
 				len = c->sp0 - sp;
@@ -316,6 +321,24 @@ static int sample_round(struct sampler *s)
 		}
 		if (r->cpl == 3) {
 			user_ip = r->ip;
+		} else if (smp->stack_len && s->cfg.linux_kstack && ws == 8) {
+			/* pt_regs ends the task stack: ip cs flags sp ss are
+			 * its last 5 words.  Only Linux's user selectors count
+			 * (__USER_CS 0x33, __USER32_CS 0x23, __USER_DS 0x2b):
+			 * on an IRQ stack these words are anything. */
+			uint64_t top = (smp->stack_addr | (s->cfg.linux_kstack - 1u)) + 1;
+			uint64_t tf = top - 40;
+			uint64_t end = smp->stack_addr + smp->stack_len;
+			if (tf >= smp->stack_addr && tf + 40 <= end) {
+				const uint8_t *p = qp_sample_stack(smp) + (tf - smp->stack_addr);
+				uint64_t cs = load_word(p + 8, 8), ss = load_word(p + 32, 8);
+				if ((cs == 0x33 || cs == 0x23) && ss == 0x2b) {
+					smp->flags |= QP_SF_HAS_TRAP;
+					smp->trap_addr = tf;
+					user_ip = load_word(p, 8);
+					user_sp = load_word(p + 24, 8);
+				}
+			}
 		} else if (smp->stack_len && s->cache[cpu].cr3 == r->cr3 && s->cache[cpu].sp0) {
 			/* Hardware trap frame: ip, cs, flags, sp, ss at sp0 - 5 words. */
 			uint64_t tf = s->cache[cpu].sp0 - 5u * (uint64_t)ws;

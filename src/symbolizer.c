@@ -6,6 +6,7 @@
  * results (name, file:line, inline chain) are cached, so a repeated stack
  * costs the walk plus a few hash probes. */
 #include "symbolizer.h"
+#include "linux_guest.h"
 #include "symtab.h"
 #include "unwind.h"
 
@@ -98,6 +99,7 @@ struct tctx {                   /* is_text / is_entry context */
 
 struct symbolizer {
 	struct symbolizer_config cfg;
+	struct linux_kernel *lk; /* a Linux vmlinux with ORC: kernel walks by ORC */
 	struct bin kernel;
 	int have_kernel;        /* symbols or ELF for the kernel */
 	int kws;                /* kernel word size, 0 = from samples */
@@ -421,6 +423,9 @@ struct symbolizer *symbolizer_new(const struct symbolizer_config *cfg,
 			goto fail;
 		s->kws = s->kernel.cls == ELFCLASS32 ? 4 : 8;
 		s->have_kernel = 1;
+		/* a Linux vmlinux (ORC tables): its kernel stacks are walked
+		 * by ORC; anything else keeps CFI / frame pointers */
+		s->lk = linux_kernel_open(cfg->kernel, NULL, NULL, 0);
 	}
 	if (cfg->symbols) {
 		if (!s->kernel.path) {
@@ -501,6 +506,7 @@ void symbolizer_free(struct symbolizer *s)
 {
 	if (!s)
 		return;
+	linux_kernel_free(s->lk);
 	bin_free(&s->kernel);
 	for (int i = 0; i < s->nprogs; i++)
 		bin_free(&s->progs[i]);
@@ -853,13 +859,30 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 				 &trap_sp) == 0 &&
 		    (trap_cs & 3) == 3)
 			trap = 1;
-		walk(s, kb, kws, 1, &kmem, 1, &st, r->gpr, trap ? smp->trap_addr : 0,
-		     s->kf, &kres);
+		struct uw_state lus;
+		int lk_user = 0;
+		if (s->lk) {
+			lk_user = linux_kernel_walk_sample(s->lk,
+				s->cfg.kernel_offset, smp, s->kf, s->fmax,
+				&kres, &lus);
+			if (lk_user) {
+				/* the pt_regs the walk reached has the exact
+				 * user ip/sp/bp */
+				trap = 1;
+				trap_ip = lus.pc;
+				trap_sp = lus.sp;
+				kres.beyond_valid = 1;
+				kres.beyond = lus;
+			}
+		} else {
+			walk(s, kb, kws, 1, &kmem, 1, &st, r->gpr,
+			     trap ? smp->trap_addr : 0, s->kf, &kres);
+		}
 		if (trap) {
 			s->st.trap_crossings++;
 			/* the kernel part is whole when it got to the entry
 			 * stub, right below the trap frame */
-			int reached = kres.beyond_valid ||
+			int reached = lk_user || kres.beyond_valid ||
 				(kres.n && smp->trap_addr >= s->kf[kres.n - 1].sp &&
 				 smp->trap_addr - s->kf[kres.n - 1].sp <= TRAP_NEAR);
 			if (!reached || kres.end == UW_END_DEPTH)
