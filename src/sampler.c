@@ -61,6 +61,7 @@ struct sampler {
 	struct qp_regs regs[MAX_CPUS];
 	int cpu_ids[MAX_CPUS];
 	struct cpu_cache cache[MAX_CPUS];
+	uint64_t comm_cr3[MAX_CPUS];  /* CR3 at each vCPU's last --comm read */
 	struct as_entry as[CR3_SLOTS];
 	uint8_t *buf[MAX_CPUS];      /* per-vCPU sample being built */
 	size_t buf_size;
@@ -423,9 +424,15 @@ static int sample_round(struct sampler *s)
 			if (!cr->valid)
 				continue;
 			a = as_get(s, smp->regs.cr3);
-			if (a->comm_ns[cpu] && t_regs - a->comm_ns[cpu] < COMM_PROBE_NS)
+			/* Re-read when this vCPU changed address space since its
+			 * last read, else every COMM_PROBE_NS: a read that lands
+			 * in a task switch (name and CR3 not updated together)
+			 * then mislabels only until the next switch. */
+			if (a->comm_ns[cpu] && t_regs - a->comm_ns[cpu] < COMM_PROBE_NS &&
+			    s->comm_cr3[cpu] == smp->regs.cr3)
 				continue;
 			a->comm_ns[cpu] = t_regs;
+			s->comm_cr3[cpu] = smp->regs.cr3;
 			for (int d = 0; d < cr->nderef && ok; d++) {
 				uint8_t w[8] = { 0 };
 				long got = memread_virt(s->mr, cpu, addr, w, cr->wordsize, err, sizeof err);
