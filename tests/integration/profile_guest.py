@@ -121,6 +121,8 @@ def main():
                 continue
             check(n_full >= 0.98 * n_leaf,
                   f"chain {';'.join(names)}: complete in {100.0*n_full/n_leaf:.1f}% of {n_leaf} samples (>= 98%)")
+            if n_task < 0.98 * n_leaf:
+                print("   tasks:", sorted({(fr[0], c) for fr, c in stacks if strip(fr[-1]) == leaf}))
             check(n_task >= 0.98 * n_leaf,
                   f"chain to {leaf}: task '{ch['task']}' in {100.0*n_task/n_leaf:.1f}% (>= 98%)")
 
