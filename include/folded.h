@@ -38,11 +38,15 @@ int folded_save(const struct profile *p, uint32_t under, unsigned flags,
 		const char *path, char *out_path, size_t out_len,
 		char *err, size_t errlen);
 
+#define FOLDED_DIAG_LINES 32
+
 struct folded_diag {
 	long lines_ok;
 	long lines_bad;
 	long first_bad_line;     /* 1-based, 0 if none */
 	char first_bad_msg[128];
+	long bad_lines[FOLDED_DIAG_LINES];  /* numbers of the first bad lines */
+	int nbad_lines;          /* entries used in bad_lines */
 };
 
 /* Parse folded text into p (added to what is there).  Bad lines are skipped

@@ -53,6 +53,10 @@ int symbolizer_comm_recipe(struct symbolizer *s, struct comm_recipe *r,
 int symbolizer_resolve_comm(struct symbolizer *s, const char *expr,
 			    struct comm_recipe *r, char *err, size_t errlen);
 
+/* Newline-separated problems that did not stop loading (e.g. unreadable
+ * sysroot files), "" if none. */
+const char *symbolizer_warnings(const struct symbolizer *s);
+
 /* 1 when user-mode samples need code bytes for address-space matching
  * (a sysroot was given). */
 int symbolizer_wants_code(const struct symbolizer *s);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything and run the whole test suite:
-#   unit + guest + integration + fault tests (debug build),
+#   unit + guest + integration + fault tests (debug build), and the Linux
+#   guest tests (a Debian 12 kernel fetched with apt-get download and cached
+#   in ~/.cache/qtop-prof/linux; skipped only if the archive is unreachable),
 #   unit tests again under ASan+UBSan, ring/sampler tests under TSan,
 #   and a short bounded run of every fuzz target.
 # Prints "N passed, N failed" at the end; exit status 0 only if all passed.
@@ -20,7 +22,7 @@ tally() {   # tally LOGDIR: add meson's results from testlog.json
 }
 
 echo "== main suites" >&2
-meson test -C build --print-errorlogs --num-processes 2 --suite unit --suite guest --suite integration --suite fault
+meson test -C build --print-errorlogs --num-processes 2 --suite unit --suite guest --suite integration --suite fault --suite linux
 tally build
 
 if [ "${QTOP_NO_SANITIZE:-0}" != 1 ]; then

@@ -461,6 +461,8 @@ int folded_load(struct profile *p, FILE *f, struct folded_diag *diag)
 		}
 		if (bad) {
 			d.lines_bad++;
+			if (d.nbad_lines < FOLDED_DIAG_LINES)
+				d.bad_lines[d.nbad_lines++] = lineno;
 			if (!d.first_bad_line) {
 				d.first_bad_line = lineno;
 				snprintf(d.first_bad_msg, sizeof d.first_bad_msg,

@@ -447,9 +447,14 @@ static int run_load(const struct options *o)
 		profile_free(p);
 		return 1;
 	}
-	if (d.lines_bad)
+	if (d.lines_bad) {
 		fprintf(stderr, "qtop-prof: %s: %ld bad line(s) skipped, first at line %ld: %s\n",
 			o->load, d.lines_bad, d.first_bad_line, d.first_bad_msg);
+		fprintf(stderr, "qtop-prof: %s: bad lines:", o->load);
+		for (int i = 0; i < d.nbad_lines; i++)
+			fprintf(stderr, " %ld", d.bad_lines[i]);
+		fprintf(stderr, "%s\n", d.lines_bad > d.nbad_lines ? " ..." : "");
+	}
 	if (d.lines_ok == 0) {
 		fprintf(stderr, "qtop-prof: %s: no stacks in this file\n", o->load);
 		profile_free(p);
@@ -464,8 +469,16 @@ static struct symbolizer *open_symbolizer(const struct options *o)
 {
 	char err[512];
 	struct symbolizer *s = symbolizer_new(&o->sym, err, sizeof err);
-	if (!s)
+	if (!s) {
 		fprintf(stderr, "qtop-prof: %s\n", err);
+		return NULL;
+	}
+	for (const char *w = symbolizer_warnings(s), *nl; *w; w = nl + 1) {
+		nl = strchr(w, '\n');
+		if (!nl)
+			break;
+		fprintf(stderr, "qtop-prof: warning: %.*s\n", (int)(nl - w), w);
+	}
 	return s;
 }
 

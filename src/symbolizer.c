@@ -98,6 +98,7 @@ struct tctx {                   /* is_text / is_entry context */
 #define UNKNOWN_SPAN (256ull << 20)
 
 struct symbolizer {
+	char warnings[2048];     /* see warn() */
 	struct symbolizer_config cfg;
 	struct linux_kernel *lk; /* a Linux vmlinux with ORC: kernel walks by ORC */
 	struct bin kernel;
@@ -212,6 +213,22 @@ static int bin_open(struct bin *b, const char *path, const char *name,
 		return -1;
 	}
 	close(fd);
+	/* A cut file still has valid headers: check that what they describe
+	 * is there, so the user hears "truncated" and not "no symbols". */
+	{
+		uint64_t need = eh.e_shoff + (uint64_t)eh.e_shnum * eh.e_shentsize;
+		Elf_Scn *scn = NULL;
+		GElf_Shdr sh;
+		while ((scn = elf_nextscn(e, scn)) && gelf_getshdr(scn, &sh))
+			if (sh.sh_type != SHT_NOBITS && sh.sh_offset + sh.sh_size > need)
+				need = sh.sh_offset + sh.sh_size;
+		if (need > (uint64_t)stt.st_size) {
+			elf_end(e);
+			seterr(err, errlen, "%s: truncated ELF file (%lld bytes, its headers describe %llu)",
+			       path, (long long)stt.st_size, (unsigned long long)need);
+			return -1;
+		}
+	}
 	if (eh.e_machine != EM_X86_64 && eh.e_machine != EM_386) {
 		elf_end(e);
 		seterr(err, errlen, "%s: not an x86 ELF (e_machine %u): qtop-prof profiles x86_64 and i386 guests",
@@ -347,14 +364,39 @@ static int is_elf_exec(const char *path)
 	return type == ET_EXEC;   /* PIE programs would need a load bias */
 }
 
+/* Problems the user should hear about that do not stop profiling; the
+ * front end prints them (library code does not). */
+__attribute__((format(printf, 2, 3)))
+static void warn(struct symbolizer *s, const char *fmt, ...)
+{
+	size_t len = strlen(s->warnings);
+	va_list ap;
+
+	if (len + 2 >= sizeof s->warnings)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(s->warnings + len, sizeof s->warnings - len - 1, fmt, ap);
+	va_end(ap);
+	len = strlen(s->warnings);
+	s->warnings[len] = '\n';
+	s->warnings[len + 1] = 0;
+}
+
+const char *symbolizer_warnings(const struct symbolizer *s)
+{
+	return s->warnings;
+}
+
 static void scan_dir(struct symbolizer *s, const char *dir, int depth,
 		     const char *kreal)
 {
 	if (depth > 4)
 		return;
 	DIR *d = opendir(dir);
-	if (!d)
+	if (!d) {
+		warn(s, "%s: %s (skipped)", dir, strerror(errno));
 		return;
+	}
 	struct dirent *de;
 	while ((de = readdir(d)) && s->nprogs < MAX_PROGRAMS) {
 		if (de->d_name[0] == '.')
@@ -370,7 +412,13 @@ static void scan_dir(struct symbolizer *s, const char *dir, int depth,
 			scan_dir(s, path, depth + 1, kreal);
 			continue;
 		}
-		if (!S_ISREG(st.st_mode) || !is_elf_exec(path))
+		if (!S_ISREG(st.st_mode))
+			continue;
+		if (access(path, R_OK) < 0) {
+			warn(s, "%s: %s (skipped)", path, strerror(errno));
+			continue;
+		}
+		if (!is_elf_exec(path))
 			continue;
 		char real[PATH_MAX];
 		if (kreal && realpath(path, real) && !strcmp(real, kreal))
@@ -470,10 +518,9 @@ struct symbolizer *symbolizer_new(const struct symbolizer_config *cfg,
 	}
 	if (s->have_kernel)
 		bin_load(&s->kernel);
-	if (cfg->kernel && !s->kernel.syms) {
-		seterr(err, errlen, "%s: no symbols (give --symbols)", cfg->kernel);
-		goto fail;
-	}
+	if (cfg->kernel && !s->kernel.syms)   /* still unwinds (CFI, frame pointers) */
+		warn(s, "%s: no symbols: kernel frames are shown as addresses (give --symbols FILE)",
+		     cfg->kernel);
 	if (cfg->sysroot) {
 		struct stat st;
 		if (stat(cfg->sysroot, &st) < 0 || !S_ISDIR(st.st_mode)) {

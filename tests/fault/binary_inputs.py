@@ -322,12 +322,6 @@ def test_replay_truncated_keeps_samples():
 
 
 KNOWN_BUGS = {
-    "test_kernel_stripped": "a kernel without .symtab/.dynsym is refused "
-                            "('no symbols (give --symbols)', src/symbolizer.c:463) "
-                            "instead of profiling with addresses",
-    "test_sysroot_unreadable_file_warned": "scan_dir skips unreadable files and directories silently (src/symbolizer.c:347-366)",
-    "test_load_bad_lines_all_numbers": "only the first bad line's number is reported "
-                                       "(struct folded_diag keeps one)",
 }
 
 if __name__ == "__main__":
