@@ -734,7 +734,12 @@ int main(int argc, char **argv)
 		return 2;
 	if (o.load)
 		return run_load(&o);
-	if (o.replay)
+	if (o.replay) {
+		if (o.koff_auto) {
+			fputs("qtop-prof: --kernel-offset auto needs a live guest (a recording has no IDT to read): give the slide as a number\n", stderr);
+			return 2;
+		}
 		return run_replay(&o);
+	}
 	return run_live(&o);
 }
