@@ -21,4 +21,4 @@ PY
 )
 echo "guest $ARCH with $SMP vCPUs running; QMP at $QMP" >&2
 "$BUILD/src/qtop-prof" --qmp "$QMP" --kernel "$KERNEL" --sysroot "$SYSROOT" \
-  --comm 'current_task->name' "${@:3}"
+  --comm 'current_task->name' --comm '1:current_task_ap->name' "${@:3}"

@@ -11,7 +11,7 @@ One guest boot per (arch, smp) group; checks, against tests/guest/truth.json:
   4. guest safety: the guest is still running afterwards, and qtop-prof left
      no memsave directory behind;
   5. record/replay: replaying the recorded raw samples gives the same profile.
-Usage: profile_guest.py BUILD_DIR ARCH SMP
+Usage: profile_guest.py BUILD_DIR ARCH SMP [qtop-prof options...]
 """
 import json
 import os
@@ -72,6 +72,7 @@ def main():
         cmd = [qtop, "--qmp", g.qmp_path, "--batch", "--hz", "0",
                "--samples", str(SAMPLES), "--kernel", kernel, "--sysroot", sysroot,
                "--comm", "current_task->name", "--comm", "1:current_task_ap->name", "--record", rec, "-o", folded, "--top", "12"]
+        cmd += sys.argv[4:]        # e.g. --no-stop
         print("+", " ".join(cmd), flush=True)
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
         print(p.stdout)
