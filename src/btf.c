@@ -1,11 +1,11 @@
 /* btf.c - minimal BTF reader (struct member offsets, per-CPU variables). */
 #include "btf.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,16 +28,6 @@ struct btf {
 	uint32_t n;              /* types 1..n */
 	int swap;                /* big-endian BTF (never for x86, but checked) */
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static uint32_t rd32(const struct btf *b, const uint8_t *p)
 {

@@ -2,6 +2,7 @@
  * space: "SYMBOL->field" / "SYMBOL.field" from the kernel's DWARF, and
  * "*SYMBOL+OFFSET" / "SYMBOL+OFFSET" from symbols alone. */
 #include "unwind.h"
+#include "errmsg.h"
 #include "sample.h"
 #include "symtab.h"
 
@@ -10,23 +11,12 @@
 #include <elfutils/libdw.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define COMM_DEFAULT_LEN 16   /* Linux TASK_COMM_LEN; the name is NUL-terminated */
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int sym_addr(const char *name, const char *kernel, const char *symbols,
 		    int64_t bias, uint64_t *addr, char *err, size_t errlen)

@@ -1,5 +1,6 @@
 /* kaslr.c - KASLR slide from the IDT, confirmed by a known object. */
 #include "kaslr.h"
+#include "errmsg.h"
 #include "symtab.h"
 
 #include <ctype.h>
@@ -7,21 +8,10 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static uint64_t le(const uint8_t *p, int n)
 {

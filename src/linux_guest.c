@@ -1,12 +1,12 @@
 /* linux_guest.c - one Linux kernel build: ORC, BTF layout, symbols; the live
  * slide detection and the per-vCPU comm recipe. */
 #include "linux_guest.h"
+#include "errmsg.h"
 #include "memread.h"
 #include "qmp.h"
 #include "sample.h"
 #include "symtab.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,16 +25,6 @@ struct linux_kernel {
 	int have_layout;
 	char layout_err[160];
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 struct linux_kernel *linux_kernel_open(const char *vmlinux, const char *sysmap,
 				       char *err, size_t errlen)

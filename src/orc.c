@@ -1,11 +1,11 @@
 /* orc.c - Linux x86_64 ORC tables and unwinder (6.1 layout). */
 #include "orc.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,16 +16,6 @@ struct orc_table {
 	struct orc_entry *e;
 	size_t n;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static uint64_t le(const uint8_t *p, int n)
 {

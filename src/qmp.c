@@ -1,6 +1,7 @@
 /* qmp.c - QMP client: connect, negotiate, pipelined commands matched by id,
  * events queued, a poll() timeout on every wait, bounded message size. */
 #include "qmp.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,23 +59,6 @@ struct qmp {
 	int dead;                /* fatal error code once the stream is unusable */
 	char dead_msg[256];
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	/* the user sees one line: QEMU's descriptions may hold newlines */
-	for (char *p = err; *p; p++)
-		if ((unsigned char)*p < 0x20)
-			*p = ' ';
-}
 
 static int is_ws(char c)
 {

@@ -6,6 +6,7 @@
  * results (name, file:line, inline chain) are cached, so a repeated stack
  * costs the walk plus a few hash probes. */
 #include "symbolizer.h"
+#include "errmsg.h"
 #include "linux_guest.h"
 #include "symtab.h"
 #include "unwind.h"
@@ -121,16 +122,6 @@ struct symbolizer {
 	struct symbolizer_stats st;
 	char kname[8];
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void *arena_alloc(struct symbolizer *s, size_t len)
 {

@@ -1,12 +1,12 @@
 /* symtab.c - sorted function symbols from ELF or nm-style text. */
 #include "symtab.h"
+#include "errmsg.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libiberty/demangle.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,16 +45,6 @@ struct symtab {
 	struct cand *c;
 	size_t nc, capc;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static const char *arena_dup(struct symtab *t, const char *s, size_t len)
 {

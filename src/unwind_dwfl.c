@@ -9,13 +9,13 @@
  * CFI and frame pointers combine per frame (and i386, whose libdwfl
  * fallback is broken in 0.188, still walks). */
 #include "unwind.h"
+#include "errmsg.h"
 
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,16 +55,6 @@ struct uw_dwfl {
 	struct fpc_ent *fpc;     /* lookup pc -> frame-pointer rule applies */
 	unsigned nfpc;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int find_elf_cb(Dwfl_Module *mod, void **userdata, const char *modname,
 		       Dwarf_Addr base, char **file_name, Elf **elfp)
