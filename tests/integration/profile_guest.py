@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 from guest import Guest  # noqa: E402
 from qmp import QMP  # noqa: E402
 
-SAMPLES = 2400
+SAMPLES = 4000
 failures = []
 
 
