@@ -27,6 +27,8 @@
 #include "sample.h"
 #include "sampler.h"
 
+struct linux_kernel;
+
 struct symbolizer_config {
 	const char *kernel;        /* --kernel ELF, or NULL */
 	const char *symbols;       /* --symbols nm/System.map/kallsyms text, or NULL */
@@ -35,6 +37,10 @@ struct symbolizer_config {
 	const char *comm_expr;     /* --comm EXPR: "current_task->name", "*sym+off" */
 	int inline_frames;         /* emit inline frames (PF_INLINE) */
 	int max_depth;             /* frames cap (default 128) */
+	/* The Linux vmlinux already opened by the front end (KASLR, --comm
+	 * linux), or NULL: symbolizer_new takes it over (frees it, also on
+	 * failure) instead of loading the same ORC tables a second time. */
+	struct linux_kernel *linux_kernel;
 };
 
 struct symbolizer;

@@ -561,7 +561,7 @@ static int linux_setup(struct options *o, char *err, size_t errlen)
 			linux_kernel_free(k);
 			return -1;
 		}
-	linux_kernel_free(k);
+	o->sym.linux_kernel = k;   /* the symbolizer walks with it (ORC) */
 	return 0;
 }
 

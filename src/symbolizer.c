@@ -447,10 +447,12 @@ struct symbolizer *symbolizer_new(const struct symbolizer_config *cfg,
 {
 	struct symbolizer *s = calloc(1, sizeof *s);
 	if (!s) {
+		linux_kernel_free(cfg->linux_kernel);
 		seterr(err, errlen, "out of memory");
 		return NULL;
 	}
 	s->cfg = *cfg;
+	s->lk = cfg->linux_kernel;   /* ours now; freed with s */
 	if (s->cfg.max_depth <= 0)
 		s->cfg.max_depth = 128;
 	s->fmax = s->cfg.max_depth;
@@ -464,7 +466,8 @@ struct symbolizer *symbolizer_new(const struct symbolizer_config *cfg,
 		s->have_kernel = 1;
 		/* a Linux vmlinux (ORC tables): its kernel stacks are walked
 		 * by ORC; anything else keeps CFI / frame pointers */
-		s->lk = linux_kernel_open(cfg->kernel, NULL, NULL, 0);
+		if (!s->lk)
+			s->lk = linux_kernel_open(cfg->kernel, NULL, NULL, 0);
 	}
 	if (cfg->symbols) {
 		if (!s->kernel.path) {
