@@ -46,10 +46,21 @@ static long memsave_collect(struct memread *m, const char *name, uint8_t *buf,
 	return got;
 }
 
+/* memsave pays a file create/read/unlink on top of the monitor round trip:
+ * measured 413-472 us for x/Ngx against 520-570 us for memsave at 8-256
+ * bytes, equal at 1 KiB, memsave 35 % cheaper at 4 KiB.  Small reads (a
+ * kernel stack up to sp0, a pointer, a name) go through HMP x. */
+#define SMALL_READ 512u
+
+static int use_memsave(const struct memread *m, uint32_t len)
+{
+	return m->mode == SAMPLER_MEM_MEMSAVE && len > SMALL_READ;
+}
+
 static int send_read(struct memread *m, int slot, int cpu, uint64_t addr,
 		     uint32_t len, uint64_t *id, char *err, size_t errlen)
 {
-	if (m->mode == SAMPLER_MEM_MEMSAVE) {
+	if (use_memsave(m, len)) {
 		char path[128];
 		json_object *args = json_object_new_object();
 		int rc;
@@ -65,8 +76,12 @@ static int send_read(struct memread *m, int slot, int cpu, uint64_t addr,
 		json_object_put(args);
 		return rc;
 	} else {
+		/* Never read past len: the byte after a user stack's top is
+		 * often unmapped, and one unmapped byte fails the command. */
 		char cmd[96];
-		snprintf(cmd, sizeof cmd, "x/%ugx 0x%" PRIx64, (len + 7) / 8, addr);
+		unsigned unit = len % 8 == 0 ? 8 : len % 4 == 0 ? 4 : 1;
+		snprintf(cmd, sizeof cmd, "x/%u%cx 0x%" PRIx64, len / unit,
+			 unit == 8 ? 'g' : unit == 4 ? 'w' : 'b', addr);
 		return qmp_hmp_send(m->q, cmd, cpu, id, err, errlen);
 	}
 }
@@ -79,7 +94,7 @@ static long wait_read(struct memread *m, int slot, uint64_t id, uint64_t addr,
 {
 	int rc;
 
-	if (m->mode == SAMPLER_MEM_MEMSAVE) {
+	if (use_memsave(m, len)) {
 		char name[16];
 		rc = qmp_wait(m->q, id, NULL, err, errlen);
 		snprintf(name, sizeof name, "r%d", slot);
@@ -106,7 +121,11 @@ static long wait_read(struct memread *m, int slot, uint64_t id, uint64_t addr,
 		}
 		got = hmpx_parse(text, strlen(text), &a0, buf, len);
 		free(text);
-		if (got < 0 || a0 != addr)
+		/* QEMU prints 16 bytes a line and fails a whole line that runs
+		 * into an unmapped page: a short dump lacks up to 15 readable
+		 * bytes before the hole.  Count it as failed, so the page-by-page
+		 * path reads exactly up to the hole. */
+		if (got < (long)len || a0 != addr)
 			return QMP_E_ERROR;
 		return got;
 	}
