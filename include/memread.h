@@ -39,6 +39,11 @@ struct memread_req {
 int memread_batch(struct memread *m, struct memread_req *req, size_t n,
 		  char *err, size_t errlen);
 
+/* Reads that failed for another reason than unmapped memory since the last
+ * call (QMP error replies), with the last message.  Unmapped pages only
+ * clip a read; these are errors the user should see. */
+int memread_take_errors(struct memread *m, char *msg, size_t msglen);
+
 /* One read; returns bytes read or a negative qmp_err. */
 long memread_virt(struct memread *m, int cpu, uint64_t addr, void *buf,
 		  uint32_t len, char *err, size_t errlen);

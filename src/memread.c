@@ -21,7 +21,25 @@ struct memread {
 	char dir[64];          /* private 0700 directory for memsave files */
 	int dirfd;
 	char *xbuf;            /* scratch for HMP x parsing */
+	int nerrors;           /* failed reads that were not unmapped memory */
+	char last_err[256];
 };
+
+static void note_error(struct memread *m, const char *msg)
+{
+	m->nerrors++;
+	snprintf(m->last_err, sizeof m->last_err, "%s", msg);
+}
+
+int memread_take_errors(struct memread *m, char *msg, size_t msglen)
+{
+	int n = m->nerrors;
+
+	if (n)
+		snprintf(msg, msglen, "%s", m->last_err);
+	m->nerrors = 0;
+	return n;
+}
 
 static long memsave_collect(struct memread *m, const char *name, uint8_t *buf,
 			    uint32_t len)
@@ -100,6 +118,10 @@ static long wait_read(struct memread *m, int slot, uint64_t id, uint64_t addr,
 		snprintf(name, sizeof name, "r%d", slot);
 		if (rc == QMP_E_ERROR) {
 			unlinkat(m->dirfd, name, 0);
+			/* "Invalid addr ..." is an unmapped page (clipped, not an
+			 * error); anything else the user must hear about. */
+			if (!strstr(err, "Invalid addr"))
+				note_error(m, err);
 			return rc;
 		}
 		if (rc < 0) {
@@ -116,6 +138,8 @@ static long wait_read(struct memread *m, int slot, uint64_t id, uint64_t addr,
 		if (rc < 0) {
 			if (rc != QMP_E_ERROR)
 				*fatal = 1;
+			else
+				note_error(m, err);   /* HMP reports bad addresses in text */
 			free(text);
 			return rc;
 		}

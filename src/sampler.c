@@ -61,7 +61,7 @@ struct sampler {
 
 	struct qp_regs regs[MAX_CPUS];
 	int cpu_ids[MAX_CPUS];
-	uint64_t comm_cr3[MAX_CPUS];  /* CR3 at each vCPU's last --comm read */
+	uint64_t prev_cr3[MAX_CPUS];  /* CR3 of each vCPU's previous sample */
 	int cont_pending;            /* a cont was sent, its reply not read */
 	uint64_t cont_id;
 	struct as_entry as[CR3_SLOTS];
@@ -471,15 +471,15 @@ static int sample_round(struct sampler *s)
 			if (!cr->valid)
 				continue;
 			a = as_get(s, smp->regs.cr3);
-			/* Re-read when this vCPU changed address space since its
-			 * last read, else every COMM_PROBE_NS: a read that lands
-			 * in a task switch (name and CR3 not updated together)
-			 * then mislabels only until the next switch. */
-			if (a->comm_ns[cpu] && t_regs - a->comm_ns[cpu] < COMM_PROBE_NS &&
-			    s->comm_cr3[cpu] == smp->regs.cr3)
+			/* Re-read when this vCPU is in another address space
+			 * than at its previous sample, else every COMM_PROBE_NS
+			 * (the symbolizer confirms a changed name by a second
+			 * read: see set_cpu_comm). */
+			int moved = s->prev_cr3[cpu] != smp->regs.cr3;
+			s->prev_cr3[cpu] = smp->regs.cr3;
+			if (a->comm_ns[cpu] && t_regs - a->comm_ns[cpu] < COMM_PROBE_NS && !moved)
 				continue;
 			a->comm_ns[cpu] = t_regs;
-			s->comm_cr3[cpu] = smp->regs.cr3;
 			for (int d = 0; d < cr->nderef && ok; d++) {
 				uint8_t w[8] = { 0 };
 				long got = memread_virt(s->mr, cpu, addr, w, cr->wordsize, err, sizeof err);
@@ -518,6 +518,13 @@ static int sample_round(struct sampler *s)
 		s->guest_running = 1;
 	}
 
+	{
+		int nerr = memread_take_errors(s->mr, err, sizeof err);
+		if (nerr) {
+			atomic_fetch_add(&s->st.errors, (uint64_t)nerr);
+			set_error(s, err);
+		}
+	}
 	for (int j = 0; j < nsel; j++) {
 		int cpu = s->cpu_ids[sel[j]];
 		struct qp_sample *smp = (struct qp_sample *)s->buf[cpu];

@@ -63,6 +63,7 @@ struct aspace {
 	 * so a name probed on one vCPU is a poor guess for another. */
 	uint64_t cpu_has;                       /* bit per vCPU < 64 */
 	char (*cpu_comm)[QP_COMM_BYTES + 1];    /* [64], allocated on first use */
+	char (*cpu_pending)[QP_COMM_BYTES + 1]; /* [64]: a new name seen once */
 	char asname[32];
 };
 
@@ -552,8 +553,10 @@ void symbolizer_free(struct symbolizer *s)
 	for (int i = 0; i < s->nprogs; i++)
 		bin_free(&s->progs[i]);
 	free(s->progs);
-	for (int i = 0; i < s->nas; i++)
+	for (int i = 0; i < s->nas; i++) {
 		free(s->as[i].cpu_comm);
+		free(s->as[i].cpu_pending);
+	}
 	free(s->as);
 	free(s->cache);
 	arena_free(s);
@@ -830,6 +833,25 @@ static void walk(struct symbolizer *s, struct bin *b, int ws, int kernel,
 	s->st.fp_steps += res->fp_steps;
 }
 
+/* A vCPU's name for an address space changes only when the same new name
+ * is read twice in a row: a read that lands inside a task switch (the
+ * kernel's "current" and CR3 are not updated at the same instant) gives a
+ * wrong name once, and must not relabel the samples that follow. */
+static void set_cpu_comm(struct aspace *a, uint32_t cpu, const char *name)
+{
+	uint64_t bit = 1ull << cpu;
+
+	if (!(a->cpu_has & bit) || !strcmp(a->cpu_pending[cpu], name)) {
+		snprintf(a->cpu_comm[cpu], sizeof a->cpu_comm[cpu], "%s", name);
+		a->cpu_has |= bit;
+		a->cpu_pending[cpu][0] = 0;
+	} else if (!strcmp(a->cpu_comm[cpu], name)) {
+		a->cpu_pending[cpu][0] = 0;
+	} else {
+		snprintf(a->cpu_pending[cpu], sizeof a->cpu_pending[cpu], "%s", name);
+	}
+}
+
 int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		       struct prof_frame *frames, size_t max, size_t *n)
 {
@@ -862,12 +884,16 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		if (k && (k == smp->comm_len || c[k] == 0)) {
 			memcpy(a->comm, tmp, k + 1);
 			a->has_comm = 1;
-			if (smp->cpu < 64 && !a->cpu_comm)
+			if (smp->cpu < 64 && !a->cpu_comm) {
 				a->cpu_comm = calloc(64, sizeof *a->cpu_comm);
-			if (smp->cpu < 64 && a->cpu_comm) {
-				memcpy(a->cpu_comm[smp->cpu], tmp, k + 1);
-				a->cpu_has |= 1ull << smp->cpu;
+				a->cpu_pending = calloc(64, sizeof *a->cpu_pending);
+				if (!a->cpu_pending) {
+					free(a->cpu_comm);
+					a->cpu_comm = NULL;
+				}
 			}
+			if (smp->cpu < 64 && a->cpu_comm)
+				set_cpu_comm(a, smp->cpu, tmp);
 		}
 	}
 	if (smp->flags & QP_SF_HAS_CODE)

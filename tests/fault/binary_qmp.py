@@ -136,6 +136,12 @@ def test_error_reply_memsave():
     round_errors("err:memsave", True, need_msg=False)
 
 
+def test_error_reply_x():
+    # HMP x (small reads, and all reads with --mem hmp) failing: samples keep
+    # their leaf, the errors are counted and shown
+    round_errors("err:x", True)
+
+
 def test_error_reply_pmemsave():
     # pmemsave is only the start-up probe of the memsave directory: its
     # failure must not prevent sampling (no error to report afterwards)
