@@ -376,7 +376,7 @@ static void live_reset(void *ctx)
 }
 
 /* A signal ended the TUI: the profile collected so far is not lost. */
-static int save_on_signal(const struct options *o, const struct profile *p, int sig)
+static int save_on_signal(const struct profile *p, int sig)
 {
 	char path[4096], err[512];
 
@@ -389,7 +389,6 @@ static int save_on_signal(const struct options *o, const struct profile *p, int 
 	}
 	fprintf(stderr, "qtop-prof: %s: %" PRIu64 " samples saved to %s\n",
 		strsignal(sig), p->samples, path);
-	(void)o;
 	return 0;
 }
 
@@ -699,7 +698,7 @@ static int run_live(struct options *o)
 		} else {
 			rc = 0;
 			if (tr > 0)
-				rc = save_on_signal(o, p, tr);
+				rc = save_on_signal(p, tr);
 		}
 	}
 out:
