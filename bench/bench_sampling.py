@@ -18,10 +18,15 @@ and in one run measures:
  (e) optional (--strace): where one qtop-prof round's time goes, per QMP
      command, from strace -ttt -T of the sampler thread (and the baseline's);
  (f) HMP x/Ngx vs memsave per read size (x86_64, 1 vCPU; --read-reps 0 skips).
+ --deep: one more guest, x86_64 1 vCPU booted with -append deep (every kernel
+     chain 20 deep_pad frames deeper: 24-28 frames, tests/guest/common/kernel.c),
+     (a) + (b) + (d) only, expected chains = truth.json's with the deep_pad
+     frames inserted; reported in its own section.  --smp '' --deep runs
+     only that.
 
 Prints a table; --md FILE writes it as markdown, --json FILE the raw data.
 
-    bench/bench_sampling.py --build build-bench [--smp 1,2] [--i386]
+    bench/bench_sampling.py --build build-bench [--smp 1,2] [--i386] [--deep]
                             [--reps 3] [--window 3.5] [--md out.md]
 """
 import argparse
@@ -45,6 +50,11 @@ CLK_TCK = os.sysconf('SC_CLK_TCK')
 QSTOP, QNOSTOP, BASE = 'qtop-prof --stop', 'qtop-prof --no-stop', 'baseline (x/1gx per word)'
 TOOLS = (QSTOP, QNOSTOP, BASE)
 PROGRESS_RE = re.compile(rb'qtop-guest: t=(\d+)s rounds=(\d+) ap_rounds=(\d+)')
+# Deep-stacks guest (-append deep): QG_DEEP_PAD nested deep_pad() frames are
+# inserted between these caller -> callee pairs of every truth.json chain
+# (tests/guest/common/kernel.c, workload.h).
+DEEP_PAD_FN, DEEP_PAD_N = 'deep_pad', 20
+DEEP_INSERT = (('kmain', 'sched_round'), ('syscall_dispatch', 'ksys_spin'), ('ap_main', 'ap_work'))
 
 
 # ---------------------------------------------------------------- /proc ---
@@ -440,11 +450,14 @@ class Bench:
         tot = sum(chains.values()) or 1
         return {k: 100.0 * v / tot for k, v in chains.items()}
 
-    def truth_chains(self, g):
+    def truth_chains(self, g, deep=False):
         out = {}
         for c in g.truth['chains']:
             if c['cpu'] < g.smp:
-                key = ';'.join(f['fn'] for f in c['frames'])
+                fns = [f['fn'] for f in c['frames']]
+                if deep:
+                    fns = deep_frames(fns)
+                key = ';'.join(fns)
                 out[key] = out.get(key, 0) + c['weight'] / g.smp
         return out
 
@@ -454,7 +467,8 @@ class Bench:
         b = rates.get('baseline (x/1gx per word)', {})
         if q.get('failed') or b.get('failed'):
             return
-        cq, cb, ct = self.load_folded(q['folded']), self.load_folded(b['folded']), self.truth_chains(g)
+        cq, cb = self.load_folded(q['folded']), self.load_folded(b['folded'])
+        ct = self.truth_chains(g, res.get('deep', False))
         res['chains_files'] = {'qtop': q['folded'], 'baseline': b['folded']}
 
         def overlap(x, y):
@@ -498,6 +512,10 @@ class Bench:
             'chain_given_leaf_qtop_baseline': chain_given_leaf(cq, cb),
             'chain_given_leaf_qtop_truth': chain_given_leaf(cq, ct),
             'chain_given_leaf_baseline_truth': chain_given_leaf(cb, ct),
+            # mean frames per sample (process root dropped), share-weighted
+            'depth_qtop': sum(v * (k.count(';') + 1) for k, v in cq.items()) / (sum(cq.values()) or 1),
+            'depth_baseline': sum(v * (k.count(';') + 1) for k, v in cb.items()) / (sum(cb.values()) or 1),
+            'depth_truth': sum(v * (k.count(';') + 1) for k, v in ct.items()) / (sum(ct.values()) or 1),
         }
         c = res['chains']
         self.log('  chains: qtop/baseline overlap %.1f %% (leaves %.1f %%); vs truth: qtop %.1f %%, baseline %.1f %%; '
@@ -579,16 +597,23 @@ class Bench:
         res['read_cost'] = out
 
     # -- one guest --
-    def guest_config(self, arch, smp, full=True):
-        self.log('== %s, %d vCPU' % (arch, smp))
-        res = {'arch': arch, 'smp': smp}
+    def guest_config(self, arch, smp, full=True, deep=False):
+        self.log('== %s, %d vCPU%s' % (arch, smp, ', deep stacks (-append deep)' if deep else ''))
+        res = {'arch': arch, 'smp': smp, 'deep': deep}
         # debug-threads names the vCPU threads "CPU n/TCG" (else all are
         # "qemu-system-x86" and vCPU time cannot be told apart)
-        with Guest(self.build, arch=arch, smp=smp,
-                   extra_args=['-name', 'qtop-bench,debug-threads=on']) as g:
+        extra = ['-name', 'qtop-bench,debug-threads=on']
+        if deep:
+            extra += ['-append', 'deep']
+        with Guest(self.build, arch=arch, smp=smp, extra_args=extra) as g:
             prog = Progress(g.serial_log)
             prog.start()
             time.sleep(0.5)
+            if deep:
+                serial = read_text(g.serial_log)
+                if 'deep stacks on' not in serial:
+                    raise SystemExit('bench_sampling: the guest did not report "deep stacks on" '
+                                     '(guest kernel older than the deep mode?): %r' % serial[-300:])
             idle_rate, idle_vcpu = self.idle_window(g, 1.5)
             res['idle'] = {'qemu_other_share': idle_rate, 'vcpu_share': idle_vcpu,
                            'vcpu_runnable': self.idle_runnable,
@@ -596,7 +621,9 @@ class Bench:
             self.log('  idle: QEMU non-vCPU threads %.3f CPU, vCPU threads %s' % (
                 idle_rate, ', '.join('%s %.2f' % kv for kv in sorted(idle_vcpu.items()))))
             self.rate_runs(g, idle_rate, res)
-            if full:
+            if deep:
+                self.agreement(g, res)
+            elif full:
                 self.agreement(g, res)
                 self.disturbance(g, prog, res)
                 if self.a.strace and smp == 1 and arch == 'x86_64':
@@ -606,6 +633,35 @@ class Bench:
             prog.stop_ev.set()
         self.results.append(res)
         return res
+
+
+def deep_frames(fns):
+    """A truth.json chain (function names, root first) as the -append deep
+    guest runs it: DEEP_PAD_N deep_pad frames between each DEEP_INSERT pair."""
+    out = []
+    for i, fn in enumerate(fns):
+        out.append(fn)
+        if i + 1 < len(fns) and (fn, fns[i + 1]) in DEEP_INSERT:
+            out += [DEEP_PAD_FN] * DEEP_PAD_N
+    return out
+
+
+def show_chain(key):
+    """root → leaf, runs of one function shown as fn ×N when N > 5."""
+    fns = key.split(';')
+    out = []
+    i = 0
+    while i < len(fns):
+        j = i
+        while j < len(fns) and fns[j] == fns[i]:
+            j += 1
+        out += ['%s ×%d' % (fns[i], j - i)] if j - i > 5 else fns[i:j]
+        i = j
+    return ' → '.join(out)
+
+
+def guest_label(r):
+    return '%s %d vCPU%s' % (r['arch'], r['smp'], ' deep' if r.get('deep') else '')
 
 
 def parse_strace(text):
@@ -691,22 +747,16 @@ def fmt(v, f='%.1f'):
     return '-' if v is None or v != v else f % v
 
 
-def markdown(b, args):
-    L = []
-    L.append('Run: %s, host %s, %d CPUs, load average before the run %s.' % (
-        time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(b.t_start)), os.uname().nodename,
-        os.cpu_count(), b.load0))
-    L.append('')
-    L.append('### (a, b) Rate, latency and CPU per sample (max rate, full stacks, %.0f s each)' % args.rate_secs)
-    L.append('')
+def rate_table(L, results):
+    """(a, b) rows of results into L."""
     L.append('| guest | tool | samples/s | per vCPU | round latency median / p99 (µs) | CPU ms/sample (QEMU non-vCPU + profiler) | vs baseline: rate / CPU | guest runnable share |')
     L.append('|---|---|---|---|---|---|---|---|')
-    for r in b.results:
+    for r in results:
         rates = r.get('rates', {})
         base = rates.get('baseline (x/1gx per word)', {})
         for name, t in rates.items():
             if t.get('failed'):
-                L.append('| %s %d vCPU | %s | failed | | | | | |' % (r['arch'], r['smp'], name))
+                L.append('| %s | %s | failed | | | | | |' % (guest_label(r), name))
                 continue
             rel = ''
             if name.startswith('qtop') and base and not base.get('failed'):
@@ -717,52 +767,72 @@ def markdown(b, args):
                 extra = ' (%.1f frames, %.1f x/sample%s)' % (
                     t['frames_per_sample'], t['x_per_sample'],
                     ', registers + walk %.0f µs/sample' % t['sample_us_median'] if t.get('sample_us_median') else '')
-            L.append('| %s %d vCPU | %s%s | %.0f (runs %s) | %.0f | %.0f / %.0f | %.2f (%.2f + %.2f) | %s | %.2f |' % (
-                r['arch'], r['smp'], name, extra, t['samples_per_s'],
+            L.append('| %s | %s%s | %.0f (runs %s) | %.0f | %.0f / %.0f | %.2f (%.2f + %.2f) | %s | %.2f |' % (
+                guest_label(r), name, extra, t['samples_per_s'],
                 ' '.join('%.0f' % x for x in t['samples_per_s_runs']), t['per_vcpu_per_s'],
                 t['round_us_median'], t['round_us_p99'], t['cpu_ms_per_sample'],
                 t['cpu_ms_per_sample_qemu'], t['cpu_ms_per_sample_prof'], rel, t['vcpu_runnable']))
-    L.append('')
-    L.append('### (c) Disturbance (qtop-prof default --stop; %d × [none, 100 Hz, none, 1 kHz] windows of %.1f s; medians)' % (
-        args.reps, args.window))
-    L.append('')
-    L.append('| guest | profiler | achieved Hz/vCPU | vCPU runnable share (windows) | relative | vCPU thread CPU share (windows) | relative | guest rounds/s (host clock) | relative |')
-    L.append('|---|---|---|---|---|---|---|---|---|')
-    for r in b.results:
-        d = r.get('disturbance')
-        if not d:
-            continue
-        for mode in ('none', '100', '1000'):
-            o = d[mode]
-            L.append('| %s %d vCPU | %s | %s | %.3f (%s) | %s | %.3f (%s) | %s | %s | %s |' % (
-                r['arch'], r['smp'], 'none' if mode == 'none' else mode + ' Hz',
-                fmt(o['achieved_hz'], '%.0f') if mode != 'none' else '-',
-                o['vcpu_runnable_median'], ' '.join('%.2f' % x for x in o['vcpu_runnables']),
-                fmt(o.get('vcpu_runnable_rel'), '%.2f') if mode != 'none' else '1',
-                o['vcpu_share_median'], ' '.join('%.2f' % x for x in o['vcpu_shares']),
-                fmt(o.get('vcpu_share_rel'), '%.2f') if mode != 'none' else '1',
-                fmt(o['rounds_per_s']) + ('' if not o.get('ap_rounds_per_s') or r['smp'] < 2 else ' (AP %.1f)' % o['ap_rounds_per_s']),
-                fmt(o.get('work_rate_rel'), '%.2f') if mode != 'none' else '1'))
-    L.append('')
-    L.append('### (d) Chain agreement (qtop-prof --stop vs baseline, same guest, % of samples; frames root→leaf)')
-    for r in b.results:
+
+
+def chain_section(L, results):
+    """(d) paragraphs and tables of results into L."""
+    for r in results:
         c = r.get('chains')
         if not c:
             continue
         L.append('')
-        L.append('%s %d vCPU: samples whose whole chain is the same for the same leaf function: '
+        L.append('%s: samples whose whole chain is the same for the same leaf function: '
                  'qtop-prof/baseline **%.1f %%**, qtop-prof/truth.json **%.1f %%**, baseline/truth.json %.1f %%. '
                  'Plain overlap of the chain shares (also counts how much time each tool happened to see in each '
                  'phase of the guest loop): qtop-prof/baseline %.1f %%, qtop-prof/truth %.1f %%, baseline/truth %.1f %%; '
                  'leaf (flat) overlap qtop-prof/baseline %.1f %%.' % (
-                     r['arch'], r['smp'], c['chain_given_leaf_qtop_baseline'], c['chain_given_leaf_qtop_truth'],
+                     guest_label(r), c['chain_given_leaf_qtop_baseline'], c['chain_given_leaf_qtop_truth'],
                      c['chain_given_leaf_baseline_truth'], c['overlap_qtop_baseline'], c['overlap_qtop_truth'],
                      c['overlap_baseline_truth'], c['leaf_overlap_qtop_baseline']))
         L.append('')
         L.append('| chain | truth | qtop-prof | baseline |')
         L.append('|---|---|---|---|')
         for k, t, q, bb in c['rows']:
-            L.append('| %s | %.1f | %.1f | %.1f |' % (k.replace(';', ' → '), t, q, bb))
+            L.append('| %s | %.1f | %.1f | %.1f |' % (show_chain(k), t, q, bb))
+
+
+def markdown(b, args):
+    L = []
+    L.append('Run: %s, host %s, %d CPUs, load average before the run %s.' % (
+        time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(b.t_start)), os.uname().nodename,
+        os.cpu_count(), b.load0))
+    normal = [r for r in b.results if not r.get('deep')]
+    if normal:
+        L.append('')
+        L.append('### (a, b) Rate, latency and CPU per sample (max rate, full stacks, %.0f s each)' % args.rate_secs)
+        L.append('')
+        rate_table(L, normal)
+    if any(r.get('disturbance') for r in b.results):
+        L.append('')
+        L.append('### (c) Disturbance (qtop-prof default --stop; %d × [none, 100 Hz, none, 1 kHz] windows of %.1f s; medians)' % (
+            args.reps, args.window))
+        L.append('')
+        L.append('| guest | profiler | achieved Hz/vCPU | vCPU runnable share (windows) | relative | vCPU thread CPU share (windows) | relative | guest rounds/s (host clock) | relative |')
+        L.append('|---|---|---|---|---|---|---|---|---|')
+        for r in b.results:
+            d = r.get('disturbance')
+            if not d:
+                continue
+            for mode in ('none', '100', '1000'):
+                o = d[mode]
+                L.append('| %s %d vCPU | %s | %s | %.3f (%s) | %s | %.3f (%s) | %s | %s | %s |' % (
+                    r['arch'], r['smp'], 'none' if mode == 'none' else mode + ' Hz',
+                    fmt(o['achieved_hz'], '%.0f') if mode != 'none' else '-',
+                    o['vcpu_runnable_median'], ' '.join('%.2f' % x for x in o['vcpu_runnables']),
+                    fmt(o.get('vcpu_runnable_rel'), '%.2f') if mode != 'none' else '1',
+                    o['vcpu_share_median'], ' '.join('%.2f' % x for x in o['vcpu_shares']),
+                    fmt(o.get('vcpu_share_rel'), '%.2f') if mode != 'none' else '1',
+                    fmt(o['rounds_per_s']) + ('' if not o.get('ap_rounds_per_s') or r['smp'] < 2 else ' (AP %.1f)' % o['ap_rounds_per_s']),
+                    fmt(o.get('work_rate_rel'), '%.2f') if mode != 'none' else '1'))
+    if normal:
+        L.append('')
+        L.append('### (d) Chain agreement (qtop-prof --stop vs baseline, same guest, % of samples; frames root→leaf)')
+        chain_section(L, normal)
     for r in b.results:
         for name, st in (r.get('strace') or {}).items():
             rounds = st['rounds'] or 1
@@ -794,6 +864,20 @@ def markdown(b, args):
         L.append('|---|---|---|')
         for n, v in sorted(rc.items(), key=lambda kv: int(kv[0])):
             L.append('| %s | %.0f | %.0f |' % (n, v['x_us'], v['memsave_us']))
+    deep = [r for r in b.results if r.get('deep')]
+    if deep:
+        L.append('')
+        L.append('### Deep stacks (x86_64 1 vCPU booted with `-append deep`: every kernel chain %d `%s` '
+                 'frames deeper; max rate, %.0f s each)' % (DEEP_PAD_N, DEEP_PAD_FN, args.rate_secs))
+        L.append('')
+        rate_table(L, deep)
+        for r in deep:
+            c = r.get('chains')
+            if c:
+                L.append('')
+                L.append('Mean frames per sample: truth %.1f, qtop-prof %.1f, baseline %.1f.' % (
+                    c['depth_truth'], c['depth_qtop'], c['depth_baseline']))
+        chain_section(L, deep)
     return '\n'.join(L) + '\n'
 
 
@@ -811,6 +895,9 @@ def main():
     ap.add_argument('--strace-secs', type=float, default=3.0)
     ap.add_argument('--read-reps', type=int, default=100,
                     help='x/Ngx vs memsave comparisons per size (0: skip)')
+    ap.add_argument('--deep', action='store_true',
+                    help='also x86_64 1 vCPU booted with -append deep (24-28-frame kernel chains): '
+                         'rate, CPU, chains')
     ap.add_argument('--md', help='write the tables as markdown here')
     ap.add_argument('--json', help='write the raw results here')
     args = ap.parse_args()
@@ -825,6 +912,8 @@ def main():
         b.guest_config('x86_64', smp)
     if args.i386:
         b.guest_config('i386', 1)
+    if args.deep:
+        b.guest_config('x86_64', 1, full=False, deep=True)
     b.log('total %.0f s' % (time.time() - b.t_start))
     md = markdown(b, args)
     print(md)

@@ -4,7 +4,9 @@
 # Builds what it needs in build-bench (release), boots the test guest under
 # TCG (x86_64 with 1 and 2 vCPUs, then i386), compares qtop-prof with the
 # prior QMP technique (bench/baseline_sampler) and writes the tables to
-# build-bench/bench-sampling.md (+ .json).  About 4 minutes; --quick: ~1.
+# build-bench/bench-sampling.md (+ .json), then (--deep) x86_64 1 vCPU once
+# more with the guest booted with -append deep (kernel chains 24-28 frames
+# deep) in a section of its own.  About 4.5 minutes; --quick: ~1 (no deep).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${QTOP_BENCH_BUILD:-$ROOT/build-bench}
@@ -24,7 +26,7 @@ if [ -z "${QTOP_BENCH_NO_BUILD:-}" ]; then
     tests/guest/i386/sysroot/kernel tests/guest/i386/sysroot/alpha tests/guest/i386/sysroot/beta >/dev/null \
     || { echo "bench.sh: build failed (QTOP_BENCH_NO_BUILD=1 runs the binaries already built)" >&2; exit 1; }
 fi
-ARGS=(--i386 --strace)
+ARGS=(--i386 --strace --deep)
 if [ "${1:-}" = --quick ]; then
   shift
   ARGS=(--smp 1 --reps 2 --rate-secs 3 --window 2.5)

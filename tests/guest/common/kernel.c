@@ -17,6 +17,7 @@ struct qg_task *volatile current_task_ap = &ap_task;
 
 static volatile unsigned long ticks, rounds, ap_rounds;
 static volatile int progress_on;
+static int deep_mode;   /* command line "deep": see QG_DEEP_PAD */
 
 /* The guest's own view of its split (TSC per phase), printed on the progress
  * line: a cross-check that needs no sampler.  Under TCG the TSC follows the
@@ -58,10 +59,41 @@ QG_NOINLINE long ksys_spin(long n)
 	return 0;
 }
 
+void ap_work(void);
+
+/* Deep-stacks mode only: n nested frame-pointer frames, then the workload
+ * call `what` -- the same chain as without it, 20 frames deeper.  Each frame
+ * holds a few locals (96 bytes on x86_64, like a typical kernel frame) so
+ * the stack's size in bytes grows as a real one would. */
+enum { DEEP_SCHED_ROUND, DEEP_KSYS_SPIN, DEEP_AP_WORK };
+QG_NOINLINE long deep_pad(int n, int what, long arg)
+{
+	volatile unsigned long locals[8];
+	long r = 0;
+
+	locals[0] = (unsigned long)n;
+	locals[7] = (unsigned long)arg;
+	if (n > 1) {
+		r = deep_pad(n - 1, what, arg);
+	} else {
+		switch (what) {
+		case DEEP_SCHED_ROUND: sched_round(); break;
+		case DEEP_KSYS_SPIN: r = ksys_spin(arg); break;
+		case DEEP_AP_WORK: ap_work(); break;
+		}
+	}
+	if (locals[0] != (unsigned long)n || locals[7] != (unsigned long)arg)
+		qg_panic("deep_pad: stack", locals[0], (uintptr_t)n);
+	__asm__ volatile("" ::: "memory"); /* keep the call a call */
+	return r;
+}
+
 long syscall_dispatch(long nr, long arg)
 {
 	switch (nr) {
 	case QG_SYS_SPIN:
+		if (deep_mode)
+			return deep_pad(QG_DEEP_PAD, DEEP_KSYS_SPIN, arg);
 		return ksys_spin(arg);
 	case QG_SYS_YIELD:
 		arch_yield(current_task);
@@ -102,7 +134,10 @@ void ap_main(void)
 {
 	current_task_ap = &ap_task;
 	for (;;) {
-		ap_work();
+		if (deep_mode)
+			deep_pad(QG_DEEP_PAD, DEEP_AP_WORK, 0);
+		else
+			ap_work();
 		ap_rounds++;
 	}
 }
@@ -164,12 +199,33 @@ void qg_panic(const char *what, uintptr_t a, uintptr_t b)
 	arch_halt();
 }
 
+/* Is word a blank-separated word of the command line s? */
+static int cmdline_has(const char *s, const char *word)
+{
+	size_t i;
+
+	while (s && *s) {
+		while (*s == ' ')
+			s++;
+		for (i = 0; word[i] && s[i] == word[i]; i++)
+			;
+		if (!word[i] && (s[i] == ' ' || !s[i]))
+			return 1;
+		while (*s && *s != ' ')
+			s++;
+	}
+	return 0;
+}
+
 void kmain(void)
 {
 	int cpus;
 
 	serial_init();
 	serial_puts("qtop-guest: boot\n");
+	deep_mode = cmdline_has(arch_cmdline(), "deep");
+	if (deep_mode)
+		serial_puts("qtop-guest: deep stacks on\n");
 	arch_init();
 	arch_task_create(&alpha_task, "alpha", qg_alpha_elf,
 			 (size_t)(qg_alpha_elf_end - qg_alpha_elf), 0);
@@ -181,6 +237,10 @@ void kmain(void)
 	serial_putdec((unsigned long)cpus);
 	serial_puts("\n");
 	progress_on = 1;
-	for (;;)
-		sched_round();
+	for (;;) {
+		if (deep_mode)
+			deep_pad(QG_DEEP_PAD, DEEP_SCHED_ROUND, 0);
+		else
+			sched_round();
+	}
 }

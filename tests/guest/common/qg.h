@@ -68,6 +68,8 @@ void arch_yield(struct qg_task *t);       /* from t's syscall: back to kmain */
 int arch_start_aps(void);                 /* returns the number of CPUs up */
 void arch_irq_enable(void);
 void arch_halt(void) __attribute__((noreturn));
+/* The kernel command line (PVH start_info / multiboot info), or NULL. */
+const char *arch_cmdline(void);
 
 /* Embedded user programs (arch blobs.S, .incbin). */
 extern const char qg_alpha_elf[], qg_alpha_elf_end[];

@@ -21,6 +21,12 @@
 #define QG_W_AP_Y        40
 
 #define QG_REC_DEPTH     5   /* nested calls of recurse() */
+/* Command line "deep" (benchmark only, not in truth.json): every kernel
+ * chain runs below QG_DEEP_PAD nested calls of deep_pad() -- kmain > deep_pad
+ * x20 > sched_round > ..., syscall_dispatch > deep_pad x20 > ksys_spin > ...,
+ * ap_main > deep_pad x20 > ap_work > ... -- so kernel stacks are as deep as a
+ * real kernel's (24-28 frames).  Same leaves and weights. */
+#define QG_DEEP_PAD      20
 
 /* int $0x80: number in eax/rax, argument in ebx/rbx, result in eax/rax */
 #define QG_SYS_YIELD 1

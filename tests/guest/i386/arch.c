@@ -128,6 +128,24 @@ void i386_timer_irq(struct trapframe *tf)
 	qg_timer_tick();
 }
 
+/* ---- kernel command line (multiboot v1 info, flags bit 2) ---- */
+/* boot.S stores the physical address of the multiboot info here (.data so
+ * that nothing clears it after the store). */
+uint32_t qg_mb_info __attribute__((section(".data")));
+
+const char *arch_cmdline(void)
+{
+	const uint32_t *mbi;
+
+	/* the low 16 MiB are mapped at KOFF */
+	if (!qg_mb_info || qg_mb_info >= 0x1000000)
+		return 0;
+	mbi = P2V(qg_mb_info);
+	if (!(mbi[0] & 4) || !mbi[4] || mbi[4] >= 0x1000000)
+		return 0;
+	return P2V(mbi[4]);
+}
+
 /* ---- physical pages and page tables ---- */
 extern uint32_t kernel_pd[1024];
 extern char _kernel_end[];

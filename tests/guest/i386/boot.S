@@ -39,7 +39,8 @@ _start:
 	movl %eax, %cr0
 	leal 3f, %eax			/* absolute (high) address */
 	jmp *%eax
-3:	movl $boot_stack_top - BOOT_STACK_PAD, %esp
+3:	movl %ebx, qg_mb_info		/* multiboot info (phys), arch_cmdline() */
+	movl $boot_stack_top - BOOT_STACK_PAD, %esp
 	xorl %ebp, %ebp			/* ends the frame-pointer chain */
 	pushl $0			/* zero return address: ends a CFI unwind */
 	jmp kmain			/* so kmain is the root frame */

@@ -53,6 +53,26 @@ static uintptr_t kernel_cr3;
 static uintptr_t kmain_sp;            /* kmain's context while a task runs */
 static volatile int ap_up;
 
+/* Physical address of the PVH hvm_start_info (entry.S stores ebx here;
+ * .data so that nothing clears it after the store). */
+uint64_t qg_pvh_start_info __attribute__((section(".data")));
+
+const char *arch_cmdline(void)
+{
+	const uint8_t *si;
+	uint64_t pa;
+
+	if (!qg_pvh_start_info || qg_pvh_start_info >= 0x40000000UL)
+		return 0;
+	si = KV(qg_pvh_start_info);
+	if (*(const uint32_t *)si != 0x336ec578)   /* XEN_HVM_START_MAGIC_VALUE */
+		return 0;
+	pa = *(const uint64_t *)(si + 24);         /* cmdline_paddr */
+	if (!pa || pa >= 0x40000000UL)
+		return 0;
+	return KV(pa);
+}
+
 static uint64_t upml4[2][512] __attribute__((aligned(4096)));
 static uint64_t updpt[2][512] __attribute__((aligned(4096)));
 static uint64_t upd[2][512] __attribute__((aligned(4096)));

@@ -47,6 +47,11 @@ higher_half:
 	 * boot_stack_top while the kernel task runs, and no ring-3 trap frame
 	 * must seem to be there. */
 	movabsq $boot_stack_top - 64, %rsp
+	/* PVH hands the physical address of hvm_start_info in ebx; keep it for
+	 * arch_cmdline() (zero-extended: rbx's upper half is undefined here). */
+	movl %ebx, %eax
+	movabsq $qg_pvh_start_info, %rcx
+	movq %rax, (%rcx)
 	xorl %ebp, %ebp
 	pushq $0                        /* zero return address: end of stack */
 	jmp kmain
