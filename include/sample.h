@@ -44,6 +44,8 @@ enum {
 	QP_SF_HAS_CODE     = 1u << 5, /* code bytes at code_addr captured (address-space matching) */
 	QP_SF_HAS_COMM     = 1u << 6, /* comm bytes captured (--comm) */
 	QP_SF_IDLE         = 1u << 7, /* vCPU was halted */
+	QP_SF_UNSTABLE     = 1u << 8, /* --no-stop: sp/fp/CR3/mode changed while
+					 the stacks were read: stacks not used */
 };
 
 /* Fixed part of a sample.  The variable part (stack bytes, user stack bytes,

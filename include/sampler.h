@@ -63,6 +63,7 @@ struct sampler_stats {
 	_Atomic uint64_t rounds;
 	_Atomic uint64_t errors;      /* failed captures (counted, sample dropped) */
 	_Atomic uint64_t stack_fail;
+	_Atomic uint64_t unstable;    /* --no-stop: registers moved during the reads */
 	_Atomic uint64_t busy_ns;     /* time spent capturing */
 	_Atomic int state;            /* enum sampler_state_kind */
 	_Atomic int ncpus;

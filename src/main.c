@@ -674,9 +674,13 @@ static int run_live(struct options *o)
 		if (nerr && st != SAMPLER_DISCONNECTED)
 			fprintf(stderr, "qtop-prof: %" PRIu64 " QMP command(s) failed, last: %s\n",
 				nerr, sampler_last_error(smp));
+		uint64_t nun = atomic_load(&sampler_stats(smp)->unstable);
 		if (nsf)
 			fprintf(stderr, "qtop-prof: %" PRIu64 " stack read(s) failed: those samples "
 				"have no call chain\n", nsf);
+		if (nun)
+			fprintf(stderr, "qtop-prof: %" PRIu64 " sample(s) moved while their stack was "
+				"read (--no-stop): kept as leaf only, chain cut\n", nun);
 		if (st == SAMPLER_PAUSED)
 			fputs("qtop-prof: the guest is paused: it was not sampled "
 			      "while paused and is left paused\n", stderr);

@@ -60,6 +60,8 @@ struct sampler {
 	uint64_t rng;                /* xorshift state for pacing jitter */
 
 	struct qp_regs regs[MAX_CPUS];
+	struct qp_regs regs2[MAX_CPUS];  /* --no-stop: the second read */
+	int cpu_ids2[MAX_CPUS];
 	int cpu_ids[MAX_CPUS];
 	uint64_t prev_cr3[MAX_CPUS];  /* CR3 of each vCPU's previous sample */
 	int cont_pending;            /* a cont was sent, its reply not read */
@@ -518,6 +520,42 @@ static int sample_round(struct sampler *s)
 		s->guest_running = 1;
 	}
 
+	/* --no-stop: the guest ran while we read.  Read the registers again:
+	 * where a vCPU's stack pointer, frame pointer, CR3 or mode moved, the
+	 * copied stack may belong to another call chain than the registers,
+	 * so keep only the (consistent) leaf and let the chain be cut cleanly
+	 * rather than filled with the wrong callers. */
+	if (!s->cfg.stop && nsel) {
+		rc = qmp_hmp(s->q, "info registers -a", -1, &text, err, sizeof err);
+		if (rc < 0)
+			goto fail;
+		n = regs_parse_all(text, strlen(text), s->regs2, s->cpu_ids2, MAX_CPUS);
+		free(text);
+		text = NULL;
+		for (int j = 0; j < nsel; j++) {
+			int cpu = s->cpu_ids[sel[j]];
+			struct qp_sample *smp = (struct qp_sample *)s->buf[cpu];
+			const struct qp_regs *a = &smp->regs, *b = NULL;
+			for (int k = 0; k < n; k++)
+				if (s->cpu_ids2[k] == cpu)
+					b = &s->regs2[k];
+			if (b && b->valid && a->gpr[QP_RSP] == b->gpr[QP_RSP] &&
+			    a->gpr[QP_RBP] == b->gpr[QP_RBP] && a->cr3 == b->cr3 &&
+			    a->cpl == b->cpl && a->cs == b->cs)
+				continue;
+			/* The code bytes and the name may be another task's
+			 * too: drop them (they would teach the symbolizer a
+			 * wrong program or name for this address space). */
+			smp->flags |= QP_SF_UNSTABLE | QP_SF_STACK_FAILED |
+				      QP_SF_USTACK_FAILED;
+			if (smp->flags & QP_SF_HAS_CODE)
+				as_get(s, a->cr3)->code_ns = 0;      /* probe again soon */
+			if (smp->flags & QP_SF_HAS_COMM)
+				as_get(s, a->cr3)->comm_ns[cpu] = 0;
+			smp->flags &= ~(uint32_t)(QP_SF_HAS_CODE | QP_SF_HAS_COMM);
+			atomic_fetch_add(&s->st.unstable, 1);
+		}
+	}
 	{
 		int nerr = memread_take_errors(s->mr, err, sizeof err);
 		if (nerr) {
