@@ -5,6 +5,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +20,7 @@
 struct memread {
 	struct qmp *q;
 	enum sampler_mem mode;
-	char dir[64];          /* private 0700 directory for memsave files */
+	char dir[96];          /* private 0700 directory for memsave files */
 	int dirfd;
 	char *xbuf;            /* scratch for HMP x parsing */
 	int nerrors;           /* failed reads that were not unmapped memory */
@@ -235,6 +237,42 @@ long memread_virt(struct memread *m, int cpu, uint64_t addr, void *buf,
 	return rc < 0 ? rc : r.got;
 }
 
+/* A qtop-prof that was SIGKILLed (or crashed) could not remove its memsave
+ * directory: remove those of our user whose process is gone.  The pid is in
+ * the name: qtop-prof.PID.XXXXXX. */
+static void remove_stale_dirs(const char *base)
+{
+	DIR *d = opendir(base);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char path[PATH_MAX];
+		struct stat st;
+		int pid;
+		char rest[16];
+
+		if (sscanf(e->d_name, "qtop-prof.%d.%15s", &pid, rest) != 2 || pid <= 0)
+			continue;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue;   /* alive (or not ours to ask): leave it */
+		if (snprintf(path, sizeof path, "%s/%s", base, e->d_name) >= (int)sizeof path ||
+		    lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid())
+			continue;
+		DIR *sd = opendir(path);
+		if (sd) {
+			struct dirent *f;
+			while ((f = readdir(sd)))
+				if (strcmp(f->d_name, ".") && strcmp(f->d_name, ".."))
+					unlinkat(dirfd(sd), f->d_name, 0);
+			closedir(sd);
+		}
+		rmdir(path);
+	}
+	closedir(d);
+}
+
 static void remove_dir(struct memread *m)
 {
 	DIR *d;
@@ -279,7 +317,8 @@ struct memread *memread_new(struct qmp *q, enum sampler_mem mode, char *err,
 		tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
 	if (!tmp || !*tmp || strlen(tmp) >= 40)
 		tmp = "/tmp";
-	snprintf(m->dir, sizeof m->dir, "%s/qtop-prof.XXXXXX", tmp);
+	remove_stale_dirs(tmp);
+	snprintf(m->dir, sizeof m->dir, "%s/qtop-prof.%d.XXXXXX", tmp, (int)getpid());
 	if (!mkdtemp(m->dir)) {   /* mkdtemp creates it 0700 */
 		snprintf(err, errlen, "cannot create a private directory for memsave: %s",
 			 strerror(errno));

@@ -142,6 +142,30 @@ def test_error_reply_x():
     round_errors("err:x", True)
 
 
+def test_stale_memsave_dir_of_killed_run_removed():
+    # A qtop-prof that was SIGKILLed cannot remove its memsave directory;
+    # the next run removes such directories of dead processes (pid in the
+    # name) and leaves those of live ones alone.
+    import tempfile
+    base = tempfile.mkdtemp(prefix="qtop-fault-stale-")
+    dead = os.path.join(base, "qtop-prof.999999.abcdef")
+    live = os.path.join(base, "qtop-prof.%d.keepme" % os.getpid())
+    os.mkdir(dead)
+    open(os.path.join(dead, "r0"), "w").close()
+    os.mkdir(live)
+    o = out_path("stale")
+    with FakeQMP("normal", after=10 ** 9) as f:
+        p = qtop(["--qmp", f.path, "--batch", "--duration", "1", "-o", o],
+                 env={"QTOP_MEMSAVE_DIR": base})
+    no_crash(p)
+    check(not os.path.exists(dead), "the dead run's memsave directory is still there")
+    check(os.path.isdir(live), "a live process's memsave directory was removed")
+    check(sorted(os.listdir(base)) == [os.path.basename(live)],
+          "unexpected entries left: %r" % os.listdir(base))
+    os.rmdir(live)
+    os.rmdir(base)
+
+
 def test_error_reply_pmemsave():
     # pmemsave is only the start-up probe of the memsave directory: its
     # failure must not prevent sampling (no error to report afterwards)
