@@ -1,15 +1,13 @@
 /* btf.c - minimal BTF reader (struct member offsets, per-CPU variables). */
 #include "btf.h"
+#include "elffile.h"
 #include "errmsg.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 enum {
 	K_INT = 1, K_PTR, K_ARRAY, K_STRUCT, K_UNION, K_ENUM, K_FWD, K_TYPEDEF,
@@ -176,45 +174,24 @@ fail:
 
 struct btf *btf_from_elf(const char *path, char *err, size_t errlen)
 {
-	if (elf_version(EV_CURRENT) == EV_NONE) {
-		seterr(err, errlen, "libelf: %s", elf_errmsg(-1));
-		return NULL;
-	}
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
+	int fd;
+	GElf_Shdr sh;
 	struct btf *b = NULL;
-	size_t shstrndx;
-	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
-	if (!e || elf_kind(e) != ELF_K_ELF ||
-	    elf_getshdrstrndx(e, &shstrndx) != 0) {
-		seterr(err, errlen, "%s: not an ELF file", path);
-		goto out;
-	}
-	Elf_Scn *scn = NULL;
-	seterr(err, errlen, "%s: no .BTF section (kernel built without "
-	       "CONFIG_DEBUG_INFO_BTF?)", path);
-	while ((scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		const char *name = elf_strptr(e, shstrndx, sh.sh_name);
-		if (!name || strcmp(name, ".BTF") || sh.sh_type == SHT_NOBITS)
-			continue;
-		Elf_Data *d = elf_rawdata(scn, NULL);
-		if (!d || d->d_size < sh.sh_size) {
-			seterr(err, errlen, "%s: cannot read .BTF", path);
-			break;
-		}
+	Elf *e = elffile_open(path, &fd, err, errlen);
+	Elf_Scn *scn;
+	Elf_Data *d;
+
+	if (!e)
+		return NULL;
+	scn = elffile_section(e, ".BTF", &sh);
+	if (!scn)
+		seterr(err, errlen, "%s: no .BTF section (kernel built without "
+		       "CONFIG_DEBUG_INFO_BTF?)", path);
+	else if (!(d = elf_rawdata(scn, NULL)) || d->d_size < sh.sh_size)
+		seterr(err, errlen, "%s: cannot read .BTF", path);
+	else
 		b = btf_from_bytes(d->d_buf, sh.sh_size, err, errlen);
-		break;
-	}
-out:
-	if (e)
-		elf_end(e);
-	close(fd);
+	elffile_close(e, fd);
 	return b;
 }
 

@@ -1,17 +1,16 @@
 /* kaslr.c - KASLR slide from the IDT, confirmed by a known object. */
 #include "kaslr.h"
+#include "elffile.h"
 #include "errmsg.h"
 #include "symtab.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static uint64_t le(const uint8_t *p, int n)
 {
@@ -183,21 +182,11 @@ int kaslr_detect(const struct kaslr_input *in, struct kaslr_result *res,
 int kaslr_elf_read(const char *path, uint64_t addr, void *buf, size_t len,
 		   char *err, size_t errlen)
 {
-	if (elf_version(EV_CURRENT) == EV_NONE) {
-		seterr(err, errlen, "libelf: %s", elf_errmsg(-1));
-		return -1;
-	}
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
+	int fd;
 	int rc = -1;
-	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
-	if (!e) {
-		seterr(err, errlen, "%s: %s", path, elf_errmsg(-1));
-		goto out;
-	}
+	Elf *e = elffile_open(path, &fd, err, errlen);
+	if (!e)
+		return -1;
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
 	seterr(err, errlen, "%s: 0x%llx+%zu is in no section with data", path,
@@ -217,8 +206,6 @@ int kaslr_elf_read(const char *path, uint64_t addr, void *buf, size_t len,
 		rc = 0;
 		break;
 	}
-	elf_end(e);
-out:
-	close(fd);
+	elffile_close(e, fd);
 	return rc;
 }

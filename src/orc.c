@@ -1,15 +1,13 @@
 /* orc.c - Linux x86_64 ORC tables and unwinder (6.1 layout). */
 #include "orc.h"
+#include "elffile.h"
 #include "errmsg.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 struct orc_table {
 	uint64_t *ip;            /* absolute unslid ips, sorted */
@@ -101,44 +99,21 @@ struct orc_table *orc_from_bytes(const uint8_t *ip_bytes, uint64_t ip_addr,
 
 struct orc_table *orc_from_elf(const char *path, char *err, size_t errlen)
 {
-	if (elf_version(EV_CURRENT) == EV_NONE) {
-		seterr(err, errlen, "libelf: %s", elf_errmsg(-1));
-		return NULL;
-	}
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
+	int fd;
 	struct orc_table *t = NULL;
-	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
-	size_t shstrndx;
-	if (!e || elf_kind(e) != ELF_K_ELF || gelf_getclass(e) != ELFCLASS64 ||
-	    elf_getshdrstrndx(e, &shstrndx) != 0) {
-		seterr(err, errlen, "%s: not a 64-bit ELF", path);
-		goto out;
-	}
+	Elf *e = elffile_open(path, &fd, err, errlen);
+	if (!e)
+		return NULL;
 	GElf_Ehdr eh;
-	if (!gelf_getehdr(e, &eh) || eh.e_machine != EM_X86_64) {
+	if (gelf_getclass(e) != ELFCLASS64 || !gelf_getehdr(e, &eh) ||
+	    eh.e_machine != EM_X86_64) {
 		seterr(err, errlen, "%s: not an x86_64 ELF", path);
 		goto out;
 	}
-	Elf_Scn *scn = NULL, *sip = NULL, *sorc = NULL;
-	int header = 0;
-	while ((scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		const char *name = elf_strptr(e, shstrndx, sh.sh_name);
-		if (!name)
-			continue;
-		if (!strcmp(name, ".orc_unwind_ip"))
-			sip = scn;
-		else if (!strcmp(name, ".orc_unwind"))
-			sorc = scn;
-		else if (!strcmp(name, ".orc_header"))
-			header = 1;
-	}
+	GElf_Shdr hip, horc, hh;
+	Elf_Scn *sip = elffile_section(e, ".orc_unwind_ip", &hip);
+	Elf_Scn *sorc = elffile_section(e, ".orc_unwind", &horc);
+	int header = elffile_section(e, ".orc_header", &hh) != NULL;
 	if (header) {
 		seterr(err, errlen, "%s: has .orc_header: Linux 6.4+ ORC layout, "
 		       "only the 6.1 layout is supported", path);
@@ -149,11 +124,7 @@ struct orc_table *orc_from_elf(const char *path, char *err, size_t errlen)
 		       "(kernel built without CONFIG_UNWINDER_ORC?)", path);
 		goto out;
 	}
-	GElf_Shdr hip, horc;
-	gelf_getshdr(sip, &hip);
-	gelf_getshdr(sorc, &horc);
-	if (hip.sh_type == SHT_NOBITS || horc.sh_type == SHT_NOBITS ||
-	    hip.sh_size % 4 || horc.sh_size % 6 ||
+	if (hip.sh_size % 4 || horc.sh_size % 6 ||
 	    hip.sh_size / 4 != horc.sh_size / 6) {
 		seterr(err, errlen, "%s: ORC sections of %llu and %llu bytes do "
 		       "not match the 6.1 layout (4-byte ips, 6-byte entries)",
@@ -171,9 +142,7 @@ struct orc_table *orc_from_elf(const char *path, char *err, size_t errlen)
 	t = orc_from_bytes(dip->d_buf, hip.sh_addr, dorc->d_buf,
 			   hip.sh_size / 4, err, errlen);
 out:
-	if (e)
-		elf_end(e);
-	close(fd);
+	elffile_close(e, fd);
 	return t;
 }
 
