@@ -84,6 +84,12 @@ struct uw_walk {
 int uw_fp_step(const struct uw_walk *w, int idx, const struct uw_state *st,
 	       struct uw_state *next);
 
+/* Record the frame a successful uw_fp_step produced (counted in
+ * res->fp_steps): 1 to go on, 0 when the walk ends here (past stop_sp:
+ * res->beyond; depth cap), with res->end set. */
+int uw_fp_accept(const struct uw_walk *w, const struct uw_state *nx,
+		 struct uw_frame *out, int max, struct uw_result *res);
+
 /* Frame-pointer walk from st, up to max frames into out (leaf first). */
 void uw_fp_walk(const struct uw_walk *w, const struct uw_state *st,
 		struct uw_frame *out, int max, struct uw_result *res);

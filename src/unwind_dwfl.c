@@ -463,18 +463,8 @@ void uw_dwfl_walk(struct uw_dwfl *d, const struct uw_walk *w,
 			res->end = UW_END_FAIL;
 			break;
 		}
-		res->fp_steps++;
-		if (w->stop_sp && nx.sp > w->stop_sp) {
-			res->beyond_valid = 1;
-			res->beyond = nx;
-			res->end = UW_END_OK;
+		if (!uw_fp_accept(w, &nx, out, max, res))
 			break;
-		}
-		if (res->n >= max) {
-			res->end = UW_END_DEPTH;
-			break;
-		}
-		out[res->n++] = (struct uw_frame){ nx.pc, nx.sp, nx.fp, 0 };
 		d->regs = NULL;   /* only sp/fp/pc known past an FP step */
 	}
 	d->w = NULL;

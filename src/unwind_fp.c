@@ -89,18 +89,26 @@ void uw_fp_walk(const struct uw_walk *w, const struct uw_state *st,
 			res->end = UW_END_FAIL;
 			return;
 		}
-		res->fp_steps++;
-		if (w->stop_sp && nx.sp > w->stop_sp) {
-			res->beyond_valid = 1;
-			res->beyond = nx;
-			res->end = UW_END_OK;
+		if (!uw_fp_accept(w, &nx, out, max, res))
 			return;
-		}
-		if (res->n >= max) {
-			res->end = UW_END_DEPTH;
-			return;
-		}
-		out[res->n++] = (struct uw_frame){ nx.pc, nx.sp, nx.fp, 0 };
 		cur = nx;
 	}
+}
+
+int uw_fp_accept(const struct uw_walk *w, const struct uw_state *nx,
+		 struct uw_frame *out, int max, struct uw_result *res)
+{
+	res->fp_steps++;
+	if (w->stop_sp && nx->sp > w->stop_sp) {
+		res->beyond_valid = 1;
+		res->beyond = *nx;
+		res->end = UW_END_OK;
+		return 0;
+	}
+	if (res->n >= max) {
+		res->end = UW_END_DEPTH;
+		return 0;
+	}
+	out[res->n++] = (struct uw_frame){ nx->pc, nx->sp, nx->fp, 0 };
+	return 1;
 }
