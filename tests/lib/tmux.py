@@ -87,12 +87,20 @@ class Tmux:
     def wait_until(self, pred, what, timeout=None):
         end = time.monotonic() + (timeout or self.timeout)
         last = ""
+        err = None
         while time.monotonic() < end:
             last = self.screen()
-            if pred(last):
-                return last
+            # A screen caught mid-redraw (or before a key took effect) may not
+            # parse yet: that is "not yet", not a failure.
+            try:
+                if pred(last):
+                    return last
+                err = None
+            except (AssertionError, IndexError, ValueError, StopIteration) as e:
+                err = e
             time.sleep(0.05)
-        raise TmuxError("timed out waiting for %s; screen:\n%s" % (what, last))
+        raise TmuxError("timed out waiting for %s%s; screen:\n%s"
+                        % (what, " (last check: %r)" % err if err else "", last))
 
     def wait_for(self, text, timeout=None):
         return self.wait_until(lambda s: text in s, repr(text), timeout)
