@@ -5,13 +5,16 @@ Boots the test guest under TCG (x86_64 with 1 and 2 vCPUs, optionally i386)
 and in one run measures:
 
  (a) max samples/s per vCPU with full stacks, and per-round latency, for
-     qtop-prof --stop, qtop-prof --no-stop and bench/baseline_sampler
-     (stop, info registers, one x/1gx per stack word, cont);
+     qtop-prof in its three modes (--auto-stop, the default; --stop;
+     --no-stop) and bench/baseline_sampler (stop, info registers, one x/1gx
+     per stack word, cont), with each qtop-prof mode's chains classified
+     against truth.json (exact / cut / wrong, bench_chains.py);
  (b) CPU time per sample burnt outside the guest: QEMU's non-vCPU threads
      (idle rate subtracted) + the profiler process, from
      /proc/PID/task/*/stat and wait4() rusage;
  (c) disturbance: the vCPU threads' share of wall time with qtop-prof at
-     100 Hz and 1 kHz (default --stop) vs no profiler, in adjacent
+     100 Hz and 1 kHz (--disturb-modes: the default --auto-stop and --stop)
+     vs no profiler, in adjacent
      alternating windows (median of several), plus the guest's own work rate
      on the host clock from its serial progress lines as a cross-check;
  (d) chain agreement: the top chains of qtop-prof and of the baseline.
@@ -45,10 +48,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'lib'))
 from guest import Guest  # noqa: E402
+sys.path.insert(0, HERE)
+from bench_chains import classify, parse_folded  # noqa: E402
 
 CLK_TCK = os.sysconf('SC_CLK_TCK')
-QSTOP, QNOSTOP, BASE = 'qtop-prof --stop', 'qtop-prof --no-stop', 'baseline (x/1gx per word)'
-TOOLS = (QSTOP, QNOSTOP, BASE)
+QAUTO, QSTOP, QNOSTOP, BASE = ('qtop-prof --auto-stop (default)', 'qtop-prof --stop',
+                               'qtop-prof --no-stop', 'baseline (x/1gx per word)')
+TOOLS = (QAUTO, QSTOP, QNOSTOP, BASE)
+MODE_OF = {QAUTO: 'auto-stop', QSTOP: 'stop', QNOSTOP: 'no-stop'}
 PROGRESS_RE = re.compile(rb'qtop-guest: t=(\d+)s rounds=(\d+) ap_rounds=(\d+)')
 # Deep-stacks guest (-append deep): QG_DEEP_PAD nested deep_pad() frames are
 # inserted between these caller -> callee pairs of every truth.json chain
@@ -253,9 +260,9 @@ class Bench:
         self.idle_runnable = s0.runnable_share(dt)
         return other / dt, {k: v / dt for k, v in vcpu.items()}
 
-    def qtop_cmd(self, g, hz, stop, duration, folded=None, record=None):
+    def qtop_cmd(self, g, hz, mode, duration, folded=None, record=None):
         cmd = [self.qtop, '--qmp', g.qmp_path, '--batch', '--hz', str(hz),
-               '--stop' if stop else '--no-stop', '--duration', str(duration),
+               '--' + mode, '--duration', str(duration),
                '--kernel', g.kernel, '--sysroot', g.sysroot, '--top', '5']
         if folded:
             cmd += ['-o', folded]
@@ -291,9 +298,8 @@ class Bench:
                      frames_per_sample=j['frames_per_sample'], folded=folded,
                      sample_us_median=j.get('sample_us_median'))
             return r, None
-        stop = name == QSTOP
         folded, rec = self.path('q.folded'), self.path('q.qrec')
-        r = self.measured_run(g, self.qtop_cmd(g, 0, stop, D, folded, rec), idle_rate, 'qtop')
+        r = self.measured_run(g, self.qtop_cmd(g, 0, MODE_OF[name], D, folded, rec), idle_rate, 'qtop')
         m = re.search(r'(\d+) samples in ([\d.]+) s', r['stderr'])
         if r['rc'] != 0 or not m:
             return None, r['stderr'].strip()[-400:]
@@ -345,6 +351,18 @@ class Bench:
                 'vcpu_runnable': statistics.median(r['vcpu_runnable'] for r in runs),
                 'folded': [r['folded'] for r in runs],
             }
+            if name != BASE:
+                n = {'exact': 0, 'cut': 0, 'wrong': 0}
+                for f in t['folded']:
+                    c = classify(parse_folded(f), g.truth, g.smp)
+                    for k in n:
+                        n[k] += c[k]
+                tot = sum(n.values()) or 1
+                t['chains_pct'] = {k: 100.0 * v / tot for k, v in n.items()}
+            m = [re.search(r'(\d+) of (\d+) rounds taken again', r['stderr']) for r in runs]
+            if any(m):
+                t['stop_rounds_pct'] = 100.0 * sum(int(x.group(1)) for x in m if x) / \
+                    max(1, sum(int(x.group(2)) for x in m if x))
             if name == BASE:
                 t['x_per_sample'] = statistics.mean(r['x_per_sample'] for r in runs)
                 t['frames_per_sample'] = statistics.mean(r['frames_per_sample'] for r in runs)
@@ -362,7 +380,11 @@ class Bench:
     # -- (c) --
     def disturbance(self, g, prog, res):
         W, lead = self.a.window, self.a.lead
-        modes = ['none', 100, 'none', 1000] * self.a.reps
+        pmodes = [m for m in self.a.disturb_modes.split(',') if m]
+        modes = []
+        for _ in range(self.a.reps):
+            for pm in pmodes:
+                modes += ['none', (pm, 100), 'none', (pm, 1000)]
         windows = []
         for mode in modes:
             if mode == 'none':
@@ -371,9 +393,10 @@ class Bench:
                 time.sleep(W)
                 s1 = CpuSnap(g.pid)
                 achieved = None
+                key = 'none'
             else:
                 out, err = self.path('d.out'), self.path('d.err')
-                cmd = self.qtop_cmd(g, mode, True, W + lead + 0.5)
+                cmd = self.qtop_cmd(g, mode[1], mode[0], W + lead + 0.5)
                 with open(out, 'wb') as o, open(err, 'wb') as e:
                     p = subprocess.Popen(cmd, stdout=o, stderr=e, stdin=subprocess.DEVNULL)
                     time.sleep(lead)
@@ -383,19 +406,20 @@ class Bench:
                     p.wait()
                 m = re.search(r'\(([\d.]+)/s\)', read_text(err))
                 achieved = float(m.group(1)) / g.smp if m else None
+                key = '%s %d' % mode
             dt, vcpu, other = s0.delta(s1)
-            windows.append({'mode': mode, 't0': s0.t, 't1': s1.t,
+            windows.append({'mode': key, 't0': s0.t, 't1': s1.t,
                             'vcpu_share': sum(vcpu.values()) / dt / max(1, len(vcpu)),
                             'vcpu_runnable': s0.runnable_share(dt),
                             'other_share': other / dt, 'achieved_hz': achieved})
         out = {}
-        for mode in ('none', 100, 1000):
+        for mode in ['none'] + ['%s %d' % (pm, hz) for pm in pmodes for hz in (100, 1000)]:
             ws = [w for w in windows if w['mode'] == mode]
             iv = []
             for w in ws:
                 iv += prog.intervals(w['t0'], w['t1'])
             dt = sum(x[0] for x in iv)
-            out[str(mode)] = {
+            out[mode] = {
                 'vcpu_share_median': statistics.median(w['vcpu_share'] for w in ws),
                 'vcpu_shares': [w['vcpu_share'] for w in ws],
                 'vcpu_runnable_median': statistics.median(w['vcpu_runnable'] for w in ws),
@@ -407,8 +431,9 @@ class Bench:
                 'progress_intervals': len(iv),
             }
         base = out['none']
-        for mode in ('100', '1000'):
-            o = out[mode]
+        for mode, o in out.items():
+            if mode == 'none':
+                continue
             if base['vcpu_share_median'] > 0:
                 o['vcpu_share_rel'] = o['vcpu_share_median'] / base['vcpu_share_median']
             if base['vcpu_runnable_median'] > 0:
@@ -418,9 +443,9 @@ class Bench:
             if g.smp > 1 and o['ap_rounds_per_s'] and base['ap_rounds_per_s']:
                 o['ap_work_rate_rel'] = o['ap_rounds_per_s'] / base['ap_rounds_per_s']
         for mode, o in out.items():
-            self.log('  %-5s vCPU runnable %.3f (windows %s)' % (mode, o['vcpu_runnable_median'],
+            self.log('  %-15s vCPU runnable %.3f (windows %s)' % (mode, o['vcpu_runnable_median'],
                      ' '.join('%.2f' % x for x in o['vcpu_runnables'])))
-            self.log('  %-5s vCPU share %.3f (windows %s), achieved %s Hz/vCPU, guest rounds/s %s%s' % (
+            self.log('  %-15s vCPU share %.3f (windows %s), achieved %s Hz/vCPU, guest rounds/s %s%s' % (
                 mode, o['vcpu_share_median'], ' '.join('%.2f' % x for x in o['vcpu_shares']),
                 '%.0f' % o['achieved_hz'] if o['achieved_hz'] else '-',
                 '%.1f' % o['rounds_per_s'] if o['rounds_per_s'] else '-',
@@ -534,7 +559,7 @@ class Bench:
             if name == BASE:
                 tool = self.base_cmd(g, self.a.strace_secs, self.path('sb.folded'), self.path('sb.lat'))
             else:
-                tool = self.qtop_cmd(g, 0, True, self.a.strace_secs)
+                tool = self.qtop_cmd(g, 0, 'stop', self.a.strace_secs)
             cmd = ['strace', '-f', '-ttt', '-T', '-o', st, '-s', '160',
                    '-e', 'trace=sendto,recvfrom,openat,read,unlinkat'] + tool
             rc, wall, _ = run_proc(cmd, sout, serr)
@@ -749,14 +774,14 @@ def fmt(v, f='%.1f'):
 
 def rate_table(L, results):
     """(a, b) rows of results into L."""
-    L.append('| guest | tool | samples/s | per vCPU | round latency median / p99 (µs) | CPU ms/sample (QEMU non-vCPU + profiler) | vs baseline: rate / CPU | guest runnable share |')
-    L.append('|---|---|---|---|---|---|---|---|')
+    L.append('| guest | tool | samples/s | per vCPU | round latency median / p99 (µs) | CPU ms/sample (QEMU non-vCPU + profiler) | vs baseline: rate / CPU | guest runnable share | chains exact / cut / wrong % |')
+    L.append('|---|---|---|---|---|---|---|---|---|')
     for r in results:
         rates = r.get('rates', {})
         base = rates.get('baseline (x/1gx per word)', {})
         for name, t in rates.items():
             if t.get('failed'):
-                L.append('| %s | %s | failed | | | | | |' % (guest_label(r), name))
+                L.append('| %s | %s | failed | | | | | | |' % (guest_label(r), name))
                 continue
             rel = ''
             if name.startswith('qtop') and base and not base.get('failed'):
@@ -767,11 +792,15 @@ def rate_table(L, results):
                 extra = ' (%.1f frames, %.1f x/sample%s)' % (
                     t['frames_per_sample'], t['x_per_sample'],
                     ', registers + walk %.0f µs/sample' % t['sample_us_median'] if t.get('sample_us_median') else '')
-            L.append('| %s | %s%s | %.0f (runs %s) | %.0f | %.0f / %.0f | %.2f (%.2f + %.2f) | %s | %.2f |' % (
+            ch = t.get('chains_pct')
+            chains = '%.1f / %.1f / %.1f' % (ch['exact'], ch['cut'], ch['wrong']) if ch else ''
+            if t.get('stop_rounds_pct') is not None:
+                extra += ' (%.0f %% of rounds taken again paused)' % t['stop_rounds_pct']
+            L.append('| %s | %s%s | %.0f (runs %s) | %.0f | %.0f / %.0f | %.2f (%.2f + %.2f) | %s | %.2f | %s |' % (
                 guest_label(r), name, extra, t['samples_per_s'],
                 ' '.join('%.0f' % x for x in t['samples_per_s_runs']), t['per_vcpu_per_s'],
                 t['round_us_median'], t['round_us_p99'], t['cpu_ms_per_sample'],
-                t['cpu_ms_per_sample_qemu'], t['cpu_ms_per_sample_prof'], rel, t['vcpu_runnable']))
+                t['cpu_ms_per_sample_qemu'], t['cpu_ms_per_sample_prof'], rel, t['vcpu_runnable'], chains))
 
 
 def chain_section(L, results):
@@ -809,7 +838,7 @@ def markdown(b, args):
         rate_table(L, normal)
     if any(r.get('disturbance') for r in b.results):
         L.append('')
-        L.append('### (c) Disturbance (qtop-prof default --stop; %d × [none, 100 Hz, none, 1 kHz] windows of %.1f s; medians)' % (
+        L.append('### (c) Disturbance (%d × [none, 100 Hz, none, 1 kHz] windows of %.1f s per mode, modes taking turns; medians)' % (
             args.reps, args.window))
         L.append('')
         L.append('| guest | profiler | achieved Hz/vCPU | vCPU runnable share (windows) | relative | vCPU thread CPU share (windows) | relative | guest rounds/s (host clock) | relative |')
@@ -818,10 +847,9 @@ def markdown(b, args):
             d = r.get('disturbance')
             if not d:
                 continue
-            for mode in ('none', '100', '1000'):
-                o = d[mode]
+            for mode, o in d.items():
                 L.append('| %s %d vCPU | %s | %s | %.3f (%s) | %s | %.3f (%s) | %s | %s | %s |' % (
-                    r['arch'], r['smp'], 'none' if mode == 'none' else mode + ' Hz',
+                    r['arch'], r['smp'], 'none' if mode == 'none' else '--' + mode + ' Hz',
                     fmt(o['achieved_hz'], '%.0f') if mode != 'none' else '-',
                     o['vcpu_runnable_median'], ' '.join('%.2f' % x for x in o['vcpu_runnables']),
                     fmt(o.get('vcpu_runnable_rel'), '%.2f') if mode != 'none' else '1',
@@ -891,6 +919,8 @@ def main():
     ap.add_argument('--window', type=float, default=3.5)
     ap.add_argument('--lead', type=float, default=0.8, help='profiler start-up before a window')
     ap.add_argument('--reps', type=int, default=3)
+    ap.add_argument('--disturb-modes', default='auto-stop,stop',
+                    help='qtop-prof modes measured in (c), taking turns')
     ap.add_argument('--strace', action='store_true', help='per-command time of a qtop-prof round')
     ap.add_argument('--strace-secs', type=float, default=3.0)
     ap.add_argument('--read-reps', type=int, default=100,

@@ -44,6 +44,19 @@ int memread_batch(struct memread *m, struct memread_req *req, size_t n,
  * clip a read; these are errors the user should see. */
 int memread_take_errors(struct memread *m, char *msg, size_t msglen);
 
+/* A read at the vCPU's own stack pointer: HMP "x" of len bytes (rounded up
+ * to 16) from sp & ~15, with sp taken by QEMU as it runs the command.  So it
+ * can be pipelined right behind "info registers" (and "stop") without a
+ * round trip to learn sp first.  Always HMP text, in both transports. */
+int memread_send_at_sp(struct memread *m, int cpu, uint32_t len, uint64_t *id,
+		       char *err, size_t errlen);
+/* Its reply: bytes read into buf (<= cap) starting at *addr (the rounded
+ * stack pointer QEMU used), clipped at the first unmapped 16-byte line;
+ * QMP_E_ERROR if nothing was read; another negative qmp_err if the
+ * connection failed. */
+long memread_wait_at_sp(struct memread *m, uint64_t id, uint64_t *addr,
+			uint8_t *buf, uint32_t cap, char *err, size_t errlen);
+
 /* One read; returns bytes read or a negative qmp_err. */
 long memread_virt(struct memread *m, int cpu, uint64_t addr, void *buf,
 		  uint32_t len, char *err, size_t errlen);

@@ -33,6 +33,14 @@ struct comm_recipe {
 
 enum sampler_mem { SAMPLER_MEM_AUTO, SAMPLER_MEM_MEMSAVE, SAMPLER_MEM_HMPX };
 
+/* When the guest is paused for a round (stop ... cont):
+ * NEVER   it runs under the reads; a vCPU that moved meanwhile (stack or
+ *         frame pointer, CR3, mode) keeps only its leaf (QP_SF_UNSTABLE);
+ * ALWAYS  every round (exact chains, a pause per round);
+ * AUTO    a round is read with the guest running and taken again paused only
+ *         when a vCPU moved: exact chains, pauses only for those rounds. */
+enum sampler_stop { SAMPLER_STOP_NEVER, SAMPLER_STOP_ALWAYS, SAMPLER_STOP_AUTO };
+
 struct sampler_config {
 	const char *qmp_spec;     /* socket path or tcp:HOST:PORT */
 	double hz;                /* target sampling rounds per second (all vCPUs each round) */
@@ -40,7 +48,7 @@ struct sampler_config {
 	uint32_t stack_bytes;     /* stack copy from sp (default 8192) */
 	uint32_t ustack_bytes;    /* user stack copy behind a trap frame (default 4096) */
 	enum sampler_mem mem;     /* memsave (local) or HMP x (works over TCP) */
-	int stop;                 /* 1: stop/cont around each round */
+	int stop;                 /* enum sampler_stop */
 	int want_code;            /* capture code bytes at user pcs */
 	/* Linux x86_64 guest: kernel stacks are this size and aligned to it
 	 * (THREAD_SIZE, 16384); the user trap frame is the last 5 words of
@@ -64,6 +72,8 @@ struct sampler_stats {
 	_Atomic uint64_t errors;      /* failed captures (counted, sample dropped) */
 	_Atomic uint64_t stack_fail;
 	_Atomic uint64_t unstable;    /* --no-stop: registers moved during the reads */
+	_Atomic uint64_t stop_rounds; /* auto: rounds taken again with the guest paused */
+	_Atomic uint64_t stack_ext;   /* stacks deeper than the burst's read: read again */
 	_Atomic uint64_t busy_ns;     /* time spent capturing */
 	_Atomic int state;            /* enum sampler_state_kind */
 	_Atomic int ncpus;

@@ -58,8 +58,10 @@ static void usage(FILE *f)
 "  --qmp SPEC          QMP socket (default ./qmp-socket) or tcp:HOST:PORT\n"
 "  --hz N              sampling rounds per second, all vCPUs each (default 100; 0 = max)\n"
 "  --cpus LIST         vCPUs to sample, e.g. 0,2-3 (default all)\n"
-"  --stop | --no-stop  pause the guest around each round for a consistent\n"
-"                      snapshot (default --stop; see README)\n"
+"  --auto-stop         read with the guest running; a round in which a vCPU\n"
+"                      moved under the reads is taken again paused (default)\n"
+"  --stop | --no-stop  pause the guest around every round (exact, slower) |\n"
+"                      never (a vCPU that moved keeps only its leaf); README\n"
 "  --stack-bytes N     stack copied from sp (default 8192)\n"
 "  --ustack-bytes N    user stack copied behind a kernel trap frame (default 4096)\n"
 "  --mem auto|memsave|hmp   how guest memory is read (default auto)\n"
@@ -118,7 +120,7 @@ static int parse_cpus(const char *s, uint64_t *mask)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { O_HZ = 256, O_CPUS, O_STOP, O_NOSTOP, O_STACK, O_USTACK, O_MEM,
+	enum { O_HZ = 256, O_CPUS, O_STOP, O_NOSTOP, O_AUTOSTOP, O_STACK, O_USTACK, O_MEM,
 	       O_KERNEL, O_SYMBOLS, O_KOFF, O_SYSROOT, O_COMM, O_INLINE, O_KONLY,
 	       O_UONLY, O_BATCH, O_DURATION, O_SAMPLES, O_FOLDED, O_TOP, O_RECORD,
 	       O_REPLAY, O_LOAD, O_REFRESH, O_THEME, O_THEMES_DIR, O_VERSION, O_QMP };
@@ -128,6 +130,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "cpus", required_argument, 0, O_CPUS },
 		{ "stop", no_argument, 0, O_STOP },
 		{ "no-stop", no_argument, 0, O_NOSTOP },
+		{ "auto-stop", no_argument, 0, O_AUTOSTOP },
 		{ "stack-bytes", required_argument, 0, O_STACK },
 		{ "ustack-bytes", required_argument, 0, O_USTACK },
 		{ "mem", required_argument, 0, O_MEM },
@@ -162,7 +165,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->samp.hz = DEFAULT_HZ;
 	o->samp.stack_bytes = 8192;
 	o->samp.ustack_bytes = 4096;
-	o->samp.stop = 1;
+	o->samp.stop = SAMPLER_STOP_AUTO;
 	o->samp.timeout_ms = 3000;
 	o->tui.refresh_hz = 4;
 	o->tui.decay_halflife_s = 5;
@@ -179,8 +182,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case O_CPUS:
 			if (parse_cpus(optarg, &o->samp.cpu_mask) < 0) goto bad;
 			break;
-		case O_STOP: o->samp.stop = 1; break;
-		case O_NOSTOP: o->samp.stop = 0; break;
+		case O_STOP: o->samp.stop = SAMPLER_STOP_ALWAYS; break;
+		case O_NOSTOP: o->samp.stop = SAMPLER_STOP_NEVER; break;
+		case O_AUTOSTOP: o->samp.stop = SAMPLER_STOP_AUTO; break;
 		case O_STACK:
 		case O_USTACK: {
 			unsigned long v = strtoul(optarg, &end, 0);
@@ -681,6 +685,11 @@ static int run_live(struct options *o)
 		if (nun)
 			fprintf(stderr, "qtop-prof: %" PRIu64 " sample(s) moved while their stack was "
 				"read (--no-stop): kept as leaf only, chain cut\n", nun);
+		uint64_t nrs = atomic_load(&sampler_stats(smp)->stop_rounds);
+		if (nrs)
+			fprintf(stderr, "qtop-prof: %" PRIu64 " of %" PRIu64 " rounds taken again "
+				"with the guest paused (a vCPU moved under the reads)\n", nrs,
+				(uint64_t)atomic_load(&sampler_stats(smp)->rounds));
 		if (st == SAMPLER_PAUSED)
 			fputs("qtop-prof: the guest is paused: it was not sampled "
 			      "while paused and is left paused\n", stderr);

@@ -91,7 +91,8 @@ static int send_read(struct memread *m, int slot, int cpu, uint64_t addr,
 		json_object_object_add(args, "val", json_object_new_int64((int64_t)addr));
 		json_object_object_add(args, "size", json_object_new_int64(len));
 		json_object_object_add(args, "filename", json_object_new_string(path));
-		json_object_object_add(args, "cpu-index", json_object_new_int(cpu));
+		if (cpu > 0)     /* 0 is the default; request bytes cost (qmp.c) */
+			json_object_object_add(args, "cpu-index", json_object_new_int(cpu));
 		rc = qmp_send(m->q, "memsave", args, id, err, errlen);
 		json_object_put(args);
 		return rc;
@@ -155,6 +156,36 @@ static long wait_read(struct memread *m, int slot, uint64_t id, uint64_t addr,
 			return QMP_E_ERROR;
 		return got;
 	}
+}
+
+int memread_send_at_sp(struct memread *m, int cpu, uint32_t len, uint64_t *id,
+		       char *err, size_t errlen)
+{
+	char cmd[64];
+
+	/* Lines start 16-aligned, so a dump that runs into the unmapped page
+	 * above a stack stops exactly at its first byte. */
+	snprintf(cmd, sizeof cmd, "x/%ugx $esp&-16", (len + 15) / 16 * 2);
+	return qmp_hmp_send(m->q, cmd, cpu, id, err, errlen);
+}
+
+long memread_wait_at_sp(struct memread *m, uint64_t id, uint64_t *addr,
+			uint8_t *buf, uint32_t cap, char *err, size_t errlen)
+{
+	char *text = NULL;
+	long got;
+	int rc = qmp_hmp_wait(m->q, id, &text, err, errlen);
+
+	if (rc < 0) {
+		if (rc == QMP_E_ERROR)
+			note_error(m, err);
+		free(text);
+		return rc;
+	}
+	*addr = 0;
+	got = hmpx_parse(text, strlen(text), addr, buf, cap);
+	free(text);
+	return got > 0 ? got : QMP_E_ERROR;
 }
 
 int memread_batch(struct memread *m, struct memread_req *req, size_t n,

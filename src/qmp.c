@@ -1076,7 +1076,10 @@ int qmp_hmp_send(struct qmp *q, const char *cmdline, int cpu, uint64_t *id,
 		return QMP_E_NOMEM;
 	}
 	json_object_object_add(a, "command-line", json_object_new_string(cmdline ? cmdline : ""));
-	if (cpu >= 0) /* the HMP "cpu N" selection does not persist: every call */
+	/* The HMP "cpu N" selection does not persist: every call names its
+	 * vCPU, except vCPU 0, QEMU's default: QEMU's monitor reads a request
+	 * one byte per system call, so every byte sent costs (doc/performance.md). */
+	if (cpu > 0)
 		json_object_object_add(a, "cpu-index", json_object_new_int(cpu));
 	rc = qmp_send(q, "human-monitor-command", a, id, err, errlen);
 	json_object_put(a);

@@ -26,6 +26,11 @@
 #define CODE_PROBE_NS 1000000000ull
 #define COMM_PROBE_NS 500000000ull
 #define SP0_RECHECK_NS 100000000ull
+#define AUTO_GIVE_UP 0.6          /* auto: share of running reads that moved ... */
+#define AUTO_PROBE 8              /* ... above which 1 round in 8 tries running */
+#define SPEC_SLACK 256           /* bytes asked beyond the last stack depth */
+#define SPEC_FIRST 512           /* first ask per vCPU */
+#define SPEC_PAD 64              /* sp&~15 below sp, rounding up to 16 */
 
 struct as_entry {                /* per CR3 */
 	uint64_t cr3;
@@ -68,6 +73,10 @@ struct sampler {
 	uint64_t cont_id;
 	struct as_entry as[CR3_SLOTS];
 	uint8_t *buf[MAX_CPUS];      /* per-vCPU sample being built */
+	uint8_t *spec[MAX_CPUS];     /* the burst's read at sp (stack_bytes + SPEC_PAD) */
+	uint32_t spec_len[MAX_CPUS]; /* bytes the burst asks at sp */
+	double moved_avg;            /* auto: recent share of running reads that moved */
+	unsigned auto_skip;
 	size_t buf_size;
 };
 
@@ -205,39 +214,106 @@ static int finish_cont(struct sampler *s, char *err, size_t errlen)
 	return rc;
 }
 
-/* One sampling round over all selected vCPUs.  Returns 0, or a negative
- * qmp_err when the connection is gone. */
-static int sample_round(struct sampler *s)
+/* Wait for the replies of a burst we no longer want (someone else paused
+ * the guest), so the next round starts on a clean connection. */
+static int drain(struct sampler *s, const uint64_t *ids, int n, char *err,
+		 size_t errlen)
+{
+	for (int i = 0; i < n; i++) {
+		char *text = NULL;
+		int rc = qmp_hmp_wait(s->q, ids[i], &text, err, errlen);
+		free(text);
+		if (rc < 0 && rc != QMP_E_ERROR && rc != QMP_E_TIMEOUT)
+			return rc;
+	}
+	return 0;
+}
+
+/* Did the vCPU move between the first register read (a) and b?  Then the
+ * copied stack may belong to another call chain than a's registers. */
+static int regs_moved(const struct qp_regs *a, const struct qp_regs *b)
+{
+	return !b || !b->valid || a->gpr[QP_RSP] != b->gpr[QP_RSP] ||
+	       a->gpr[QP_RBP] != b->gpr[QP_RBP] || a->cr3 != b->cr3 ||
+	       a->cpl != b->cpl || a->cs != b->cs;
+}
+
+static const struct qp_regs *regs_of(const struct qp_regs *regs, const int *ids,
+				     int n, int cpu)
+{
+	for (int k = 0; k < n; k++)
+		if (ids[k] == cpu)
+			return &regs[k];
+	return NULL;
+}
+
+/* Capture one round of all selected vCPUs into s->buf, with the guest paused
+ * around it (stop) or running.  Returns how many vCPUs were captured (their
+ * indexes into s->regs/s->cpu_ids in sel), 0 when none were (a failed
+ * command, counted; or a guest someone else paused), or a negative qmp_err
+ * when the connection is gone.  Running: *nmoved counts the vCPUs whose
+ * registers moved under the reads (flagged QP_SF_UNSTABLE, leaf only); with
+ * bail the capture stops as soon as one is seen (it will be redone). */
+static int capture_round(struct sampler *s, int stop, int bail, int *sel,
+			 int *nmoved)
 {
 	char err[256];
 	char *text = NULL;
-	int rc, n, we_stopped = 0;
-	int sel[MAX_CPUS], nsel = 0;
+	int rc, n, n2 = 0, we_stopped = 0, followups = 0;
+	int nsel = 0;
 	struct memread_req req[MAX_CPUS * 2];
 	size_t nreq;
-	uint64_t t0 = now_ns(), t_regs;
-	uint64_t id_stop = 0, id_regs = 0;
+	uint64_t t_regs;
+	uint64_t id_stop = 0, ids[MAX_CPUS + 2];
+	int nids = 0;
+	int spec_cpu[MAX_CPUS], spec_idx[MAX_CPUS], nspec = 0;
+	long spec_got[MAX_CPUS];
+	uint64_t spec_a0[MAX_CPUS];
+	uint32_t spec_ask[MAX_CPUS];
 
 	/* The reply to the previous round's cont (sent without waiting). */
 	rc = finish_cont(s, err, sizeof err);
 	if (rc < 0)
 		goto fail;
-	/* stop and info registers in one go: QEMU runs them in order, so
-	 * the registers are read with the guest paused, one round trip less
-	 * of waiting. */
-	if (s->cfg.stop) {
+	/* The burst: [stop], the registers, a stack read at each vCPU's own
+	 * stack pointer (HMP x $esp, so no round trip to learn sp first) and,
+	 * in --no-stop, the registers again.  All in flight at once: QEMU
+	 * runs them back to back, so the pause (--stop), or the window in
+	 * which a running guest can move under the reads (--no-stop), is only
+	 * as long as QEMU takes to run them.  Reads that turn out short are
+	 * completed afterwards (rare: the ask follows the stack's depth). */
+	if (stop) {
 		s->expect_stop++;
 		rc = qmp_send(s->q, "stop", NULL, &id_stop, err, sizeof err);
 		if (rc < 0)
 			goto fail;
 	}
-	rc = qmp_hmp_send(s->q, "info registers -a", -1, &id_regs, err, sizeof err);
+	rc = qmp_hmp_send(s->q, "info registers -a", -1, &ids[nids++], err, sizeof err);
 	if (rc < 0)
 		goto fail;
-	if (s->cfg.stop) {
+	for (int cpu = 0; cpu < s->ncpus; cpu++) {
+		spec_idx[cpu] = -1;
+		if (!cpu_selected(s, cpu))
+			continue;
+		spec_ask[nspec] = s->spec_len[cpu];
+		rc = memread_send_at_sp(s->mr, cpu, spec_ask[nspec], &ids[nids++],
+					err, sizeof err);
+		if (rc < 0)
+			goto fail;
+		spec_idx[cpu] = nspec;
+		spec_cpu[nspec++] = cpu;
+	}
+	if (!stop) {
+		rc = qmp_hmp_send(s->q, "info registers -a", -1, &ids[nids++], err, sizeof err);
+		if (rc < 0)
+			goto fail;
+	}
+	if (stop) {
 		rc = qmp_wait(s->q, id_stop, NULL, err, sizeof err);
 		if (rc < 0) {
-			qmp_hmp_wait(s->q, id_regs, &text, err, sizeof err);
+			int rc2 = drain(s, ids, nids, err, sizeof err);
+			if (rc2 < 0)
+				rc = rc2;
 			goto fail;
 		}
 		qmp_poll(s->q, 0, err, sizeof err);
@@ -248,25 +324,78 @@ static int sample_round(struct sampler *s)
 		if (s->expect_stop > 0) {
 			s->expect_stop = 0;
 			s->guest_running = 0;
-			rc = qmp_hmp_wait(s->q, id_regs, &text, err, sizeof err);
-			free(text);
-			return rc == QMP_E_ERROR || rc == QMP_E_TIMEOUT ? 0 : (rc < 0 ? rc : 0);
+			rc = drain(s, ids, nids, err, sizeof err);
+			return rc < 0 ? rc : 0;
 		}
 		we_stopped = 1;
 	}
-	rc = qmp_hmp_wait(s->q, id_regs, &text, err, sizeof err);
-	if (rc < 0)
+	rc = qmp_hmp_wait(s->q, ids[0], &text, err, sizeof err);
+	if (rc < 0) {
+		if (rc == QMP_E_ERROR || rc == QMP_E_TIMEOUT) {
+			int rc2 = drain(s, ids + 1, nids - 1, err, sizeof err);
+			if (rc2 < 0)
+				rc = rc2;
+		}
 		goto fail;
+	}
 	t_regs = now_ns();
 	n = regs_parse_all(text, strlen(text), s->regs, s->cpu_ids, MAX_CPUS);
 	free(text);
 	text = NULL;
+	for (int i = 0; i < nspec; i++) {
+		spec_a0[i] = 0;
+		spec_got[i] = memread_wait_at_sp(s->mr, ids[1 + i], &spec_a0[i],
+						 s->spec[spec_cpu[i]], s->cfg.stack_bytes + SPEC_PAD,
+						 err, sizeof err);
+		if (spec_got[i] < 0 && spec_got[i] != QMP_E_ERROR) {
+			rc = (int)spec_got[i];
+			goto fail;
+		}
+	}
+	if (!stop) {
+		rc = qmp_hmp_wait(s->q, ids[nids - 1], &text, err, sizeof err);
+		if (rc < 0 && rc != QMP_E_ERROR)
+			goto fail;
+		n2 = rc < 0 ? 0 : regs_parse_all(text, strlen(text), s->regs2,
+						 s->cpu_ids2, MAX_CPUS);
+		free(text);
+		text = NULL;
+	}
 
 	for (int k = 0; k < n; k++) {
 		int cpu = s->cpu_ids[k];
-		if (cpu >= 0 && cpu < MAX_CPUS && cpu_selected(s, cpu) && s->regs[k].valid)
+		if (cpu >= 0 && cpu < s->ncpus && cpu_selected(s, cpu) && s->regs[k].valid)
 			sel[nsel++] = k;
 	}
+	for (int j = 0; j < nsel; j++) {
+		int k = sel[j], cpu = s->cpu_ids[k];
+		const struct qp_regs *r = &s->regs[k];
+		struct qp_sample *smp = (struct qp_sample *)s->buf[cpu];
+		int si = spec_idx[cpu];
+
+		memset(smp, 0, sizeof *smp);
+		smp->cpu = (uint32_t)cpu;
+		smp->t_ns = t_regs;
+		smp->regs = *r;
+		smp->stack_addr = r->gpr[QP_RSP];
+		if (we_stopped)
+			smp->flags |= QP_SF_STOPPED;
+		if (r->halted)
+			smp->flags |= QP_SF_IDLE;
+		/* --no-stop: registers moved between the two reads, or the
+		 * stack was read at another sp: keep only the leaf (cut
+		 * cleanly rather than filled with the wrong callers), and
+		 * read nothing more for it. */
+		if (!stop &&
+		    (regs_moved(r, regs_of(s->regs2, s->cpu_ids2, n2, cpu)) ||
+		     si < 0 || spec_got[si] <= 0 ||
+		     spec_a0[si] != (r->gpr[QP_RSP] & ~(uint64_t)15)))
+			smp->flags |= QP_SF_UNSTABLE;
+		if (smp->flags & QP_SF_UNSTABLE)
+			++*nmoved;
+	}
+	if (bail && *nmoved)
+		return nsel;
 
 	/* Phase 0: TSS.sp0 of kernel-mode vCPUs whose cache does not cover
 	 * the current stack pointer (a task switch happened). */
@@ -280,6 +409,8 @@ static int sample_round(struct sampler *s)
 
 		if (r->cpl != 0 || r->tr_base == 0 || s->cfg.linux_kstack)
 			continue;
+		if (((struct qp_sample *)s->buf[cpu])->flags & QP_SF_UNSTABLE)
+			continue;
 		if (sp0 > sp && sp0 - sp <= s->cfg.stack_bytes)
 			continue;
 		/* A kernel thread's stack is not the one TSS.sp0 names: having
@@ -291,6 +422,7 @@ static int sample_round(struct sampler *s)
 			.len = 8, .buf = sp0buf[cpu] };
 	}
 	if (nreq) {
+		followups = 1;
 		rc = memread_batch(s->mr, req, nreq, err, sizeof err);
 		if (rc < 0)
 			goto fail;
@@ -306,24 +438,19 @@ static int sample_round(struct sampler *s)
 		}
 	}
 
-	/* Phase 1: the stacks. */
+	/* Phase 1: the stacks, from sp up to where this stack ends: taken from
+	 * the burst's read, the part it did not cover read now. */
 	nreq = 0;
 	for (int j = 0; j < nsel; j++) {
-		int k = sel[j], cpu = s->cpu_ids[k];
+		int k = sel[j], cpu = s->cpu_ids[k], si = spec_idx[cpu];
 		const struct qp_regs *r = &s->regs[k];
 		struct qp_sample *smp = (struct qp_sample *)s->buf[cpu];
 		uint64_t sp = r->gpr[QP_RSP];
-		uint64_t len = s->cfg.stack_bytes;
+		uint64_t len = s->cfg.stack_bytes, have = 0;
+		int hole = 0;
 
-		memset(smp, 0, sizeof *smp);
-		smp->cpu = (uint32_t)cpu;
-		smp->t_ns = t_regs;
-		smp->regs = *r;
-		smp->stack_addr = sp;
-		if (we_stopped)
-			smp->flags |= QP_SF_STOPPED;
-		if (r->halted)
-			smp->flags |= QP_SF_IDLE;
+		if (smp->flags & QP_SF_UNSTABLE)
+			continue;
 		if (r->cpl == 0 && s->cfg.linux_kstack) {
 			/* up to the top of this (task or IRQ) stack */
 			uint64_t top = (sp | (s->cfg.linux_kstack - 1u)) + 1;
@@ -338,37 +465,77 @@ static int sample_round(struct sampler *s)
 			if (a->ustack_top > sp && a->ustack_top - sp < len)
 				len = a->ustack_top - sp;
 		}
-		req[nreq++] = (struct memread_req){ .cpu = cpu, .addr = sp,
-			.len = (uint32_t)len, .buf = qp_sample_stack(smp) };
+		if (si >= 0 && spec_got[si] > 0 && spec_a0[si] == (sp & ~(uint64_t)15) &&
+		    (uint64_t)spec_got[si] > sp - spec_a0[si]) {
+			uint64_t off = sp - spec_a0[si];
+			have = (uint64_t)spec_got[si] - off;
+			if (have > len)
+				have = len;
+			memcpy(qp_sample_stack(smp), s->spec[cpu] + off, have);
+			/* ended early at an unmapped line: that is the stack's end */
+			hole = (uint64_t)spec_got[si] < (uint64_t)(spec_ask[si] + 15) / 16 * 16;
+		}
+		smp->stack_len = (uint32_t)have;
+		if (have < len && hole) {
+			smp->flags |= QP_SF_STACK_CLIPPED;
+			if (r->cpl == 3)
+				as_get(s, r->cr3)->ustack_top = sp + have;
+		} else if (have < len) {
+			atomic_fetch_add(&s->st.stack_ext, 1);
+			req[nreq++] = (struct memread_req){ .cpu = cpu, .addr = sp + have,
+				.len = (uint32_t)(len - have),
+				.buf = qp_sample_stack(smp) + have };
+		}
 	}
-	rc = memread_batch(s->mr, req, nreq, err, sizeof err);
-	if (rc < 0)
-		goto fail;
+	if (nreq) {
+		followups = 1;
+		rc = memread_batch(s->mr, req, nreq, err, sizeof err);
+		if (rc < 0)
+			goto fail;
+		for (size_t i = 0; i < nreq; i++) {
+			struct qp_sample *smp = (struct qp_sample *)s->buf[req[i].cpu];
+			if (req[i].got > 0)
+				smp->stack_len += (uint32_t)req[i].got;
+			if (req[i].got < (long)req[i].len) {
+				smp->flags |= QP_SF_STACK_CLIPPED;
+				if (smp->regs.cpl == 3)
+					as_get(s, smp->regs.cr3)->ustack_top =
+						smp->stack_addr + smp->stack_len;
+			}
+		}
+	}
+	/* Next round's ask per vCPU: this stack's depth plus slack, falling
+	 * slowly, so a deeper chain next time rarely needs a second read. */
+	for (int j = 0; j < nsel; j++) {
+		int cpu = s->cpu_ids[sel[j]];
+		const struct qp_sample *smp = (const struct qp_sample *)s->buf[cpu];
+		uint32_t want, cur = s->spec_len[cpu];
+
+		if (smp->flags & QP_SF_UNSTABLE)
+			continue;
+		want = (uint32_t)((smp->stack_addr & 15) + smp->stack_len + SPEC_SLACK + 15) & ~15u;
+		if (want > s->cfg.stack_bytes + 16)
+			want = (s->cfg.stack_bytes + 31) & ~15u;
+		s->spec_len[cpu] = want >= cur ? want : cur - ((cur - want) / 8 & ~15u);
+		if (!smp->stack_len) {
+			((struct qp_sample *)s->buf[cpu])->flags |= QP_SF_STACK_FAILED;
+			atomic_fetch_add(&s->st.stack_fail, 1);
+		}
+	}
 
 	/* Phase 2: the user stack behind a trap frame, code bytes for
 	 * address-space matching. */
-	size_t n1 = nreq;
 	nreq = 0;
 	uint8_t *code_dst[MAX_CPUS] = { 0 };
-	for (size_t i = 0; i < n1; i++) {
-		int cpu = req[i].cpu;
+	for (int j = 0; j < nsel; j++) {
+		int cpu = s->cpu_ids[sel[j]];
 		struct qp_sample *smp = (struct qp_sample *)s->buf[cpu];
 		const struct qp_regs *r = &smp->regs;
 		int ws = qp_regs_wordsize(r);
 		uint64_t user_ip = 0, user_sp = 0;
 
-		if (req[i].got <= 0) {
-			smp->stack_len = 0;
-			smp->flags |= QP_SF_STACK_FAILED;
-			atomic_fetch_add(&s->st.stack_fail, 1);
-		} else {
-			smp->stack_len = (uint32_t)req[i].got;
-			if (req[i].got < (long)req[i].len) {
-				smp->flags |= QP_SF_STACK_CLIPPED;
-				if (r->cpl == 3)
-					as_get(s, r->cr3)->ustack_top = req[i].addr + (uint64_t)req[i].got;
-			}
-		}
+		if (smp->flags & QP_SF_UNSTABLE)
+			continue;
 		if (r->cpl == 3) {
 			user_ip = r->ip;
 		} else if (smp->stack_len && s->cfg.linux_kstack && ws == 8) {
@@ -410,7 +577,7 @@ static int sample_round(struct sampler *s)
 			if (a->ustack_top > user_sp && a->ustack_top - user_sp < len)
 				len = a->ustack_top - user_sp;
 			smp->ustack_addr = user_sp;
-			req[n1 + nreq++] = (struct memread_req){ .cpu = cpu,
+			req[nreq++] = (struct memread_req){ .cpu = cpu,
 				.addr = user_sp, .len = (uint32_t)len,
 				.buf = qp_sample_stack(smp) + smp->stack_len };
 		}
@@ -424,10 +591,11 @@ static int sample_round(struct sampler *s)
 		}
 	}
 	if (nreq) {
-		rc = memread_batch(s->mr, req + n1, nreq, err, sizeof err);
+		followups = 1;
+		rc = memread_batch(s->mr, req, nreq, err, sizeof err);
 		if (rc < 0)
 			goto fail;
-		for (size_t i = n1; i < n1 + nreq; i++) {
+		for (size_t i = 0; i < nreq; i++) {
 			struct qp_sample *smp = (struct qp_sample *)s->buf[req[i].cpu];
 			if (req[i].got > 0) {
 				smp->ustack_len = (uint32_t)req[i].got;
@@ -450,6 +618,7 @@ static int sample_round(struct sampler *s)
 			.len = QP_CODE_BYTES, .buf = code_dst[cpu] };
 	}
 	if (nreq) {
+		followups = 1;
 		rc = memread_batch(s->mr, req, nreq, err, sizeof err);
 		if (rc < 0)
 			goto fail;
@@ -470,7 +639,7 @@ static int sample_round(struct sampler *s)
 			uint64_t addr = cr->addr;
 			int ok = 1;
 
-			if (!cr->valid)
+			if (!cr->valid || (smp->flags & QP_SF_UNSTABLE))
 				continue;
 			a = as_get(s, smp->regs.cr3);
 			/* Re-read when this vCPU is in another address space
@@ -482,6 +651,7 @@ static int sample_round(struct sampler *s)
 			if (a->comm_ns[cpu] && t_regs - a->comm_ns[cpu] < COMM_PROBE_NS && !moved)
 				continue;
 			a->comm_ns[cpu] = t_regs;
+			followups = 1;
 			for (int d = 0; d < cr->nderef && ok; d++) {
 				uint8_t w[8] = { 0 };
 				long got = memread_virt(s->mr, cpu, addr, w, cr->wordsize, err, sizeof err);
@@ -520,40 +690,43 @@ static int sample_round(struct sampler *s)
 		s->guest_running = 1;
 	}
 
-	/* --no-stop: the guest ran while we read.  Read the registers again:
-	 * where a vCPU's stack pointer, frame pointer, CR3 or mode moved, the
-	 * copied stack may belong to another call chain than the registers,
-	 * so keep only the (consistent) leaf and let the chain be cut cleanly
+	/* --no-stop: the burst's second register read already checked the
+	 * stacks.  Reads made after it (the rest of a stack, the user stack
+	 * behind a trap frame, code bytes, the task name) need one more: where
+	 * a vCPU's stack pointer, frame pointer, CR3 or mode moved, the copies
+	 * may belong to another call chain (or task) than the registers, so
+	 * keep only the (consistent) leaf and let the chain be cut cleanly
 	 * rather than filled with the wrong callers. */
-	if (!s->cfg.stop && nsel) {
-		rc = qmp_hmp(s->q, "info registers -a", -1, &text, err, sizeof err);
-		if (rc < 0)
-			goto fail;
-		n = regs_parse_all(text, strlen(text), s->regs2, s->cpu_ids2, MAX_CPUS);
-		free(text);
-		text = NULL;
+	if (!stop && nsel) {
+		*nmoved = 0;
+		if (followups) {
+			rc = qmp_hmp(s->q, "info registers -a", -1, &text, err, sizeof err);
+			if (rc < 0)
+				goto fail;
+			n2 = regs_parse_all(text, strlen(text), s->regs2, s->cpu_ids2, MAX_CPUS);
+			free(text);
+			text = NULL;
+		}
 		for (int j = 0; j < nsel; j++) {
 			int cpu = s->cpu_ids[sel[j]];
 			struct qp_sample *smp = (struct qp_sample *)s->buf[cpu];
-			const struct qp_regs *a = &smp->regs, *b = NULL;
-			for (int k = 0; k < n; k++)
-				if (s->cpu_ids2[k] == cpu)
-					b = &s->regs2[k];
-			if (b && b->valid && a->gpr[QP_RSP] == b->gpr[QP_RSP] &&
-			    a->gpr[QP_RBP] == b->gpr[QP_RBP] && a->cr3 == b->cr3 &&
-			    a->cpl == b->cpl && a->cs == b->cs)
+			const struct qp_regs *a = &smp->regs;
+
+			if (!(smp->flags & QP_SF_UNSTABLE) &&
+			    !(followups && regs_moved(a, regs_of(s->regs2, s->cpu_ids2, n2, cpu))))
 				continue;
 			/* The code bytes and the name may be another task's
 			 * too: drop them (they would teach the symbolizer a
 			 * wrong program or name for this address space). */
 			smp->flags |= QP_SF_UNSTABLE | QP_SF_STACK_FAILED |
 				      QP_SF_USTACK_FAILED;
+			smp->flags &= ~(uint32_t)QP_SF_STACK_CLIPPED;
 			if (smp->flags & QP_SF_HAS_CODE)
 				as_get(s, a->cr3)->code_ns = 0;      /* probe again soon */
 			if (smp->flags & QP_SF_HAS_COMM)
 				as_get(s, a->cr3)->comm_ns[cpu] = 0;
 			smp->flags &= ~(uint32_t)(QP_SF_HAS_CODE | QP_SF_HAS_COMM);
-			atomic_fetch_add(&s->st.unstable, 1);
+			++*nmoved;
 		}
 	}
 	{
@@ -563,20 +736,7 @@ static int sample_round(struct sampler *s)
 			set_error(s, err);
 		}
 	}
-	for (int j = 0; j < nsel; j++) {
-		int cpu = s->cpu_ids[sel[j]];
-		struct qp_sample *smp = (struct qp_sample *)s->buf[cpu];
-		void *slot = ring_reserve(s->ring);
-		if (!slot)
-			continue;        /* consumer behind: counted by the ring */
-		smp->seq = s->seq++;
-		memcpy(slot, smp, qp_sample_size(smp));
-		ring_commit(s->ring);
-		atomic_fetch_add(&s->st.samples, 1);
-	}
-	atomic_fetch_add(&s->st.rounds, 1);
-	atomic_fetch_add(&s->st.busy_ns, now_ns() - t0);
-	return 0;
+	return nsel;
 
 fail:
 	free(text);
@@ -595,6 +755,64 @@ fail:
 	}
 	set_error(s, err);
 	return rc;
+}
+
+/* One sampling round: capture, then one sample per vCPU into the ring.
+ * Returns 0, or a negative qmp_err when the connection is gone. */
+static int sample_round(struct sampler *s)
+{
+	int sel[MAX_CPUS], nmoved = 0, nsel;
+	uint64_t t0 = now_ns();
+
+	int stop = s->cfg.stop == SAMPLER_STOP_ALWAYS, tried = 0;
+
+	/* auto: where nearly every running read moves (a guest busy in short
+	 * calls, system calls, task switches), trying first only wastes a
+	 * burst: go paused directly, and try running again every AUTO_PROBE
+	 * rounds to notice when the guest calms down. */
+	if (s->cfg.stop == SAMPLER_STOP_AUTO && s->moved_avg > AUTO_GIVE_UP &&
+	    s->auto_skip++ % AUTO_PROBE != 0)
+		stop = 1;
+	else
+		tried = s->cfg.stop == SAMPLER_STOP_AUTO;
+	nsel = capture_round(s, stop, tried, sel, &nmoved);
+	if (tried && nsel > 0)
+		s->moved_avg = 0.95 * s->moved_avg + (nmoved ? 0.05 : 0.0);
+	if (nsel > 0 && nmoved && tried) {
+		/* A vCPU moved while the guest ran under the reads: take this
+		 * round again with the guest paused, so its chain is exact.
+		 * Only such rounds pay a pause. */
+		atomic_fetch_add(&s->st.stop_rounds, 1);
+		/* What the first attempt read of code bytes and task names is
+		 * dropped with it: probe those again in the paused round. */
+		for (int j = 0; j < nsel; j++) {
+			int cpu = s->cpu_ids[sel[j]];
+			const struct qp_sample *smp = (const struct qp_sample *)s->buf[cpu];
+			if (smp->flags & QP_SF_HAS_CODE)
+				as_get(s, smp->regs.cr3)->code_ns = 0;
+			if (smp->flags & QP_SF_HAS_COMM)
+				as_get(s, smp->regs.cr3)->comm_ns[cpu] = 0;
+		}
+		nmoved = 0;
+		nsel = capture_round(s, 1, 0, sel, &nmoved);
+	}
+	if (nsel < 0)
+		return nsel;
+	atomic_fetch_add(&s->st.unstable, (uint64_t)nmoved);
+	for (int j = 0; j < nsel; j++) {
+		int cpu = s->cpu_ids[sel[j]];
+		struct qp_sample *smp = (struct qp_sample *)s->buf[cpu];
+		void *slot = ring_reserve(s->ring);
+		if (!slot)
+			continue;        /* consumer behind: counted by the ring */
+		smp->seq = s->seq++;
+		memcpy(slot, smp, qp_sample_size(smp));
+		ring_commit(s->ring);
+		atomic_fetch_add(&s->st.samples, 1);
+	}
+	atomic_fetch_add(&s->st.rounds, 1);
+	atomic_fetch_add(&s->st.busy_ns, now_ns() - t0);
+	return 0;
 }
 
 static void *sampler_loop(void *arg)
@@ -664,7 +882,7 @@ static void *sampler_loop(void *arg)
 		double mean;
 
 		ewma_round = ewma_round ? 0.95 * ewma_round + 0.05 * (double)dur : (double)dur;
-		if (s->cfg.stop) {
+		if (s->cfg.stop == SAMPLER_STOP_ALWAYS) {
 			/* Guest run time per interval: what the period leaves
 			 * after the (paused) round; at the maximum rate one
 			 * round (the guest runs half the time).  Shorter
@@ -770,7 +988,10 @@ struct sampler *sampler_start(const struct sampler_config *cfg,
 		goto out;
 	for (int i = 0; i < s->ncpus; i++) {
 		s->buf[i] = aligned_alloc(64, (s->buf_size + 63) & ~(size_t)63);
-		if (!s->buf[i]) {
+		s->spec[i] = malloc(s->cfg.stack_bytes + SPEC_PAD);
+		s->spec_len[i] = SPEC_FIRST < s->cfg.stack_bytes ? SPEC_FIRST :
+				 (s->cfg.stack_bytes + 15) & ~15u;
+		if (!s->buf[i] || !s->spec[i]) {
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
@@ -804,8 +1025,10 @@ void sampler_stop(struct sampler *s)
 	sampler_join(s);
 	memread_free(s->mr);
 	qmp_close(s->q);
-	for (int i = 0; i < MAX_CPUS; i++)
+	for (int i = 0; i < MAX_CPUS; i++) {
 		free(s->buf[i]);
+		free(s->spec[i]);
+	}
 	pthread_mutex_destroy(&s->err_lock);
 	free(s);
 }

@@ -92,9 +92,11 @@ def storm(argv, wait_text):
             if i % 10 == 0:
                 time.sleep(0.05)
         tm.resize(100, 30)
-        screen = wait_or_crash(tm, lambda s: wait_text in s, wait_text)
-        lines = screen.split("\n")
-        check(any("Hotspots" in l for l in lines[:2]), "header not redrawn:\n" + screen)
+        # The last resize is redrawn whole: header on top, status line.  (A
+        # screen caught mid-redraw may show one without the other yet.)
+        wait_or_crash(tm, lambda s: wait_text in s and
+                      any("Hotspots" in l for l in s.split("\n")[:2]),
+                      "header and %r redrawn after the storm" % wait_text)
         tm.send("q")
         st, stty = tm.wait_exit(timeout=20)
     check(st == 0, "exit %d after the storm" % st)
