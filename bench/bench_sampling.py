@@ -359,10 +359,12 @@ class Bench:
                         n[k] += c[k]
                 tot = sum(n.values()) or 1
                 t['chains_pct'] = {k: 100.0 * v / tot for k, v in n.items()}
-            m = [re.search(r'(\d+) of (\d+) rounds taken again', r['stderr']) for r in runs]
+            m = [re.search(r'(\d+) of (\d+) rounds read again .*?, (\d+) rounds taken', r['stderr'])
+                 for r in runs]
             if any(m):
-                t['stop_rounds_pct'] = 100.0 * sum(int(x.group(1)) for x in m if x) / \
-                    max(1, sum(int(x.group(2)) for x in m if x))
+                nr = max(1, sum(int(x.group(2)) for x in m if x))
+                t['retry_rounds_pct'] = 100.0 * sum(int(x.group(1)) for x in m if x) / nr
+                t['stop_rounds_pct'] = 100.0 * sum(int(x.group(3)) for x in m if x) / nr
             if name == BASE:
                 t['x_per_sample'] = statistics.mean(r['x_per_sample'] for r in runs)
                 t['frames_per_sample'] = statistics.mean(r['frames_per_sample'] for r in runs)
@@ -795,7 +797,8 @@ def rate_table(L, results):
             ch = t.get('chains_pct')
             chains = '%.1f / %.1f / %.1f' % (ch['exact'], ch['cut'], ch['wrong']) if ch else ''
             if t.get('stop_rounds_pct') is not None:
-                extra += ' (%.0f %% of rounds taken again paused)' % t['stop_rounds_pct']
+                extra += ' (rounds read again: %.0f %%, paused: %.1f %%)' % (
+                    t['retry_rounds_pct'], t['stop_rounds_pct'])
             L.append('| %s | %s%s | %.0f (runs %s) | %.0f | %.0f / %.0f | %.2f (%.2f + %.2f) | %s | %.2f | %s |' % (
                 guest_label(r), name, extra, t['samples_per_s'],
                 ' '.join('%.0f' % x for x in t['samples_per_s_runs']), t['per_vcpu_per_s'],

@@ -37,8 +37,9 @@ enum sampler_mem { SAMPLER_MEM_AUTO, SAMPLER_MEM_MEMSAVE, SAMPLER_MEM_HMPX };
  * NEVER   it runs under the reads; a vCPU that moved meanwhile (stack or
  *         frame pointer, CR3, mode) keeps only its leaf (QP_SF_UNSTABLE);
  * ALWAYS  every round (exact chains, a pause per round);
- * AUTO    a round is read with the guest running and taken again paused only
- *         when a vCPU moved: exact chains, pauses only for those rounds. */
+ * AUTO    a round is read with the guest running; when a vCPU moved, read
+ *         again running, and if it moved again, taken paused: exact chains,
+ *         pauses only for those rounds. */
 enum sampler_stop { SAMPLER_STOP_NEVER, SAMPLER_STOP_ALWAYS, SAMPLER_STOP_AUTO };
 
 struct sampler_config {
@@ -72,7 +73,8 @@ struct sampler_stats {
 	_Atomic uint64_t errors;      /* failed captures (counted, sample dropped) */
 	_Atomic uint64_t stack_fail;
 	_Atomic uint64_t unstable;    /* --no-stop: registers moved during the reads */
-	_Atomic uint64_t stop_rounds; /* auto: rounds taken again with the guest paused */
+	_Atomic uint64_t run_retries; /* auto: rounds read again running (a vCPU moved) */
+	_Atomic uint64_t stop_rounds; /* auto: ... and then taken paused (moved again) */
 	_Atomic uint64_t stack_ext;   /* stacks deeper than the burst's read: read again */
 	_Atomic uint64_t busy_ns;     /* time spent capturing */
 	_Atomic int state;            /* enum sampler_state_kind */

@@ -686,10 +686,11 @@ static int run_live(struct options *o)
 			fprintf(stderr, "qtop-prof: %" PRIu64 " sample(s) moved while their stack was "
 				"read (--no-stop): kept as leaf only, chain cut\n", nun);
 		uint64_t nrs = atomic_load(&sampler_stats(smp)->stop_rounds);
-		if (nrs)
-			fprintf(stderr, "qtop-prof: %" PRIu64 " of %" PRIu64 " rounds taken again "
-				"with the guest paused (a vCPU moved under the reads)\n", nrs,
-				(uint64_t)atomic_load(&sampler_stats(smp)->rounds));
+		uint64_t nrr = atomic_load(&sampler_stats(smp)->run_retries);
+		if (nrr || nrs)
+			fprintf(stderr, "qtop-prof: %" PRIu64 " of %" PRIu64 " rounds read again "
+				"(a vCPU moved under the reads), %" PRIu64 " rounds taken with the "
+				"guest paused\n", nrr, (uint64_t)atomic_load(&sampler_stats(smp)->rounds), nrs);
 		if (st == SAMPLER_PAUSED)
 			fputs("qtop-prof: the guest is paused: it was not sampled "
 			      "while paused and is left paused\n", stderr);

@@ -1,11 +1,20 @@
 /* sampler.c - the sampling thread (see sampler.h).
  *
- * One round = [stop] + "info registers -a" + pipelined memory reads for all
- * selected vCPUs + [cont], then one sample per vCPU into the ring.  The
- * kernel stack copy is clipped at TSS.sp0 (cached per vCPU and CR3) so it
- * ends exactly at the hardware trap frame of a task that entered from ring 3;
- * the user stack behind that frame is read in the same (paused) window.
- */
+ * One round = one burst of commands in flight at once: [stop] + "info
+ * registers -a" + an HMP x at each selected vCPU's own stack pointer (so no
+ * round trip to learn sp first) + [in a running round, "info registers -a"
+ * again, to see which vCPUs moved under the reads]; then what the burst did
+ * not cover (the rest of a deep stack, TSS.sp0, the user stack behind a
+ * trap frame, code bytes, --comm), then [cont]; one sample per vCPU into
+ * the ring.  The kernel stack copy is clipped at TSS.sp0 (cached per vCPU
+ * and CR3) so it ends exactly at the hardware trap frame of a task that
+ * entered from ring 3.  --auto-stop takes a round again paused when a vCPU
+ * moved in its running attempt.
+ *
+ * Why bursts and short requests: QEMU's monitor reads a request one byte per
+ * system call, so a command costs ~2-4 us per request byte (bench/qmp_bytes.py);
+ * how long the guest is paused, or can move under a running read, is the
+ * time QEMU takes to read the commands in between. */
 #include "sampler.h"
 #include "memread.h"
 #include "qmp.h"
@@ -24,6 +33,8 @@
 #define MAX_CPUS SAMPLER_MAX_CPUS
 #define CR3_SLOTS 256            /* per-address-space probe bookkeeping */
 #define CODE_PROBE_NS 1000000000ull
+#define CODE_RETRY_NS 50000000ull
+#define CODE_FAST_PROBES 8
 #define COMM_PROBE_NS 500000000ull
 #define SP0_RECHECK_NS 100000000ull
 #define AUTO_GIVE_UP 0.6          /* auto: share of running reads that moved ... */
@@ -35,6 +46,7 @@
 struct as_entry {                /* per CR3 */
 	uint64_t cr3;
 	uint64_t code_ns;            /* last code-bytes probe */
+	unsigned code_probes;        /* probes made so far */
 	uint64_t comm_ns[MAX_CPUS];  /* last --comm read per vCPU: a kernel
 					address space is shared by the tasks
 					of all vCPUs */
@@ -583,7 +595,15 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 		}
 		if (user_ip && s->cfg.want_code) {
 			struct as_entry *a = as_get(s, r->cr3);
-			if (a->code_ns == 0 || t_regs - a->code_ns > CODE_PROBE_NS) {
+			/* A new address space is probed a few times quickly:
+			 * its first probe may fail, or its code there may be
+			 * shared by several programs (a library linked at the
+			 * same address) and name none; short-lived processes
+			 * would stay nameless for a second. */
+			uint64_t every = a->code_probes < CODE_FAST_PROBES ?
+					 CODE_RETRY_NS : CODE_PROBE_NS;
+			if (a->code_ns == 0 || t_regs - a->code_ns > every) {
+				a->code_probes++;
 				a->code_ns = t_regs;
 				smp->code_addr = user_ip;
 				code_dst[cpu] = (uint8_t *)1;   /* filled after the user stack */
@@ -627,6 +647,11 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			if (req[i].got == QP_CODE_BYTES) {
 				smp->code_len = QP_CODE_BYTES;
 				smp->flags |= QP_SF_HAS_CODE;
+			} else {
+				/* Until a probe succeeds the address space has no
+				 * program: try again soon, not in CODE_PROBE_NS. */
+				as_get(s, smp->regs.cr3)->code_ns =
+					t_regs - CODE_PROBE_NS + CODE_RETRY_NS;
 			}
 		}
 	}
@@ -757,42 +782,56 @@ fail:
 	return rc;
 }
 
+/* A capture about to be taken again is dropped with what it read of code
+ * bytes and task names: probe those again in the next attempt. */
+static void forget_probes(struct sampler *s, const int *sel, int nsel)
+{
+	for (int j = 0; j < nsel; j++) {
+		int cpu = s->cpu_ids[sel[j]];
+		const struct qp_sample *smp = (const struct qp_sample *)s->buf[cpu];
+		if (smp->flags & QP_SF_HAS_CODE)
+			as_get(s, smp->regs.cr3)->code_ns = 0;
+		if (smp->flags & QP_SF_HAS_COMM)
+			as_get(s, smp->regs.cr3)->comm_ns[cpu] = 0;
+	}
+}
+
 /* One sampling round: capture, then one sample per vCPU into the ring.
  * Returns 0, or a negative qmp_err when the connection is gone. */
 static int sample_round(struct sampler *s)
 {
 	int sel[MAX_CPUS], nmoved = 0, nsel;
-	uint64_t t0 = now_ns();
-
 	int stop = s->cfg.stop == SAMPLER_STOP_ALWAYS, tried = 0;
+	uint64_t t0 = now_ns();
 
 	/* auto: where nearly every running read moves (a guest busy in short
 	 * calls, system calls, task switches), trying first only wastes a
 	 * burst: go paused directly, and try running again every AUTO_PROBE
 	 * rounds to notice when the guest calms down. */
 	if (s->cfg.stop == SAMPLER_STOP_AUTO && s->moved_avg > AUTO_GIVE_UP &&
-	    s->auto_skip++ % AUTO_PROBE != 0)
+	    s->auto_skip++ % AUTO_PROBE != 0) {
 		stop = 1;
-	else
+		atomic_fetch_add(&s->st.stop_rounds, 1);
+	} else {
 		tried = s->cfg.stop == SAMPLER_STOP_AUTO;
+	}
 	nsel = capture_round(s, stop, tried, sel, &nmoved);
 	if (tried && nsel > 0)
 		s->moved_avg = 0.95 * s->moved_avg + (nmoved ? 0.05 : 0.0);
+	/* A vCPU moved: once more running first (it rarely moves twice in a
+	 * row: that costs the guest nothing), then paused. */
+	if (nsel > 0 && nmoved && tried) {
+		atomic_fetch_add(&s->st.run_retries, 1);
+		forget_probes(s, sel, nsel);
+		nmoved = 0;
+		nsel = capture_round(s, 0, 1, sel, &nmoved);
+	}
 	if (nsel > 0 && nmoved && tried) {
 		/* A vCPU moved while the guest ran under the reads: take this
 		 * round again with the guest paused, so its chain is exact.
 		 * Only such rounds pay a pause. */
 		atomic_fetch_add(&s->st.stop_rounds, 1);
-		/* What the first attempt read of code bytes and task names is
-		 * dropped with it: probe those again in the paused round. */
-		for (int j = 0; j < nsel; j++) {
-			int cpu = s->cpu_ids[sel[j]];
-			const struct qp_sample *smp = (const struct qp_sample *)s->buf[cpu];
-			if (smp->flags & QP_SF_HAS_CODE)
-				as_get(s, smp->regs.cr3)->code_ns = 0;
-			if (smp->flags & QP_SF_HAS_COMM)
-				as_get(s, smp->regs.cr3)->comm_ns[cpu] = 0;
-		}
+		forget_probes(s, sel, nsel);
 		nmoved = 0;
 		nsel = capture_round(s, 1, 0, sel, &nmoved);
 	}

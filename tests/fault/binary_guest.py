@@ -175,9 +175,9 @@ def test_sigterm_batch_real():
 
 KNOWN_BUGS = {
     "test_paused_by_other_while_sampling":
-        "inherent race of --stop: a 'stop' from another monitor inside our "
+        "inherent race of a paused round (--stop; --auto-stop only in rounds it takes again paused): a 'stop' from another monitor inside our "
         "stop..cont window produces no STOP event, and our cont resumes the guest "
-        "(src/sampler.c:432); see doc/reliability.md",
+        "(capture_round in src/sampler.c); see doc/reliability.md",
 }
 
 

@@ -64,7 +64,9 @@ def test_hot_table_top_row():
 def test_process_view():
     with Tmux(110, 30) as tm:
         start(tm)
-        tm.wait_until(lambda s: status_samples(s) >= 400, "400 samples", timeout=120)
+        # ~10 % of the samples are alpha's: enough of them that one or two
+        # timer interrupts caught in alpha's address space do not decide
+        tm.wait_until(lambda s: status_samples(s) >= 1200, "1200 samples", timeout=120)
         tm.send("2")
         s = tm.wait_for("cpu1")
         procs = {l.split()[-1]: l.split() for l in s.split("\n")[2:]
@@ -73,7 +75,8 @@ def test_process_view():
             assert name in procs, (name, s)
         # SHARE% SAMPLES KERN% USER% cpu0 cpu1 PROCESS
         assert float(procs["ap"][5]) > 95.0 and float(procs["ap"][4]) < 1.0, procs["ap"]
-        assert float(procs["alpha"][3]) > 95.0, procs["alpha"]     # alpha never enters the kernel
+        # alpha makes no system call: its kernel part is only timer interrupts
+        assert float(procs["alpha"][3]) > 90.0, procs["alpha"]
         tm.send("q")
         tm.wait_exit()
 
