@@ -353,8 +353,13 @@ class Bench:
             }
             if name != BASE:
                 n = {'exact': 0, 'cut': 0, 'wrong': 0}
+                truth = g.truth
+                if res.get('deep'):     # the chains as the deep guest runs them
+                    truth = dict(g.truth, chains=[
+                        dict(c, frames=[{'fn': fn} for fn in deep_frames([f['fn'] for f in c['frames']])])
+                        for c in g.truth['chains']])
                 for f in t['folded']:
-                    c = classify(parse_folded(f), g.truth, g.smp)
+                    c = classify(parse_folded(f), truth, g.smp)
                     for k in n:
                         n[k] += c[k]
                 tot = sum(n.values()) or 1

@@ -135,8 +135,8 @@ def main():
             q.call(raw)
         st.send_signal(2)
         out = st.communicate()[1]
-        m = re.search(r"^[\d.\s]+\S+\s+(\d+)\s+(?:\d+\s+)?total$", out, re.M)
-        calls = int(m.group(1)) if m else 0
+        tot = [l.split() for l in out.splitlines() if l.strip().endswith("total")]
+        calls = int(tot[-1][3]) if tot and len(tot[-1]) >= 5 else 0   # % s us/call calls [errors] total
         print("### 3. QEMU system calls: %d for %d requests of %d bytes = %.1f per request byte" % (
             calls, n, len(raw), calls / (n * len(raw)) if calls else 0))
         print()
