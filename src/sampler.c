@@ -241,6 +241,15 @@ static int drain(struct sampler *s, const uint64_t *ids, int n, char *err,
 	return 0;
 }
 
+/* Reads after the burst.  A running round checks the registers once more
+ * after any of them (see the end of capture_round). */
+static int followup_reads(struct sampler *s, struct memread_req *req, size_t n,
+			  int *followups, char *err, size_t errlen)
+{
+	*followups = 1;
+	return memread_batch(s->mr, req, n, err, errlen);
+}
+
 /* Did the vCPU move between the first register read (a) and b?  Then the
  * copied stack may belong to another call chain than a's registers. */
 static int regs_moved(const struct qp_regs *a, const struct qp_regs *b)
@@ -434,8 +443,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			.len = 8, .buf = sp0buf[cpu] };
 	}
 	if (nreq) {
-		followups = 1;
-		rc = memread_batch(s->mr, req, nreq, err, sizeof err);
+		rc = followup_reads(s, req, nreq, &followups, err, sizeof err);
 		if (rc < 0)
 			goto fail;
 		for (size_t i = 0; i < nreq; i++) {
@@ -500,8 +508,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 		}
 	}
 	if (nreq) {
-		followups = 1;
-		rc = memread_batch(s->mr, req, nreq, err, sizeof err);
+		rc = followup_reads(s, req, nreq, &followups, err, sizeof err);
 		if (rc < 0)
 			goto fail;
 		for (size_t i = 0; i < nreq; i++) {
@@ -611,8 +618,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 		}
 	}
 	if (nreq) {
-		followups = 1;
-		rc = memread_batch(s->mr, req, nreq, err, sizeof err);
+		rc = followup_reads(s, req, nreq, &followups, err, sizeof err);
 		if (rc < 0)
 			goto fail;
 		for (size_t i = 0; i < nreq; i++) {
@@ -638,8 +644,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			.len = QP_CODE_BYTES, .buf = code_dst[cpu] };
 	}
 	if (nreq) {
-		followups = 1;
-		rc = memread_batch(s->mr, req, nreq, err, sizeof err);
+		rc = followup_reads(s, req, nreq, &followups, err, sizeof err);
 		if (rc < 0)
 			goto fail;
 		for (size_t i = 0; i < nreq; i++) {
