@@ -75,7 +75,6 @@ struct sampler_stats {
 	_Atomic uint64_t unstable;    /* --no-stop: registers moved during the reads */
 	_Atomic uint64_t run_retries; /* auto: rounds read again running (a vCPU moved) */
 	_Atomic uint64_t stop_rounds; /* auto: ... and then taken paused (moved again) */
-	_Atomic uint64_t stack_ext;   /* stacks deeper than the burst's read: read again */
 	_Atomic uint64_t busy_ns;     /* time spent capturing */
 	_Atomic int state;            /* enum sampler_state_kind */
 	_Atomic int ncpus;

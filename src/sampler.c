@@ -501,7 +501,6 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			if (r->cpl == 3)
 				as_get(s, r->cr3)->ustack_top = sp + have;
 		} else if (have < len) {
-			atomic_fetch_add(&s->st.stack_ext, 1);
 			req[nreq++] = (struct memread_req){ .cpu = cpu, .addr = sp + have,
 				.len = (uint32_t)(len - have),
 				.buf = qp_sample_stack(smp) + have };
