@@ -23,7 +23,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
-from guest import Guest, load_truth  # noqa: E402
+from guest import Guest, check_args  # noqa: E402
 
 GDB_SCRIPT = r'''
 import gdb, json, random, time
@@ -71,20 +71,11 @@ def free_port():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--build', required=True)
-    ap.add_argument('--arch', default='x86_64')
-    ap.add_argument('--smp', type=int, default=1)
     ap.add_argument('--stops', type=int, default=60, help='stops per pass')
-    a = ap.parse_args()
-
-    truth = load_truth(a.arch)
-    kernel = os.path.join(a.build, truth['kernel'])
-    if not os.path.exists(kernel):
-        print('SKIP: %s not built' % kernel)
+    r = check_args(ap)
+    if r is None:
         return 77
-    if not shutil.which(truth.get('qemu', 'qemu-system-x86_64')):
-        print('SKIP: %s not installed' % truth.get('qemu'))
-        return 77
+    a, truth, kernel = r
     if truth['pointer_size'] != 8:
         # qemu-system-x86_64's gdbstub always sends the 64-bit register set;
         # gdb refuses it for an ELF32 guest ("'g' packet reply is too long").

@@ -17,7 +17,6 @@ a missing frame, a wrong TSS.sp0 or trap frame, or a wrong task name.
 import argparse
 import collections
 import os
-import shutil
 import random
 import sys
 import tempfile
@@ -26,7 +25,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
 sys.path.insert(0, HERE)
-from guest import Guest, load_truth  # noqa: E402
+from guest import Guest, check_args  # noqa: E402
 from qmp import QMP, QMPError, parse_registers  # noqa: E402
 from check_split import Symbols  # noqa: E402
 
@@ -107,20 +106,11 @@ def tr_base(text):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--build', required=True)
-    ap.add_argument('--arch', default='x86_64')
-    ap.add_argument('--smp', type=int, default=1)
     ap.add_argument('--samples', type=int, default=300, help='stops')
-    a = ap.parse_args()
-
-    truth = load_truth(a.arch)
-    kernel = os.path.join(a.build, truth['kernel'])
-    if not os.path.exists(kernel):
-        print('SKIP: %s not built' % kernel)
+    r = check_args(ap)
+    if r is None:
         return 77
-    if not shutil.which(truth.get('qemu', 'qemu-system-x86_64')):
-        print('SKIP: %s not installed' % truth.get('qemu'))
-        return 77
+    a, truth, kernel = r
     ksyms = Symbols(kernel)
     kbase = int(truth['kernel_base'], 16)
     progs = {t: Symbols(os.path.join(a.build, truth['sysroot'], v['program']))

@@ -17,7 +17,6 @@ import bisect
 import collections
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
-from guest import Guest, load_truth  # noqa: E402
+from guest import Guest, check_args, load_truth  # noqa: E402
 from qmp import QMP, parse_registers  # noqa: E402
 
 
@@ -86,9 +85,6 @@ def identify_cr3(q, truth, ksyms, cr3, cpu, tmpdir, attempts=400):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--build', required=True)
-    ap.add_argument('--arch', default='x86_64')
-    ap.add_argument('--smp', type=int, default=1)
     ap.add_argument('--samples', type=int, default=2500,
                     help='samples per vCPU (each one showing progress)')
     ap.add_argument('--min-samples', type=int, default=None,
@@ -97,21 +93,15 @@ def main():
     ap.add_argument('--interval', type=float, default=0.005,
                     help='seconds between sample rounds (spreads the samples over many workload rounds)')
     ap.add_argument('--json', help='write the measured shares here')
-    a = ap.parse_args()
+    r = check_args(ap)
+    if r is None:
+        return 77
+    a, truth, kernel = r
     if a.min_samples is None:
         a.min_samples = min(1500, a.samples)
-
     truth_all = load_truth()
-    truth = truth_all['arches'][a.arch]
     tol = truth_all['tolerance_pp']
     max_other = truth_all['max_other_pp']
-    kernel = os.path.join(a.build, truth['kernel'])
-    if not os.path.exists(kernel):
-        print('SKIP: %s not built' % kernel)
-        return 77
-    if not shutil.which(truth.get('qemu', 'qemu-system-x86_64')):
-        print('SKIP: %s not installed' % truth.get('qemu'))
-        return 77
     ksyms = Symbols(kernel)
     progs = {}
     for tname, t in truth['tasks'].items():

@@ -32,6 +32,26 @@ def load_truth(arch=None):
     return t['arches'][arch] if arch else t
 
 
+def check_args(ap):
+    """The guest checks' common start: --build/--arch/--smp plus ap's own
+    options parsed; returns (args, truth of the arch, kernel path), or None
+    after printing why the check is skipped (kernel not built, QEMU not
+    installed: exit 77)."""
+    ap.add_argument('--build', required=True)
+    ap.add_argument('--arch', default='x86_64')
+    ap.add_argument('--smp', type=int, default=1)
+    a = ap.parse_args()
+    truth = load_truth(a.arch)
+    kernel = os.path.join(a.build, truth['kernel'])
+    if not os.path.exists(kernel):
+        print('SKIP: %s not built' % kernel)
+        return None
+    if not shutil.which(truth.get('qemu', 'qemu-system-x86_64')):
+        print('SKIP: %s not installed' % truth.get('qemu'))
+        return None
+    return a, truth, kernel
+
+
 def _die_with_parent():
     """In the QEMU child: get SIGKILL when the test process dies, even by
     SIGKILL (which no handler sees)."""
