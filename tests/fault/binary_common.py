@@ -316,3 +316,25 @@ def kill_tree_pid(p):
     if p.poll() is None:
         p.send_signal(signal.SIGKILL)
         p.wait()
+
+
+def finish(p, d, timeout=60):
+    """Wait for a spawned qtop-prof (killed after timeout), show the end of
+    its stderr, check it did not crash and left no memsave directory d.
+    Returns its returncode, stdout and stderr."""
+    try:
+        o, e = p.communicate(timeout=timeout)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    sys.stdout.write("  -> rc=%d; stderr:\n%s" % (p.returncode, "".join(
+        "    " + l + "\n" for l in e.splitlines()[-6:])))
+
+    class R:
+        pass
+    r = R()
+    r.returncode, r.stderr, r.stdout = p.returncode, e, o
+    no_crash(r)
+    check(d is None or not os.path.exists(d), "memsave directory %s left behind" % d)
+    return r

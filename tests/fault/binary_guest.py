@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 
-from binary_common import (BUILD, HMP, check, find_memsave_dir, folded_total,
+from binary_common import (BUILD, HMP, finish, check, find_memsave_dir, folded_total,
                            leaked_dirs, memsave_dirs_global, no_crash,
                            private_tmp_namespace, qtop,
                            run_cases, spawn)
@@ -56,24 +56,6 @@ def base_args(o):
 def status():
     s = H.status()
     return "paused" if "paused" in s else "running" if "running" in s else s
-
-
-def finish(p, d, timeout=120):
-    try:
-        o, e = p.communicate(timeout=timeout)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    sys.stdout.write("  -> rc=%d; stderr:\n%s" % (p.returncode, "".join(
-        "    " + l + "\n" for l in e.splitlines()[-6:])))
-    class R:
-        pass
-    r = R()
-    r.returncode, r.stderr, r.stdout = p.returncode, e, o
-    no_crash(r)
-    check(d is None or not os.path.exists(d), "memsave directory %s left behind" % d)
-    return p
 
 
 def test_qmp_held_by_another_client():
@@ -106,7 +88,7 @@ def test_paused_by_other_not_resumed():
     check(all(s == "paused" for s in seen), "qtop-prof resumed a guest paused by "
           "someone else: states %r" % seen)
     H.cmd("cont")
-    finish(p, d)
+    finish(p, d, timeout=120)
     n = folded_total(o) if os.path.exists(o) else 0
     check(p.returncode == 0 and n >= 100, "sampling did not resume after cont "
           "(%d samples, rc %d)" % (n, p.returncode))
@@ -133,7 +115,7 @@ def test_paused_by_other_while_sampling():
             H.cmd("cont")
     finally:
         p.send_signal(signal.SIGINT)
-        finish(p, d)
+        finish(p, d, timeout=120)
     print("  user's pause lost %d of %d times" % (lost, tries))
     check(status() == "running", "guest not running at the end")
     check(lost == 0, "a pause by someone else was undone by qtop-prof's cont "
@@ -155,7 +137,7 @@ def test_guest_reset_continues():
         time.sleep(0.1)
     check(len(G.serial_text().split("workload running")) - 1 > before,
           "the guest did not reboot after system_reset")
-    finish(p, d)
+    finish(p, d, timeout=120)
     n = folded_total(o) if os.path.exists(o) else 0
     check(p.returncode == 0 and n >= 300, "sampling stopped at the reset: %d samples" % n)
     check(status() == "running", "guest not running at the end")

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-from binary_common import (BUILD, HMP, QTOP, check, find_memsave_dir, folded_total,
+from binary_common import (BUILD, HMP, finish, QTOP, check, find_memsave_dir, folded_total,
                            leaked_dirs, memsave_dirs_global, private_tmp_namespace, no_crash, run_cases, spawn)
 from guest import Guest
 from tmux import Tmux
@@ -40,25 +40,6 @@ def boot(name):
               extra_args=["-monitor", "unix:%s,server=on,wait=off" % hmp])
     g.start()
     return g, hmp
-
-
-def finish(p, d, timeout=60):
-    try:
-        o, e = p.communicate(timeout=timeout)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    sys.stdout.write("  -> rc=%d; stderr:\n%s" % (p.returncode, "".join(
-        "    " + l + "\n" for l in e.splitlines()[-6:])))
-
-    class R:
-        pass
-    r = R()
-    r.returncode, r.stderr, r.stdout = p.returncode, e, o
-    no_crash(r)
-    check(d is None or not os.path.exists(d), "memsave directory %s left behind" % d)
-    return r
 
 
 def batch(g, o, *extra):
