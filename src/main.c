@@ -64,7 +64,8 @@ static void usage(FILE *f)
 "  --no-stop           never pause (a vCPU that moved keeps only its leaf)\n"
 "  --stack-bytes N     stack copied from sp (default 8192)\n"
 "  --ustack-bytes N    user stack copied behind a kernel trap frame (default 4096)\n"
-"  --mem auto|memsave|hmp   how guest memory is read (default auto)\n"
+"  --mem auto|direct|memsave|hmp|file:PATH   how guest memory is read (default\n"
+"                      auto: direct from a local QEMU's memory when allowed)\n"
 "Symbols and processes:\n"
 "  --kernel ELF        guest kernel with symbols\n"
 "  --symbols FILE      nm / System.map / kallsyms text\n"
@@ -197,6 +198,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (!strcmp(optarg, "auto")) o->samp.mem = SAMPLER_MEM_AUTO;
 			else if (!strcmp(optarg, "memsave")) o->samp.mem = SAMPLER_MEM_MEMSAVE;
 			else if (!strcmp(optarg, "hmp") || !strcmp(optarg, "x")) o->samp.mem = SAMPLER_MEM_HMPX;
+			else if (!strcmp(optarg, "direct")) o->samp.mem = SAMPLER_MEM_DIRECT;
+			else if (!strncmp(optarg, "file:", 5) && optarg[5]) {
+				o->samp.mem = SAMPLER_MEM_DIRECT;
+				o->samp.mem_file = optarg + 5;
+			}
 			else goto bad;
 			break;
 		case O_KERNEL: o->sym.kernel = optarg; break;
@@ -649,6 +655,7 @@ static int run_live(struct options *o)
 		fprintf(stderr, "qtop-prof: %s\n", err);
 		goto out;
 	}
+	fprintf(stderr, "qtop-prof: %s\n", sampler_mem_note(smp));
 	memset(&live, 0, sizeof live);
 	live.pl = &pl;
 	live.smp = smp;

@@ -155,6 +155,10 @@ static void handle_events(struct sampler *s)
 		case QMP_EV_SHUTDOWN:
 			s->guest_running = 0;
 			break;
+		case QMP_EV_RESET:
+			/* direct reads: RAM may be laid out anew */
+			memread_layout_changed(s->mr);
+			break;
 		default:
 			break;
 		}
@@ -288,6 +292,10 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 	uint64_t id_stop = 0, ids[MAX_CPUS + 2];
 	int nids = 0;
 	int spec_cpu[MAX_CPUS], spec_idx[MAX_CPUS], nspec = 0;
+	/* Direct reads: the stacks are read straight after the registers
+	 * (microseconds, no monitor), so a round is one "info registers -a",
+	 * the reads, and in a running round "info registers -a" again. */
+	int direct = memread_mode(s->mr) == SAMPLER_MEM_DIRECT;
 	long spec_got[MAX_CPUS];
 	uint64_t spec_a0[MAX_CPUS];
 	uint32_t spec_ask[MAX_CPUS];
@@ -317,14 +325,17 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 		if (!cpu_selected(s, cpu))
 			continue;
 		spec_ask[nspec] = s->spec_len[cpu];
-		rc = memread_send_at_sp(s->mr, cpu, spec_ask[nspec], &ids[nids++],
-					err, sizeof err);
-		if (rc < 0)
-			goto fail;
+		/* direct: read right after the registers, below */
+		if (!direct) {
+			rc = memread_send_at_sp(s->mr, cpu, spec_ask[nspec], &ids[nids++],
+						err, sizeof err);
+			if (rc < 0)
+				goto fail;
+		}
 		spec_idx[cpu] = nspec;
 		spec_cpu[nspec++] = cpu;
 	}
-	if (!stop) {
+	if (!stop && !direct) {
 		rc = qmp_hmp_send(s->q, "info registers -a", -1, &ids[nids++], err, sizeof err);
 		if (rc < 0)
 			goto fail;
@@ -363,7 +374,36 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 	n = regs_parse_all(text, strlen(text), s->regs, s->cpu_ids, MAX_CPUS);
 	free(text);
 	text = NULL;
-	for (int i = 0; i < nspec; i++) {
+	if (direct) {
+		for (int k = 0; k < n; k++)
+			if (s->regs[k].valid)
+				memread_set_cpu_state(s->mr, s->cpu_ids[k], &s->regs[k]);
+		for (int i = 0; i < nspec; i++) {
+			const struct qp_regs *r = regs_of(s->regs, s->cpu_ids, n, spec_cpu[i]);
+			uint32_t ask = (spec_ask[i] + 15) & ~15u;
+
+			spec_got[i] = QMP_E_ERROR;
+			spec_a0[i] = 0;
+			if (!r || !r->valid)
+				continue;
+			if (ask > s->cfg.stack_bytes + SPEC_PAD)
+				ask = s->cfg.stack_bytes + SPEC_PAD;
+			spec_a0[i] = r->gpr[QP_RSP] & ~(uint64_t)15;
+			spec_got[i] = memread_virt(s->mr, spec_cpu[i], spec_a0[i],
+						   s->spec[spec_cpu[i]], ask, err, sizeof err);
+			if (spec_got[i] < 0 && spec_got[i] != QMP_E_ERROR) {
+				rc = (int)spec_got[i];
+				goto fail;
+			}
+		}
+		if (!stop) {
+			rc = qmp_hmp_send(s->q, "info registers -a", -1, &ids[nids++],
+					  err, sizeof err);
+			if (rc < 0)
+				goto fail;
+		}
+	}
+	for (int i = 0; i < nspec && !direct; i++) {
 		spec_a0[i] = 0;
 		spec_got[i] = memread_wait_at_sp(s->mr, ids[1 + i], &spec_a0[i],
 						 s->spec[spec_cpu[i]], s->cfg.stack_bytes + SPEC_PAD,
@@ -1026,7 +1066,7 @@ struct sampler *sampler_start(const struct sampler_config *cfg,
 		qmp_set_timeout(s->q, cfg->timeout_ms);
 	if (query_running(s, err, errlen) < 0 || query_cpus(s, err, errlen) < 0)
 		goto out;
-	s->mr = memread_new(s->q, cfg->mem, err, errlen);
+	s->mr = memread_new_ex(s->q, cfg->mem, cfg->mem_file, err, errlen);
 	if (!s->mr)
 		goto out;
 	for (int i = 0; i < s->ncpus; i++) {
@@ -1077,6 +1117,7 @@ void sampler_stop(struct sampler *s)
 }
 
 struct sampler_stats *sampler_stats(struct sampler *s) { return &s->st; }
+const char *sampler_mem_note(struct sampler *s) { return memread_note(s->mr); }
 
 const char *sampler_last_error(struct sampler *s)
 {
