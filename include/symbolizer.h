@@ -84,6 +84,8 @@ struct symbolizer_stats {
 	uint64_t cfi_steps;       /* steps made by libdwfl (CFI, or its x86_64 FP fallback) */
 	uint64_t fp_steps;        /* steps made by our own frame-pointer walker */
 	uint64_t trap_crossings;  /* kernel samples continued into user mode */
+	uint64_t vouched;         /* return addresses checked (QP_SF_RUNNING) */
+	uint64_t vouch_cuts;      /* chains cut at one that failed the check */
 };
 void symbolizer_get_stats(const struct symbolizer *s,
 			  struct symbolizer_stats *st);

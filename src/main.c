@@ -705,6 +705,15 @@ static int run_live(struct options *o)
 		smp = NULL;
 		while (pipeline_pump(&pl, p, 1000) > 0)
 			;
+		{
+			struct symbolizer_stats ss;
+			symbolizer_get_stats(pl.sym, &ss);
+			if (ss.vouched)
+				fprintf(stderr, "qtop-prof: chains read with the guest running: "
+					"%" PRIu64 " return addresses checked, %" PRIu64
+					" chains cut at one that did not follow a call to its callee\n",
+					ss.vouched, ss.vouch_cuts);
+		}
 		fprintf(stderr, "qtop-prof: %" PRIu64 " samples in %.1f s (%.1f/s), %" PRIu64
 			" dropped, %" PRIu64 " unusable\n", pl.consumed, mono_s() - live.t0,
 			(double)pl.consumed / (mono_s() - live.t0), ring_dropped(&ring), pl.unusable);

@@ -301,6 +301,13 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 	 * (microseconds, no monitor), so a round is one "info registers -a",
 	 * the reads, and in a running round "info registers -a" again. */
 	int direct = memread_mode(s->mr) == SAMPLER_MEM_DIRECT;
+	/* Direct and --auto-stop: one "info registers -a" and the reads, no
+	 * second register read and never a pause.  The stacks are copied
+	 * microseconds after the registers, but the guest runs on: each chain
+	 * is vouched for by the consumer instead (QP_SF_RUNNING: every return
+	 * address must follow a call that leads to its callee), and cut where
+	 * one is not. */
+	int vouch = direct && !stop && s->cfg.stop == SAMPLER_STOP_AUTO;
 	long spec_got[MAX_CPUS];
 	uint64_t spec_a0[MAX_CPUS];
 	uint32_t spec_ask[MAX_CPUS];
@@ -403,7 +410,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 				goto fail;
 			}
 		}
-		if (!stop) {
+		if (!stop && !vouch) {
 			rc = qmp_hmp_send(s->q, "info registers -a", -1, &ids[nids++],
 					  err, sizeof err);
 			if (rc < 0)
@@ -420,7 +427,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			goto fail;
 		}
 	}
-	if (!stop) {
+	if (!stop && !vouch) {
 		rc = qmp_hmp_wait(s->q, ids[nids - 1], &text, err, sizeof err);
 		if (rc < 0 && rc != QMP_E_ERROR)
 			goto fail;
@@ -454,7 +461,12 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 		 * stack was read at another sp: keep only the leaf (cut
 		 * cleanly rather than filled with the wrong callers), and
 		 * read nothing more for it. */
-		if (!stop &&
+		if (vouch) {
+			if (si < 0 || spec_got[si] <= 0)
+				smp->flags |= QP_SF_UNSTABLE;
+			else
+				smp->flags |= QP_SF_RUNNING;
+		} else if (!stop &&
 		    (regs_moved(r, regs_of(s->regs2, s->cpu_ids2, n2, cpu)) ||
 		     si < 0 || spec_got[si] <= 0 ||
 		     spec_a0[si] != (r->gpr[QP_RSP] & ~(uint64_t)15)))
@@ -773,7 +785,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 	 * may belong to another call chain (or task) than the registers, so
 	 * keep only the (consistent) leaf and let the chain be cut cleanly
 	 * rather than filled with the wrong callers. */
-	if (!stop && nsel) {
+	if (!stop && !vouch && nsel) {
 		*nmoved = 0;
 		if (followups) {
 			rc = qmp_hmp(s->q, "info registers -a", -1, &text, err, sizeof err);
@@ -859,7 +871,11 @@ static int sample_round(struct sampler *s)
 	 * calls, system calls, task switches), trying first only wastes a
 	 * burst: go paused directly, and try running again every AUTO_PROBE
 	 * rounds to notice when the guest calms down. */
-	if (s->cfg.stop == SAMPLER_STOP_AUTO && s->moved_avg > AUTO_GIVE_UP &&
+	if (s->cfg.stop == SAMPLER_STOP_AUTO &&
+	    memread_mode(s->mr) == SAMPLER_MEM_DIRECT) {
+		/* direct reads: chains are vouched for, never retried or
+		 * paused (capture_round) */
+	} else if (s->cfg.stop == SAMPLER_STOP_AUTO && s->moved_avg > AUTO_GIVE_UP &&
 	    s->auto_skip++ % AUTO_PROBE != 0) {
 		stop = 1;
 		atomic_fetch_add(&s->st.stop_rounds, 1);
