@@ -56,8 +56,10 @@ static void usage(FILE *f)
 "\n"
 "Sampling:\n"
 "  --qmp SPEC          QMP socket (default ./qmp-socket) or tcp:HOST:PORT\n"
-"  --hz N              sampling rounds per second, all vCPUs each (default 100; 0 = max)\n"
-"  --cpus LIST         vCPUs to sample, e.g. 0,2-3 (default all)\n"
+"  -F, --frequency N, --hz N\n"
+"                      sampling rounds per second, all vCPUs each (default 100; 0 = max)\n"
+"  -C, --cpu LIST, --cpus LIST\n"
+"                      vCPUs to sample, e.g. 0,2-3 (default all)\n"
 "  --auto-stop         read with the guest running; a round in which a vCPU\n"
 "                      moved under the reads is read again, then paused (default)\n"
 "  --stop              pause the guest around every round\n"
@@ -78,7 +80,7 @@ static void usage(FILE *f)
 "  --kernel-only | --user-only\n"
 "Output:\n"
 "  --batch             no TUI: sample, then print the top functions\n"
-"  --duration S        stop after S seconds (batch)\n"
+"  -d, --duration S    stop after S seconds (batch)\n"
 "  --samples N         stop after N samples\n"
 "  -o, --output FILE   folded stacks file (batch: written at the end; TUI: 's')\n"
 "  --folded            batch: print folded stacks to stdout instead of the table\n"
@@ -120,14 +122,17 @@ static int parse_cpus(const char *s, uint64_t *mask)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { O_HZ = 256, O_CPUS, O_STOP, O_NOSTOP, O_AUTOSTOP, O_STACK, O_USTACK, O_MEM,
+	/* -F -d -C: perf's spellings (perf record/top) of --hz --duration --cpus */
+	enum { O_STOP = 256, O_NOSTOP, O_AUTOSTOP, O_STACK, O_USTACK, O_MEM,
 	       O_KERNEL, O_SYMBOLS, O_KOFF, O_SYSROOT, O_COMM, O_INLINE, O_KONLY,
-	       O_UONLY, O_BATCH, O_DURATION, O_SAMPLES, O_FOLDED, O_TOP, O_RECORD,
+	       O_UONLY, O_BATCH, O_SAMPLES, O_FOLDED, O_TOP, O_RECORD,
 	       O_REPLAY, O_LOAD, O_REFRESH, O_THEME, O_THEMES_DIR, O_VERSION, O_QMP };
 	static const struct option lo[] = {
 		{ "qmp", required_argument, 0, O_QMP },
-		{ "hz", required_argument, 0, O_HZ },
-		{ "cpus", required_argument, 0, O_CPUS },
+		{ "hz", required_argument, 0, 'F' },
+		{ "frequency", required_argument, 0, 'F' },
+		{ "cpus", required_argument, 0, 'C' },
+		{ "cpu", required_argument, 0, 'C' },
 		{ "stop", no_argument, 0, O_STOP },
 		{ "no-stop", no_argument, 0, O_NOSTOP },
 		{ "auto-stop", no_argument, 0, O_AUTOSTOP },
@@ -143,7 +148,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "kernel-only", no_argument, 0, O_KONLY },
 		{ "user-only", no_argument, 0, O_UONLY },
 		{ "batch", no_argument, 0, O_BATCH },
-		{ "duration", required_argument, 0, O_DURATION },
+		{ "duration", required_argument, 0, 'd' },
 		{ "samples", required_argument, 0, O_SAMPLES },
 		{ "output", required_argument, 0, 'o' },
 		{ "folded", no_argument, 0, O_FOLDED },
@@ -172,14 +177,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->top = 25;
 	o->sym.max_depth = 128;
 
-	while ((c = getopt_long(argc, argv, "ho:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hF:d:C:o:", lo, NULL)) != -1) {
 		switch (c) {
 		case O_QMP: o->samp.qmp_spec = optarg; break;
-		case O_HZ:
+		case 'F':
 			o->samp.hz = strtod(optarg, &end);
 			if (*end || o->samp.hz < 0) goto bad;
 			break;
-		case O_CPUS:
+		case 'C':
 			if (parse_cpus(optarg, &o->samp.cpu_mask) < 0) goto bad;
 			break;
 		case O_STOP: o->samp.stop = SAMPLER_STOP_ALWAYS; break;
@@ -222,7 +227,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case O_KONLY: o->filter = PIPE_KERNEL_ONLY; break;
 		case O_UONLY: o->filter = PIPE_USER_ONLY; break;
 		case O_BATCH: o->batch = 1; break;
-		case O_DURATION:
+		case 'd':
 			o->duration = strtod(optarg, &end);
 			if (*end || o->duration <= 0) goto bad;
 			break;
