@@ -17,6 +17,8 @@ struct app_status {
 	double elapsed_s;
 	int ncpus;
 	const char *message;       /* last error / notice, or NULL */
+	const char *warning;       /* a standing problem (e.g. kernel symbols
+				    * that do not fit the guest), or NULL */
 };
 
 struct app_source {

@@ -37,6 +37,7 @@ struct options {
 	const char *comm[8];       /* --comm [CPUS:]EXPR, in order given */
 	int ncomm;
 	int koff_auto;             /* --kernel-offset auto (Linux: from the IDT) */
+	int koff_given;            /* --kernel-offset N (0 too: no search) */
 	int comm_linux;            /* --comm linux (BTF + __per_cpu_offset) */
 	double duration;
 	uint64_t samples;
@@ -70,8 +71,9 @@ static void usage(FILE *f)
 "Symbols and processes:\n"
 "  --kernel ELF        guest kernel with symbols\n"
 "  --symbols FILE      nm / System.map / kallsyms text\n"
-"  --kernel-offset N|auto  slide of a relocated kernel; auto: Linux KASLR,\n"
-"                      found from the IDT and checked (needs --symbols)\n"
+"  --kernel-offset N|auto  slide of a relocated kernel (default for a Linux\n"
+"                      kernel: auto; 0 turns the search off); auto: Linux\n"
+"                      KASLR, found from the IDT and checked (live only)\n"
 "  --sysroot DIR       the guest's program ELFs\n"
 "  --comm [CPUS:]EXPR  task name, e.g. current_task->name or *sym+off;\n"
 "                      with CPUS (e.g. 1:cur_ap->name) only for those vCPUs;\n"
@@ -209,8 +211,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case O_KOFF:
 			if (!strcmp(optarg, "auto")) {
 				o->koff_auto = 1;
+				o->koff_given = 0;
 				break;
 			}
+			o->koff_auto = 0;
+			o->koff_given = 1;
 			o->sym.kernel_offset = (int64_t)strtoull(optarg, &end, 0);
 			if (*end) goto bad;
 			break;
@@ -333,12 +338,23 @@ struct live {
 	double rate_t;
 	uint64_t rate_n;
 	double rate;
+	char symwarn[512];          /* pipeline_symcheck's warning, or "" */
 };
+
+/* The kernel-symbol check (pipeline_symcheck) of a live session: on the
+ * kernel-mode samples of the first second, or the first 200. */
+static int live_symcheck(struct live *l)
+{
+	uint64_t min = mono_s() - l->t0 >= 1.0 ? 10 : 200;
+	return pipeline_symcheck(l->pl, min, l->symwarn, sizeof l->symwarn);
+}
 
 static long live_pump(void *ctx, struct profile *p, int budget_ms)
 {
 	struct live *l = ctx;
-	return pipeline_pump(l->pl, p, budget_ms);
+	long n = pipeline_pump(l->pl, p, budget_ms);
+	live_symcheck(l);
+	return n;
 }
 
 static const char *state_name(int st)
@@ -375,6 +391,7 @@ static void live_status(void *ctx, struct app_status *st)
 	st->ncpus = atomic_load(&ss->ncpus);
 	const char *e = sampler_last_error(l->smp);
 	st->message = e && *e ? e : NULL;
+	st->warning = l->symwarn[0] ? l->symwarn : NULL;
 }
 
 static void live_reset(void *ctx)
@@ -401,7 +418,7 @@ static int save_on_signal(const struct profile *p, int sig)
 	return 0;
 }
 
-struct static_src { const char *what; uint64_t n; double t0; };
+struct static_src { const char *what, *warning; uint64_t n; double t0; };
 static void static_status(void *ctx, struct app_status *st)
 {
 	struct static_src *s = ctx;
@@ -410,6 +427,7 @@ static void static_status(void *ctx, struct app_status *st)
 	st->samples = s->n;
 	st->elapsed_s = mono_s() - s->t0;
 	st->message = s->what;
+	st->warning = s->warning;
 }
 
 static void install_signals(void)
@@ -423,19 +441,24 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static int run_static(const struct options *o, struct profile *p, const char *what)
+/* warning: printed on stderr (after the TUI, which shows it too), or NULL */
+static int run_static(const struct options *o, struct profile *p, const char *what,
+		      const char *warning)
 {
 	char err[512];
-	struct static_src ss = { what, p->samples, mono_s() };
+	struct static_src ss = { what, warning, p->samples, mono_s() };
 	struct app_source src = { .ctx = &ss, .status = static_status };
+	int rc = 0;
 
-	if (o->batch)
-		return write_outputs(o, p);
-	if (tui_run(&o->tui, p, &src, err, sizeof err) < 0) {
+	if (o->batch) {
+		rc = write_outputs(o, p);
+	} else if (tui_run(&o->tui, p, &src, err, sizeof err) < 0) {
 		fprintf(stderr, "qtop-prof: %s\n", err);
 		return 1;
 	}
-	return 0;
+	if (warning)
+		fprintf(stderr, "qtop-prof: warning: %s\n", warning);
+	return rc;
 }
 
 static int run_load(const struct options *o)
@@ -468,7 +491,7 @@ static int run_load(const struct options *o)
 		profile_free(p);
 		return 1;
 	}
-	rc = run_static(o, p, o->load);
+	rc = run_static(o, p, o->load, NULL);
 	profile_free(p);
 	return rc;
 }
@@ -492,7 +515,7 @@ static struct symbolizer *open_symbolizer(const struct options *o)
 
 static int run_replay(const struct options *o)
 {
-	char err[512];
+	char err[512], symwarn[512] = "";
 	struct record_reader *r = record_open(o->replay, err, sizeof err);
 	struct symbolizer *sym;
 	struct profile *p;
@@ -517,51 +540,90 @@ static int run_replay(const struct options *o)
 	pl.filter = o->filter;
 	while ((rc = record_next(r, &s, err, sizeof err)) == 1) {
 		pipeline_feed(&pl, p, s);
+		pipeline_symcheck(&pl, 200, symwarn, sizeof symwarn);
 		if (o->samples && pl.consumed >= o->samples)
 			break;
 	}
 	if (rc < 0)   /* keep what was read: a truncated file still gives a profile */
 		fprintf(stderr, "qtop-prof: %s (using the %" PRIu64 " samples before it)\n",
 			err, pl.consumed);
+	pipeline_symcheck(&pl, 1, symwarn, sizeof symwarn);   /* a short file */
 	record_reader_close(r);
-	rc = run_static(o, p, o->replay);
+	rc = run_static(o, p, o->replay, symwarn[0] ? symwarn : NULL);
 	profile_free(p);
 	symbolizer_free(sym);
 	return rc;
 }
 
-/* A Linux vmlinux (ORC tables) as --kernel: kernel stacks are found from
- * their 16 KiB alignment, --kernel-offset auto and --comm linux are
- * resolved here, on a QMP connection of our own closed before the sampler
- * opens its one.  Returns 0, or -1 with a message. */
-static int linux_setup(struct options *o, char *err, size_t errlen)
+/* The KASLR slide of a Linux guest, over a QMP connection of our own.
+ * Given --kernel-offset auto, a failure is an error (-1); without any
+ * --kernel-offset it is a warning and the slide stays 0. */
+static int linux_slide(struct options *o, struct linux_kernel *k,
+		       char *err, size_t errlen)
 {
-	if (!o->sym.kernel) {
-		if (!o->koff_auto && !o->comm_linux)
-			return 0;
-		snprintf(err, errlen, "--kernel-offset auto / --comm linux need "
-			 "--kernel VMLINUX and --symbols System.map");
-		return -1;
-	}
-	struct linux_kernel *k = linux_kernel_open(o->sym.kernel,
-						   o->sym.symbols, err, errlen);
-	if (!k) {
-		if (!o->koff_auto && !o->comm_linux)
-			return 0;   /* not a Linux vmlinux: nothing to do */
-		return -1;
-	}
-	o->samp.linux_kstack = 16384;
-	if (o->koff_auto) {
-		struct kaslr_result kr;
-		if (linux_kernel_detect_slide_qmp(k, o->samp.qmp_spec, 0, &kr,
-						  err, errlen) < 0) {
-			linux_kernel_free(k);
+	struct kaslr_result kr;
+	char e[400];
+
+	if (linux_kernel_detect_slide_qmp(k, o->samp.qmp_spec, 0, &kr,
+					  e, sizeof e) < 0) {
+		if (o->koff_auto) {
+			snprintf(err, errlen, "%s", e);
 			return -1;
 		}
-		o->sym.kernel_offset = kr.slide;
-		fprintf(stderr, "qtop-prof: kernel slide 0x%llx (%d of %d IDT "
-			"gates%s)\n", (unsigned long long)kr.slide, kr.votes,
-			kr.decoded, kr.confirmed ? ", linux_banner matches" : "");
+		fprintf(stderr, "qtop-prof: warning: Linux kernel: the KASLR slide "
+			"was not found (%s); going on with slide 0: kernel "
+			"frames may be unnamed (give --kernel-offset N, or "
+			"--kernel-offset 0 to skip this search)\n", e);
+		return 0;
+	}
+	o->sym.kernel_offset = kr.slide;
+	fprintf(stderr, "qtop-prof: kernel slide 0x%llx (%d of %d IDT "
+		"gates%s)\n", (unsigned long long)kr.slide, kr.votes,
+		kr.decoded, kr.confirmed ? ", linux_banner matches" : "");
+	return 0;
+}
+
+/* A Linux kernel: a vmlinux (ORC tables) as --kernel, or the symbols of
+ * one (--symbols, or a --kernel ELF without ORC).  Its KASLR slide is found
+ * unless --kernel-offset N was given; with a vmlinux, kernel stacks are
+ * found from their 16 KiB alignment and --comm linux is resolved.  All on a
+ * QMP connection of our own closed before the sampler opens its one.
+ * Returns 0, or -1 with a message. */
+static int linux_setup(struct options *o, char *err, size_t errlen)
+{
+	int want_slide = o->koff_auto || !o->koff_given;
+	struct linux_kernel *k = NULL;
+
+	if (o->sym.kernel)
+		k = linux_kernel_open(o->sym.kernel, o->sym.symbols, err, errlen);
+	if (!k) {
+		if (o->comm_linux) {
+			if (!o->sym.kernel)
+				snprintf(err, errlen, "--comm linux needs --kernel "
+					 "VMLINUX and --symbols System.map");
+			return -1;
+		}
+		if (!want_slide)
+			return 0;
+		/* not a vmlinux with ORC: the symbols may still be Linux's */
+		const char *path = o->sym.symbols ? o->sym.symbols : o->sym.kernel;
+		k = path ? linux_kernel_open_syms(path, err, errlen) : NULL;
+		if (!k) {
+			if (!o->koff_auto)
+				return 0;   /* not Linux: nothing to do */
+			if (!path)
+				snprintf(err, errlen, "--kernel-offset auto needs "
+					 "--kernel VMLINUX and --symbols System.map");
+			return -1;
+		}
+		int rc = linux_slide(o, k, err, errlen);
+		linux_kernel_free(k);
+		return rc;
+	}
+	o->samp.linux_kstack = 16384;
+	if (want_slide && linux_slide(o, k, err, errlen) < 0) {
+		linux_kernel_free(k);
+		return -1;
 	}
 	for (int c = 0; o->comm_linux && c < SAMPLER_MAX_CPUS; c++)
 		if (linux_kernel_comm_recipe(k, o->sym.kernel_offset, c,
@@ -666,6 +728,8 @@ static int run_live(struct options *o)
 		int st;
 		for (;;) {
 			pipeline_pump(&pl, p, 50);
+			if (live_symcheck(&live))
+				fprintf(stderr, "qtop-prof: warning: %s\n", live.symwarn);
 			st = atomic_load(&sampler_stats(smp)->state);
 			if (got_signal || st == SAMPLER_DISCONNECTED || st == SAMPLER_DONE)
 				break;
@@ -703,6 +767,8 @@ static int run_live(struct options *o)
 		smp = NULL;
 		while (pipeline_pump(&pl, p, 1000) > 0)
 			;
+		if (pipeline_symcheck(&pl, 1, live.symwarn, sizeof live.symwarn))
+			fprintf(stderr, "qtop-prof: warning: %s\n", live.symwarn);
 		fprintf(stderr, "qtop-prof: %" PRIu64 " samples in %.1f s (%.1f/s), %" PRIu64
 			" dropped, %" PRIu64 " unusable\n", pl.consumed, mono_s() - live.t0,
 			(double)pl.consumed / (mono_s() - live.t0), ring_dropped(&ring), pl.unusable);
@@ -711,6 +777,8 @@ static int run_live(struct options *o)
 		struct app_source src = { .ctx = &live, .pump = live_pump,
 					  .status = live_status, .reset = live_reset };
 		int tr = tui_run(&o->tui, p, &src, err, sizeof err);
+		if (live.symwarn[0])   /* the terminal is back: say it where it stays */
+			fprintf(stderr, "qtop-prof: warning: %s\n", live.symwarn);
 		if (tr < 0) {
 			fprintf(stderr, "qtop-prof: %s\n", err);
 			rc = 1;

@@ -157,6 +157,8 @@ static void draw_message(struct tui *t, int y)
 	if (t->msg[0])
 		tui_put(t, y, 0, t->cols, t->msg,
 			t->sty.st[t->msg_err ? ST_ERROR : ST_HI]);
+	else if (t->status.warning && t->status.warning[0])
+		tui_put(t, y, 0, t->cols, t->status.warning, t->sty.st[ST_ERROR]);
 	else if (t->status.message && t->status.message[0])
 		tui_put(t, y, 0, t->cols, t->status.message, t->sty.st[ST_DIM]);
 }
