@@ -329,15 +329,22 @@ static int write_outputs(const struct options *o, const struct profile *p)
 
 /* ---- live mode sources for the TUI ---- */
 
+enum { RATE_WIN = 5 };
+
 struct live {
 	struct pipeline *pl;
 	struct sampler *smp;
 	struct ring *ring;
 	double t0, hz;
-	uint64_t base_samples;      /* for achieved-rate after a reset */
-	double rate_t;
-	uint64_t rate_n;
+	uint64_t cpu_mask;          /* --cpus, 0 = all */
+	int stop;                   /* enum sampler_stop */
+	/* per-vCPU rate over the last RATE_WIN seconds: sample counts taken
+	 * once a second (a loaded host makes single seconds jumpy) */
+	double rate_t[RATE_WIN + 1];
+	uint64_t rate_n[RATE_WIN + 1];
+	int rate_i, rate_k;         /* newest snapshot, snapshots held */
 	double rate;
+	uint64_t base_rounds, base_paused;   /* since the start or 'R' */
 	char symwarn[512];          /* pipeline_symcheck's warning, or "" */
 };
 
@@ -368,37 +375,97 @@ static const char *state_name(int st)
 	}
 }
 
+/* vCPUs a round samples: --cpus of the ones QEMU has. */
+static int sampled_cpus(uint64_t mask, int ncpus)
+{
+	if (ncpus <= 0)
+		return 0;
+	if (!mask)
+		return ncpus;
+	if (ncpus < 64)
+		mask &= (1ull << ncpus) - 1;
+	return __builtin_popcountll(mask);
+}
+
+/* Rounds taken with the guest paused: counted in --auto-stop, all of them
+ * with --stop, none with --no-stop. */
+static uint64_t paused_rounds(struct sampler_stats *ss, int stop)
+{
+	if (stop == SAMPLER_STOP_ALWAYS)
+		return atomic_load(&ss->rounds);
+	if (stop == SAMPLER_STOP_NEVER)
+		return 0;
+	return atomic_load(&ss->stop_rounds);
+}
+
 static void live_status(void *ctx, struct app_status *st)
 {
 	struct live *l = ctx;
 	struct sampler_stats *ss = sampler_stats(l->smp);
 	double now = mono_s();
 	uint64_t n = atomic_load(&ss->samples);
+	int ncpu = sampled_cpus(l->cpu_mask, atomic_load(&ss->ncpus));
 
-	if (now - l->rate_t >= 1.0) {
-		l->rate = (double)(n - l->rate_n) / (now - l->rate_t);
-		l->rate_t = now;
-		l->rate_n = n;
+	if (now - l->rate_t[l->rate_i] >= 1.0) {
+		/* the oldest snapshot; once all are held, the next one
+		 * replaces it */
+		int old = l->rate_k < RATE_WIN ? 0 : (l->rate_i + 1) % (RATE_WIN + 1);
+		l->rate = ncpu ? (double)(n - l->rate_n[old]) /
+				 (now - l->rate_t[old]) / ncpu : 0;
+		if (l->rate_k < RATE_WIN)
+			l->rate_k++;
+		l->rate_i = (l->rate_i + 1) % (RATE_WIN + 1);
+		l->rate_t[l->rate_i] = now;
+		l->rate_n[l->rate_i] = n;
 	}
 	memset(st, 0, sizeof *st);
 	st->guest_state = state_name(atomic_load(&ss->state));
 	st->target_hz = l->hz;
-	st->achieved_hz = l->rate;
+	st->vcpu_hz = l->rate;
+	uint64_t rounds = atomic_load(&ss->rounds) - l->base_rounds;
+	uint64_t paused = paused_rounds(ss, l->stop) - l->base_paused;
+	st->paused_pct = rounds ? 100.0 * (double)paused / (double)rounds : 0;
 	st->samples = n;
 	st->dropped = ring_dropped(l->ring);
 	st->errors = atomic_load(&ss->errors);
 	st->elapsed_s = now - l->t0;
-	st->ncpus = atomic_load(&ss->ncpus);
+	st->ncpus = ncpu;
 	const char *e = sampler_last_error(l->smp);
 	st->message = e && *e ? e : NULL;
 	st->warning = l->symwarn[0] ? l->symwarn : NULL;
 }
 
+/* --batch's account of the status line's rate facts over the whole run:
+ * "100 Hz asked, 73/s per vCPU, 2 vCPUs, 0 % paused". */
+static void batch_rate_line(const struct live *l, char *b, size_t n)
+{
+	struct sampler_stats *ss = sampler_stats(l->smp);
+	double dt = mono_s() - l->t0;
+	int ncpu = sampled_cpus(l->cpu_mask, atomic_load(&ss->ncpus));
+	uint64_t rounds = atomic_load(&ss->rounds);
+	uint64_t paused = paused_rounds(ss, l->stop);
+	double per = ncpu && dt > 0 ? (double)atomic_load(&ss->samples) / dt / ncpu : 0;
+	char asked[32];
+
+	if (l->hz > 0)
+		snprintf(asked, sizeof asked, "%g Hz", l->hz);
+	else
+		snprintf(asked, sizeof asked, "max Hz");
+	snprintf(b, n, "%s asked, %.1f/s per vCPU, %d vCPU%s, %.1f %% paused",
+		 asked, per, ncpu, ncpu == 1 ? "" : "s",
+		 rounds ? 100.0 * (double)paused / (double)rounds : 0.0);
+}
+
 static void live_reset(void *ctx)
 {
 	struct live *l = ctx;
-	l->rate_t = mono_s();
-	l->rate_n = atomic_load(&sampler_stats(l->smp)->samples);
+	struct sampler_stats *ss = sampler_stats(l->smp);
+	l->rate_i = l->rate_k = 0;
+	l->rate_t[0] = mono_s();
+	l->rate_n[0] = atomic_load(&ss->samples);
+	l->rate = 0;
+	l->base_rounds = atomic_load(&ss->rounds);
+	l->base_paused = paused_rounds(ss, l->stop);
 }
 
 /* A signal ended the TUI: the profile collected so far is not lost. */
@@ -720,8 +787,10 @@ static int run_live(struct options *o)
 	live.pl = &pl;
 	live.smp = smp;
 	live.ring = &ring;
-	live.t0 = live.rate_t = mono_s();
+	live.t0 = live.rate_t[0] = mono_s();
 	live.hz = o->samp.hz;
+	live.cpu_mask = o->samp.cpu_mask;
+	live.stop = o->samp.stop;
 
 	if (o->batch) {
 		double t_end = o->duration > 0 ? live.t0 + o->duration : 0;
@@ -739,6 +808,8 @@ static int run_live(struct options *o)
 			nanosleep(&ts, NULL);
 		}
 		sampler_join(smp);   /* final counters: no more pushes after this */
+		char rate_line[160];
+		batch_rate_line(&live, rate_line, sizeof rate_line);
 		if (st == SAMPLER_DISCONNECTED)
 			fprintf(stderr, "qtop-prof: sampling ended: %s\n", sampler_last_error(smp));
 		/* Failed commands do not end sampling: say how many and why. */
@@ -772,6 +843,7 @@ static int run_live(struct options *o)
 		fprintf(stderr, "qtop-prof: %" PRIu64 " samples in %.1f s (%.1f/s), %" PRIu64
 			" dropped, %" PRIu64 " unusable\n", pl.consumed, mono_s() - live.t0,
 			(double)pl.consumed / (mono_s() - live.t0), ring_dropped(&ring), pl.unusable);
+		fprintf(stderr, "qtop-prof: %s\n", rate_line);
 		rc = write_outputs(o, p);
 	} else {
 		struct app_source src = { .ctx = &live, .pump = live_pump,
