@@ -572,6 +572,12 @@ int symbolizer_wants_code(const struct symbolizer *s)
 	return s && s->nprogs > 0;
 }
 
+int symbolizer_has_kernel_symbols(const struct symbolizer *s)
+{
+	return s && s->have_kernel && s->kernel.syms &&
+	       symtab_count(s->kernel.syms) > 0;
+}
+
 int symbolizer_comm_recipe(struct symbolizer *s, struct comm_recipe *r,
 			   char *err, size_t errlen)
 {
@@ -1066,6 +1072,11 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 	if (kernel_mode) {
 		struct uw_state st = { r->ip & mask, r->gpr[QP_RSP] & mask,
 				       r->gpr[QP_RBP] & mask };
+		/* the front end's "wrong slide / wrong vmlinux" check: the
+		 * leaf is enough (a wrong slide misses almost every pc) */
+		s->st.kernel_samples++;
+		if (!kb || !kb->syms || !symtab_lookup(kb->syms, st.pc))
+			s->st.kernel_unnamed++;
 		uint64_t trap_ip = 0, trap_sp = 0, trap_cs = 0;
 		int trap = 0;
 		if (smp->flags & QP_SF_HAS_TRAP &&

@@ -10,11 +10,14 @@ One guest boot per (arch, smp) group; checks, against tests/guest/truth.json:
   3. processes: user and syscall samples are attributed to the right task;
   4. guest safety: the guest is still running afterwards, and qtop-prof left
      no memsave directory behind;
-  5. record/replay: replaying the recorded raw samples gives the same profile.
+  5. record/replay: replaying the recorded raw samples gives the same profile;
+  6. -F 20 -d 4 [-C 0] --batch: the rate line (20 Hz asked, about 20/s per
+     sampled vCPU, the vCPU count, the paused share of the mode).
 Usage: profile_guest.py BUILD_DIR ARCH SMP [qtop-prof options...]
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -189,6 +192,35 @@ def main():
             st = q.execute("query-status")
         check(st.get("running") is True, "guest still running after qtop-prof")
         check(os.listdir(msdir) == [], "no memsave directory left behind")
+
+        # 6. perf's flag spellings and the rate line: -F 20 asked, each
+        # sampled vCPU (-C picks one of two) gets about 20/s, and --batch
+        # says so in one unit.
+        cpus = ["-C", "0"] if smp > 1 else []
+        p3 = subprocess.run([qtop, "--qmp", g.qmp_path, "--batch", "-F", "20", "-d", "4",
+                             "--kernel", kernel, "-o", os.path.join(tmp, "f20.folded")]
+                            + cpus + sys.argv[4:], capture_output=True, text=True,
+                            timeout=120, env=env)
+        print(p3.stderr)
+        check(p3.returncode == 0, "-F 20 -d 4 --batch exits 0")
+        m = re.search(r"qtop-prof: 20 Hz asked, ([\d.]+)/s per vCPU, (\d+) vCPUs?, "
+                      r"([\d.]+) % paused", p3.stderr)
+        check(m is not None, "--batch prints the rate line")
+        if m:
+            per, nv, paused = float(m.group(1)), int(m.group(2)), float(m.group(3))
+            check(nv == (1 if cpus else smp), f"rate line: {nv} vCPUs sampled")
+            # at most what was asked (a loaded host may give less), and what
+            # the sample count says: samples / seconds / sampled vCPUs
+            check(3.0 <= per <= 22.0, f"rate line: {per}/s per vCPU at 20 Hz asked")
+            mc = re.search(r"(\d+) samples in ([\d.]+) s", p3.stderr)
+            if mc:
+                seen = int(mc.group(1)) / float(mc.group(2)) / nv
+                check(abs(per - seen) <= 0.15 * seen + 1,
+                      f"rate line {per}/s per vCPU vs {seen:.1f} from the sample count")
+            want = 100.0 if "--stop" in sys.argv[4:] else 0.0 if "--no-stop" in sys.argv[4:] else None
+            check(0.0 <= paused <= 100.0 and (want is None or paused == want),
+                  f"rate line: {paused} % paused")
+        check("kernel-mode samples" not in p3.stderr, "no symbol warning with the right kernel")
 
         # 5. Replay of the raw samples gives the same profile.
         folded2 = os.path.join(tmp, "replay.folded")
