@@ -850,9 +850,11 @@ static int run_live(struct options *o)
 			symbolizer_get_stats(pl.sym, &ss);
 			if (ss.vouched)
 				fprintf(stderr, "qtop-prof: chains read with the guest running: "
-					"%" PRIu64 " return addresses checked, %" PRIu64
-					" chains cut at one that did not follow a call to its callee\n",
-					ss.vouched, ss.vouch_cuts);
+					"%" PRIu64 " return addresses checked; %" PRIu64
+					" walks met one that did not follow a call to its callee, "
+					"%" PRIu64 " of them whole in the copy made before the "
+					"registers\n",
+					ss.vouched, ss.vouch_cuts, ss.vouch_rescued);
 		}
 		if (pipeline_symcheck(&pl, 1, live.symwarn, sizeof live.symwarn))
 			fprintf(stderr, "qtop-prof: warning: %s\n", live.symwarn);

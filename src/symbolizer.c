@@ -936,8 +936,8 @@ static int ret_vouched(const struct bin *b, uint64_t ra, uint64_t callee)
 /* Cut a walk (leaf first) at the first return address that is not vouched
  * for.  Frames with an exact pc (isact: after an interrupt or trap frame)
  * start afresh. */
-static void vouch_walk(struct symbolizer *s, const struct bin *b,
-		       struct uw_frame *f, struct uw_result *res)
+static int vouch_walk(struct symbolizer *s, const struct bin *b,
+		      struct uw_frame *f, struct uw_result *res)
 {
 	for (int i = 1; i < res->n; i++) {
 		if (f[i].isact)
@@ -949,9 +949,10 @@ static void vouch_walk(struct symbolizer *s, const struct bin *b,
 			res->n = i;
 			res->end = UW_END_FAIL;
 			res->beyond_valid = 0;
-			return;
+			return 1;
 		}
 	}
+	return 0;
 }
 
 /* Frames of one walk (leaf first in f) appended root -> leaf. */
@@ -987,6 +988,79 @@ static void walk(struct symbolizer *s, struct bin *b, int ws, int kernel,
 		uw_fp_walk(&w, st, out, s->fmax, res);
 	s->st.cfi_steps += res->cfi_steps;
 	s->st.fp_steps += res->fp_steps;
+}
+
+/* A chain read running, walked in the copy made after the registers (a,
+ * in fa) and in the one made before them (b, in fb); whole: walked to a
+ * clean end with every return address vouched for.  The registers fall
+ * between the copies, so where the stack changed, the copy in which the
+ * chain is whole is the one that still showed it; where both are whole
+ * and disagree, only their common part is known.  Leaves the choice in
+ * fa/a.  Returns 0 (a kept), 1 (b taken), -1 (cut to what both agree
+ * on, or the longer of two partial chains). */
+static int reconcile(struct symbolizer *s, struct uw_frame *fa,
+		     struct uw_result *a, int whole_a, const struct uw_frame *fb,
+		     const struct uw_result *b, int whole_b)
+{
+	int same = a->n == b->n;
+	for (int i = 0; same && i < a->n; i++)
+		same = fa[i].pc == fb[i].pc;
+	int k = 0;
+	while (k < a->n && k < b->n && fa[k].pc == fb[k].pc)
+		k++;
+	/* both whole, one a prefix of the other: the shorter one ended on
+	 * words not written yet when it was copied (zeros above a stack
+	 * that grew); the longer one's extra frames are vouched for */
+	if (whole_a && whole_b && (k == a->n || k == b->n)) {
+		whole_a = a->n >= b->n;
+		whole_b = !whole_a;
+	}
+	if (same || (whole_a && !whole_b))
+		return 0;
+	if (whole_b && !whole_a) {
+		memcpy(fa, fb, (size_t)b->n * sizeof *fa);
+		*a = *b;
+		s->st.vouch_rescued++;
+		return 1;
+	}
+	if (whole_a && whole_b) {
+		a->n = k;
+	} else if (b->n > a->n) {
+		memcpy(fa, fb, (size_t)b->n * sizeof *fa);
+		*a = *b;
+	}
+	a->end = UW_END_FAIL;
+	a->beyond_valid = 0;
+	return -1;
+}
+
+/* The kernel part of a kernel-mode sample over one stack copy: by ORC for
+ * a Linux vmlinux, else CFI / frame pointers; vouched for when the sample
+ * was read running (*cut = 1 when that cut it).  Returns 1 with *lus set
+ * when an ORC walk reached the user pt_regs. */
+static int kernel_walk(struct symbolizer *s, struct bin *kb, int kws,
+		       const struct qp_sample *smp, const struct uw_mem *mem,
+		       const struct uw_state *st, uint64_t stop_sp,
+		       struct uw_frame *out, struct uw_result *res,
+		       struct uw_state *lus, int *cut)
+{
+	int lk_user = 0;
+
+	if (s->lk) {
+		lk_user = mem->buf == qp_sample_stack_c(smp)
+			? linux_kernel_walk_sample(s->lk, s->cfg.kernel_offset,
+						   smp, out, s->fmax, res, lus)
+			: linux_kernel_walk_sample0(s->lk, s->cfg.kernel_offset,
+						    smp, out, s->fmax, res, lus);
+	} else {
+		walk(s, kb, kws, 1, mem, 1, st, smp->regs.gpr, stop_sp, out, res);
+	}
+	*cut = 0;
+	if ((smp->flags & QP_SF_RUNNING) && vouch_walk(s, kb, out, res)) {
+		*cut = 1;
+		lk_user = 0;
+	}
+	return lk_user;
 }
 
 /* A vCPU's name for an address space changes only when the same new name
@@ -1064,8 +1138,17 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 	int truncated = 0;
 	struct uw_result kres = { 0 }, ures = { 0 };
 	int have_user = 0;
-	struct uw_mem kmem = { smp->stack_addr, qp_sample_stack_c(smp),
-			       smp->flags & QP_SF_STACK_FAILED ? 0 : smp->stack_len };
+	/* read running: the copy made before the registers shadows the one
+	 * made after: a word they disagree on vouches for nothing */
+	struct uw_mem kmem = { .addr = smp->stack_addr, .buf = qp_sample_stack_c(smp),
+			       .len = smp->flags & QP_SF_STACK_FAILED ? 0 : smp->stack_len };
+	/* read running: the trap frame must read the same in the copies made
+	 * before and after the registers, or which user context the kernel
+	 * was entered from is not known */
+	struct uw_mem tmem = kmem;
+	tmem.shadow_addr = smp->stack0_addr;
+	tmem.shadow = qp_sample_stack0(smp);
+	tmem.shadow_len = smp->stack0_len;
 	struct bin *kb = s->have_kernel ? &s->kernel : NULL;
 	uint64_t mask = kws == 4 ? 0xffffffffull : ~0ull;
 
@@ -1080,37 +1163,52 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		uint64_t trap_ip = 0, trap_sp = 0, trap_cs = 0;
 		int trap = 0;
 		if (smp->flags & QP_SF_HAS_TRAP &&
-		    uw_read_word(&kmem, 1, kws, smp->trap_addr, &trap_ip) == 0 &&
-		    uw_read_word(&kmem, 1, kws, smp->trap_addr + (uint64_t)kws,
+		    uw_read_word(&tmem, 1, kws, smp->trap_addr, &trap_ip) == 0 &&
+		    uw_read_word(&tmem, 1, kws, smp->trap_addr + (uint64_t)kws,
 				 &trap_cs) == 0 &&
-		    uw_read_word(&kmem, 1, kws, smp->trap_addr + 3 * (uint64_t)kws,
+		    uw_read_word(&tmem, 1, kws, smp->trap_addr + 3 * (uint64_t)kws,
 				 &trap_sp) == 0 &&
 		    (trap_cs & 3) == 3)
 			trap = 1;
 		struct uw_state lus;
-		int lk_user = 0;
-		if (s->lk) {
-			lk_user = linux_kernel_walk_sample(s->lk,
-				s->cfg.kernel_offset, smp, s->kf, s->fmax,
-				&kres, &lus);
-			if (lk_user) {
-				/* the pt_regs the walk reached has the exact
-				 * user ip/sp/bp */
-				trap = 1;
-				trap_ip = lus.pc;
-				trap_sp = lus.sp;
-				kres.beyond_valid = 1;
-				kres.beyond = lus;
+		int cut = 0;
+		int lk_user = kernel_walk(s, kb, kws, smp, &kmem, &st,
+					  trap ? smp->trap_addr : 0, s->kf, &kres,
+					  &lus, &cut);
+		if ((smp->flags & QP_SF_RUNNING) && smp->stack0_len) {
+			/* the copy made just before the registers: walked
+			 * too, and the two reconciled (s->uf is free until
+			 * the user walk) */
+			struct uw_mem k0 = { .addr = smp->stack0_addr,
+					     .buf = qp_sample_stack0(smp),
+					     .len = smp->stack0_len };
+			struct uw_result r0;
+			struct uw_state lus0;
+			int cut0 = 0;
+			int lk0 = kernel_walk(s, kb, kws, smp, &k0, &st,
+					      trap ? smp->trap_addr : 0, s->uf,
+					      &r0, &lus0, &cut0);
+			int pick = reconcile(s, s->kf, &kres, !cut && kres.end == UW_END_OK,
+					     s->uf, &r0, !cut0 && r0.end == UW_END_OK);
+			if (pick == 1) {
+				lk_user = lk0;
+				lus = lus0;
+				cut = 0;
+			} else if (pick < 0) {
+				cut = 1;
+				lk_user = 0;
 			}
-		} else {
-			walk(s, kb, kws, 1, &kmem, 1, &st, r->gpr,
-			     trap ? smp->trap_addr : 0, s->kf, &kres);
 		}
-		if (smp->flags & QP_SF_RUNNING) {
-			int n0 = kres.n;
-			vouch_walk(s, kb, s->kf, &kres);
-			if (kres.n < n0)
-				lk_user = trap = 0;    /* cut: the user part is not reached */
+		if (cut)
+			trap = 0;      /* cut: the user part is not reached */
+		if (lk_user) {
+			/* the pt_regs the walk reached has the exact user
+			 * ip/sp/bp */
+			trap = 1;
+			trap_ip = lus.pc;
+			trap_sp = lus.sp;
+			kres.beyond_valid = 1;
+			kres.beyond = lus;
 		}
 		if (trap) {
 			s->st.trap_crossings++;
@@ -1130,10 +1228,10 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 				  prog ? 8 : kws;
 			uint64_t um = uws == 4 ? 0xffffffffull : ~0ull;
 			struct uw_state us = { trap_ip & um, trap_sp & um, ufp & um };
-			struct uw_mem umem = { smp->ustack_addr,
-					       qp_sample_ustack(smp),
-					       smp->flags & QP_SF_USTACK_FAILED ? 0 :
-					       smp->ustack_len };
+			struct uw_mem umem = { .addr = smp->ustack_addr,
+					       .buf = qp_sample_ustack(smp),
+					       .len = smp->flags & QP_SF_USTACK_FAILED ? 0 :
+						      smp->ustack_len };
 			walk(s, prog, uws, 0, &umem, 1, &us, NULL, 0, s->uf, &ures);
 			if (smp->flags & QP_SF_RUNNING)
 				vouch_walk(s, prog, s->uf, &ures);
@@ -1156,8 +1254,21 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		struct uw_state us = { r->ip & um, r->gpr[QP_RSP] & um,
 				       r->gpr[QP_RBP] & um };
 		walk(s, prog, uws, 0, &kmem, 1, &us, r->gpr, 0, s->uf, &ures);
-		if (smp->flags & QP_SF_RUNNING)
-			vouch_walk(s, prog, s->uf, &ures);
+		if (smp->flags & QP_SF_RUNNING) {
+			int cutu = vouch_walk(s, prog, s->uf, &ures);
+			if (smp->stack0_len) {
+				/* and in the copy made before the registers
+				 * (s->kf is free in user mode) */
+				struct uw_mem m0 = { .addr = smp->stack0_addr,
+						     .buf = qp_sample_stack0(smp),
+						     .len = smp->stack0_len };
+				struct uw_result r0;
+				walk(s, prog, uws, 0, &m0, 1, &us, r->gpr, 0, s->kf, &r0);
+				int cut0 = vouch_walk(s, prog, s->kf, &r0);
+				reconcile(s, s->uf, &ures, !cutu && ures.end == UW_END_OK,
+					  s->kf, &r0, !cut0 && r0.end == UW_END_OK);
+			}
+		}
 		have_user = 1;
 		if (ures.end != UW_END_OK || !ures.n)
 			truncated = 1;
