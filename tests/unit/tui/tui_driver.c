@@ -30,10 +30,10 @@ static long fake_pump(void *ctx, struct profile *p, int budget_ms)
 {
 	struct fake *f = ctx;
 	struct prof_frame fr[4] = {
-		{ "livejob", NULL, NULL, PK_PROC, 0 },
-		{ "main", "livejob", "live.c:10", PK_USER, 0 },
-		{ "spin", "livejob", "live.c:20", PK_USER, 0 },
-		{ "do_tick", "kernel", NULL, PK_KERNEL, 0 },
+		{ "livejob", NULL, NULL, PK_PROC, 0, 0 },
+		{ "main", "livejob", "live.c:10", PK_USER, 0, 0 },
+		{ "spin", "livejob", "live.c:20", PK_USER, 0, 0 },
+		{ "do_tick", "kernel", NULL, PK_KERNEL, 0, 0 },
 	};
 	f->calls++;
 	profile_add(p, fr, 3 + (f->calls % 2), (uint32_t)(f->calls % 2), 3);
