@@ -587,8 +587,8 @@ long import_pprof(struct profile *p, const void *buf, size_t len,
 			}
 		}
 		/* frames: process, then locations root-first, each location's
-		 * lines caller first */
-		size_t need = 1;
+		 * lines caller first; room for an "[unknown]" leaf */
+		size_t need = 2;
 		for (size_t k = 0; k < s->n_location_id; k++) {
 			long l = idix_find(li, pr->n_location, s->location_id[k]);
 			if (l < 0) {
@@ -661,7 +661,7 @@ long import_pprof(struct profile *p, const void *buf, size_t len,
 				int k2 = kind == PK_USER && !mod && is_mark(name) ? PK_MARK : kind;
 				fr[n++] = (struct prof_frame){ .name = name,
 					.module = k2 == PK_KERNEL ? "kernel" : mod, .src = src,
-					.kind = (uint8_t)k2, .flags = ln > 1 ? PF_INLINE : 0,
+					.kind = (uint8_t)k2, .flags = ln < loc->n_line ? PF_INLINE : 0,
 					.addr = loc->address };
 			}
 		}
