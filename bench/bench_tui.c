@@ -32,14 +32,14 @@ static struct profile *build(uint32_t want)
 		uint32_t r = next();
 		int depth = 3 + (int)(r % 16);
 		snprintf(names[0], sizeof names[0], "proc%u", r % 12);
-		fr[0] = (struct prof_frame){ names[0], NULL, NULL, PK_PROC, 0 };
+		fr[0] = (struct prof_frame){ names[0], NULL, NULL, PK_PROC, 0, 0 };
 		int kfrom = (r >> 8) % 3 == 0 ? depth - 3 : depth;
 		for (int i = 1; i < depth; i++) {
 			int kern = i >= kfrom;
 			snprintf(names[i], sizeof names[i], "%s_%u",
 				 kern ? "sys_fn" : "function_name", next() % (i < 3 ? 4 : 24));
 			fr[i] = (struct prof_frame){ names[i], kern ? "kernel" : "prog",
-				"file.c:42", (uint8_t)(kern ? PK_KERNEL : PK_USER), 0 };
+				"file.c:42", (uint8_t)(kern ? PK_KERNEL : PK_USER), 0, 0 };
 		}
 		if (!profile_add(p, fr, (size_t)depth, r % 4, 1 + next() % 8))
 			break;

@@ -123,6 +123,9 @@ struct tui {
 	const struct tui_options *opt;
 	struct profile *live;
 	struct profile *frozen;          /* clone while frozen, else NULL */
+	uint64_t frozen_nlog;            /* samples in the log when frozen */
+	uint64_t frozen_loggen;          /* and its generation (R resets it) */
+	int save_format;                 /* 's' without -o: enum export_format */
 	const struct app_source *src;
 	struct app_status status;
 	struct theme theme;
@@ -198,6 +201,7 @@ void tui_draw_help(struct tui *t);
 /* tui_actions.c */
 int tui_act_freeze(struct tui *t, int key);
 int tui_act_save(struct tui *t, int key);
+int tui_act_save_format(struct tui *t, int key);
 int tui_act_reset(struct tui *t, int key);
 int tui_act_decay(struct tui *t, int key);
 

@@ -3,6 +3,7 @@
  *   replay: --replay FILE -> pipeline -> profile -> TUI or --batch
  *   load:   --load FILE.folded -> profile -> TUI or --batch
  * Only this file prints to the user. */
+#include "export.h"
 #include "folded.h"
 #include "hotspot.h"
 #include "linux_guest.h"
@@ -32,7 +33,10 @@ struct options {
 	struct symbolizer_config sym;
 	struct tui_options tui;
 	enum pipeline_filter filter;
-	const char *record, *replay, *load, *output;
+	const char *record, *replay, *load;
+	struct tui_output out[TUI_MAX_OUTPUTS];   /* -o FILE, format decided */
+	int nout;
+	int format;                /* --format, or EXPORT_UNKNOWN */
 	int batch, folded_stdout, top;
 	const char *comm[8];       /* --comm [CPUS:]EXPR, in order given */
 	int ncomm;
@@ -51,7 +55,7 @@ static void usage(FILE *f)
 	fputs(
 "usage: qtop-prof [--qmp SOCKET|tcp:HOST:PORT] [options]\n"
 "       qtop-prof --replay FILE.qrec [options]\n"
-"       qtop-prof --load FILE.folded\n"
+"       qtop-prof --load FILE.folded|FILE.pb.gz|FILE.speedscope.json\n"
 "\n"
 "Live sampling profiler for operating systems running in QEMU.\n"
 "\n"
@@ -85,12 +89,17 @@ static void usage(FILE *f)
 "  --batch             no TUI: sample, then print the top functions\n"
 "  -d, --duration S    stop after S seconds (batch)\n"
 "  --samples N         stop after N samples\n"
-"  -o, --output FILE   folded stacks file (batch: written at the end; TUI: 's')\n"
+"  -o, --output FILE   profile file, format by extension: .folded .txt,\n"
+"                      .pb.gz .pprof, .speedscope.json, .perf-script .perf\n"
+"                      .script (batch: written at the end; TUI: 's'); repeatable\n"
+"  --format FMT        folded|pprof|speedscope|perf-script: for -o files\n"
+"                      without such an extension and for 's' without -o\n"
 "  --folded            batch: print folded stacks to stdout instead of the table\n"
 "  --top N             batch: rows of the table (default 25)\n"
 "  --record FILE       also store the raw samples (replay them with --replay)\n"
 "  --replay FILE       analyse recorded samples offline\n"
-"  --load FILE         open a folded file (ours, perf+stackcollapse, inferno)\n"
+"  --load FILE         open a folded file (ours, perf+stackcollapse, inferno),\n"
+"                      or a pprof or speedscope file\n"
 "TUI:\n"
 "  --refresh HZ        redraws per second (default 4)\n"
 "  --theme NAME|PATH   colour theme   --themes-dir DIR\n"
@@ -129,7 +138,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	enum { O_STOP = 256, O_NOSTOP, O_AUTOSTOP, O_STACK, O_USTACK, O_MEM,
 	       O_KERNEL, O_SYMBOLS, O_KOFF, O_SYSROOT, O_COMM, O_INLINE, O_KONLY,
 	       O_UONLY, O_BATCH, O_SAMPLES, O_FOLDED, O_TOP, O_RECORD,
-	       O_REPLAY, O_LOAD, O_REFRESH, O_THEME, O_THEMES_DIR, O_VERSION, O_QMP };
+	       O_REPLAY, O_LOAD, O_REFRESH, O_THEME, O_THEMES_DIR, O_VERSION, O_QMP,
+	       O_FORMAT };
 	static const struct option lo[] = {
 		{ "qmp", required_argument, 0, O_QMP },
 		{ "hz", required_argument, 0, 'F' },
@@ -154,6 +164,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "duration", required_argument, 0, 'd' },
 		{ "samples", required_argument, 0, O_SAMPLES },
 		{ "output", required_argument, 0, 'o' },
+		{ "format", required_argument, 0, O_FORMAT },
 		{ "folded", no_argument, 0, O_FOLDED },
 		{ "top", required_argument, 0, O_TOP },
 		{ "record", required_argument, 0, O_RECORD },
@@ -179,6 +190,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->tui.decay_halflife_s = 5;
 	o->top = 25;
 	o->sym.max_depth = 128;
+	o->format = EXPORT_UNKNOWN;
 
 	while ((c = getopt_long(argc, argv, "hF:d:C:o:", lo, NULL)) != -1) {
 		switch (c) {
@@ -246,7 +258,22 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->samples = strtoull(optarg, &end, 10);
 			if (*end || !o->samples) goto bad;
 			break;
-		case 'o': o->output = optarg; break;
+		case 'o':
+			if (o->nout == TUI_MAX_OUTPUTS) {
+				fprintf(stderr, "qtop-prof: at most %d -o files\n", TUI_MAX_OUTPUTS);
+				return -1;
+			}
+			o->out[o->nout++].path = optarg;
+			break;
+		case O_FORMAT:
+			o->format = export_format_parse(optarg);
+			if (o->format == EXPORT_JSON) {
+				fputs("qtop-prof: --format json: the JSON report is not "
+				      "implemented yet\n", stderr);
+				return -1;
+			}
+			if (o->format == EXPORT_UNKNOWN) goto bad;
+			break;
 		case O_FOLDED: o->folded_stdout = 1; break;
 		case O_TOP: o->top = atoi(optarg); break;
 		case O_RECORD: o->record = optarg; break;
@@ -274,7 +301,24 @@ bad:
 		return -1;
 	}
 	o->samp.max_samples = o->samples;
-	o->tui.save_path = o->output;
+	/* the extension decides; --format for the others; .json alone is
+	 * the JSON report, which does not exist yet */
+	for (int i = 0; i < o->nout; i++) {
+		int f = export_format_from_path(o->out[i].path);
+		if (f == EXPORT_JSON && o->format == EXPORT_UNKNOWN) {
+			fprintf(stderr, "qtop-prof: -o %s: the JSON report is not implemented "
+				"yet: name it .speedscope.json for speedscope, or give --format\n",
+				o->out[i].path);
+			return -1;
+		}
+		if (f == EXPORT_UNKNOWN || f == EXPORT_JSON)
+			f = o->format == EXPORT_UNKNOWN ? EXPORT_FOLDED : o->format;
+		o->out[i].format = f;
+	}
+	o->tui.outputs = o->out;
+	o->tui.noutputs = o->nout;
+	o->tui.save_format = o->format == EXPORT_UNKNOWN ? EXPORT_FOLDED : o->format;
+	o->tui.period_ns = o->samp.hz > 0 ? 1e9 / o->samp.hz : 0;
 	return 0;
 }
 
@@ -309,7 +353,16 @@ static void print_table(const struct profile *p, int top)
 	free(rows);
 }
 
-static int write_outputs(const struct options *o, const struct profile *p)
+/* The log holds the first samplelog_max() samples; past that, say so. */
+static void note_log_full(const struct samplelog *log)
+{
+	if (samplelog_dropped(log))
+		fprintf(stderr, "qtop-prof: sample log full: exports hold the first %" PRIu64
+			" samples; the folded profile holds all\n", samplelog_count(log));
+}
+
+static int write_outputs(const struct options *o, const struct profile *p,
+			 const struct samplelog *log)
 {
 	char path[4096], err[512];
 	int rc = 0;
@@ -320,13 +373,19 @@ static int write_outputs(const struct options *o, const struct profile *p)
 	} else {
 		print_table(p, o->top);
 	}
-	if (o->output) {
-		if (folded_save(p, 0, 0, o->output, path, sizeof path, err, sizeof err) < 0) {
+	for (int i = 0; i < o->nout; i++) {
+		struct export_input in = { .p = p, .log = log,
+			.period_ns = o->samp.hz > 0 ? 1e9 / o->samp.hz : 0,
+			.name = o->replay ? o->replay : o->load ? o->load : o->samp.qmp_spec };
+		int f = o->out[i].format;
+		if (f != EXPORT_FOLDED && log && !samplelog_aggregated(log))
+			note_log_full(log);
+		if (export_save(f, &in, o->out[i].path, path, sizeof path, err, sizeof err) < 0) {
 			fprintf(stderr, "qtop-prof: %s\n", err);
 			rc = 1;
 		} else {
-			fprintf(stderr, "qtop-prof: %" PRIu64 " samples written to %s\n",
-				p->samples, path);
+			fprintf(stderr, "qtop-prof: %" PRIu64 " samples written to %s (%s)\n",
+				p->samples, path, export_format_name(f));
 		}
 	}
 	fflush(stdout);
@@ -466,6 +525,7 @@ static void live_reset(void *ctx)
 {
 	struct live *l = ctx;
 	struct sampler_stats *ss = sampler_stats(l->smp);
+	samplelog_reset(l->pl->log);   /* exports follow the reset counts */
 	l->rate_i = l->rate_k = 0;
 	l->rate_t[0] = mono_s();
 	l->rate_n[0] = atomic_load(&ss->samples);
@@ -515,16 +575,16 @@ static void install_signals(void)
 }
 
 /* warning: printed on stderr (after the TUI, which shows it too), or NULL */
-static int run_static(const struct options *o, struct profile *p, const char *what,
-		      const char *warning)
+static int run_static(const struct options *o, struct profile *p,
+		      struct samplelog *log, const char *what, const char *warning)
 {
 	char err[512];
 	struct static_src ss = { what, warning, p->samples, mono_s() };
-	struct app_source src = { .ctx = &ss, .status = static_status };
+	struct app_source src = { .ctx = &ss, .status = static_status, .log = log };
 	int rc = 0;
 
 	if (o->batch) {
-		rc = write_outputs(o, p);
+		rc = write_outputs(o, p, log);
 	} else if (tui_run(&o->tui, p, &src, err, sizeof err) < 0) {
 		fprintf(stderr, "qtop-prof: %s\n", err);
 		return 1;
@@ -534,16 +594,98 @@ static int run_static(const struct options *o, struct profile *p, const char *wh
 	return rc;
 }
 
+/* --load of a pprof or speedscope file: read whole (bounded), import. */
+static int load_other(struct profile *p, const char *path, int fmt)
+{
+	char err[512];
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	if (!f) {
+		fprintf(stderr, "qtop-prof: cannot open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		size_t r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (n < cap)
+			break;
+		if (cap > EXPORT_MAX_INPUT) {
+			fprintf(stderr, "qtop-prof: %s: larger than %u MiB\n", path,
+				EXPORT_MAX_INPUT >> 20);
+			free(buf);
+			buf = NULL;
+			n = 0;
+			break;
+		}
+		char *nb = realloc(buf, cap * 2);
+		if (!nb) {
+			free(buf);
+			buf = NULL;
+		}
+		buf = nb;
+		cap *= 2;
+	}
+	int ioerr = ferror(f);
+	if (f != stdin)
+		fclose(f);
+	if (!buf || ioerr) {
+		if (ioerr)
+			fprintf(stderr, "qtop-prof: reading %s failed\n", path);
+		free(buf);
+		return -1;
+	}
+	if (fmt == EXPORT_UNKNOWN)
+		fmt = export_detect(buf, n);
+	long r = fmt == EXPORT_PPROF ? import_pprof(p, buf, n, err, sizeof err)
+				     : import_speedscope(p, buf, n, err, sizeof err);
+	free(buf);
+	if (r < 0) {
+		fprintf(stderr, "qtop-prof: %s: %s file: %s\n", path, export_format_name(fmt), err);
+		return -1;
+	}
+	if (r == 0) {
+		fprintf(stderr, "qtop-prof: %s: no samples in this file\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* What a file to --load holds, from its first bytes. */
+static int sniff(const char *path)
+{
+	char head[4096];
+	if (!strcmp(path, "-"))
+		return EXPORT_FOLDED;   /* stdin cannot be looked at twice */
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return EXPORT_FOLDED;   /* folded_load_path says why */
+	size_t n = fread(head, 1, sizeof head, f);
+	fclose(f);
+	int fmt = export_detect(head, n);
+	return fmt;
+}
+
 static int run_load(const struct options *o)
 {
 	char err[512];
 	struct folded_diag d;
 	struct profile *p = profile_new();
-	int rc;
+	int rc, fmt;
 
 	if (!p) {
 		fputs("qtop-prof: out of memory\n", stderr);
 		return 1;
+	}
+	fmt = sniff(o->load);
+	if (fmt != EXPORT_FOLDED) {
+		if (load_other(p, o->load, fmt) < 0) {
+			profile_free(p);
+			return 1;
+		}
+		rc = run_static(o, p, NULL, o->load, NULL);
+		profile_free(p);
+		return rc;
 	}
 	memset(&d, 0, sizeof d);
 	if (folded_load_path(p, o->load, &d, err, sizeof err) < 0) {
@@ -564,7 +706,7 @@ static int run_load(const struct options *o)
 		profile_free(p);
 		return 1;
 	}
-	rc = run_static(o, p, o->load, NULL);
+	rc = run_static(o, p, NULL, o->load, NULL);
 	profile_free(p);
 	return rc;
 }
@@ -602,15 +744,18 @@ static int run_replay(const struct options *o)
 	}
 	sym = open_symbolizer(o);
 	p = profile_new();
-	if (!sym || !p) {
+	struct samplelog *log = samplelog_new(0);
+	if (!sym || !p || !log) {
 		record_reader_close(r);
 		symbolizer_free(sym);
 		profile_free(p);
+		samplelog_free(log);
 		return 1;
 	}
 	memset(&pl, 0, sizeof pl);
 	pl.sym = sym;
 	pl.filter = o->filter;
+	pl.log = log;
 	while ((rc = record_next(r, &s, err, sizeof err)) == 1) {
 		pipeline_feed(&pl, p, s);
 		pipeline_symcheck(&pl, 200, symwarn, sizeof symwarn);
@@ -622,8 +767,9 @@ static int run_replay(const struct options *o)
 			err, pl.consumed);
 	pipeline_symcheck(&pl, 1, symwarn, sizeof symwarn);   /* a short file */
 	record_reader_close(r);
-	rc = run_static(o, p, o->replay, symwarn[0] ? symwarn : NULL);
+	rc = run_static(o, p, log, o->replay, symwarn[0] ? symwarn : NULL);
 	profile_free(p);
+	samplelog_free(log);
 	symbolizer_free(sym);
 	return rc;
 }
@@ -717,6 +863,7 @@ static int run_live(struct options *o)
 	struct profile *p = NULL;
 	struct pipeline pl;
 	struct live live;
+	struct samplelog *log = NULL;
 	int rc = 1;
 
 	if (qmp_spec_is_remote(o->samp.qmp_spec))
@@ -779,10 +926,12 @@ static int run_live(struct options *o)
 		}
 	}
 	p = profile_new();
-	if (!p) {
+	log = samplelog_new(0);
+	if (!p || !log) {
 		fputs("qtop-prof: out of memory\n", stderr);
 		goto out;
 	}
+	pl.log = log;
 	install_signals();
 	smp = sampler_start(&o->samp, &ring, err, sizeof err);
 	if (!smp) {
@@ -862,10 +1011,11 @@ static int run_live(struct options *o)
 			" dropped, %" PRIu64 " unusable\n", pl.consumed, mono_s() - live.t0,
 			(double)pl.consumed / (mono_s() - live.t0), ring_dropped(&ring), pl.unusable);
 		fprintf(stderr, "qtop-prof: %s\n", rate_line);
-		rc = write_outputs(o, p);
+		rc = write_outputs(o, p, log);
 	} else {
 		struct app_source src = { .ctx = &live, .pump = live_pump,
-					  .status = live_status, .reset = live_reset };
+					  .status = live_status, .reset = live_reset,
+					  .log = log };
 		int tr = tui_run(&o->tui, p, &src, err, sizeof err);
 		if (live.symwarn[0])   /* the terminal is back: say it where it stays */
 			fprintf(stderr, "qtop-prof: warning: %s\n", live.symwarn);
@@ -896,6 +1046,7 @@ out:
 		}
 	}
 	profile_free(p);
+	samplelog_free(log);
 	symbolizer_free(sym);
 	ring_free(&ring);
 	return rc;

@@ -779,7 +779,8 @@ static void as_match(struct symbolizer *s, struct aspace *a,
 /* ---- output ---- */
 
 static int out_push(struct symbolizer *s, size_t *n, const char *name,
-		    const char *module, const char *src, int kind, int flags)
+		    const char *module, const char *src, int kind, int flags,
+		    uint64_t addr)
 {
 	if (*n >= s->outcap) {
 		size_t nc = s->outcap ? s->outcap * 2 : 256;
@@ -790,7 +791,7 @@ static int out_push(struct symbolizer *s, size_t *n, const char *name,
 		s->outcap = nc;
 	}
 	s->out[(*n)++] = (struct prof_frame){ name, module, src, (uint8_t)kind,
-					      (uint8_t)flags };
+					      (uint8_t)flags, addr };
 	return 0;
 }
 
@@ -962,14 +963,15 @@ static void emit(struct symbolizer *s, size_t *n, const struct bin *b,
 	for (int i = nf - 1; i >= 0; i--) {
 		if (!b) {
 			out_push(s, n, hexname(s, f[i].pc),
-				 kind == PK_KERNEL ? "kernel" : "?", NULL, kind, 0);
+				 kind == PK_KERNEL ? "kernel" : "?", NULL, kind, 0,
+				 f[i].pc);
 			continue;
 		}
 		const struct pcinfo *p = pc_info(s, b, f[i].pc, f[i].isact);
-		out_push(s, n, p->name, b->name, p->src, kind, 0);
+		out_push(s, n, p->name, b->name, p->src, kind, 0, f[i].pc);
 		for (int k = 0; k < p->ninl; k++)
 			out_push(s, n, p->inl[k].name, b->name, p->inl[k].src,
-				 kind, PF_INLINE);
+				 kind, PF_INLINE, f[i].pc);
 	}
 }
 
@@ -1282,23 +1284,23 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		pname = a->comm;
 	else if (prog)
 		pname = prog->name;
-	out_push(s, &cnt, pname, NULL, NULL, PK_PROC, 0);
+	out_push(s, &cnt, pname, NULL, NULL, PK_PROC, 0, 0);
 	if (truncated)
-		out_push(s, &cnt, "[truncated]", NULL, NULL, PK_MARK, 0);
+		out_push(s, &cnt, "[truncated]", NULL, NULL, PK_MARK, 0, 0);
 	if (have_user)
 		emit(s, &cnt, prog, s->uf, ures.n, PK_USER);
 	if (kernel_mode)
 		emit(s, &cnt, kb, s->kf, kres.n, PK_KERNEL);
 	if (cnt == 1 + (size_t)truncated && !truncated) {
-		out_push(s, &cnt, "[unknown]", NULL, NULL, PK_MARK, 0);
+		out_push(s, &cnt, "[unknown]", NULL, NULL, PK_MARK, 0, 0);
 	} else if (cnt == 1 + (size_t)truncated) {
 		out_push(s, &cnt, hexname(s, r->ip), kernel_mode ? "kernel" : "?",
-			 NULL, kernel_mode ? PK_KERNEL : PK_USER, 0);
+			 NULL, kernel_mode ? PK_KERNEL : PK_USER, 0, r->ip);
 	}
 	/* a halted vCPU: keep where it halted, but make idle time its own
 	 * leaf so it is not counted as work of the halting function */
 	if (smp->flags & QP_SF_IDLE)
-		out_push(s, &cnt, "[idle]", NULL, NULL, PK_MARK, 0);
+		out_push(s, &cnt, "[idle]", NULL, NULL, PK_MARK, 0, 0);
 	if (!s->out || cnt < 1)
 		return -1;
 	/* too deep for the caller: keep the leaf end, mark the cut */
@@ -1308,7 +1310,7 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		size_t k = 1;
 		if (max >= 2)
 			frames[k++] = (struct prof_frame){ "[truncated]", NULL, NULL,
-							   PK_MARK, 0 };
+							   PK_MARK, 0, 0 };
 		memcpy(frames + k, s->out + cnt - keep, keep * sizeof *frames);
 		*n = k + keep;
 		truncated = 1;

@@ -32,6 +32,7 @@ void tui_state_init(struct tui *t, const struct tui_options *opt,
 	t->view = opt->start_view >= 0 && opt->start_view < TUI_NVIEWS
 		? opt->start_view : 0;
 	t->gen = 1;
+	t->save_format = opt->save_format;
 	t->last_decay = tui_now();
 	theme_default(&t->theme);
 }
