@@ -28,8 +28,8 @@ static void put_name(const char *s, FILE *f)
 	}
 }
 
-static void put_line(const struct profile *p, const uint32_t *path,
-		     size_t n, unsigned flags, uint64_t count, FILE *f)
+static void put_stack(const struct profile *p, const uint32_t *path,
+		      size_t n, unsigned flags, FILE *f)
 {
 	int first = 1;
 	for (size_t i = n; i > 0; i--) {
@@ -48,7 +48,30 @@ static void put_line(const struct profile *p, const uint32_t *path,
 		if (nd->kind == PK_KERNEL)
 			fputs(SFX_KERNEL, f);
 	}
+}
+
+static void put_line(const struct profile *p, const uint32_t *path,
+		     size_t n, unsigned flags, uint64_t count, FILE *f)
+{
+	put_stack(p, path, n, flags, f);
 	fprintf(f, " %llu\n", (unsigned long long)count);
+}
+
+int folded_write_stack(const struct profile *p, uint32_t node, unsigned flags,
+		       FILE *f)
+{
+	if (!p || !f || node == 0 || node >= p->nnodes)
+		return -EINVAL;
+	size_t n = p->nodes[node].depth;
+	uint32_t *path = malloc(n * sizeof *path);
+	if (!path)
+		return -ENOMEM;
+	n = 0;
+	for (uint32_t y = node; y; y = p->nodes[y].parent)
+		path[n++] = y;
+	put_stack(p, path, n, flags, f);
+	free(path);
+	return ferror(f) ? -EIO : 0;
 }
 
 long folded_write(const struct profile *p, uint32_t under, unsigned flags,
@@ -181,13 +204,34 @@ static void sync_dir(const char *dir)
 	}
 }
 
+struct save_tree { const struct profile *p; uint32_t under; unsigned flags; };
+
+static long write_tree(void *ctx, FILE *f)
+{
+	const struct save_tree *st = ctx;
+	return folded_write(st->p, st->under, st->flags, f);
+}
+
 int folded_save(const struct profile *p, uint32_t under, unsigned flags,
 		const char *path, char *out_path, size_t out_len,
 		char *err, size_t errlen)
 {
+	if (!p)
+		return fail(err, errlen, -EINVAL, "save: %s%s", "bad arguments: ");
+	struct save_tree st = { p, under, flags };
+	return folded_save_with(write_tree, &st, path, NULL, out_path, out_len,
+				err, errlen);
+}
+
+int folded_save_with(folded_writer fn, void *ctx, const char *path,
+		     const char *ext, char *out_path, size_t out_len,
+		     char *err, size_t errlen)
+{
 	if (err && errlen)
 		err[0] = '\0';
-	if (!p || (path && !path[0]))
+	if (!ext)
+		ext = ".folded";
+	if (!fn || (path && !path[0]))
 		return fail(err, errlen, -EINVAL, "save: %s%s", "bad arguments: ");
 
 	char dir[4096], tmp[4200], base[64], name[4200];
@@ -228,7 +272,7 @@ int folded_save(const struct profile *p, uint32_t under, unsigned flags,
 		unlink(tmp);
 		return fail(err, errlen, rc, "save: %s: %s", tmp);
 	}
-	long w = folded_write(p, under, flags, f);
+	long w = fn(ctx, f);
 	if (w < 0)
 		rc = (int)w;
 	else if (fflush(f) != 0 || ferror(f))
@@ -248,9 +292,9 @@ int folded_save(const struct profile *p, uint32_t under, unsigned flags,
 		if (path)
 			snprintf(name, sizeof name, "%s", path);
 		else if (n == 0)
-			snprintf(name, sizeof name, "%s.folded", base);
+			snprintf(name, sizeof name, "%s%s", base, ext);
 		else
-			snprintf(name, sizeof name, "%s-%d.folded", base, n);
+			snprintf(name, sizeof name, "%s-%d%s", base, n, ext);
 		if (out_path && strlen(name) >= out_len) {
 			rc = -ENAMETOOLONG;
 			break;
