@@ -126,4 +126,14 @@ long pdiff_write_folded(const struct profile *before, uint32_t under_b,
 			const struct profile *after, uint32_t under_a,
 			int normalize, FILE *f);
 
+/* Save AFTER's stacks below under_a as folded to path (NULL: timestamped
+ * in the current directory) and the two-column file next to it
+ * ("X.folded" -> "X.diff.folded"); both atomic, neither ever overwrites.
+ * Final paths in out_after / out_diff (outlen each).  Returns 0, or -errno
+ * with a message (which says whether the first file was written). */
+int pdiff_save(const struct profile *before, uint32_t under_b,
+	       const struct profile *after, uint32_t under_a, int normalize,
+	       const char *path, char *out_after, char *out_diff,
+	       size_t outlen, char *err, size_t errlen);
+
 #endif

@@ -373,3 +373,43 @@ long pdiff_write_folded(const struct profile *before, uint32_t under_b,
 			    normalize, f);
 	return b < 0 ? b : a + b;
 }
+
+struct save_diff {
+	const struct profile *b, *a;
+	uint32_t ub, ua;
+	int normalize;
+};
+
+static long write_diff(void *ctx, FILE *f)
+{
+	const struct save_diff *d = ctx;
+	return pdiff_write_folded(d->b, d->ub, d->a, d->ua, d->normalize, f);
+}
+
+int pdiff_save(const struct profile *before, uint32_t under_b,
+	       const struct profile *after, uint32_t under_a, int normalize,
+	       const char *path, char *out_after, char *out_diff,
+	       size_t outlen, char *err, size_t errlen)
+{
+	if (!before || !after || !out_after || !out_diff || outlen < 2)
+		return -EINVAL;
+	int rc = folded_save(after, under_a, 0, path, out_after, outlen, err,
+			     errlen);
+	if (rc < 0)
+		return rc;
+	size_t l = strlen(out_after);
+	if (l > 7 && !strcmp(out_after + l - 7, ".folded"))
+		l -= 7;
+	char dpath[4200];
+	if (snprintf(dpath, sizeof dpath, "%.*s.diff.folded", (int)l,
+		     out_after) >= (int)sizeof dpath)
+		return -ENAMETOOLONG;
+	struct save_diff d = { before, after, under_b, under_a, normalize };
+	char e2[512];
+	rc = folded_save_with(write_diff, &d, dpath, NULL, out_diff, outlen,
+			      e2, sizeof e2);
+	if (rc < 0 && err && errlen)
+		snprintf(err, errlen, "AFTER saved to %s, but the two-column "
+			 "file not: %s", out_after, e2);
+	return rc;
+}
