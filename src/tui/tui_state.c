@@ -33,6 +33,7 @@ void tui_state_init(struct tui *t, const struct tui_options *opt,
 		? opt->start_view : 0;
 	t->gen = 1;
 	t->last_decay = tui_now();
+	t->before = opt->diff_before;
 	theme_default(&t->theme);
 }
 
@@ -44,6 +45,9 @@ void tui_state_free(struct tui *t)
 	tpath_clear(&t->proc);
 	profile_free(t->frozen);
 	t->frozen = NULL;
+	profile_free(t->baseline);
+	t->baseline = NULL;
+	t->before = NULL;
 }
 
 uint32_t tui_scope(const struct tui *t)
@@ -123,6 +127,7 @@ static void draw_status(struct tui *t, int y)
 	tui_fill(y, 0, t->cols, a);
 	if (t->frozen)
 		x += tui_put(t, y, x, t->cols - x, " FROZEN ", t->sty.st[ST_FROZEN]);
+	x += tui_diff_badge(t, y, x);
 	char b[512], rate[64] = "", el[32];
 	uint64_t samples = st->samples ? st->samples : t->live->samples;
 	if (st->target_hz > 0 || st->achieved_hz > 0)
