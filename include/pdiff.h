@@ -99,8 +99,9 @@ enum pdiff_sort {
 long pdiff_table(const struct profile *before, uint32_t under_b,
 		 const struct profile *after, uint32_t under_a, int normalize,
 		 struct pdiff_row **rows);
-/* Biggest first (names A..Z); reverse flips.  Ties fall through to name,
- * module, kind: a full order, rows never swap between refreshes. */
+/* Biggest first (names A..Z); reverse flips.  Ties fall through to a full
+ * order (string ids of the same profile, else name, module, kind): rows
+ * never swap between refreshes. */
 void pdiff_sort_rows(const struct profile *before, const struct profile *after,
 		     struct pdiff_row *rows, size_t n, enum pdiff_sort key,
 		     int reverse);

@@ -249,6 +249,14 @@ static int cmp_rows(const void *va, const void *vb, void *vctx)
 	default:
 		break;
 	}
+	/* Ties of the count keys: rows of the same profile by string id
+	 * (fixed for the session; spares the strcmps over the many equal
+	 * rows), as hotspot_sort does. */
+	if (!r && c->key != PD_SORT_NAME &&
+	    (x->state == PD_GONE) == (y->state == PD_GONE)) {
+		if (!(r = (x->name > y->name) - (x->name < y->name)))
+			r = (x->module > y->module) - (x->module < y->module);
+	}
 	if (!r)
 		r = cmp_str(c, x, x->name, y, y->name);
 	if (!r)
