@@ -126,10 +126,8 @@ struct flame_state {
 	uint8_t *mcache;        /* per string id: 0 unknown, 1 no, 2 matches */
 	size_t mcap;
 	int y0, h;              /* area of the last draw, for the mouse */
-	/* diff mode: per box the delta of its total share (pp) and whether
-	 * the other profile has it */
+	/* diff mode: per box the delta of its total share (pp) */
 	double *delta;
-	uint8_t *missing;
 	size_t dcap;
 	double dmax;            /* largest |delta| below the zoom root */
 };

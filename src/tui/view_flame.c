@@ -35,16 +35,12 @@ static void diff_boxes(struct tui *t, const struct profile *p)
 	f->dmax = 0;
 	if (f->lay.n > f->dcap) {
 		double *d = realloc(f->delta, f->lay.n * sizeof *d);
-		if (d)
-			f->delta = d;
-		uint8_t *m = realloc(f->missing, f->lay.n);
-		if (m)
-			f->missing = m;
-		if (!d || !m) {
+		if (!d) {
 			tui_msg(t, 1, "diff: out of memory");
 			f->lay_ok = 0;
 			return;
 		}
+		f->delta = d;
 		f->dcap = f->lay.n;
 	}
 	uint32_t *map = malloc((f->lay.n ? f->lay.n : 1) * sizeof *map);
@@ -63,7 +59,6 @@ static void diff_boxes(struct tui *t, const struct profile *p)
 		double d = p == t->before ? pdiff_delta(&sc, mine, theirs)
 					  : pdiff_delta(&sc, theirs, mine);
 		f->delta[i] = d;
-		f->missing[i] = map[i] == PDIFF_NONE;
 		if (f->lay.boxes[i].depth > 0 && (d < 0 ? -d : d) > f->dmax)
 			f->dmax = d < 0 ? -d : d;
 	}
@@ -530,9 +525,7 @@ static void flame_free(struct tui *t)
 	f->mcache = NULL;
 	f->mcap = 0;
 	free(f->delta);
-	free(f->missing);
 	f->delta = NULL;
-	f->missing = NULL;
 	f->dcap = 0;
 }
 
