@@ -56,6 +56,12 @@ struct tui_options {
 	double period_ns;          /* time per sample per vCPU (1e9 / --hz), 0: unknown */
 	int start_view;            /* 0 hotspots, 1 processes, 2 flame */
 	double decay_halflife_s;   /* for the decaying-window toggle (default 5) */
+	/* --diff: the BEFORE profile (the caller owns it; `live` is AFTER)
+	 * and the names shown for both; NULL: no diff until 'b' takes a
+	 * baseline. */
+	const struct profile *diff_before;
+	const char *diff_before_name, *diff_after_name;
+	int no_normalize;          /* --no-normalize: compare counts, not shares */
 };
 
 /* Run until the user quits or a signal arrives.  Restores the terminal on

@@ -25,8 +25,8 @@ static void put_name(const char *s, FILE *f)
 	}
 }
 
-static void put_line(const struct profile *p, const uint32_t *path,
-		     size_t n, unsigned flags, uint64_t count, FILE *f)
+static void put_stack(const struct profile *p, const uint32_t *path,
+		      size_t n, unsigned flags, FILE *f)
 {
 	int first = 1;
 	for (size_t i = n; i > 0; i--) {
@@ -45,7 +45,30 @@ static void put_line(const struct profile *p, const uint32_t *path,
 		if (nd->kind == PK_KERNEL)
 			fputs(SFX_KERNEL, f);
 	}
+}
+
+static void put_line(const struct profile *p, const uint32_t *path,
+		     size_t n, unsigned flags, uint64_t count, FILE *f)
+{
+	put_stack(p, path, n, flags, f);
 	fprintf(f, " %llu\n", (unsigned long long)count);
+}
+
+int folded_write_stack(const struct profile *p, uint32_t node, unsigned flags,
+		       FILE *f)
+{
+	if (!p || !f || node == 0 || node >= p->nnodes)
+		return -EINVAL;
+	size_t n = p->nodes[node].depth;
+	uint32_t *path = malloc(n * sizeof *path);
+	if (!path)
+		return -ENOMEM;
+	n = 0;
+	for (uint32_t y = node; y; y = p->nodes[y].parent)
+		path[n++] = y;
+	put_stack(p, path, n, flags, f);
+	free(path);
+	return ferror(f) ? -EIO : 0;
 }
 
 long folded_write(const struct profile *p, uint32_t under, unsigned flags,
@@ -147,6 +170,29 @@ int folded_save(const struct profile *p, uint32_t under, unsigned flags,
 	}
 	return savefile_save(path, ".folded", write_cb, &c, out_path, out_len,
 			     err, errlen);
+}
+
+/* folded_writer takes (ctx, f); savefile's writer (f, ctx) */
+struct with_ctx { folded_writer fn; void *ctx; };
+
+static long with_cb(FILE *f, void *ctx)
+{
+	const struct with_ctx *w = ctx;
+	return w->fn(w->ctx, f);
+}
+
+int folded_save_with(folded_writer fn, void *ctx, const char *path,
+		     const char *ext, char *out_path, size_t out_len,
+		     char *err, size_t errlen)
+{
+	struct with_ctx w = { fn, ctx };
+	if (!fn || (path && !path[0])) {
+		if (err && errlen)
+			snprintf(err, errlen, "save: bad arguments");
+		return -EINVAL;
+	}
+	return savefile_save(path, ext ? ext : ".folded", with_cb, &w, out_path,
+			     out_len, err, errlen);
 }
 
 /* ---- load --------------------------------------------------------------- */

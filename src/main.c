@@ -7,6 +7,8 @@
 #include "folded.h"
 #include "hotspot.h"
 #include "linux_guest.h"
+#include "pdiff.h"
+#include "profload.h"
 #include "pipeline.h"
 #include "profile.h"
 #include "qmp.h"
@@ -37,6 +39,8 @@ struct options {
 	struct tui_output out[TUI_MAX_OUTPUTS];   /* -o FILE, format decided */
 	int nout;
 	int format;                /* --format, or EXPORT_UNKNOWN */
+	const char *diff_before, *diff_after;   /* --diff BEFORE AFTER */
+	int no_normalize;
 	int batch, folded_stdout, top;
 	const char *comm[8];       /* --comm [CPUS:]EXPR, in order given */
 	int ncomm;
@@ -56,6 +60,7 @@ static void usage(FILE *f)
 "usage: qtop-prof [--qmp SOCKET|tcp:HOST:PORT] [options]\n"
 "       qtop-prof --replay FILE.qrec [options]\n"
 "       qtop-prof --load FILE.folded|FILE.pb.gz|FILE.speedscope.json\n"
+"       qtop-prof --diff BEFORE AFTER [options]\n"
 "\n"
 "Live sampling profiler for operating systems running in QEMU.\n"
 "\n"
@@ -100,6 +105,12 @@ static void usage(FILE *f)
 "  --replay FILE       analyse recorded samples offline\n"
 "  --load FILE         open a folded file (ours, perf+stackcollapse, inferno),\n"
 "                      or a pprof or speedscope file\n"
+"Comparing:\n"
+"  --diff BEFORE AFTER compare two saved profiles (folded, or .qrec replayed\n"
+"                      with the symbol options): differential flamegraph and\n"
+"                      delta table; --batch prints the delta table, --folded\n"
+"                      the two-column folded (stack before after)\n"
+"  --no-normalize      compare sample counts (equal-length runs), not shares\n"
 "TUI:\n"
 "  --refresh HZ        redraws per second (default 4)\n"
 "  --theme NAME|PATH   colour theme   --themes-dir DIR\n"
@@ -139,7 +150,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	       O_KERNEL, O_SYMBOLS, O_KOFF, O_SYSROOT, O_COMM, O_INLINE, O_KONLY,
 	       O_UONLY, O_BATCH, O_SAMPLES, O_FOLDED, O_TOP, O_RECORD,
 	       O_REPLAY, O_LOAD, O_REFRESH, O_THEME, O_THEMES_DIR, O_VERSION, O_QMP,
-	       O_FORMAT };
+	       O_FORMAT, O_DIFF, O_NO_NORMALIZE };
 	static const struct option lo[] = {
 		{ "qmp", required_argument, 0, O_QMP },
 		{ "hz", required_argument, 0, 'F' },
@@ -170,6 +181,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "record", required_argument, 0, O_RECORD },
 		{ "replay", required_argument, 0, O_REPLAY },
 		{ "load", required_argument, 0, O_LOAD },
+		{ "diff", required_argument, 0, O_DIFF },
+		{ "no-normalize", no_argument, 0, O_NO_NORMALIZE },
 		{ "refresh", required_argument, 0, O_REFRESH },
 		{ "theme", required_argument, 0, O_THEME },
 		{ "themes-dir", required_argument, 0, O_THEMES_DIR },
@@ -279,6 +292,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case O_RECORD: o->record = optarg; break;
 		case O_REPLAY: o->replay = optarg; break;
 		case O_LOAD: o->load = optarg; break;
+		case O_DIFF: o->diff_before = optarg; break;
+		case O_NO_NORMALIZE: o->no_normalize = 1; break;
 		case O_REFRESH:
 			o->tui.refresh_hz = strtod(optarg, &end);
 			if (*end || o->tui.refresh_hz <= 0 || o->tui.refresh_hz > 100) goto bad;
@@ -295,6 +310,19 @@ static int parse_args(int argc, char **argv, struct options *o)
 bad:
 		fprintf(stderr, "qtop-prof: invalid value '%s' (see --help)\n", optarg);
 		return -1;
+	}
+	/* --diff BEFORE AFTER: AFTER is the (permuted) operand */
+	if (o->diff_before) {
+		if (optind >= argc) {
+			fputs("qtop-prof: --diff needs two files: --diff BEFORE AFTER\n", stderr);
+			return -1;
+		}
+		o->diff_after = argv[optind++];
+		if (o->load || o->replay || o->record) {
+			fputs("qtop-prof: --diff compares two saved profiles: not with "
+			      "--load, --replay or --record\n", stderr);
+			return -1;
+		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "qtop-prof: unexpected argument '%s'\n", argv[optind]);
@@ -319,6 +347,7 @@ bad:
 	o->tui.noutputs = o->nout;
 	o->tui.save_format = o->format == EXPORT_UNKNOWN ? EXPORT_FOLDED : o->format;
 	o->tui.period_ns = o->samp.hz > 0 ? 1e9 / o->samp.hz : 0;
+	o->tui.no_normalize = o->no_normalize;
 	return 0;
 }
 
@@ -711,6 +740,128 @@ static int run_load(const struct options *o)
 	return rc;
 }
 
+/* ---- --diff BEFORE AFTER ---- */
+
+static void print_diff_table(const struct options *o, const struct profile *b,
+			     const struct profile *a)
+{
+	struct pdiff_row *rows = NULL;
+	long n = pdiff_table(b, 0, a, 0, !o->no_normalize, &rows);
+
+	if (n < 0) {
+		fputs("qtop-prof: out of memory\n", stderr);
+		return;
+	}
+	pdiff_sort_rows(b, a, rows, (size_t)n, PD_SORT_DSELF, 0);
+	printf("# before: %s (%" PRIu64 " samples)  after: %s (%" PRIu64 " samples)\n",
+	       o->diff_before, b->samples, o->diff_after, a->samples);
+	printf("# %s; DELTA = after - before in percentage points, sorted by |self delta|\n",
+	       o->no_normalize ? "not normalized: both as % of before's samples"
+			       : "normalized: each as % of its own samples");
+	printf("%7s %7s %7s  %7s %7s %7s  %-5s  %-40s %s\n", "SELF_B%", "SELF_A%",
+	       "DELTA", "TOTAL_B%", "TOTAL_A%", "DELTA", "STATE", "FUNCTION", "MODULE");
+	for (long i = 0; i < n && i < o->top; i++) {
+		const struct pdiff_row *r = &rows[i];
+		const struct profile *p = pdiff_row_profile(b, a, r);
+		printf("%7.2f %7.2f %+7.2f  %7.2f %7.2f %+7.2f  %-5s  %-40s %s%s\n",
+		       r->self_pb, r->self_pa, r->dself, r->total_pb, r->total_pa,
+		       r->dtotal, r->state == PD_BOTH ? "=" : pdiff_state_mark(r->state),
+		       profile_str_get(p, r->name), profile_str_get(p, r->module),
+		       r->kind == PK_KERNEL ? " [k]" : "");
+	}
+	free(rows);
+}
+
+/* Things worth knowing before reading the deltas. */
+static void diff_notes(const struct options *o, const struct profile *b,
+		       const struct profile *a)
+{
+	struct pdiff_row *rows = NULL;
+	long n = pdiff_table(b, 0, a, 0, 1, &rows), common = 0;
+	for (long i = 0; i < n; i++)
+		common += rows[i].state == PD_BOTH;
+	free(rows);
+	if (n > 0 && common == 0)
+		fprintf(stderr, "qtop-prof: warning: %s and %s have no function in "
+			"common: are they profiles of the same program?\n",
+			o->diff_before, o->diff_after);
+	if (o->no_normalize && a->samples != b->samples)
+		fprintf(stderr, "qtop-prof: --no-normalize: %" PRIu64 " samples before, %"
+			PRIu64 " after (%+.1f %%): the difference in length shows as %s\n",
+			b->samples, a->samples,
+			100.0 * ((double)a->samples - (double)b->samples) / (double)b->samples,
+			a->samples > b->samples ? "growth" : "shrinkage");
+}
+
+static struct profile *diff_load(const struct options *o, const char *path,
+				 const char *which)
+{
+	char err[768];
+	struct profload_info info;
+	struct profload_opts lo = { .sym = &o->sym, .filter = o->filter,
+				    .max_samples = o->samples };
+	struct profile *p = profile_new();
+
+	if (!p) {
+		fputs("qtop-prof: out of memory\n", stderr);
+		return NULL;
+	}
+	if (profload_path(p, path, &lo, &info, err, sizeof err) < 0) {
+		fprintf(stderr, "qtop-prof: --diff %s: %s\n", which, err);
+		profile_free(p);
+		return NULL;
+	}
+	if (info.warning[0])
+		fprintf(stderr, "qtop-prof: warning: %s: %s\n", path, info.warning);
+	return p;
+}
+
+static int run_diff(struct options *o)
+{
+	char err[1024], pa[4096], pd[4096];
+	struct profile *b = diff_load(o, o->diff_before, "BEFORE");
+	struct profile *a = b ? diff_load(o, o->diff_after, "AFTER") : NULL;
+	int rc = 0;
+
+	if (!a) {
+		profile_free(b);
+		return 1;
+	}
+	diff_notes(o, b, a);
+	if (o->batch) {
+		if (o->folded_stdout) {
+			if (pdiff_write_folded(b, 0, a, 0, !o->no_normalize, stdout) < 0)
+				rc = 1;
+		} else {
+			print_diff_table(o, b, a);
+		}
+		if (o->nout) {
+			if (pdiff_save(b, 0, a, 0, !o->no_normalize, o->out[0].path, pa, pd,
+				       sizeof pa, err, sizeof err) < 0) {
+				fprintf(stderr, "qtop-prof: %s\n", err);
+				rc = 1;
+			} else {
+				fprintf(stderr, "qtop-prof: after saved to %s, both columns to %s\n",
+					pa, pd);
+			}
+		}
+		fflush(stdout);
+	} else {
+		struct static_src ss = { o->diff_after, NULL, a->samples, mono_s() };
+		struct app_source src = { .ctx = &ss, .status = static_status };
+		o->tui.diff_before = b;
+		o->tui.diff_before_name = o->diff_before;
+		o->tui.diff_after_name = o->diff_after;
+		if (tui_run(&o->tui, a, &src, err, sizeof err) < 0) {
+			fprintf(stderr, "qtop-prof: %s\n", err);
+			rc = 1;
+		}
+	}
+	profile_free(a);
+	profile_free(b);
+	return rc;
+}
+
 static struct symbolizer *open_symbolizer(const struct options *o)
 {
 	char err[512];
@@ -1059,6 +1210,8 @@ int main(int argc, char **argv)
 	memset(&o, 0, sizeof o);
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
+	if (o.diff_before)
+		return run_diff(&o);
 	if (o.load)
 		return run_load(&o);
 	if (o.replay) {

@@ -41,6 +41,8 @@ static uint32_t shown_root(struct tui *t)
 int tui_act_save(struct tui *t, int key)
 {
 	char out[4096], err[512], done[1024] = "";
+	if (tui_diff(t))
+		return tui_diff_save(t);
 	struct profile *p = tui_shown(t);
 	uint32_t under = shown_root(t);
 	if (p->samples == 0 || tui_scope_missing(t)) {

@@ -91,6 +91,8 @@ const struct tui_key tui_global_keys[] = {
 	{ {'R'}, tui_act_reset, "R", "reset all counts" },
 	{ {'d'}, tui_act_decay, "d", "toggle decaying window / cumulative" },
 	{ {'K'}, act_hide_kernel, "K", "hide / show kernel frames" },
+	{ {'b'}, tui_act_baseline, "b", "diff: baseline now (compare with it); again: off" },
+	{ {'c'}, tui_act_diff_colors, "c", "diff: colour-blind-safe colours (orange/blue)" },
 	{ {'/'}, act_prompt, "/", "search: highlight matches" },
 	{ {'\\'}, act_prompt, "\\", "filter: hide rows that don't match" },
 	{ {'n', 'N'}, act_jump, "n N", "next / previous match" },
