@@ -59,7 +59,18 @@ struct qps_cpu {
 	_Atomic uint64_t samples;                /* records pushed */
 	_Atomic uint64_t stack_fail;             /* no stack byte readable */
 	_Atomic uint64_t reg_fail;               /* a register read failed: no record */
+	_Atomic uint64_t merged;                 /* arms that found the last one still
+						    pending (vCPU thread not running) */
+	_Atomic uint64_t idle_arms;              /* arms skipped: the vCPU was halted */
+	_Atomic uint64_t late;                   /* served too late: dropped */
 };
+
+/* Late records are dropped: an arm served more than late_ns after it was
+ * set found a vCPU thread that was not running (descheduled by the host,
+ * waiting for QEMU's lock); the first block it runs after such a gap is
+ * mostly the interrupt that became due meanwhile, so keeping those would
+ * pile the gap onto interrupt entries.  What is sampled is the vCPU's
+ * running time, at the asked rate. */
 
 struct qps_ctl {
 	/* identity: written once by the plugin before QPS_RUNNING */

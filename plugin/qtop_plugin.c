@@ -58,6 +58,8 @@ struct vcpu {
 	struct qemu_plugin_register *reg[R_NREGS];
 	GByteArray *buf;             /* vCPU thread only */
 	_Atomic int ready;           /* init callback ran: may be armed */
+	_Atomic int idle;            /* halted (idle callback) until resumed */
+	_Atomic uint64_t arm_ns;     /* when the pending arm was set */
 	uint64_t seq;
 };
 
@@ -85,6 +87,7 @@ static struct {
 	unsigned smp;
 	int is64;
 	uint32_t stack_cap, ustack_cap;
+	uint64_t late_ns;
 } P;
 
 static uint64_t now_ns(void)
@@ -313,6 +316,10 @@ static void on_block(unsigned int idx, void *udata)
 	s = atomic_load_explicit(&P.snap, memory_order_acquire);
 	if (!s || !atomic_load_explicit(&v->ready, memory_order_acquire))
 		return;
+	if (now_ns() - atomic_load_explicit(&v->arm_ns, memory_order_relaxed) > P.late_ns) {
+		atomic_fetch_add_explicit(&P.ctl->cpu[idx].late, 1, memory_order_relaxed);
+		return;
+	}
 	ring = ring_of(idx);
 	smp = shmring_reserve(ring);
 	if (!smp)
@@ -328,6 +335,20 @@ static void on_block(unsigned int idx, void *udata)
 	capture(v, idx, &s->c, smp);
 	shmring_commit(ring);
 	atomic_fetch_add_explicit(&P.ctl->cpu[idx].samples, 1, memory_order_relaxed);
+}
+
+static void vcpu_idle(qemu_plugin_id_t id, unsigned int idx)
+{
+	(void)id;
+	if (idx < P.ncpus)
+		atomic_store(&P.cpu[idx].idle, 1);
+}
+
+static void vcpu_resume(qemu_plugin_id_t id, unsigned int idx)
+{
+	(void)id;
+	if (idx < P.ncpus)
+		atomic_store(&P.cpu[idx].idle, 0);
 }
 
 static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
@@ -473,7 +494,16 @@ static void *timer_main(void *arg)
 			    (mask && !((mask >> i) & 1)))
 				continue;
 			if (next[i] <= t) {
-				qemu_plugin_u64_set(P.flag, i, 1);
+				struct vcpu *v = &P.cpu[i];
+				if (atomic_load(&v->idle)) {
+					/* halted: no guest time to sample */
+					atomic_fetch_add_explicit(&c->cpu[i].idle_arms, 1, memory_order_relaxed);
+				} else if (qemu_plugin_u64_get(P.flag, i)) {
+					atomic_fetch_add_explicit(&c->cpu[i].merged, 1, memory_order_relaxed);
+				} else {
+					atomic_store_explicit(&v->arm_ns, now_ns(), memory_order_relaxed);
+					qemu_plugin_u64_set(P.flag, i, 1);
+				}
 				atomic_fetch_add_explicit(&c->cpu[i].arms, 1, memory_order_relaxed);
 				/* uniform [0.5, 1.5) x period */
 				uint64_t j = period / 2 + xorshift64(&rng) % (period ? period : 1);
@@ -535,6 +565,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
 
 	P.stack_cap = 16384;
 	P.ustack_cap = 8192;
+	P.late_ns = 2000000;
 	if (info->version.cur < QTOP_PLUGIN_API_VERSION) {
 		fprintf(stderr, "qtop-plugin: QEMU's plugin API is version %d (min %d); "
 			"qtop-plugin needs version %d (QEMU 9.2 or later: conditional "
@@ -563,9 +594,11 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
 			P.stack_cap = (uint32_t)v;
 		else if (!strncmp(argv[i], "ustack=", 7) && v <= (1u << 20))
 			P.ustack_cap = (uint32_t)v;
+		else if (!strncmp(argv[i], "late_us=", 8) && v >= 10)
+			P.late_ns = (uint64_t)v * 1000u;
 		else {
 			fprintf(stderr, "qtop-plugin: unknown or bad argument '%s' "
-				"(name=NAME, slots=N, stack=BYTES, ustack=BYTES)\n", argv[i]);
+				"(name=NAME, slots=N, stack=BYTES, ustack=BYTES, late_us=N)\n", argv[i]);
 			return -1;
 		}
 	}
@@ -639,6 +672,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
 	P.flag = (qemu_plugin_u64){ P.sb, 0 };
 	qemu_plugin_register_vcpu_init_cb(id, vcpu_init);
 	qemu_plugin_register_vcpu_tb_trans_cb(id, vcpu_tb_trans);
+	qemu_plugin_register_vcpu_idle_cb(id, vcpu_idle);
+	qemu_plugin_register_vcpu_resume_cb(id, vcpu_resume);
 	qemu_plugin_register_atexit_cb(id, at_exit, NULL);
 	if (pthread_create(&P.timer, NULL, timer_main, NULL) != 0) {
 		fputs("qtop-plugin: cannot start the timer thread\n", stderr);
