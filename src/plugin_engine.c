@@ -68,6 +68,9 @@ static uint64_t proc_starttime(pid_t pid)
 	fclose(f);
 	buf[n] = 0;
 	char *p = strrchr(buf, ')');
+	/* A zombie (killed, not yet reaped) is gone too. */
+	if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+		return 0;
 	for (int field = 2; p && field < 22; field++)
 		p = strchr(p + 1, ' ');
 	return p ? strtoull(p + 1, NULL, 10) : 0;
@@ -220,8 +223,8 @@ static int open_segment(struct plugin_engine *e, const char *path, int want_pid,
 	uint64_t b0 = atomic_load(&c->plugin_beat), t0 = now_ns();
 	while (atomic_load(&c->plugin_beat) == b0) {
 		if (now_ns() - t0 > 1000000000ull) {
-			snprintf(err, errlen, "%s: the plugin does not beat (QEMU pid %d "
-				 "stopped or hung?): not used", path, c->qemu_pid);
+			snprintf(err, errlen, "%s: the plugin does not beat: stale or hung "
+				 "(QEMU pid %d stopped?): not used", path, c->qemu_pid);
 			return -1;
 		}
 		sleep_ns(5000000);
