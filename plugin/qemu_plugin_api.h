@@ -18,6 +18,10 @@
 #include <stdint.h>
 
 #define QEMU_PLUGIN_EXPORT __attribute__((visibility("default")))
+/* Weak: a QEMU that lacks one of them still loads the .so far enough to
+ * say which API version it has (its own check, or ours in
+ * qemu_plugin_install), instead of "undefined symbol". */
+#define QAPI __attribute__((weak))
 
 /* The version we are written against; QEMU refuses a plugin whose
  * qemu_plugin_version is outside its [min, cur]. */
@@ -84,29 +88,29 @@ typedef struct {
 typedef void (*qemu_plugin_vcpu_tb_trans_cb_t)(qemu_plugin_id_t id,
 					       struct qemu_plugin_tb *tb);
 
-void qemu_plugin_register_vcpu_init_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_simple_cb_t cb);
-void qemu_plugin_register_vcpu_exit_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_simple_cb_t cb);
-void qemu_plugin_register_vcpu_idle_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_simple_cb_t cb);
-void qemu_plugin_register_vcpu_resume_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_simple_cb_t cb);
-void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_tb_trans_cb_t cb);
-void qemu_plugin_register_vcpu_tb_exec_cond_cb(struct qemu_plugin_tb *tb,
+QAPI void qemu_plugin_register_vcpu_init_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_simple_cb_t cb);
+QAPI void qemu_plugin_register_vcpu_exit_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_simple_cb_t cb);
+QAPI void qemu_plugin_register_vcpu_idle_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_simple_cb_t cb);
+QAPI void qemu_plugin_register_vcpu_resume_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_simple_cb_t cb);
+QAPI void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_tb_trans_cb_t cb);
+QAPI void qemu_plugin_register_vcpu_tb_exec_cond_cb(struct qemu_plugin_tb *tb,
 					       qemu_plugin_vcpu_udata_cb_t cb,
 					       enum qemu_plugin_cb_flags flags,
 					       enum qemu_plugin_cond cond,
 					       qemu_plugin_u64 entry, uint64_t imm,
 					       void *userdata);
-void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t cb,
+QAPI void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t cb,
 				    void *userdata);
-void qemu_plugin_outs(const char *string);
+QAPI void qemu_plugin_outs(const char *string);
 /* Only valid in a vCPU context (init callback). */
-GArray *qemu_plugin_get_registers(void);
+QAPI GArray *qemu_plugin_get_registers(void);
 /* Version 4: size of the register read (-1 on failure); later versions
  * return bool.  Either way > 0 is success: we read buf->len. */
-int qemu_plugin_read_register(struct qemu_plugin_register *handle, GByteArray *buf);
-bool qemu_plugin_read_memory_vaddr(uint64_t addr, GByteArray *data, size_t len);
-struct qemu_plugin_scoreboard *qemu_plugin_scoreboard_new(size_t element_size);
-void qemu_plugin_scoreboard_free(struct qemu_plugin_scoreboard *score);
-void qemu_plugin_u64_set(qemu_plugin_u64 entry, unsigned int vcpu_index, uint64_t val);
-uint64_t qemu_plugin_u64_get(qemu_plugin_u64 entry, unsigned int vcpu_index);
+QAPI int qemu_plugin_read_register(struct qemu_plugin_register *handle, GByteArray *buf);
+QAPI bool qemu_plugin_read_memory_vaddr(uint64_t addr, GByteArray *data, size_t len);
+QAPI struct qemu_plugin_scoreboard *qemu_plugin_scoreboard_new(size_t element_size);
+QAPI void qemu_plugin_scoreboard_free(struct qemu_plugin_scoreboard *score);
+QAPI void qemu_plugin_u64_set(qemu_plugin_u64 entry, unsigned int vcpu_index, uint64_t val);
+QAPI uint64_t qemu_plugin_u64_get(qemu_plugin_u64 entry, unsigned int vcpu_index);
 
 #endif
