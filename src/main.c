@@ -1,9 +1,11 @@
 /* main.c - qtop-prof's front end: options, then one of
- *   live:   sampler thread -> ring -> pipeline -> profile -> TUI or --batch
+ *   live:   sampler thread or plugin engine (acquire.h) -> ring -> pipeline
+ *           -> profile -> TUI or --batch
  *   replay: --replay FILE -> pipeline -> profile -> TUI or --batch
  *   load:   --load FILE.folded -> profile -> TUI or --batch
  * Only this file prints to the user. */
 #include "export.h"
+#include "acquire.h"
 #include "folded.h"
 #include "hotspot.h"
 #include "linux_guest.h"
@@ -41,6 +43,8 @@ struct options {
 	int format;                /* --format, or EXPORT_UNKNOWN */
 	const char *diff_before, *diff_after;   /* --diff BEFORE AFTER */
 	int no_normalize;
+	enum acq_engine engine;
+	const char *plugin_name;  /* --plugin-shm NAME (the plugin's name=) */
 	int batch, folded_stdout, top;
 	const char *comm[8];       /* --comm [CPUS:]EXPR, in order given */
 	int ncomm;
@@ -66,6 +70,10 @@ static void usage(FILE *f)
 "\n"
 "Sampling:\n"
 "  --qmp SPEC          QMP socket (default ./qmp-socket) or tcp:HOST:PORT\n"
+"  --engine auto|qmp|plugin  sample through QEMU's monitor, or through\n"
+"                      qtop-plugin.so loaded in QEMU (-plugin, QEMU >= 9.2, TCG):\n"
+"                      exact registers, no pauses; auto: plugin when found\n"
+"  --plugin-shm NAME   the plugin's segment when started with name=NAME\n"
 "  -F, --frequency N, --hz N\n"
 "                      sampling rounds per second, all vCPUs each (default 100; 0 = max)\n"
 "  -C, --cpu LIST, --cpus LIST\n"
@@ -150,9 +158,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 	       O_KERNEL, O_SYMBOLS, O_KOFF, O_SYSROOT, O_COMM, O_INLINE, O_KONLY,
 	       O_UONLY, O_BATCH, O_SAMPLES, O_FOLDED, O_TOP, O_RECORD,
 	       O_REPLAY, O_LOAD, O_REFRESH, O_THEME, O_THEMES_DIR, O_VERSION, O_QMP,
-	       O_FORMAT, O_DIFF, O_NO_NORMALIZE };
+	       O_FORMAT, O_DIFF, O_NO_NORMALIZE, O_ENGINE, O_PLUGIN_SHM };
 	static const struct option lo[] = {
 		{ "qmp", required_argument, 0, O_QMP },
+		{ "engine", required_argument, 0, O_ENGINE },
+		{ "plugin-shm", required_argument, 0, O_PLUGIN_SHM },
 		{ "hz", required_argument, 0, 'F' },
 		{ "frequency", required_argument, 0, 'F' },
 		{ "cpus", required_argument, 0, 'C' },
@@ -208,6 +218,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 	while ((c = getopt_long(argc, argv, "hF:d:C:o:", lo, NULL)) != -1) {
 		switch (c) {
 		case O_QMP: o->samp.qmp_spec = optarg; break;
+		case O_ENGINE:
+			if (!strcmp(optarg, "auto")) o->engine = ACQ_AUTO;
+			else if (!strcmp(optarg, "qmp")) o->engine = ACQ_QMP;
+			else if (!strcmp(optarg, "plugin")) o->engine = ACQ_PLUGIN;
+			else goto bad;
+			break;
+		case O_PLUGIN_SHM:
+			if (!*optarg || strchr(optarg, '/')) goto bad;
+			o->plugin_name = optarg;
+			break;
 		case 'F':
 			o->samp.hz = strtod(optarg, &end);
 			if (*end || o->samp.hz < 0) goto bad;
@@ -427,7 +447,7 @@ enum { RATE_WIN = 5 };
 
 struct live {
 	struct pipeline *pl;
-	struct sampler *smp;
+	struct acquire *smp;
 	struct ring *ring;
 	double t0, hz;
 	uint64_t cpu_mask;          /* --cpus, 0 = all */
@@ -437,6 +457,7 @@ struct live {
 	double rate_t[RATE_WIN + 1];
 	uint64_t rate_n[RATE_WIN + 1];
 	int rate_i, rate_k;         /* newest snapshot, snapshots held */
+	char state[48];
 	double rate;
 	uint64_t base_rounds, base_paused;   /* since the start or 'R' */
 	char symwarn[512];          /* pipeline_symcheck's warning, or "" */
@@ -495,7 +516,7 @@ static uint64_t paused_rounds(struct sampler_stats *ss, int stop)
 static void live_status(void *ctx, struct app_status *st)
 {
 	struct live *l = ctx;
-	struct sampler_stats *ss = sampler_stats(l->smp);
+	struct sampler_stats *ss = acquire_stats(l->smp);
 	double now = mono_s();
 	uint64_t n = atomic_load(&ss->samples);
 	int ncpu = sampled_cpus(l->cpu_mask, atomic_load(&ss->ncpus));
@@ -513,7 +534,10 @@ static void live_status(void *ctx, struct app_status *st)
 		l->rate_n[l->rate_i] = n;
 	}
 	memset(st, 0, sizeof *st);
-	st->guest_state = state_name(atomic_load(&ss->state));
+	/* the engine in use beside the state: "running [plugin]" */
+	snprintf(l->state, sizeof l->state, "%s [%s]", state_name(atomic_load(&ss->state)),
+		 acquire_name(l->smp));
+	st->guest_state = l->state;
 	st->target_hz = l->hz;
 	st->vcpu_hz = l->rate;
 	uint64_t rounds = atomic_load(&ss->rounds) - l->base_rounds;
@@ -524,7 +548,7 @@ static void live_status(void *ctx, struct app_status *st)
 	st->errors = atomic_load(&ss->errors);
 	st->elapsed_s = now - l->t0;
 	st->ncpus = ncpu;
-	const char *e = sampler_last_error(l->smp);
+	const char *e = acquire_last_error(l->smp);
 	st->message = e && *e ? e : NULL;
 	st->warning = l->symwarn[0] ? l->symwarn : NULL;
 }
@@ -533,7 +557,7 @@ static void live_status(void *ctx, struct app_status *st)
  * "100 Hz asked, 73/s per vCPU, 2 vCPUs, 0 % paused". */
 static void batch_rate_line(const struct live *l, char *b, size_t n)
 {
-	struct sampler_stats *ss = sampler_stats(l->smp);
+	struct sampler_stats *ss = acquire_stats(l->smp);
 	double dt = mono_s() - l->t0;
 	int ncpu = sampled_cpus(l->cpu_mask, atomic_load(&ss->ncpus));
 	uint64_t rounds = atomic_load(&ss->rounds);
@@ -553,7 +577,7 @@ static void batch_rate_line(const struct live *l, char *b, size_t n)
 static void live_reset(void *ctx)
 {
 	struct live *l = ctx;
-	struct sampler_stats *ss = sampler_stats(l->smp);
+	struct sampler_stats *ss = acquire_stats(l->smp);
 	samplelog_reset(l->pl->log);   /* exports follow the reset counts */
 	l->rate_i = l->rate_k = 0;
 	l->rate_t[0] = mono_s();
@@ -1010,7 +1034,8 @@ static int run_live(struct options *o)
 	char err[512];
 	struct ring ring;
 	struct symbolizer *sym;
-	struct sampler *smp = NULL;
+	struct acquire *smp = NULL;
+	char why[768];
 	struct profile *p = NULL;
 	struct pipeline pl;
 	struct live live;
@@ -1084,12 +1109,14 @@ static int run_live(struct options *o)
 	}
 	pl.log = log;
 	install_signals();
-	smp = sampler_start(&o->samp, &ring, err, sizeof err);
+	smp = acquire_start(o->engine, o->plugin_name, &o->samp, &ring, why, sizeof why,
+			    err, sizeof err);
 	if (!smp) {
 		fprintf(stderr, "qtop-prof: %s\n", err);
 		goto out;
 	}
-	fprintf(stderr, "qtop-prof: %s\n", sampler_mem_note(smp));
+	fprintf(stderr, "qtop-prof: %s\n", why);
+	fprintf(stderr, "qtop-prof: %s\n", acquire_note(smp));
 	memset(&live, 0, sizeof live);
 	live.pl = &pl;
 	live.smp = smp;
@@ -1106,7 +1133,7 @@ static int run_live(struct options *o)
 			pipeline_pump(&pl, p, 50);
 			if (live_symcheck(&live))
 				fprintf(stderr, "qtop-prof: warning: %s\n", live.symwarn);
-			st = atomic_load(&sampler_stats(smp)->state);
+			st = atomic_load(&acquire_stats(smp)->state);
 			if (got_signal || st == SAMPLER_DISCONNECTED || st == SAMPLER_DONE)
 				break;
 			if (t_end && mono_s() >= t_end)
@@ -1114,34 +1141,38 @@ static int run_live(struct options *o)
 			struct timespec ts = { 0, 10 * 1000000 };
 			nanosleep(&ts, NULL);
 		}
-		sampler_join(smp);   /* final counters: no more pushes after this */
+		acquire_join(smp);   /* final counters: no more pushes after this */
 		char rate_line[160];
 		batch_rate_line(&live, rate_line, sizeof rate_line);
 		if (st == SAMPLER_DISCONNECTED)
-			fprintf(stderr, "qtop-prof: sampling ended: %s\n", sampler_last_error(smp));
+			fprintf(stderr, "qtop-prof: sampling ended: %s\n", acquire_last_error(smp));
 		/* Failed commands do not end sampling: say how many and why. */
-		uint64_t nerr = atomic_load(&sampler_stats(smp)->errors);
-		uint64_t nsf = atomic_load(&sampler_stats(smp)->stack_fail);
+		uint64_t nerr = atomic_load(&acquire_stats(smp)->errors);
+		uint64_t nsf = atomic_load(&acquire_stats(smp)->stack_fail);
 		if (nerr && st != SAMPLER_DISCONNECTED)
 			fprintf(stderr, "qtop-prof: %" PRIu64 " QMP command(s) failed, last: %s\n",
-				nerr, sampler_last_error(smp));
-		uint64_t nun = atomic_load(&sampler_stats(smp)->unstable);
+				nerr, acquire_last_error(smp));
+		uint64_t nun = atomic_load(&acquire_stats(smp)->unstable);
 		if (nsf)
 			fprintf(stderr, "qtop-prof: %" PRIu64 " stack read(s) failed: those samples "
 				"have no call chain\n", nsf);
 		if (nun)
 			fprintf(stderr, "qtop-prof: %" PRIu64 " sample(s) moved while their stack was "
 				"read (--no-stop): kept as leaf only, chain cut\n", nun);
-		uint64_t nrs = atomic_load(&sampler_stats(smp)->stop_rounds);
-		uint64_t nrr = atomic_load(&sampler_stats(smp)->run_retries);
+		uint64_t nrs = atomic_load(&acquire_stats(smp)->stop_rounds);
+		uint64_t nrr = atomic_load(&acquire_stats(smp)->run_retries);
 		if (nrr || nrs)
 			fprintf(stderr, "qtop-prof: %" PRIu64 " of %" PRIu64 " rounds read again "
 				"(a vCPU moved under the reads), %" PRIu64 " rounds taken with the "
-				"guest paused\n", nrr, (uint64_t)atomic_load(&sampler_stats(smp)->rounds), nrs);
+				"guest paused\n", nrr, (uint64_t)atomic_load(&acquire_stats(smp)->rounds), nrs);
 		if (st == SAMPLER_PAUSED)
 			fputs("qtop-prof: the guest is paused: it was not sampled "
 			      "while paused and is left paused\n", stderr);
-		sampler_stop(smp);
+		char sum[512];
+		acquire_summary(smp, sum, sizeof sum);
+		if (*sum)
+			fprintf(stderr, "qtop-prof: %s\n", sum);
+		acquire_stop(smp);
 		smp = NULL;
 		while (pipeline_pump(&pl, p, 1000) > 0)
 			;
@@ -1181,12 +1212,12 @@ static int run_live(struct options *o)
 	}
 out:
 	if (smp) {
-		const char *e = sampler_last_error(smp);
-		int st = atomic_load(&sampler_stats(smp)->state);
+		const char *e = acquire_last_error(smp);
+		int st = atomic_load(&acquire_stats(smp)->state);
 		if (st == SAMPLER_DISCONNECTED && e && *e)
 			fprintf(stderr, "qtop-prof: %s\n", e);
 	}
-	sampler_stop(smp);
+	acquire_stop(smp);
 	if (pl.rec) {
 		uint64_t n = record_written(pl.rec);
 		if (record_close(pl.rec, err, sizeof err) < 0) {
