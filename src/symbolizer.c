@@ -51,6 +51,10 @@ struct bin {
 	size_t filelen;
 	struct seg *segs;
 	int nsegs;
+	/* Linux: call sites that alternatives patch into another call at
+	 * boot (sorted by site; bias applied) */
+	struct alt_call { uint64_t site, target; } *alts;
+	size_t nalts;
 };
 
 struct aspace {
@@ -163,6 +167,86 @@ static void arena_free(struct symbolizer *s)
 
 /* ---- binaries ---- */
 
+static int32_t rel32_at(const uint8_t *p)
+{
+	return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 |
+			 (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+}
+
+static int cmp_alt(const void *x, const void *y)
+{
+	const struct alt_call *a = x, *b = y;
+	return a->site < b->site ? -1 : a->site > b->site;
+}
+
+/* A Linux vmlinux's .altinstructions: where a replacement is a call, the
+ * site runs that call after boot whatever the file's bytes are there
+ * (copy_user_generic -> copy_user_enhanced_fast_string, rep stosb ->
+ * clear_user_erms).  Entries are {s32 site, s32 repl, u16|u32 feature,
+ * u8 len, u8 repl_len}: 12 bytes up to 6.2, 14 after; the size that
+ * lands every sample entry's replacement inside .altinstr_replacement
+ * is taken. */
+static void load_alternatives(struct bin *b, Elf *e)
+{
+	size_t shstr;
+	Elf_Scn *scn = NULL, *alt = NULL, *rep = NULL;
+	GElf_Shdr sh, ash = { 0 }, rsh = { 0 };
+
+	if (elf_getshdrstrndx(e, &shstr) != 0)
+		return;
+	while ((scn = elf_nextscn(e, scn)) && gelf_getshdr(scn, &sh)) {
+		const char *n = elf_strptr(e, shstr, sh.sh_name);
+		if (n && !strcmp(n, ".altinstructions")) {
+			alt = scn;
+			ash = sh;
+		} else if (n && !strcmp(n, ".altinstr_replacement")) {
+			rep = scn;
+			rsh = sh;
+		}
+	}
+	if (!alt || !rep || ash.sh_type == SHT_NOBITS || rsh.sh_type == SHT_NOBITS ||
+	    ash.sh_offset + ash.sh_size > b->filelen ||
+	    rsh.sh_offset + rsh.sh_size > b->filelen)
+		return;
+	const uint8_t *a = b->file + ash.sh_offset, *r = b->file + rsh.sh_offset;
+	size_t esz = 0;
+	for (size_t try = 12; try <= 14 && !esz; try += 2) {
+		size_t n = ash.sh_size / try, ok = 0, k;
+		if (!n || ash.sh_size % try)
+			continue;
+		for (k = 0; k < n && k < 64; k++) {
+			uint64_t at = ash.sh_addr + k * try + 4;
+			uint64_t ra = at + (uint64_t)(int64_t)rel32_at(a + k * try + 4);
+			ok += ra >= rsh.sh_addr && ra <= rsh.sh_addr + rsh.sh_size;
+		}
+		if (ok == k)
+			esz = try;
+	}
+	if (!esz)
+		return;
+	size_t n = ash.sh_size / esz, cnt = 0;
+	b->alts = calloc(n ? n : 1, sizeof *b->alts);
+	if (!b->alts)
+		return;
+	for (size_t k = 0; k < n; k++) {
+		const uint8_t *ent = a + k * esz;
+		uint64_t at = ash.sh_addr + k * esz;
+		uint64_t site = at + (uint64_t)(int64_t)rel32_at(ent);
+		uint64_t repl = at + 4 + (uint64_t)(int64_t)rel32_at(ent + 4);
+		uint8_t rlen = ent[esz - 1];
+		if (rlen < 5 || repl < rsh.sh_addr || repl + 5 > rsh.sh_addr + rsh.sh_size)
+			continue;
+		const uint8_t *rb = r + (repl - rsh.sh_addr);
+		if (rb[0] != 0xe8)
+			continue;
+		uint64_t tgt = repl + 5 + (uint64_t)(int64_t)rel32_at(rb + 1);
+		b->alts[cnt++] = (struct alt_call){ site + (uint64_t)b->bias,
+						    tgt + (uint64_t)b->bias };
+	}
+	b->nalts = cnt;
+	qsort(b->alts, cnt, sizeof *b->alts, cmp_alt);
+}
+
 static int bin_open(struct bin *b, const char *path, const char *name,
 		    int64_t bias, char *err, size_t errlen)
 {
@@ -248,6 +332,7 @@ static int bin_open(struct bin *b, const char *path, const char *name,
 				ph.p_vaddr + (uint64_t)bias,
 				ph.p_vaddr + (uint64_t)bias + ph.p_memsz };
 	}
+	load_alternatives(b, e);
 	elf_end(e);
 	if (!b->nsegs) {
 		seterr(err, errlen, "%s: no loadable segments", path);
@@ -286,6 +371,7 @@ static void bin_free(struct bin *b)
 		munmap((void *)b->file, b->filelen);
 	free(b->segs);
 	free(b->text);
+	free(b->alts);
 	free(b->path);
 	free(b->name);
 	memset(b, 0, sizeof *b);
@@ -827,19 +913,13 @@ static const uint8_t *code_at(const struct bin *b, uint64_t a, size_t n)
 	return NULL;
 }
 
-static int32_t rel32_at(const uint8_t *p)
-{
-	return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 |
-			 (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
-}
-
 /* Does the function at fn jump (jmp rel32/rel8, jcc rel32) to dest?
  * A byte scan of the function's own bytes: a tail call. */
 static int jumps_to(const struct bin *b, const struct sym *fn, uint64_t dest)
 {
-	uint64_t len = fn->size ? fn->size : 256;
-	if (len > 8192)
-		len = 8192;
+	uint64_t len = symtab_end(b->syms, fn) - fn->addr;
+	if (len > 65536)
+		len = 65536;
 	const uint8_t *p = code_at(b, fn->addr, len);
 	if (!p)
 		return 0;
@@ -878,39 +958,87 @@ static int same_function(const struct sym *callee, const struct sym *tgt)
 
 /* Can a call whose return address is ra lead to the code at callee (a pc
  * inside the frame below)?  1 yes, 0 no. */
+/* Does a call to tgt lead to the function cs: it is cs (or its split
+ * part), a thunk, or a function that tail-jumps to cs, directly or
+ * through one more function? */
+static int call_leads_to(const struct bin *b, uint64_t tgt, const struct sym *cs)
+{
+	const struct sym *ts = symtab_lookup(b->syms, tgt);
+	if (!ts)
+		return 1;       /* unnamed code: cannot tell */
+	if (same_function(cs, ts) || name_is_thunk(ts->name))
+		return 1;
+	if (ts->addr != tgt)
+		return 0;       /* a call into the middle of something */
+	if (jumps_to(b, ts, cs->addr))
+		return 1;
+	uint64_t len = symtab_end(b->syms, ts) - ts->addr;
+	if (len > 65536)
+		len = 65536;
+	const uint8_t *q = code_at(b, ts->addr, len);
+	for (uint64_t i = 0; q && i + 5 <= len; i++) {
+		if (q[i] != 0xe9)
+			continue;
+		uint64_t d = ts->addr + i + 5 + (uint64_t)(int64_t)rel32_at(q + i + 1);
+		const struct sym *m = symtab_lookup(b->syms, d);
+		if (m && m->addr == d && m != ts &&
+		    (same_function(cs, m) || jumps_to(b, m, cs->addr)))
+			return 1;
+	}
+	return 0;
+}
+
+static int ret_vouched_uncached(const struct bin *b, uint64_t ra, uint64_t callee);
+
+/* Verdicts are a function of (binary, return address, callee function):
+ * cached, since the tail-call search reads whole functions. */
+#define VCACHE_SIZE 4096
+static struct { const struct bin *b; uint64_t ra, fn; int v; } vcache[VCACHE_SIZE];
+
 static int ret_vouched(const struct bin *b, uint64_t ra, uint64_t callee)
 {
 	if (!b || !b->file)
 		return 1;               /* no code to check against */
+	const struct sym *cs = b->syms ? symtab_lookup(b->syms, callee) : NULL;
+	uint64_t fn = cs ? cs->addr : callee;
+	unsigned h = (unsigned)((ra * 0x9e3779b97f4a7c15ull ^ fn) >> 52) % VCACHE_SIZE;
+	if (vcache[h].b == b && vcache[h].ra == ra && vcache[h].fn == fn)
+		return vcache[h].v;
+	int v = ret_vouched_uncached(b, ra, callee);
+	vcache[h].b = b;
+	vcache[h].ra = ra;
+	vcache[h].fn = fn;
+	vcache[h].v = v;
+	return v;
+}
+
+static int ret_vouched_uncached(const struct bin *b, uint64_t ra, uint64_t callee)
+{
 	const uint8_t *p = code_at(b, ra - 7, 7);
 	if (!p)
 		return 0;
+	const struct sym *cs = b->syms ? symtab_lookup(b->syms, callee) : NULL;
+	/* patched at boot: a call the file does not show */
+	if (b->nalts) {
+		size_t lo = 0, hi = b->nalts;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (b->alts[mid].site < ra - 5)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (; lo < b->nalts && b->alts[lo].site == ra - 5; lo++)
+			if (!cs || call_leads_to(b, b->alts[lo].target, cs))
+				return 1;
+	}
+	/* paravirt: "call *pv_ops+X(%rip)" (6 bytes) patched into a direct
+	 * 5-byte call */
+	if (p[2] == 0xff && p[3] == 0x15)
+		return 1;
 	if (p[2] == 0xe8) {            /* call rel32 */
 		uint64_t tgt = ra + (uint64_t)(int64_t)rel32_at(p + 3);
-		if (!b->syms)
-			return 1;
-		const struct sym *cs = symtab_lookup(b->syms, callee);
-		const struct sym *ts = symtab_lookup(b->syms, tgt);
-		if (!cs || !ts)
-			return 1;       /* unnamed code: cannot tell */
-		if (same_function(cs, ts) || name_is_thunk(ts->name))
-			return 1;
-		if (ts->addr != tgt)
-			return 0;       /* a call into the middle of something */
-		/* tail calls, up to two deep (f -> jmp g -> jmp callee) */
-		if (jumps_to(b, ts, cs->addr))
-			return 1;
-		uint64_t len = ts->size ? ts->size : 256;
-		const uint8_t *q = code_at(b, ts->addr, len > 8192 ? 8192 : len);
-		for (uint64_t i = 0; q && i + 5 <= len && i < 8192; i++) {
-			if (q[i] != 0xe9)
-				continue;
-			uint64_t d = ts->addr + i + 5 + (uint64_t)(int64_t)rel32_at(q + i + 1);
-			const struct sym *m = symtab_lookup(b->syms, d);
-			if (m && m->addr == d && m != ts && jumps_to(b, m, cs->addr))
-				return 1;
-		}
-		return 0;
+		return !cs || call_leads_to(b, tgt, cs);
 	}
 	/* call r/m (FF /2), by length: 2 (reg, [reg]), 3 ([reg+d8], [sib]),
 	 * 4 ([sib+d8]), 6 ([reg+d32], [rip+d32]), 7 ([sib+d32]) */
@@ -946,6 +1074,15 @@ static int vouch_walk(struct symbolizer *s, const struct bin *b,
 		s->st.vouched++;
 		uint64_t callee = f[i - 1].isact ? f[i - 1].pc : f[i - 1].pc - 1;
 		if (!ret_vouched(b, f[i].pc, callee)) {
+			if (getenv("QTOP_DEBUG_VOUCH") && b && b->syms) {
+				const struct sym *x = symtab_lookup(b->syms, f[i].pc - 1);
+				const struct sym *y = symtab_lookup(b->syms, callee);
+				const uint8_t *p = b->file ? code_at(b, f[i].pc - 7, 7) : NULL;
+				fprintf(stderr, "VOUCHFAIL %d ra %s+%#llx callee %s bytes %02x %02x %02x %02x %02x %02x %02x\n", i,
+					x ? x->name : "?", x ? (unsigned long long)(f[i].pc - x->addr) : 0ull,
+					y ? y->name : "?", p ? p[0] : 0, p ? p[1] : 0, p ? p[2] : 0, p ? p[3] : 0,
+					p ? p[4] : 0, p ? p[5] : 0, p ? p[6] : 0);
+			}
 			s->st.vouch_cuts++;
 			res->n = i;
 			res->end = UW_END_FAIL;
