@@ -40,6 +40,7 @@ struct linux_task_layout {
 	uint64_t pid_off;
 	uint64_t mm_off;            /* (uint64_t)-1 when not found */
 	uint64_t current_task_off;  /* per-CPU offset of current_task */
+	uint64_t stack_off;         /* task_struct.stack, (uint64_t)-1 when not found */
 };
 
 /* From BTF: task_struct.comm/pid/mm and current_task (per-CPU; Linux 6.1;

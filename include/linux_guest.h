@@ -69,6 +69,12 @@ int linux_kernel_detect_slide_qmp(struct linux_kernel *k, const char *qmp_spec,
 /* Per-vCPU --comm recipe, valid in user and kernel mode alike:
  * __per_cpu_offset[cpu] -> per-CPU base; + current_task -> task;
  * + comm -> 16 bytes.  0 or -1. */
+/* Where vCPU cpu's current task's kernel stack starts (its THREAD_SIZE
+ * region): per-CPU current_task, then task_struct.stack (BTF).  Lets the
+ * sampler copy that stack before it reads the registers. */
+int linux_kernel_stack_recipe(const struct linux_kernel *k, int64_t slide,
+			      int cpu, struct comm_recipe *r, char *err,
+			      size_t errlen);
 int linux_kernel_comm_recipe(const struct linux_kernel *k, int64_t slide,
 			     int cpu, struct comm_recipe *r, char *err,
 			     size_t errlen);
@@ -91,6 +97,14 @@ int linux_kernel_walk_sample(const struct linux_kernel *k, int64_t slide,
 			     const struct qp_sample *smp, struct uw_frame *out,
 			     int max, struct uw_result *res,
 			     struct uw_state *user);
+/* The same over the earlier copy (copy0, QP_SF_RUNNING: stack0) or the
+ * main one, with the stack pointer taken sp_adj bytes off: a running TCG
+ * vCPU's registers are read mid-block, with rsp up to a few pushes or pops
+ * past the block-start rip. */
+int linux_kernel_walk_sample_adj(const struct linux_kernel *k, int64_t slide,
+				 const struct qp_sample *smp, int copy0,
+				 int64_t sp_adj, struct uw_frame *out, int max,
+				 struct uw_result *res, struct uw_state *user);
 /* The same over the sample's earlier copy (stack0, QP_SF_RUNNING). */
 int linux_kernel_walk_sample0(const struct linux_kernel *k, int64_t slide,
 			      const struct qp_sample *smp, struct uw_frame *out,

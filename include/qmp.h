@@ -98,6 +98,9 @@ int qmp_is_local(const struct qmp *q);
 /* Pid of the QEMU at the other end of a unix socket (SO_PEERCRED, as seen
  * from our pid namespace), 0 over TCP or when it is not visible. */
 int qmp_peer_pid(const struct qmp *q);
+/* Wait until bytes from QEMU can be read (a reply is on its way), up to
+ * timeout_ms.  1 readable, 0 timeout, -1 error. */
+int qmp_wait_readable(struct qmp *q, int timeout_ms);
 
 const char *qmp_strerror(int code);
 

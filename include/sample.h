@@ -88,6 +88,14 @@ struct qp_sample {
 	 * copy (it moved on), it often can in this one (it had not moved
 	 * yet).  Record format 2; 0 in format-1 files. */
 	uint64_t stack0_addr;
+
+	/* Linux, kernel mode on an IRQ stack: the task stack it was entered
+	 * from (the IRQ stack's top word points into it), copied to its top,
+	 * so the walk goes on past the interrupt into the task and its user
+	 * trap frame (trap_addr may lie here). */
+	uint64_t stack2_addr;
+	uint32_t stack2_len;
+	uint32_t _pad;
 };
 
 static inline uint8_t *qp_sample_stack(struct qp_sample *s)
@@ -102,9 +110,11 @@ static inline const uint8_t *qp_sample_comm(const struct qp_sample *s)
 { return qp_sample_code(s) + s->code_len; }
 static inline const uint8_t *qp_sample_stack0(const struct qp_sample *s)
 { return qp_sample_comm(s) + s->comm_len; }
+static inline const uint8_t *qp_sample_stack2(const struct qp_sample *s)
+{ return qp_sample_stack0(s) + s->stack0_len; }
 static inline size_t qp_sample_size(const struct qp_sample *s)
 { return sizeof *s + s->stack_len + s->ustack_len + s->code_len + s->comm_len +
-	 s->stack0_len; }
+	 s->stack0_len + s->stack2_len; }
 
 static inline uint64_t qp_sample_sp(const struct qp_sample *s)
 { return s->regs.gpr[QP_RSP]; }

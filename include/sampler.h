@@ -62,6 +62,10 @@ struct sampler_config {
 	 * it is not read).  0 = other kernels: TSS.sp0 as before. */
 	uint32_t linux_kstack;
 	struct comm_recipe comm[SAMPLER_MAX_CPUS];   /* --comm, per vCPU */
+	/* Linux: where each vCPU's current kernel stack starts (the recipe's
+	 * derefs give the address; len unused): copied before the registers
+	 * in the vouched mode */
+	struct comm_recipe kstack[SAMPLER_MAX_CPUS];
 	uint64_t max_samples;     /* stop after this many (0 = no limit) */
 	int timeout_ms;           /* per QMP wait */
 };

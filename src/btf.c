@@ -377,6 +377,8 @@ int btf_linux_task_layout(const struct btf *b, struct linux_task_layout *l,
 		return -1;
 	if (btf_member(b, "task_struct", "mm", &r.mm_off, &sz, NULL, 0) < 0)
 		r.mm_off = (uint64_t)-1;
+	if (btf_member(b, "task_struct", "stack", &r.stack_off, &sz, NULL, 0) < 0)
+		r.stack_off = (uint64_t)-1;
 	if (btf_datasec_var(b, ".data..percpu", "current_task",
 			    &r.current_task_off, &sz, NULL, 0) < 0) {
 		/* 6.2+: struct pcpu_hot pcpu_hot { current_task, ... } */

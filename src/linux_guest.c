@@ -221,6 +221,25 @@ int linux_kernel_detect_slide_qmp(struct linux_kernel *k, const char *qmp_spec,
 	return rc;
 }
 
+int linux_kernel_stack_recipe(const struct linux_kernel *k, int64_t slide,
+			      int cpu, struct comm_recipe *r, char *err,
+			      size_t errlen)
+{
+	struct comm_recipe c;
+	if (linux_kernel_comm_recipe(k, slide, cpu, &c, err, errlen) < 0)
+		return -1;
+	if (k->layout.stack_off == (uint64_t)-1) {
+		seterr(err, errlen, "btf: task_struct has no stack member");
+		return -1;
+	}
+	c.off[1] = (int64_t)k->layout.stack_off;
+	c.off[2] = 0;
+	c.nderef = 3;
+	c.len = 0;
+	*r = c;
+	return 0;
+}
+
 int linux_kernel_comm_recipe(const struct linux_kernel *k, int64_t slide,
 			     int cpu, struct comm_recipe *r, char *err,
 			     size_t errlen)
@@ -283,7 +302,7 @@ void linux_kernel_unwind(const struct linux_kernel *k, int64_t slide,
 }
 
 static int walk_copy(const struct linux_kernel *k, int64_t slide,
-		     const struct qp_sample *smp, struct orc_mem mem,
+		     const struct qp_sample *smp, struct orc_mem mem, int64_t sp_adj,
 		     struct uw_frame *out, int max, struct uw_result *res,
 		     struct uw_state *user)
 {
@@ -294,8 +313,14 @@ static int walk_copy(const struct linux_kernel *k, int64_t slide,
 	}
 	struct orc_frame fr[1024];
 	struct orc_result r;
-	linux_kernel_unwind(k, slide, smp->regs.ip, smp->regs.gpr[QP_RSP],
-			    smp->regs.gpr, &mem, 1, fr, max, &r);
+	/* and the task stack behind an IRQ stack (stack2) */
+	struct orc_mem mems[2] = { mem, { smp->stack2_addr, qp_sample_stack2(smp),
+					  smp->stack2_len } };
+	uint64_t gpr[QP_NGPR];
+	memcpy(gpr, smp->regs.gpr, sizeof gpr);
+	gpr[QP_RSP] += (uint64_t)sp_adj;
+	linux_kernel_unwind(k, slide, smp->regs.ip, gpr[QP_RSP], gpr, mems,
+			    smp->stack2_len ? 2 : 1, fr, max, &r);
 	for (int i = 0; i < r.n; i++)
 		out[i] = (struct uw_frame){ .pc = fr[i].ip, .sp = fr[i].sp,
 					    .fp = 0, .isact = fr[i].signal };
@@ -317,7 +342,7 @@ int linux_kernel_walk_sample(const struct linux_kernel *k, int64_t slide,
 	struct orc_mem mem = { smp->stack_addr, qp_sample_stack_c(smp),
 			       smp->flags & QP_SF_STACK_FAILED ? 0
 							       : smp->stack_len };
-	return walk_copy(k, slide, smp, mem, out, max, res, user);
+	return walk_copy(k, slide, smp, mem, 0, out, max, res, user);
 }
 
 int linux_kernel_walk_sample0(const struct linux_kernel *k, int64_t slide,
@@ -327,5 +352,17 @@ int linux_kernel_walk_sample0(const struct linux_kernel *k, int64_t slide,
 {
 	struct orc_mem mem = { smp->stack0_addr, qp_sample_stack0(smp),
 			       smp->stack0_len };
-	return walk_copy(k, slide, smp, mem, out, max, res, user);
+	return walk_copy(k, slide, smp, mem, 0, out, max, res, user);
+}
+
+int linux_kernel_walk_sample_adj(const struct linux_kernel *k, int64_t slide,
+				 const struct qp_sample *smp, int copy0,
+				 int64_t sp_adj, struct uw_frame *out, int max,
+				 struct uw_result *res, struct uw_state *user)
+{
+	struct orc_mem mem = copy0
+		? (struct orc_mem){ smp->stack0_addr, qp_sample_stack0(smp), smp->stack0_len }
+		: (struct orc_mem){ smp->stack_addr, qp_sample_stack_c(smp),
+				    smp->flags & QP_SF_STACK_FAILED ? 0 : smp->stack_len };
+	return walk_copy(k, slide, smp, mem, sp_adj, out, max, res, user);
 }

@@ -1025,6 +1025,12 @@ static int linux_setup(struct options *o, char *err, size_t errlen)
 			linux_kernel_free(k);
 			return -1;
 		}
+	for (int c = 0; c < SAMPLER_MAX_CPUS; c++) {
+		char e2[200];
+		if (linux_kernel_stack_recipe(k, o->sym.kernel_offset, c,
+					      &o->samp.kstack[c], e2, sizeof e2) < 0)
+			break;   /* no BTF layout: pre-reads at the previous sp */
+	}
 	o->sym.linux_kernel = k;   /* the symbolizer walks with it (ORC) */
 	return 0;
 }

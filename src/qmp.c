@@ -1019,6 +1019,15 @@ int qmp_fd(const struct qmp *q) { return q ? q->fd : -1; }
 int qmp_qemu_version(const struct qmp *q) { return q ? q->version : 0; }
 int qmp_is_local(const struct qmp *q) { return q ? q->local : 0; }
 
+int qmp_wait_readable(struct qmp *q, int timeout_ms)
+{
+	struct pollfd p = { .fd = q ? q->fd : -1, .events = POLLIN };
+	if (!q || q->fd < 0)
+		return -1;
+	int r = poll(&p, 1, timeout_ms);
+	return r < 0 ? -1 : r > 0;
+}
+
 int qmp_peer_pid(const struct qmp *q)
 {
 	struct ucred cr;

@@ -119,9 +119,9 @@ static int check_header(const struct file_header *h, const char *what, char *err
 static int check_sample(const struct qp_sample *s, uint32_t len, uint32_t fixed)
 {
 	uint64_t want = (uint64_t)fixed + s->stack_len + s->ustack_len +
-			s->code_len + s->comm_len + s->stack0_len;
+			s->code_len + s->comm_len + s->stack0_len + s->stack2_len;
 	return want == len && s->code_len <= QP_CODE_BYTES && s->comm_len <= QP_COMM_BYTES &&
-	       (fixed == sizeof *s || s->stack0_len == 0);
+	       (fixed == sizeof *s || (s->stack0_len == 0 && s->stack2_len == 0));
 }
 
 struct record_reader *record_open(const char *path, char *err, size_t errlen)

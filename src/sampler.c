@@ -42,6 +42,9 @@
 #define SPEC_SLACK 256           /* bytes asked beyond the last stack depth */
 #define SPEC_FIRST 512           /* first ask per vCPU */
 #define SPEC_PAD 64              /* sp&~15 below sp, rounding up to 16 */
+/* The upper (kernel) half of a 64-bit address space, 4- or 5-level paging
+ * alike (LA57 kernels live from 0xff00000000000000). */
+#define KERNEL_HALF 0x8000000000000000ull
 #define PRE_BELOW 512            /* vouch mode: the earlier copy starts this far
 				    below the previous round's sp */
 
@@ -93,6 +96,16 @@ struct sampler {
 	uint8_t *pre[MAX_CPUS];      /* stack_bytes + PRE_BELOW */
 	uint64_t pre_addr[MAX_CPUS], pre_cr3[MAX_CPUS], pre_sp[MAX_CPUS];
 	long pre_got[MAX_CPUS];
+	int pre_kernel[MAX_CPUS];    /* the pre-read is a kernel stack (any CR3) */
+	/* vouch mode, Linux: the current task's kernel stack copied the moment
+	 * the register reply starts to arrive (closest to the register read) */
+	uint8_t *early[MAX_CPUS];    /* stack_bytes + PRE_BELOW */
+	uint64_t early_addr[MAX_CPUS];
+	long early_got[MAX_CPUS];
+	/* Linux: the task stack behind an IRQ stack (becomes stack2) */
+	uint8_t *stk2[MAX_CPUS];     /* linux_kstack bytes */
+	uint64_t stk2_addr[MAX_CPUS];
+	uint32_t stk2_len[MAX_CPUS];
 	uint32_t spec_len[MAX_CPUS]; /* bytes the burst asks at sp */
 	double moved_avg;            /* auto: recent share of running reads that moved */
 	unsigned auto_skip;
@@ -288,17 +301,65 @@ static const struct qp_regs *regs_of(const struct qp_regs *regs, const int *ids,
  * just before the register read (the command is sent right after).  Where
  * the vCPU is still on that stack, this copy shows it as it was before the
  * registers were taken; the one after may show it moved on. */
+/* Linux: copy the top of vCPU cpu's current task's kernel stack (found
+ * through the kstack recipe) into buf.  1 when read. */
+static int read_task_stack(struct sampler *s, int cpu, uint8_t *buf,
+			   uint64_t *addr, long *got)
+{
+	const struct comm_recipe *kr = &s->cfg.kstack[cpu];
+	uint64_t ks = s->cfg.linux_kstack, len = s->cfg.stack_bytes + PRE_BELOW;
+	uint64_t a = kr->addr;
+	char err[64];
+	int ok = kr->valid && ks;
+
+	for (int d = 0; d < kr->nderef && ok; d++) {
+		uint8_t w[8] = { 0 };
+		ok = memread_virt(s->mr, cpu, a, w, 8, err, sizeof err) == 8;
+		a = load_word(w, 8) + (uint64_t)kr->off[d];
+	}
+	if (!ok || a < KERNEL_HALF || (a & (ks - 1)))
+		return 0;
+	if (len > ks)
+		len = ks;
+	*addr = a + ks - len;
+	*got = memread_virt(s->mr, cpu, *addr, buf, (uint32_t)len, err, sizeof err);
+	return *got > 0;
+}
+
+/* Vouch mode, Linux: the register reply is arriving, so QEMU has just
+ * read the registers: copy each vCPU's current kernel stack now, before
+ * the reply is even parsed (the stack pointer is not known yet). */
+static void early_read(struct sampler *s)
+{
+	for (int cpu = 0; cpu < s->ncpus; cpu++) {
+		s->early_got[cpu] = 0;
+		if (cpu_selected(s, cpu) && s->cfg.kstack[cpu].valid)
+			read_task_stack(s, cpu, s->early[cpu], &s->early_addr[cpu],
+					&s->early_got[cpu]);
+	}
+}
+
 static void pre_read(struct sampler *s)
 {
 	char err[64];
 
 	for (int cpu = 0; cpu < s->ncpus; cpu++) {
 		s->pre_got[cpu] = 0;
+		s->pre_kernel[cpu] = 0;
 		if (!cpu_selected(s, cpu) || !s->pre_sp[cpu])
 			continue;
+		if (s->pre_sp[cpu] >= KERNEL_HALF &&
+		    read_task_stack(s, cpu, s->pre[cpu], &s->pre_addr[cpu],
+				    &s->pre_got[cpu])) {
+			/* Linux, last seen in the kernel: its current task's
+			 * stack, wherever the previous sample was (the task
+			 * may have changed since) */
+			s->pre_kernel[cpu] = 1;
+			continue;
+		}
 		uint64_t lo = (s->pre_sp[cpu] & ~(uint64_t)15) - PRE_BELOW;
 		uint64_t len = s->cfg.stack_bytes + PRE_BELOW;
-		if (s->cfg.linux_kstack && s->pre_sp[cpu] >= 0xffff800000000000ull) {
+		if (s->cfg.linux_kstack && s->pre_sp[cpu] >= KERNEL_HALF) {
 			uint64_t top = (s->pre_sp[cpu] | (s->cfg.linux_kstack - 1u)) + 1;
 			if (top - lo < len)
 				len = top - lo;
@@ -409,6 +470,9 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 		}
 		we_stopped = 1;
 	}
+	if (vouch && s->cfg.linux_kstack &&
+	    qmp_wait_readable(s->q, s->cfg.timeout_ms > 0 ? s->cfg.timeout_ms : 3000) > 0)
+		early_read(s);
 	rc = qmp_hmp_wait(s->q, ids[0], &text, err, sizeof err);
 	if (rc < 0) {
 		if (rc == QMP_E_ERROR || rc == QMP_E_TIMEOUT) {
@@ -437,8 +501,21 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			if (ask > s->cfg.stack_bytes + SPEC_PAD)
 				ask = s->cfg.stack_bytes + SPEC_PAD;
 			spec_a0[i] = r->gpr[QP_RSP] & ~(uint64_t)15;
-			spec_got[i] = memread_virt(s->mr, spec_cpu[i], spec_a0[i],
-						   s->spec[spec_cpu[i]], ask, err, sizeof err);
+			int c = spec_cpu[i];
+			uint64_t ea = s->early_addr[c];
+			if (vouch && s->early_got[c] > 0 && spec_a0[i] >= ea &&
+			    spec_a0[i] < ea + (uint64_t)s->early_got[c]) {
+				/* copied as the reply arrived: closer to the
+				 * register read than a read now */
+				uint64_t have = ea + (uint64_t)s->early_got[c] - spec_a0[i];
+				if (have > ask)
+					have = ask;
+				memcpy(s->spec[c], s->early[c] + (spec_a0[i] - ea), have);
+				spec_got[i] = (long)have;
+			} else {
+				spec_got[i] = memread_virt(s->mr, c, spec_a0[i],
+							   s->spec[c], ask, err, sizeof err);
+			}
 			if (spec_got[i] < 0 && spec_got[i] != QMP_E_ERROR) {
 				rc = (int)spec_got[i];
 				goto fail;
@@ -634,6 +711,38 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 		}
 	}
 
+	/* Linux: a stack copied to its top whose top word points into
+	 * another kernel stack is an IRQ stack (call_on_irqstack saved the
+	 * task's sp there): copy that task stack too. */
+	for (int j = 0; j < nsel; j++) {
+		int cpu = s->cpu_ids[sel[j]];
+		struct qp_sample *smp = (struct qp_sample *)s->buf[cpu];
+		uint64_t ks = s->cfg.linux_kstack;
+
+		s->stk2_len[cpu] = 0;
+		if (!ks || smp->regs.cpl != 0 || (smp->flags & QP_SF_UNSTABLE) ||
+		    smp->stack_len < 8)
+			continue;
+		uint64_t top = (smp->stack_addr | (ks - 1u)) + 1;
+		uint64_t end = smp->stack_addr + smp->stack_len;
+		/* copied to its top: the 16 KiB boundary, or a page end where
+		 * the read stopped (an IRQ stack need not be 16 KiB aligned;
+		 * a guard page follows it) */
+		if (end != top && (end & 0xfff))
+			continue;
+		uint64_t old = load_word(qp_sample_stack(smp) + smp->stack_len - 8, 8);
+		if (old < KERNEL_HALF || (old >= top - ks && old < top) ||
+		    (old & 7))
+			continue;
+		uint64_t top2 = (old | (ks - 1u)) + 1;
+		long got = memread_virt(s->mr, cpu, old, s->stk2[cpu],
+					(uint32_t)(top2 - old), err, sizeof err);
+		if (got >= 16) {
+			s->stk2_addr[cpu] = old;
+			s->stk2_len[cpu] = (uint32_t)got;
+		}
+	}
+
 	/* Phase 2: the user stack behind a trap frame, code bytes for
 	 * address-space matching. */
 	nreq = 0;
@@ -654,11 +763,19 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			 * its last 5 words.  Only Linux's user selectors count
 			 * (__USER_CS 0x33, __USER32_CS 0x23, __USER_DS 0x2b):
 			 * on an IRQ stack these words are anything. */
-			uint64_t top = (smp->stack_addr | (s->cfg.linux_kstack - 1u)) + 1;
+			uint64_t base = smp->stack_addr, len = smp->stack_len;
+			const uint8_t *copy = qp_sample_stack(smp);
+			if (s->stk2_len[cpu]) {
+				/* on an IRQ stack: the task stack's pt_regs */
+				base = s->stk2_addr[cpu];
+				len = s->stk2_len[cpu];
+				copy = s->stk2[cpu];
+			}
+			uint64_t top = (base | (s->cfg.linux_kstack - 1u)) + 1;
 			uint64_t tf = top - 40;
-			uint64_t end = smp->stack_addr + smp->stack_len;
-			if (tf >= smp->stack_addr && tf + 40 <= end) {
-				const uint8_t *p = qp_sample_stack(smp) + (tf - smp->stack_addr);
+			uint64_t end = base + len;
+			if (tf >= base && tf + 40 <= end) {
+				const uint8_t *p = copy + (tf - base);
 				uint64_t cs = load_word(p + 8, 8), ss = load_word(p + 32, 8);
 				if ((cs == 0x33 || cs == 0x23) && ss == 0x2b) {
 					smp->flags |= QP_SF_HAS_TRAP;
@@ -902,7 +1019,8 @@ static void attach_pre(struct sampler *s, int cpu, struct qp_sample *smp)
 
 	s->pre_sp[cpu] = sp;
 	if (!(smp->flags & QP_SF_RUNNING) || s->pre_got[cpu] <= 0 ||
-	    s->pre_cr3[cpu] != smp->regs.cr3 || sp < lo || sp >= lo + got) {
+	    (!s->pre_kernel[cpu] && s->pre_cr3[cpu] != smp->regs.cr3) ||
+	    sp < lo || sp >= lo + got) {
 		s->pre_cr3[cpu] = smp->regs.cr3;
 		return;
 	}
@@ -967,6 +1085,13 @@ static int sample_round(struct sampler *s)
 		if (s->cfg.stop == SAMPLER_STOP_AUTO &&
 		    memread_mode(s->mr) == SAMPLER_MEM_DIRECT)
 			attach_pre(s, cpu, smp);
+		if (s->cfg.linux_kstack && s->stk2_len[cpu] &&
+		    !(smp->flags & QP_SF_UNSTABLE)) {
+			memcpy((uint8_t *)qp_sample_stack2(smp), s->stk2[cpu],
+			       s->stk2_len[cpu]);
+			smp->stack2_addr = s->stk2_addr[cpu];
+			smp->stack2_len = s->stk2_len[cpu];
+		}
 		void *slot = ring_reserve(s->ring);
 		if (!slot)
 			continue;        /* consumer behind: counted by the ring */
@@ -986,6 +1111,12 @@ static void *sampler_loop(void *arg)
 	char err[256];
 	uint64_t next = now_ns();
 	double ewma_round = 0;   /* ns, slow average of a round's duration */
+	uint64_t ideal = 0;      /* single_attempt: the drawn schedule */
+	/* rounds never retried (no pause, no second attempt): --no-stop, and
+	 * --auto-stop with direct memory (vouched chains) */
+	int single_attempt = s->cfg.stop == SAMPLER_STOP_NEVER ||
+		(s->cfg.stop == SAMPLER_STOP_AUTO &&
+		 memread_mode(s->mr) == SAMPLER_MEM_DIRECT);
 	sigset_t all;
 
 	/* Signals belong to the main thread (terminal restore, saving). */
@@ -1072,9 +1203,21 @@ static void *sampler_loop(void *arg)
 			 * overruns the draw. */
 			uint64_t base = s->attempt_paused ? now : s->attempt_ns;
 			mean = period > 1000 ? (double)period : 2.0 * ewma_round;
-			next = base + (uint64_t)((0.5 + u) * mean);
+			if (single_attempt && period > 1000) {
+				/* One attempt per round: the instants are drawn
+				 * ahead as a renewal process and a late round
+				 * does not push the schedule back (the rate
+				 * asked is the rate kept on a loaded host);
+				 * far behind (a pause), start afresh. */
+				if (!ideal || ideal + 4 * period < now)
+					ideal = now;
+				ideal += (uint64_t)((0.5 + u) * mean);
+				next = ideal;
+			} else {
+				next = base + (uint64_t)((0.5 + u) * mean);
+			}
 			if (next < now)
-				next = now;   /* overrun: rare at the mean above */
+				next = now;   /* overrun */
 		}
 		while (!atomic_load(&s->stop_req)) {
 			now = now_ns();
@@ -1145,7 +1288,8 @@ struct sampler *sampler_start(const struct sampler_config *cfg,
 	sampler_set_hz(s, cfg->hz);
 	s->rng = now_ns() | 1;
 	s->buf_size = sizeof(struct qp_sample) + 2 * s->cfg.stack_bytes +
-		      s->cfg.ustack_bytes + QP_CODE_BYTES + QP_COMM_BYTES;
+		      s->cfg.ustack_bytes + QP_CODE_BYTES + QP_COMM_BYTES +
+		      s->cfg.linux_kstack;
 	if (s->buf_size > ring->slot_size) {
 		snprintf(err, errlen, "internal: ring slots too small for --stack-bytes");
 		goto out;
@@ -1165,9 +1309,14 @@ struct sampler *sampler_start(const struct sampler_config *cfg,
 		s->buf[i] = aligned_alloc(64, (s->buf_size + 63) & ~(size_t)63);
 		s->spec[i] = malloc(s->cfg.stack_bytes + SPEC_PAD);
 		s->pre[i] = malloc(s->cfg.stack_bytes + PRE_BELOW);
+		s->early[i] = malloc(s->cfg.stack_bytes + PRE_BELOW);
+		if (s->cfg.linux_kstack && !(s->stk2[i] = malloc(s->cfg.linux_kstack))) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
 		s->spec_len[i] = SPEC_FIRST < s->cfg.stack_bytes ? SPEC_FIRST :
 				 (s->cfg.stack_bytes + 15) & ~15u;
-		if (!s->buf[i] || !s->spec[i] || !s->pre[i]) {
+		if (!s->buf[i] || !s->spec[i] || !s->pre[i] || !s->early[i]) {
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
@@ -1205,6 +1354,8 @@ void sampler_stop(struct sampler *s)
 		free(s->buf[i]);
 		free(s->spec[i]);
 		free(s->pre[i]);
+		free(s->early[i]);
+		free(s->stk2[i]);
 	}
 	pthread_mutex_destroy(&s->err_lock);
 	free(s);
@@ -1226,5 +1377,5 @@ size_t sampler_slot_size(const struct sampler_config *cfg)
 {
 	uint32_t sb = cfg->stack_bytes ? cfg->stack_bytes : 8192;
 	return sizeof(struct qp_sample) + 2 * sb + cfg->ustack_bytes + QP_CODE_BYTES +
-	       QP_COMM_BYTES;
+	       QP_COMM_BYTES + cfg->linux_kstack;
 }

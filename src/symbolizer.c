@@ -118,7 +118,7 @@ struct symbolizer {
 	unsigned ncache;
 	struct arena_blk *arena;
 	/* per call */
-	struct uw_frame *kf, *uf;
+	struct uw_frame *kf, *uf, *tmpf;   /* tmpf: a trial walk */
 	int fmax;
 	struct prof_frame *out;
 	size_t outcap;
@@ -620,7 +620,8 @@ struct symbolizer *symbolizer_new(const struct symbolizer_config *cfg,
 	s->cache = calloc(PCCACHE_SIZE, sizeof *s->cache);
 	s->kf = calloc((size_t)s->fmax + 1, sizeof *s->kf);
 	s->uf = calloc((size_t)s->fmax + 1, sizeof *s->uf);
-	if (!s->cache || !s->kf || !s->uf || !s->hex) {
+	s->tmpf = calloc((size_t)s->fmax + 1, sizeof *s->tmpf);
+	if (!s->cache || !s->kf || !s->uf || !s->tmpf || !s->hex) {
 		seterr(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -648,6 +649,7 @@ void symbolizer_free(struct symbolizer *s)
 	arena_free(s);
 	free(s->kf);
 	free(s->uf);
+	free(s->tmpf);
 	free(s->out);
 	free(s->hex);
 	free(s);
@@ -1186,11 +1188,30 @@ static int kernel_walk(struct symbolizer *s, struct bin *kb, int kws,
 	int lk_user = 0;
 
 	if (s->lk) {
-		lk_user = mem->buf == qp_sample_stack_c(smp)
-			? linux_kernel_walk_sample(s->lk, s->cfg.kernel_offset,
-						   smp, out, s->fmax, res, lus)
-			: linux_kernel_walk_sample0(s->lk, s->cfg.kernel_offset,
-						    smp, out, s->fmax, res, lus);
+		int copy0 = mem->buf != qp_sample_stack_c(smp);
+		lk_user = linux_kernel_walk_sample_adj(s->lk, s->cfg.kernel_offset,
+						       smp, copy0, 0, out, s->fmax,
+						       res, lus);
+		/* Read running (TCG), rsp may be a few pushes or pops away
+		 * from the block-start rip: when the first steps fail, try
+		 * the nearby stack pointers; vouching (below) keeps only a
+		 * chain whose return addresses all check. */
+		static const int64_t adj[] = { 8, -8, 16, -16, 24, -24, 32, -32 };
+		for (size_t i = 0; (smp->flags & QP_SF_RUNNING) && res->n <= 2 &&
+		     res->end == UW_END_FAIL && i < sizeof adj / sizeof *adj; i++) {
+			struct uw_result r2;
+			struct uw_state l2;
+			int u2 = linux_kernel_walk_sample_adj(s->lk, s->cfg.kernel_offset,
+							      smp, copy0, adj[i], s->tmpf,
+							      s->fmax, &r2, &l2);
+			if (r2.end == UW_END_OK && r2.n > 2) {
+				memcpy(out, s->tmpf, (size_t)r2.n * sizeof *out);
+				*res = r2;
+				*lus = l2;
+				lk_user = u2;
+				s->st.sp_adjusted++;
+			}
+		}
 	} else {
 		walk(s, kb, kws, 1, mem, 1, st, smp->regs.gpr, stop_sp, out, res);
 	}
@@ -1281,13 +1302,11 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 	 * made after: a word they disagree on vouches for nothing */
 	struct uw_mem kmem = { .addr = smp->stack_addr, .buf = qp_sample_stack_c(smp),
 			       .len = smp->flags & QP_SF_STACK_FAILED ? 0 : smp->stack_len };
-	/* read running: the trap frame must read the same in the copies made
-	 * before and after the registers, or which user context the kernel
-	 * was entered from is not known */
-	struct uw_mem tmem = kmem;
-	tmem.shadow_addr = smp->stack0_addr;
-	tmem.shadow = qp_sample_stack0(smp);
-	tmem.shadow_len = smp->stack0_len;
+	/* the trap frame: on the stack, or (Linux, on an IRQ stack) on the
+	 * task stack behind it */
+	struct uw_mem tmem[2] = { kmem, { .addr = smp->stack2_addr,
+					  .buf = qp_sample_stack2(smp),
+					  .len = smp->stack2_len } };
 	struct bin *kb = s->have_kernel ? &s->kernel : NULL;
 	uint64_t mask = kws == 4 ? 0xffffffffull : ~0ull;
 
@@ -1302,10 +1321,10 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		uint64_t trap_ip = 0, trap_sp = 0, trap_cs = 0;
 		int trap = 0;
 		if (smp->flags & QP_SF_HAS_TRAP &&
-		    uw_read_word(&tmem, 1, kws, smp->trap_addr, &trap_ip) == 0 &&
-		    uw_read_word(&tmem, 1, kws, smp->trap_addr + (uint64_t)kws,
+		    uw_read_word(tmem, 2, kws, smp->trap_addr, &trap_ip) == 0 &&
+		    uw_read_word(tmem, 2, kws, smp->trap_addr + (uint64_t)kws,
 				 &trap_cs) == 0 &&
-		    uw_read_word(&tmem, 1, kws, smp->trap_addr + 3 * (uint64_t)kws,
+		    uw_read_word(tmem, 2, kws, smp->trap_addr + 3 * (uint64_t)kws,
 				 &trap_sp) == 0 &&
 		    (trap_cs & 3) == 3)
 			trap = 1;
