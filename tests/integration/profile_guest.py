@@ -154,6 +154,13 @@ def main():
             check(n_task >= 0.98 * n_leaf,
                   f"chain to {leaf}: task '{ch['task']}' in {100.0*n_task/n_leaf:.1f}% (>= 98%)")
 
+        # The guest's own (TSC) view of the vCPU-0 split over its whole run:
+        # when a leaf is off, this tells host noise (both moved) from a
+        # sampling error (only ours moved).
+        prog = [l for l in g.serial_text().splitlines() if "permille=" in l]
+        if prog:
+            print("guest's own view:", prog[-1].strip(), flush=True)
+
         # 4. Guest safety.
         with QMP(g.qmp_path) as q:
             st = q.execute("query-status")
