@@ -84,7 +84,7 @@ mkdir -p "$DIR/debs"
 fetch() {   # fetch PKG[/SUITE]: apt-get download into DIR/debs, dpkg -x into DIR
   local spec=$1 name=${1%%/*}
   if ! ls "$DIR/debs/${name}_"*.deb >/dev/null 2>&1; then
-    (cd "$DIR/debs" && apt-get "${APT_OPTS[@]}" download "$spec" >&2) || return 1
+    (cd "$DIR/debs" && apt-get "${APT_OPTS[@]}" -o APT::Sandbox::User=root download "$spec" >&2) || return 1
   fi
   dpkg -x "$(ls "$DIR/debs/${name}_"*.deb | head -1)" "$DIR"
 }
