@@ -28,12 +28,23 @@ struct linux_kernel;
 
 /* vmlinux: ELF with ORC (required) and BTF (needed only for the comm
  * recipe); sysmap: System.map/kallsyms text
- * (may be NULL: then only the ORC walk and the BTF layout work; slide
- * detection and the comm recipe need the IDT handlers and __per_cpu_offset,
- * which are not in BTF). */
+ * (may be NULL: then the vmlinux's own .symtab when it has one, else only
+ * the ORC walk and the BTF layout work; slide detection and the comm recipe
+ * need the IDT handlers and __per_cpu_offset, which are not in BTF). */
 struct linux_kernel *linux_kernel_open(const char *vmlinux, const char *sysmap,
 				       char *err, size_t errlen);
 void linux_kernel_free(struct linux_kernel *k);
+
+/* 1 when t holds a Linux kernel's symbols (linux_banner or start_kernel). */
+int linux_symtab_is_linux(const struct symtab *t);
+
+/* Only the symbols of a Linux kernel, from an ELF's .symtab or a
+ * System.map/kallsyms text: enough for slide detection, confirmed then by
+ * the "Linux version " at linux_banner (no vmlinux bytes to compare).  No
+ * ORC, no BTF: not for the symbolizer or the comm recipe.  NULL with a
+ * message when path names no Linux kernel. */
+struct linux_kernel *linux_kernel_open_syms(const char *path, char *err,
+					    size_t errlen);
 
 const struct orc_table *linux_kernel_orc(const struct linux_kernel *k);
 /* NULL when the vmlinux has no usable BTF. */

@@ -1,9 +1,14 @@
-/* memread.h - read guest virtual memory through QMP, for the sampler.
+/* memread.h - read guest virtual memory for the sampler.
  *
- * Two transports: `memsave` into a private 0700 directory (mkdtemp) that
- * memread creates and removes (fast path; needs QEMU on this host), and HMP
- * `x/Ngx` text (works over TCP to a remote QEMU).  Reads are clipped at the
- * first unmapped page.  Several reads can be in flight at once (pipelined).
+ * Three transports: `memsave` into a private 0700 directory (mkdtemp) that
+ * memread creates and removes (needs QEMU on this host), HMP `x/Ngx` text
+ * (works over TCP to a remote QEMU), and direct: QEMU's RAM read without the
+ * monitor (guestmem.h) through a page walk here (pagewalk.h) with the CR3,
+ * CR0, CR4 and EFER the caller last gave for that vCPU
+ * (memread_set_cpu_state).  A direct read of a vCPU whose state was never
+ * given goes through the monitor (memsave or HMP x).  Reads are clipped at
+ * the first unmapped page.  Several monitor reads can be in flight at once
+ * (pipelined).
  */
 #ifndef QTOP_MEMREAD_H
 #define QTOP_MEMREAD_H
@@ -11,18 +16,34 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "qmp.h"
+#include "sample.h"
 #include "sampler.h"
 
 struct memread;
 
-/* mode AUTO picks memsave for a local unix socket (after checking that a
- * test read really lands in our directory), else HMP x. */
+/* mode AUTO picks direct when QEMU is the local peer of a unix socket and
+ * a probe read works, else memsave for a local unix socket (after checking
+ * that a test read really lands in our directory), else HMP x. */
 struct memread *memread_new(struct qmp *q, enum sampler_mem mode,
 			    char *err, size_t errlen);
+/* The same; with mode DIRECT and file, QEMU's shared RAM file is read
+ * instead of its process.  An explicit DIRECT that cannot work fails (NULL,
+ * message naming the fixes); AUTO falls back and says why in the note. */
+struct memread *memread_new_ex(struct qmp *q, enum sampler_mem mode,
+			       const char *file, char *err, size_t errlen);
+/* Which transport, and why (one line). */
+const char *memread_note(const struct memread *m);
+/* Direct: the control registers of vCPU cpu that translate its addresses
+ * from now on (the sampler reads them each round).  Also forgets cached
+ * translations: the guest may have changed its page tables since.  A no-op
+ * in the other modes. */
+void memread_set_cpu_state(struct memread *m, int cpu, const struct qp_regs *r);
+/* Direct: the guest's RAM layout may have changed (RESET event). */
+void memread_layout_changed(struct memread *m);
 /* Removes the private directory and any file in it. NULL ok. */
 void memread_free(struct memread *m);
 enum sampler_mem memread_mode(const struct memread *m);
-const char *memread_dir(const struct memread *m);   /* NULL in HMP x mode */
+const char *memread_dir(const struct memread *m);   /* NULL unless memsave is used */
 
 struct memread_req {
 	int cpu;            /* whose MMU translates addr */

@@ -21,6 +21,7 @@ struct pipeline {
 	uint64_t added;                  /* samples added to the profile */
 	uint64_t unusable;               /* samples the symbolizer rejected */
 	uint64_t record_errors;
+	int symcheck_done;               /* pipeline_symcheck decided */
 	struct prof_frame frames[512];
 };
 
@@ -30,5 +31,15 @@ int pipeline_feed(struct pipeline *pl, struct profile *p, const struct qp_sample
 
 /* Drain the ring into p for at most budget_ms; returns samples consumed. */
 long pipeline_pump(struct pipeline *pl, struct profile *p, int budget_ms);
+
+/* Kernel symbols that do not fit the guest (wrong or missing slide, a
+ * vmlinux that is not the running kernel, no kernel symbols at all) show as
+ * kernel-mode samples whose pc is in no symbol.  Decides once, as soon as
+ * at least min_kernel kernel-mode samples were symbolized (the caller picks
+ * it: ~200, fewer after the first second, 1 at the end): returns 1 with a
+ * one-line message (no "qtop-prof: " prefix) when more than half of them
+ * resolved to no symbol, else 0 (also when already decided, or too few yet). */
+int pipeline_symcheck(struct pipeline *pl, uint64_t min_kernel, char *msg,
+		      size_t msglen);
 
 #endif

@@ -7,7 +7,8 @@
  *
  * Safety: qmp_send refuses any command that could change guest state other
  * than "stop" and "cont" (see qmp_command_allowed).  human-monitor-command is
- * allowed only for read-only HMP commands (info ..., x/..., xp/..., print).
+ * allowed only for read-only HMP commands (info ..., x/..., xp/..., print,
+ * gpa2hva).
  */
 #ifndef QTOP_QMP_H
 #define QTOP_QMP_H
@@ -94,6 +95,9 @@ int qmp_qemu_version(const struct qmp *q);
 /* 1 when connected over a unix socket, or tcp to a loopback address
  * (memsave files are then local). */
 int qmp_is_local(const struct qmp *q);
+/* Pid of the QEMU at the other end of a unix socket (SO_PEERCRED, as seen
+ * from our pid namespace), 0 over TCP or when it is not visible. */
+int qmp_peer_pid(const struct qmp *q);
 
 const char *qmp_strerror(int code);
 

@@ -46,6 +46,12 @@ enum {
 	QP_SF_IDLE         = 1u << 7, /* vCPU was halted */
 	QP_SF_UNSTABLE     = 1u << 8, /* --no-stop: sp/fp/CR3/mode changed while
 					 the stacks were read: stacks not used */
+	QP_SF_RUNNING      = 1u << 9, /* registers read once with the guest
+					 running, stacks copied just after:
+					 each return address must be vouched
+					 for (it follows a call that leads to
+					 its callee); the chain is cut where
+					 one is not */
 };
 
 /* Fixed part of a sample.  The variable part (stack bytes, user stack bytes,

@@ -31,7 +31,11 @@ struct comm_recipe {
 
 #define SAMPLER_MAX_CPUS 64
 
-enum sampler_mem { SAMPLER_MEM_AUTO, SAMPLER_MEM_MEMSAVE, SAMPLER_MEM_HMPX };
+/* AUTO: DIRECT when QEMU is on this host and its memory can be read, else
+ * MEMSAVE (local) or HMPX (remote).  DIRECT: read QEMU's RAM directly
+ * (guestmem.h) and walk the page tables here (pagewalk.h). */
+enum sampler_mem { SAMPLER_MEM_AUTO, SAMPLER_MEM_MEMSAVE, SAMPLER_MEM_HMPX,
+		   SAMPLER_MEM_DIRECT };
 
 /* When the guest is paused for a round (stop ... cont):
  * NEVER   it runs under the reads; a vCPU that moved meanwhile (stack or
@@ -49,6 +53,7 @@ struct sampler_config {
 	uint32_t stack_bytes;     /* stack copy from sp (default 8192) */
 	uint32_t ustack_bytes;    /* user stack copy behind a trap frame (default 4096) */
 	enum sampler_mem mem;     /* memsave (local) or HMP x (works over TCP) */
+	const char *mem_file;     /* DIRECT from QEMU's shared RAM file (--mem file:PATH) */
 	int stop;                 /* enum sampler_stop */
 	int want_code;            /* capture code bytes at user pcs */
 	/* Linux x86_64 guest: kernel stacks are this size and aligned to it
@@ -96,6 +101,8 @@ struct sampler_stats *sampler_stats(struct sampler *s);
 /* Last error message of the thread (e.g. "QEMU closed the connection"). */
 const char *sampler_last_error(struct sampler *s);
 void sampler_set_hz(struct sampler *s, double hz);
+/* How guest memory is read, and why that way (one line, for stderr). */
+const char *sampler_mem_note(struct sampler *s);
 /* Ring slot size needed for cfg's stack sizes. */
 size_t sampler_slot_size(const struct sampler_config *cfg);
 

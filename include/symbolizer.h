@@ -67,6 +67,9 @@ const char *symbolizer_warnings(const struct symbolizer *s);
  * (a sysroot was given). */
 int symbolizer_wants_code(const struct symbolizer *s);
 
+/* 1 when kernel symbols were loaded (--kernel with symbols, --symbols). */
+int symbolizer_has_kernel_symbols(const struct symbolizer *s);
+
 /* Unwind and name one sample.  frames[0] is the process frame (PK_PROC,
  * name from --comm, the matched program, or "as-<cr3>"), then user frames,
  * then kernel frames; frames[*n-1] is the leaf.  Strings stay valid until the
@@ -84,6 +87,10 @@ struct symbolizer_stats {
 	uint64_t cfi_steps;       /* steps made by libdwfl (CFI, or its x86_64 FP fallback) */
 	uint64_t fp_steps;        /* steps made by our own frame-pointer walker */
 	uint64_t trap_crossings;  /* kernel samples continued into user mode */
+	uint64_t vouched;         /* return addresses checked (QP_SF_RUNNING) */
+	uint64_t vouch_cuts;      /* chains cut at one that failed the check */
+	uint64_t kernel_samples;  /* kernel-mode samples */
+	uint64_t kernel_unnamed;  /* ... whose pc is in no kernel symbol */
 };
 void symbolizer_get_stats(const struct symbolizer *s,
 			  struct symbolizer_stats *st);

@@ -9,14 +9,21 @@
 
 struct app_status {
 	const char *guest_state;   /* "running", "paused", "disconnected", "file" */
-	double target_hz;          /* 0 when not sampling */
-	double achieved_hz;
+	/* Sampling facts, shown when ncpus > 0 (a live source):
+	 * rounds per second asked (0 = as fast as possible), samples per
+	 * second each sampled vCPU got (last ~5 s), vCPUs sampled, and the
+	 * share of rounds taken with the guest paused (%). */
+	double target_hz;
+	double vcpu_hz;
+	double paused_pct;
 	uint64_t samples;          /* received so far (keeps counting while frozen) */
 	uint64_t dropped;
 	uint64_t errors;
 	double elapsed_s;
-	int ncpus;
+	int ncpus;                 /* vCPUs sampled; 0: not sampling (a file) */
 	const char *message;       /* last error / notice, or NULL */
+	const char *warning;       /* a standing problem (e.g. kernel symbols
+				    * that do not fit the guest), or NULL */
 };
 
 struct app_source {

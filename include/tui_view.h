@@ -185,6 +185,11 @@ int tui_strwidth(const struct tui *t, const char *s);
 int tui_fit(const struct tui *t, const char *s, int w, char *buf,
 	    size_t blen);
 
+/* tui_state.c: The status line's text for width columns (t->status, freeze/decay
+ * state): parts that do not fit are dropped, least useful first, down to
+ * the guest state and the sample count.  Returns its width in columns. */
+int tui_status_text(const struct tui *t, int width, char *buf, size_t len);
+
 /* tui_keys.c: global keys and the help overlay. */
 extern const struct tui_key tui_global_keys[];
 int tui_dispatch_key(struct tui *t, int key);

@@ -37,6 +37,7 @@ struct options {
 	const char *comm[8];       /* --comm [CPUS:]EXPR, in order given */
 	int ncomm;
 	int koff_auto;             /* --kernel-offset auto (Linux: from the IDT) */
+	int koff_given;            /* --kernel-offset N (0 too: no search) */
 	int comm_linux;            /* --comm linux (BTF + __per_cpu_offset) */
 	double duration;
 	uint64_t samples;
@@ -56,20 +57,24 @@ static void usage(FILE *f)
 "\n"
 "Sampling:\n"
 "  --qmp SPEC          QMP socket (default ./qmp-socket) or tcp:HOST:PORT\n"
-"  --hz N              sampling rounds per second, all vCPUs each (default 100; 0 = max)\n"
-"  --cpus LIST         vCPUs to sample, e.g. 0,2-3 (default all)\n"
+"  -F, --frequency N, --hz N\n"
+"                      sampling rounds per second, all vCPUs each (default 100; 0 = max)\n"
+"  -C, --cpu LIST, --cpus LIST\n"
+"                      vCPUs to sample, e.g. 0,2-3 (default all)\n"
 "  --auto-stop         read with the guest running; a round in which a vCPU\n"
 "                      moved under the reads is read again, then paused (default)\n"
 "  --stop              pause the guest around every round\n"
 "  --no-stop           never pause (a vCPU that moved keeps only its leaf)\n"
 "  --stack-bytes N     stack copied from sp (default 8192)\n"
 "  --ustack-bytes N    user stack copied behind a kernel trap frame (default 4096)\n"
-"  --mem auto|memsave|hmp   how guest memory is read (default auto)\n"
+"  --mem auto|direct|memsave|hmp|file:PATH   how guest memory is read (default\n"
+"                      auto: direct from a local QEMU's memory when allowed)\n"
 "Symbols and processes:\n"
 "  --kernel ELF        guest kernel with symbols\n"
 "  --symbols FILE      nm / System.map / kallsyms text\n"
-"  --kernel-offset N|auto  slide of a relocated kernel; auto: Linux KASLR,\n"
-"                      found from the IDT and checked (needs --symbols)\n"
+"  --kernel-offset N|auto  slide of a relocated kernel (default for a Linux\n"
+"                      kernel: auto; 0 turns the search off); auto: Linux\n"
+"                      KASLR, found from the IDT and checked (live only)\n"
 "  --sysroot DIR       the guest's program ELFs\n"
 "  --comm [CPUS:]EXPR  task name, e.g. current_task->name or *sym+off;\n"
 "                      with CPUS (e.g. 1:cur_ap->name) only for those vCPUs;\n"
@@ -78,7 +83,7 @@ static void usage(FILE *f)
 "  --kernel-only | --user-only\n"
 "Output:\n"
 "  --batch             no TUI: sample, then print the top functions\n"
-"  --duration S        stop after S seconds (batch)\n"
+"  -d, --duration S    stop after S seconds (batch)\n"
 "  --samples N         stop after N samples\n"
 "  -o, --output FILE   folded stacks file (batch: written at the end; TUI: 's')\n"
 "  --folded            batch: print folded stacks to stdout instead of the table\n"
@@ -120,14 +125,17 @@ static int parse_cpus(const char *s, uint64_t *mask)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { O_HZ = 256, O_CPUS, O_STOP, O_NOSTOP, O_AUTOSTOP, O_STACK, O_USTACK, O_MEM,
+	/* -F -d -C: perf's spellings (perf record/top) of --hz --duration --cpus */
+	enum { O_STOP = 256, O_NOSTOP, O_AUTOSTOP, O_STACK, O_USTACK, O_MEM,
 	       O_KERNEL, O_SYMBOLS, O_KOFF, O_SYSROOT, O_COMM, O_INLINE, O_KONLY,
-	       O_UONLY, O_BATCH, O_DURATION, O_SAMPLES, O_FOLDED, O_TOP, O_RECORD,
+	       O_UONLY, O_BATCH, O_SAMPLES, O_FOLDED, O_TOP, O_RECORD,
 	       O_REPLAY, O_LOAD, O_REFRESH, O_THEME, O_THEMES_DIR, O_VERSION, O_QMP };
 	static const struct option lo[] = {
 		{ "qmp", required_argument, 0, O_QMP },
-		{ "hz", required_argument, 0, O_HZ },
-		{ "cpus", required_argument, 0, O_CPUS },
+		{ "hz", required_argument, 0, 'F' },
+		{ "frequency", required_argument, 0, 'F' },
+		{ "cpus", required_argument, 0, 'C' },
+		{ "cpu", required_argument, 0, 'C' },
 		{ "stop", no_argument, 0, O_STOP },
 		{ "no-stop", no_argument, 0, O_NOSTOP },
 		{ "auto-stop", no_argument, 0, O_AUTOSTOP },
@@ -143,7 +151,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "kernel-only", no_argument, 0, O_KONLY },
 		{ "user-only", no_argument, 0, O_UONLY },
 		{ "batch", no_argument, 0, O_BATCH },
-		{ "duration", required_argument, 0, O_DURATION },
+		{ "duration", required_argument, 0, 'd' },
 		{ "samples", required_argument, 0, O_SAMPLES },
 		{ "output", required_argument, 0, 'o' },
 		{ "folded", no_argument, 0, O_FOLDED },
@@ -172,14 +180,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->top = 25;
 	o->sym.max_depth = 128;
 
-	while ((c = getopt_long(argc, argv, "ho:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hF:d:C:o:", lo, NULL)) != -1) {
 		switch (c) {
 		case O_QMP: o->samp.qmp_spec = optarg; break;
-		case O_HZ:
+		case 'F':
 			o->samp.hz = strtod(optarg, &end);
 			if (*end || o->samp.hz < 0) goto bad;
 			break;
-		case O_CPUS:
+		case 'C':
 			if (parse_cpus(optarg, &o->samp.cpu_mask) < 0) goto bad;
 			break;
 		case O_STOP: o->samp.stop = SAMPLER_STOP_ALWAYS; break;
@@ -197,6 +205,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (!strcmp(optarg, "auto")) o->samp.mem = SAMPLER_MEM_AUTO;
 			else if (!strcmp(optarg, "memsave")) o->samp.mem = SAMPLER_MEM_MEMSAVE;
 			else if (!strcmp(optarg, "hmp") || !strcmp(optarg, "x")) o->samp.mem = SAMPLER_MEM_HMPX;
+			else if (!strcmp(optarg, "direct")) o->samp.mem = SAMPLER_MEM_DIRECT;
+			else if (!strncmp(optarg, "file:", 5) && optarg[5]) {
+				o->samp.mem = SAMPLER_MEM_DIRECT;
+				o->samp.mem_file = optarg + 5;
+			}
 			else goto bad;
 			break;
 		case O_KERNEL: o->sym.kernel = optarg; break;
@@ -204,8 +217,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case O_KOFF:
 			if (!strcmp(optarg, "auto")) {
 				o->koff_auto = 1;
+				o->koff_given = 0;
 				break;
 			}
+			o->koff_auto = 0;
+			o->koff_given = 1;
 			o->sym.kernel_offset = (int64_t)strtoull(optarg, &end, 0);
 			if (*end) goto bad;
 			break;
@@ -222,7 +238,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case O_KONLY: o->filter = PIPE_KERNEL_ONLY; break;
 		case O_UONLY: o->filter = PIPE_USER_ONLY; break;
 		case O_BATCH: o->batch = 1; break;
-		case O_DURATION:
+		case 'd':
 			o->duration = strtod(optarg, &end);
 			if (*end || o->duration <= 0) goto bad;
 			break;
@@ -319,21 +335,39 @@ static int write_outputs(const struct options *o, const struct profile *p)
 
 /* ---- live mode sources for the TUI ---- */
 
+enum { RATE_WIN = 5 };
+
 struct live {
 	struct pipeline *pl;
 	struct sampler *smp;
 	struct ring *ring;
 	double t0, hz;
-	uint64_t base_samples;      /* for achieved-rate after a reset */
-	double rate_t;
-	uint64_t rate_n;
+	uint64_t cpu_mask;          /* --cpus, 0 = all */
+	int stop;                   /* enum sampler_stop */
+	/* per-vCPU rate over the last RATE_WIN seconds: sample counts taken
+	 * once a second (a loaded host makes single seconds jumpy) */
+	double rate_t[RATE_WIN + 1];
+	uint64_t rate_n[RATE_WIN + 1];
+	int rate_i, rate_k;         /* newest snapshot, snapshots held */
 	double rate;
+	uint64_t base_rounds, base_paused;   /* since the start or 'R' */
+	char symwarn[512];          /* pipeline_symcheck's warning, or "" */
 };
+
+/* The kernel-symbol check (pipeline_symcheck) of a live session: on the
+ * kernel-mode samples of the first second, or the first 200. */
+static int live_symcheck(struct live *l)
+{
+	uint64_t min = mono_s() - l->t0 >= 1.0 ? 10 : 200;
+	return pipeline_symcheck(l->pl, min, l->symwarn, sizeof l->symwarn);
+}
 
 static long live_pump(void *ctx, struct profile *p, int budget_ms)
 {
 	struct live *l = ctx;
-	return pipeline_pump(l->pl, p, budget_ms);
+	long n = pipeline_pump(l->pl, p, budget_ms);
+	live_symcheck(l);
+	return n;
 }
 
 static const char *state_name(int st)
@@ -347,36 +381,97 @@ static const char *state_name(int st)
 	}
 }
 
+/* vCPUs a round samples: --cpus of the ones QEMU has. */
+static int sampled_cpus(uint64_t mask, int ncpus)
+{
+	if (ncpus <= 0)
+		return 0;
+	if (!mask)
+		return ncpus;
+	if (ncpus < 64)
+		mask &= (1ull << ncpus) - 1;
+	return __builtin_popcountll(mask);
+}
+
+/* Rounds taken with the guest paused: counted in --auto-stop, all of them
+ * with --stop, none with --no-stop. */
+static uint64_t paused_rounds(struct sampler_stats *ss, int stop)
+{
+	if (stop == SAMPLER_STOP_ALWAYS)
+		return atomic_load(&ss->rounds);
+	if (stop == SAMPLER_STOP_NEVER)
+		return 0;
+	return atomic_load(&ss->stop_rounds);
+}
+
 static void live_status(void *ctx, struct app_status *st)
 {
 	struct live *l = ctx;
 	struct sampler_stats *ss = sampler_stats(l->smp);
 	double now = mono_s();
 	uint64_t n = atomic_load(&ss->samples);
+	int ncpu = sampled_cpus(l->cpu_mask, atomic_load(&ss->ncpus));
 
-	if (now - l->rate_t >= 1.0) {
-		l->rate = (double)(n - l->rate_n) / (now - l->rate_t);
-		l->rate_t = now;
-		l->rate_n = n;
+	if (now - l->rate_t[l->rate_i] >= 1.0) {
+		/* the oldest snapshot; once all are held, the next one
+		 * replaces it */
+		int old = l->rate_k < RATE_WIN ? 0 : (l->rate_i + 1) % (RATE_WIN + 1);
+		l->rate = ncpu ? (double)(n - l->rate_n[old]) /
+				 (now - l->rate_t[old]) / ncpu : 0;
+		if (l->rate_k < RATE_WIN)
+			l->rate_k++;
+		l->rate_i = (l->rate_i + 1) % (RATE_WIN + 1);
+		l->rate_t[l->rate_i] = now;
+		l->rate_n[l->rate_i] = n;
 	}
 	memset(st, 0, sizeof *st);
 	st->guest_state = state_name(atomic_load(&ss->state));
 	st->target_hz = l->hz;
-	st->achieved_hz = l->rate;
+	st->vcpu_hz = l->rate;
+	uint64_t rounds = atomic_load(&ss->rounds) - l->base_rounds;
+	uint64_t paused = paused_rounds(ss, l->stop) - l->base_paused;
+	st->paused_pct = rounds ? 100.0 * (double)paused / (double)rounds : 0;
 	st->samples = n;
 	st->dropped = ring_dropped(l->ring);
 	st->errors = atomic_load(&ss->errors);
 	st->elapsed_s = now - l->t0;
-	st->ncpus = atomic_load(&ss->ncpus);
+	st->ncpus = ncpu;
 	const char *e = sampler_last_error(l->smp);
 	st->message = e && *e ? e : NULL;
+	st->warning = l->symwarn[0] ? l->symwarn : NULL;
+}
+
+/* --batch's account of the status line's rate facts over the whole run:
+ * "100 Hz asked, 73/s per vCPU, 2 vCPUs, 0 % paused". */
+static void batch_rate_line(const struct live *l, char *b, size_t n)
+{
+	struct sampler_stats *ss = sampler_stats(l->smp);
+	double dt = mono_s() - l->t0;
+	int ncpu = sampled_cpus(l->cpu_mask, atomic_load(&ss->ncpus));
+	uint64_t rounds = atomic_load(&ss->rounds);
+	uint64_t paused = paused_rounds(ss, l->stop);
+	double per = ncpu && dt > 0 ? (double)atomic_load(&ss->samples) / dt / ncpu : 0;
+	char asked[32];
+
+	if (l->hz > 0)
+		snprintf(asked, sizeof asked, "%g Hz", l->hz);
+	else
+		snprintf(asked, sizeof asked, "max Hz");
+	snprintf(b, n, "%s asked, %.1f/s per vCPU, %d vCPU%s, %.1f %% paused",
+		 asked, per, ncpu, ncpu == 1 ? "" : "s",
+		 rounds ? 100.0 * (double)paused / (double)rounds : 0.0);
 }
 
 static void live_reset(void *ctx)
 {
 	struct live *l = ctx;
-	l->rate_t = mono_s();
-	l->rate_n = atomic_load(&sampler_stats(l->smp)->samples);
+	struct sampler_stats *ss = sampler_stats(l->smp);
+	l->rate_i = l->rate_k = 0;
+	l->rate_t[0] = mono_s();
+	l->rate_n[0] = atomic_load(&ss->samples);
+	l->rate = 0;
+	l->base_rounds = atomic_load(&ss->rounds);
+	l->base_paused = paused_rounds(ss, l->stop);
 }
 
 /* A signal ended the TUI: the profile collected so far is not lost. */
@@ -396,7 +491,7 @@ static int save_on_signal(const struct profile *p, int sig)
 	return 0;
 }
 
-struct static_src { const char *what; uint64_t n; double t0; };
+struct static_src { const char *what, *warning; uint64_t n; double t0; };
 static void static_status(void *ctx, struct app_status *st)
 {
 	struct static_src *s = ctx;
@@ -405,6 +500,7 @@ static void static_status(void *ctx, struct app_status *st)
 	st->samples = s->n;
 	st->elapsed_s = mono_s() - s->t0;
 	st->message = s->what;
+	st->warning = s->warning;
 }
 
 static void install_signals(void)
@@ -418,19 +514,24 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static int run_static(const struct options *o, struct profile *p, const char *what)
+/* warning: printed on stderr (after the TUI, which shows it too), or NULL */
+static int run_static(const struct options *o, struct profile *p, const char *what,
+		      const char *warning)
 {
 	char err[512];
-	struct static_src ss = { what, p->samples, mono_s() };
+	struct static_src ss = { what, warning, p->samples, mono_s() };
 	struct app_source src = { .ctx = &ss, .status = static_status };
+	int rc = 0;
 
-	if (o->batch)
-		return write_outputs(o, p);
-	if (tui_run(&o->tui, p, &src, err, sizeof err) < 0) {
+	if (o->batch) {
+		rc = write_outputs(o, p);
+	} else if (tui_run(&o->tui, p, &src, err, sizeof err) < 0) {
 		fprintf(stderr, "qtop-prof: %s\n", err);
 		return 1;
 	}
-	return 0;
+	if (warning)
+		fprintf(stderr, "qtop-prof: warning: %s\n", warning);
+	return rc;
 }
 
 static int run_load(const struct options *o)
@@ -463,7 +564,7 @@ static int run_load(const struct options *o)
 		profile_free(p);
 		return 1;
 	}
-	rc = run_static(o, p, o->load);
+	rc = run_static(o, p, o->load, NULL);
 	profile_free(p);
 	return rc;
 }
@@ -487,7 +588,7 @@ static struct symbolizer *open_symbolizer(const struct options *o)
 
 static int run_replay(const struct options *o)
 {
-	char err[512];
+	char err[512], symwarn[512] = "";
 	struct record_reader *r = record_open(o->replay, err, sizeof err);
 	struct symbolizer *sym;
 	struct profile *p;
@@ -512,51 +613,90 @@ static int run_replay(const struct options *o)
 	pl.filter = o->filter;
 	while ((rc = record_next(r, &s, err, sizeof err)) == 1) {
 		pipeline_feed(&pl, p, s);
+		pipeline_symcheck(&pl, 200, symwarn, sizeof symwarn);
 		if (o->samples && pl.consumed >= o->samples)
 			break;
 	}
 	if (rc < 0)   /* keep what was read: a truncated file still gives a profile */
 		fprintf(stderr, "qtop-prof: %s (using the %" PRIu64 " samples before it)\n",
 			err, pl.consumed);
+	pipeline_symcheck(&pl, 1, symwarn, sizeof symwarn);   /* a short file */
 	record_reader_close(r);
-	rc = run_static(o, p, o->replay);
+	rc = run_static(o, p, o->replay, symwarn[0] ? symwarn : NULL);
 	profile_free(p);
 	symbolizer_free(sym);
 	return rc;
 }
 
-/* A Linux vmlinux (ORC tables) as --kernel: kernel stacks are found from
- * their 16 KiB alignment, --kernel-offset auto and --comm linux are
- * resolved here, on a QMP connection of our own closed before the sampler
- * opens its one.  Returns 0, or -1 with a message. */
-static int linux_setup(struct options *o, char *err, size_t errlen)
+/* The KASLR slide of a Linux guest, over a QMP connection of our own.
+ * Given --kernel-offset auto, a failure is an error (-1); without any
+ * --kernel-offset it is a warning and the slide stays 0. */
+static int linux_slide(struct options *o, struct linux_kernel *k,
+		       char *err, size_t errlen)
 {
-	if (!o->sym.kernel) {
-		if (!o->koff_auto && !o->comm_linux)
-			return 0;
-		snprintf(err, errlen, "--kernel-offset auto / --comm linux need "
-			 "--kernel VMLINUX and --symbols System.map");
-		return -1;
-	}
-	struct linux_kernel *k = linux_kernel_open(o->sym.kernel,
-						   o->sym.symbols, err, errlen);
-	if (!k) {
-		if (!o->koff_auto && !o->comm_linux)
-			return 0;   /* not a Linux vmlinux: nothing to do */
-		return -1;
-	}
-	o->samp.linux_kstack = 16384;
-	if (o->koff_auto) {
-		struct kaslr_result kr;
-		if (linux_kernel_detect_slide_qmp(k, o->samp.qmp_spec, 0, &kr,
-						  err, errlen) < 0) {
-			linux_kernel_free(k);
+	struct kaslr_result kr;
+	char e[400];
+
+	if (linux_kernel_detect_slide_qmp(k, o->samp.qmp_spec, 0, &kr,
+					  e, sizeof e) < 0) {
+		if (o->koff_auto) {
+			snprintf(err, errlen, "%s", e);
 			return -1;
 		}
-		o->sym.kernel_offset = kr.slide;
-		fprintf(stderr, "qtop-prof: kernel slide 0x%llx (%d of %d IDT "
-			"gates%s)\n", (unsigned long long)kr.slide, kr.votes,
-			kr.decoded, kr.confirmed ? ", linux_banner matches" : "");
+		fprintf(stderr, "qtop-prof: warning: Linux kernel: the KASLR slide "
+			"was not found (%s); going on with slide 0: kernel "
+			"frames may be unnamed (give --kernel-offset N, or "
+			"--kernel-offset 0 to skip this search)\n", e);
+		return 0;
+	}
+	o->sym.kernel_offset = kr.slide;
+	fprintf(stderr, "qtop-prof: kernel slide 0x%llx (%d of %d IDT "
+		"gates%s)\n", (unsigned long long)kr.slide, kr.votes,
+		kr.decoded, kr.confirmed ? ", linux_banner matches" : "");
+	return 0;
+}
+
+/* A Linux kernel: a vmlinux (ORC tables) as --kernel, or the symbols of
+ * one (--symbols, or a --kernel ELF without ORC).  Its KASLR slide is found
+ * unless --kernel-offset N was given; with a vmlinux, kernel stacks are
+ * found from their 16 KiB alignment and --comm linux is resolved.  All on a
+ * QMP connection of our own closed before the sampler opens its one.
+ * Returns 0, or -1 with a message. */
+static int linux_setup(struct options *o, char *err, size_t errlen)
+{
+	int want_slide = o->koff_auto || !o->koff_given;
+	struct linux_kernel *k = NULL;
+
+	if (o->sym.kernel)
+		k = linux_kernel_open(o->sym.kernel, o->sym.symbols, err, errlen);
+	if (!k) {
+		if (o->comm_linux) {
+			if (!o->sym.kernel)
+				snprintf(err, errlen, "--comm linux needs --kernel "
+					 "VMLINUX and --symbols System.map");
+			return -1;
+		}
+		if (!want_slide)
+			return 0;
+		/* not a vmlinux with ORC: the symbols may still be Linux's */
+		const char *path = o->sym.symbols ? o->sym.symbols : o->sym.kernel;
+		k = path ? linux_kernel_open_syms(path, err, errlen) : NULL;
+		if (!k) {
+			if (!o->koff_auto)
+				return 0;   /* not Linux: nothing to do */
+			if (!path)
+				snprintf(err, errlen, "--kernel-offset auto needs "
+					 "--kernel VMLINUX and --symbols System.map");
+			return -1;
+		}
+		int rc = linux_slide(o, k, err, errlen);
+		linux_kernel_free(k);
+		return rc;
+	}
+	o->samp.linux_kstack = 16384;
+	if (want_slide && linux_slide(o, k, err, errlen) < 0) {
+		linux_kernel_free(k);
+		return -1;
 	}
 	for (int c = 0; o->comm_linux && c < SAMPLER_MAX_CPUS; c++)
 		if (linux_kernel_comm_recipe(k, o->sym.kernel_offset, c,
@@ -649,18 +789,23 @@ static int run_live(struct options *o)
 		fprintf(stderr, "qtop-prof: %s\n", err);
 		goto out;
 	}
+	fprintf(stderr, "qtop-prof: %s\n", sampler_mem_note(smp));
 	memset(&live, 0, sizeof live);
 	live.pl = &pl;
 	live.smp = smp;
 	live.ring = &ring;
-	live.t0 = live.rate_t = mono_s();
+	live.t0 = live.rate_t[0] = mono_s();
 	live.hz = o->samp.hz;
+	live.cpu_mask = o->samp.cpu_mask;
+	live.stop = o->samp.stop;
 
 	if (o->batch) {
 		double t_end = o->duration > 0 ? live.t0 + o->duration : 0;
 		int st;
 		for (;;) {
 			pipeline_pump(&pl, p, 50);
+			if (live_symcheck(&live))
+				fprintf(stderr, "qtop-prof: warning: %s\n", live.symwarn);
 			st = atomic_load(&sampler_stats(smp)->state);
 			if (got_signal || st == SAMPLER_DISCONNECTED || st == SAMPLER_DONE)
 				break;
@@ -670,6 +815,8 @@ static int run_live(struct options *o)
 			nanosleep(&ts, NULL);
 		}
 		sampler_join(smp);   /* final counters: no more pushes after this */
+		char rate_line[160];
+		batch_rate_line(&live, rate_line, sizeof rate_line);
 		if (st == SAMPLER_DISCONNECTED)
 			fprintf(stderr, "qtop-prof: sampling ended: %s\n", sampler_last_error(smp));
 		/* Failed commands do not end sampling: say how many and why. */
@@ -698,14 +845,28 @@ static int run_live(struct options *o)
 		smp = NULL;
 		while (pipeline_pump(&pl, p, 1000) > 0)
 			;
+		{
+			struct symbolizer_stats ss;
+			symbolizer_get_stats(pl.sym, &ss);
+			if (ss.vouched)
+				fprintf(stderr, "qtop-prof: chains read with the guest running: "
+					"%" PRIu64 " return addresses checked, %" PRIu64
+					" chains cut at one that did not follow a call to its callee\n",
+					ss.vouched, ss.vouch_cuts);
+		}
+		if (pipeline_symcheck(&pl, 1, live.symwarn, sizeof live.symwarn))
+			fprintf(stderr, "qtop-prof: warning: %s\n", live.symwarn);
 		fprintf(stderr, "qtop-prof: %" PRIu64 " samples in %.1f s (%.1f/s), %" PRIu64
 			" dropped, %" PRIu64 " unusable\n", pl.consumed, mono_s() - live.t0,
 			(double)pl.consumed / (mono_s() - live.t0), ring_dropped(&ring), pl.unusable);
+		fprintf(stderr, "qtop-prof: %s\n", rate_line);
 		rc = write_outputs(o, p);
 	} else {
 		struct app_source src = { .ctx = &live, .pump = live_pump,
 					  .status = live_status, .reset = live_reset };
 		int tr = tui_run(&o->tui, p, &src, err, sizeof err);
+		if (live.symwarn[0])   /* the terminal is back: say it where it stays */
+			fprintf(stderr, "qtop-prof: warning: %s\n", live.symwarn);
 		if (tr < 0) {
 			fprintf(stderr, "qtop-prof: %s\n", err);
 			rc = 1;

@@ -1,5 +1,7 @@
 /* memread.c - guest memory reads for the sampler (see memread.h). */
 #include "memread.h"
+#include "guestmem.h"
+#include "pagewalk.h"
 #include "regs.h"
 
 #include <dirent.h>
@@ -19,7 +21,14 @@
 
 struct memread {
 	struct qmp *q;
-	enum sampler_mem mode;
+	enum sampler_mem mode;   /* what the user gets: DIRECT, MEMSAVE or HMPX */
+	enum sampler_mem mon;    /* the monitor transport: MEMSAVE or HMPX */
+	struct guestmem *gm;     /* direct */
+	struct pagewalk *pw;
+	struct pagewalk_cpu cpu[SAMPLER_MAX_CPUS];
+	uint8_t cpu_set[SAMPLER_MAX_CPUS];
+	long gm_err;             /* last guestmem failure seen by the page walk */
+	char note[512];
 	char dir[96];          /* private 0700 directory for memsave files */
 	int dirfd;
 	char *xbuf;            /* scratch for HMP x parsing */
@@ -74,7 +83,7 @@ static long memsave_collect(struct memread *m, const char *name, uint8_t *buf,
 
 static int use_memsave(const struct memread *m, uint32_t len)
 {
-	return m->mode == SAMPLER_MEM_MEMSAVE && len > SMALL_READ;
+	return m->mon == SAMPLER_MEM_MEMSAVE && len > SMALL_READ;
 }
 
 static int send_read(struct memread *m, int slot, int cpu, uint64_t addr,
@@ -188,8 +197,8 @@ long memread_wait_at_sp(struct memread *m, uint64_t id, uint64_t *addr,
 	return got > 0 ? got : QMP_E_ERROR;
 }
 
-int memread_batch(struct memread *m, struct memread_req *req, size_t n,
-		  char *err, size_t errlen)
+static int monitor_batch(struct memread *m, struct memread_req *req, size_t n,
+			 char *err, size_t errlen)
 {
 	uint64_t ids[MAX_INFLIGHT];
 	int fatal = 0;
@@ -260,6 +269,79 @@ int memread_batch(struct memread *m, struct memread_req *req, size_t n,
 	return 0;
 }
 
+static long phys_read(void *ctx, uint64_t pa, void *buf, uint32_t len)
+{
+	struct memread *m = ctx;
+	long got = guestmem_read(m->gm, pa, buf, len);
+
+	if (got < 0)
+		m->gm_err = got;
+	return got;
+}
+
+void memread_set_cpu_state(struct memread *m, int cpu, const struct qp_regs *r)
+{
+	if (!m->pw || cpu < 0 || cpu >= SAMPLER_MAX_CPUS)
+		return;
+	m->cpu[cpu] = (struct pagewalk_cpu){ .cr0 = r->cr0, .cr3 = r->cr3,
+					     .cr4 = r->cr4, .efer = r->efer };
+	m->cpu_set[cpu] = 1;
+	pagewalk_invalidate(m->pw);
+}
+
+void memread_layout_changed(struct memread *m)
+{
+	if (m && m->gm) {
+		guestmem_layout_changed(m->gm);
+		pagewalk_invalidate(m->pw);
+	}
+}
+
+int memread_batch(struct memread *m, struct memread_req *req, size_t n,
+		  char *err, size_t errlen)
+{
+	struct memread_req mon[MAX_INFLIGHT];
+	size_t nmon = 0;
+	size_t idx[MAX_INFLIGHT];
+
+	if (m->mode != SAMPLER_MEM_DIRECT)
+		return monitor_batch(m, req, n, err, errlen);
+	for (size_t i = 0; i < n; i++) {
+		struct memread_req *r = &req[i];
+		long got;
+
+		if (r->cpu < 0 || r->cpu >= SAMPLER_MAX_CPUS || !m->cpu_set[r->cpu]) {
+			/* no registers yet for this vCPU: the monitor translates */
+			if (nmon == MAX_INFLIGHT) {
+				int rc = monitor_batch(m, mon, nmon, err, errlen);
+				for (size_t k = 0; k < nmon; k++)
+					req[idx[k]].got = mon[k].got;
+				if (rc < 0)
+					return rc;
+				nmon = 0;
+			}
+			idx[nmon] = i;
+			mon[nmon++] = *r;
+			continue;
+		}
+		m->gm_err = 0;
+		got = pagewalk_read(m->pw, &m->cpu[r->cpu], r->addr, r->buf, r->len);
+		if (m->gm_err == GUESTMEM_E_GONE || m->gm_err == GUESTMEM_E_PERM) {
+			snprintf(err, errlen, "direct read of QEMU's memory failed: %s",
+				 m->gm_err == GUESTMEM_E_GONE ? "QEMU is gone" : "permission denied");
+			note_error(m, err);
+		}
+		r->got = got > 0 ? got : QMP_E_ERROR;
+	}
+	if (nmon) {
+		int rc = monitor_batch(m, mon, nmon, err, errlen);
+		for (size_t k = 0; k < nmon; k++)
+			req[idx[k]].got = mon[k].got;
+		return rc;
+	}
+	return 0;
+}
+
 long memread_virt(struct memread *m, int cpu, uint64_t addr, void *buf,
 		  uint32_t len, char *err, size_t errlen)
 {
@@ -323,11 +405,64 @@ static void remove_dir(struct memread *m)
 	rmdir(m->dir);
 }
 
+/* The monitor transport: memsave (after checking that QEMU writes where we
+ * read) or HMP x.  0, or a negative qmp_err with m freed. */
+static int monitor_setup(struct memread *m, struct qmp *q, enum sampler_mem mode,
+			 char *err, size_t errlen);
+
+/* Direct reads, when asked (DIRECT) or possible (AUTO, local unix socket).
+ * Returns 1 when they work, 0 when the monitor is to be used (the note
+ * says why), -1 when an explicit DIRECT cannot work (message in err). */
+static int direct_setup(struct memread *m, enum sampler_mem asked,
+			const char *file, char *err, size_t errlen)
+{
+	char why[400];
+	int perm = 0;
+
+	if (asked == SAMPLER_MEM_AUTO && !qmp_peer_pid(m->q)) {
+		snprintf(why, sizeof why, "QEMU is not the local peer of a unix socket");
+		goto monitor;
+	}
+	m->gm = guestmem_open(m->q, file, &perm, why, sizeof why);
+	if (m->gm) {
+		m->pw = pagewalk_new(phys_read, m, 4096);
+		if (!m->pw) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		if (file)
+			snprintf(m->note, sizeof m->note,
+				 "guest memory: direct, from QEMU's RAM file %s (%d ranges)",
+				 file, guestmem_nregions(m->gm));
+		else
+			snprintf(m->note, sizeof m->note,
+				 "guest memory: direct, process_vm_readv of QEMU pid %d (%d RAM ranges)%s",
+				 guestmem_pid(m->gm), guestmem_nregions(m->gm),
+				 asked == SAMPLER_MEM_AUTO ? ": QEMU is local and a probe read matched xp" : "");
+		return 1;
+	}
+	if (asked == SAMPLER_MEM_DIRECT) {
+		snprintf(err, errlen, "--mem direct: %s%s", why,
+			 perm ? " (--mem auto falls back to the monitor)" : "");
+		return -1;
+	}
+monitor:
+	snprintf(m->note, sizeof m->note, "guest memory: %s through the monitor (direct reads: %s)",
+		 m->mon == SAMPLER_MEM_MEMSAVE ? "memsave" : "HMP x", why);
+	return 0;
+}
+
 struct memread *memread_new(struct qmp *q, enum sampler_mem mode, char *err,
 			    size_t errlen)
 {
+	return memread_new_ex(q, mode, NULL, err, errlen);
+}
+
+struct memread *memread_new_ex(struct qmp *q, enum sampler_mem mode,
+			       const char *file, char *err, size_t errlen)
+{
 	struct memread *m = calloc(1, sizeof *m);
-	uint8_t probe[8];
+	int rc;
 
 	if (!m) {
 		snprintf(err, errlen, "out of memory");
@@ -335,11 +470,37 @@ struct memread *memread_new(struct qmp *q, enum sampler_mem mode, char *err,
 	}
 	m->q = q;
 	m->dirfd = -1;
-	if (mode == SAMPLER_MEM_AUTO)
-		mode = qmp_is_local(q) ? SAMPLER_MEM_MEMSAVE : SAMPLER_MEM_HMPX;
-	m->mode = mode;
-	if (mode == SAMPLER_MEM_HMPX)
+	if (file)
+		mode = SAMPLER_MEM_DIRECT;
+	rc = monitor_setup(m, q, mode, err, errlen);
+	if (rc < 0)
+		return NULL;
+	m->mode = m->mon;
+	if (mode == SAMPLER_MEM_MEMSAVE || mode == SAMPLER_MEM_HMPX) {
+		snprintf(m->note, sizeof m->note, "guest memory: %s (asked)",
+			 m->mon == SAMPLER_MEM_MEMSAVE ? "memsave" : "HMP x");
 		return m;
+	}
+	rc = direct_setup(m, mode, file, err, errlen);
+	if (rc < 0) {
+		memread_free(m);
+		return NULL;
+	}
+	if (rc == 1)
+		m->mode = SAMPLER_MEM_DIRECT;
+	return m;
+}
+
+static int monitor_setup(struct memread *m, struct qmp *q, enum sampler_mem mode,
+			 char *err, size_t errlen)
+{
+	uint8_t probe[8];
+
+	if (mode != SAMPLER_MEM_MEMSAVE && mode != SAMPLER_MEM_HMPX)
+		mode = qmp_is_local(q) ? SAMPLER_MEM_MEMSAVE : SAMPLER_MEM_HMPX;
+	m->mon = mode;
+	if (mode == SAMPLER_MEM_HMPX)
+		return 0;
 
 	/* On tmpfs memsave costs 2-8x less than on a disk-backed /tmp
 	 * (measured: ~300 us vs 500-2500 us median per 4 KiB). */
@@ -354,14 +515,14 @@ struct memread *memread_new(struct qmp *q, enum sampler_mem mode, char *err,
 		snprintf(err, errlen, "cannot create a private directory for memsave: %s",
 			 strerror(errno));
 		free(m);
-		return NULL;
+		return QMP_E_IO;
 	}
 	m->dirfd = open(m->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (m->dirfd < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", m->dir, strerror(errno));
 		rmdir(m->dir);
 		free(m);
-		return NULL;
+		return QMP_E_IO;
 	}
 	/* Does QEMU write where we read (same host, same mount namespace)?
 	 * Probe with 8 bytes of guest-physical address 0: a success reply
@@ -384,18 +545,18 @@ struct memread *memread_new(struct qmp *q, enum sampler_mem mode, char *err,
 		if (rc == 0 && faccessat(m->dirfd, "probe", R_OK, AT_SYMLINK_NOFOLLOW) != 0) {
 			/* QEMU is on another host or namespace: use HMP x. */
 			remove_dir(m);
-			m->mode = SAMPLER_MEM_HMPX;
-			return m;
+			m->mon = SAMPLER_MEM_HMPX;
+			return 0;
 		}
 		unlinkat(m->dirfd, "probe", 0);
 		if (rc < 0 && rc != QMP_E_ERROR) {
 			snprintf(err, errlen, "%s", e2);
 			remove_dir(m);
 			free(m);
-			return NULL;
+			return rc;
 		}
 	}
-	return m;
+	return 0;
 }
 
 void memread_free(struct memread *m)
@@ -403,6 +564,8 @@ void memread_free(struct memread *m)
 	if (!m)
 		return;
 	remove_dir(m);
+	pagewalk_free(m->pw);
+	guestmem_free(m->gm);
 	free(m->xbuf);
 	free(m);
 }
@@ -410,5 +573,6 @@ void memread_free(struct memread *m)
 enum sampler_mem memread_mode(const struct memread *m) { return m->mode; }
 const char *memread_dir(const struct memread *m)
 {
-	return m->mode == SAMPLER_MEM_MEMSAVE ? m->dir : NULL;
+	return m->mon == SAMPLER_MEM_MEMSAVE ? m->dir : NULL;
 }
+const char *memread_note(const struct memread *m) { return m->note; }

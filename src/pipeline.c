@@ -1,6 +1,7 @@
 /* pipeline.c - raw samples -> symbolizer -> profile (see pipeline.h). */
 #include "pipeline.h"
 
+#include <stdio.h>
 #include <time.h>
 
 static uint64_t mono_ns(void)
@@ -48,4 +49,30 @@ long pipeline_pump(struct pipeline *pl, struct profile *p, int budget_ms)
 			break;
 	}
 	return n;
+}
+
+int pipeline_symcheck(struct pipeline *pl, uint64_t min_kernel, char *msg,
+		      size_t msglen)
+{
+	struct symbolizer_stats st;
+
+	if (pl->symcheck_done)
+		return 0;
+	symbolizer_get_stats(pl->sym, &st);
+	if (!st.kernel_samples || st.kernel_samples < min_kernel)
+		return 0;
+	pl->symcheck_done = 1;
+	if (2 * st.kernel_unnamed <= st.kernel_samples)
+		return 0;
+	unsigned long long un = st.kernel_unnamed, all = st.kernel_samples;
+	if (!symbolizer_has_kernel_symbols(pl->sym))
+		snprintf(msg, msglen, "%llu of %llu kernel-mode samples have no "
+			 "symbol: no kernel symbols were given (--kernel "
+			 "VMLINUX and/or --symbols System.map)", un, all);
+	else
+		snprintf(msg, msglen, "%llu of %llu kernel-mode samples resolve "
+			 "to no kernel symbol: wrong or missing kernel slide "
+			 "(--kernel-offset), a --kernel/--symbols that is not the "
+			 "running kernel, or missing --kernel/--symbols", un, all);
+	return 1;
 }

@@ -118,7 +118,8 @@ static int word_is(const char *s, size_t n, const char *w)
 	return strlen(w) == n && memcmp(s, w, n) == 0;
 }
 
-/* Read-only HMP command lines only: info, x, xp, print/p (with /fmt). */
+/* Read-only HMP command lines only: info, x, xp, print/p (with /fmt), and
+ * gpa2hva (prints where guest RAM lies in QEMU's address space). */
 static int hmp_line_allowed(const char *line)
 {
 	const char *p = line, *w;
@@ -133,7 +134,7 @@ static int hmp_line_allowed(const char *line)
 	while (*p && *p != ' ')
 		p++;
 	n = (size_t)(p - w);
-	if (word_is(w, n, "info"))
+	if (word_is(w, n, "info") || word_is(w, n, "gpa2hva"))
 		return 1;
 	base = 0;
 	while (base < n && w[base] != '/')
@@ -1017,6 +1018,21 @@ void qmp_set_timeout(struct qmp *q, int timeout_ms)
 int qmp_fd(const struct qmp *q) { return q ? q->fd : -1; }
 int qmp_qemu_version(const struct qmp *q) { return q ? q->version : 0; }
 int qmp_is_local(const struct qmp *q) { return q ? q->local : 0; }
+
+int qmp_peer_pid(const struct qmp *q)
+{
+	struct ucred cr;
+	socklen_t n = sizeof cr;
+	struct sockaddr_storage sa;
+	socklen_t sn = sizeof sa;
+
+	if (!q || q->fd < 0 || getsockname(q->fd, (struct sockaddr *)&sa, &sn) < 0 ||
+	    sa.ss_family != AF_UNIX)
+		return 0;
+	if (getsockopt(q->fd, SOL_SOCKET, SO_PEERCRED, &cr, &n) < 0 || n != sizeof cr)
+		return 0;
+	return cr.pid > 0 ? (int)cr.pid : 0;
+}
 
 /* ---- commands ---- */
 

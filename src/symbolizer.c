@@ -572,6 +572,12 @@ int symbolizer_wants_code(const struct symbolizer *s)
 	return s && s->nprogs > 0;
 }
 
+int symbolizer_has_kernel_symbols(const struct symbolizer *s)
+{
+	return s && s->have_kernel && s->kernel.syms &&
+	       symtab_count(s->kernel.syms) > 0;
+}
+
 int symbolizer_comm_recipe(struct symbolizer *s, struct comm_recipe *r,
 			   char *err, size_t errlen)
 {
@@ -798,6 +804,156 @@ static const char *hexname(struct symbolizer *s, uint64_t pc)
 	return s->hex[s->nhex++];
 }
 
+/* ---- vouching for chains read from a running guest (QP_SF_RUNNING) ----
+ *
+ * The registers and the stack copy are a few microseconds apart and the
+ * guest runs on between them, so a stack word the unwinder takes for a
+ * return address may already belong to another call.  A return address is
+ * kept only when the instruction before it is a call that can lead to the
+ * frame below: a direct call to the callee's function (or to a thunk /
+ * trampoline, or to a function that tail-jumps to the callee), or an
+ * indirect call (target unknown).  The bytes come from the ELF file, as
+ * compiled: runtime patching (alternatives, static calls) keeps call sites
+ * calls. */
+
+static const uint8_t *code_at(const struct bin *b, uint64_t a, size_t n)
+{
+	for (int i = 0; i < b->nsegs; i++) {
+		const struct seg *sg = &b->segs[i];
+		if (a >= sg->vaddr && a - sg->vaddr + n <= sg->filesz)
+			return b->file + sg->off + (a - sg->vaddr);
+	}
+	return NULL;
+}
+
+static int32_t rel32_at(const uint8_t *p)
+{
+	return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 |
+			 (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+}
+
+/* Does the function at fn jump (jmp rel32/rel8, jcc rel32) to dest?
+ * A byte scan of the function's own bytes: a tail call. */
+static int jumps_to(const struct bin *b, const struct sym *fn, uint64_t dest)
+{
+	uint64_t len = fn->size ? fn->size : 256;
+	if (len > 8192)
+		len = 8192;
+	const uint8_t *p = code_at(b, fn->addr, len);
+	if (!p)
+		return 0;
+	for (uint64_t i = 0; i + 2 <= len; i++) {
+		uint64_t at = fn->addr + i;
+		if (p[i] == 0xe9 && i + 5 <= len &&
+		    at + 5 + (uint64_t)(int64_t)rel32_at(p + i + 1) == dest)
+			return 1;
+		if (p[i] == 0xeb && at + 2 + (uint64_t)(int64_t)(int8_t)p[i + 1] == dest)
+			return 1;
+		if (p[i] == 0x0f && (p[i + 1] & 0xf0) == 0x80 && i + 6 <= len &&
+		    at + 6 + (uint64_t)(int64_t)rel32_at(p + i + 2) == dest)
+			return 1;
+	}
+	return 0;
+}
+
+static int name_is_thunk(const char *n)
+{
+	return !strncmp(n, "__x86_indirect_", 15) || !strncmp(n, "__SCT__", 7) ||
+	       !strncmp(n, "__x86_return_thunk", 18) ||
+	       !strncmp(n, "__fentry__", 10) || strstr(n, "_thunk") != NULL;
+}
+
+/* Same function, allowing gcc's split parts (foo.cold, foo.part.0). */
+static int same_function(const struct sym *callee, const struct sym *tgt)
+{
+	if (callee == tgt || callee->addr == tgt->addr)
+		return 1;
+	const char *dot = strstr(callee->name, ".cold");
+	if (!dot)
+		dot = strstr(callee->name, ".part");
+	return dot && strlen(tgt->name) == (size_t)(dot - callee->name) &&
+	       !strncmp(tgt->name, callee->name, (size_t)(dot - callee->name));
+}
+
+/* Can a call whose return address is ra lead to the code at callee (a pc
+ * inside the frame below)?  1 yes, 0 no. */
+static int ret_vouched(const struct bin *b, uint64_t ra, uint64_t callee)
+{
+	if (!b || !b->file)
+		return 1;               /* no code to check against */
+	const uint8_t *p = code_at(b, ra - 7, 7);
+	if (!p)
+		return 0;
+	if (p[2] == 0xe8) {            /* call rel32 */
+		uint64_t tgt = ra + (uint64_t)(int64_t)rel32_at(p + 3);
+		if (!b->syms)
+			return 1;
+		const struct sym *cs = symtab_lookup(b->syms, callee);
+		const struct sym *ts = symtab_lookup(b->syms, tgt);
+		if (!cs || !ts)
+			return 1;       /* unnamed code: cannot tell */
+		if (same_function(cs, ts) || name_is_thunk(ts->name))
+			return 1;
+		if (ts->addr != tgt)
+			return 0;       /* a call into the middle of something */
+		/* tail calls, up to two deep (f -> jmp g -> jmp callee) */
+		if (jumps_to(b, ts, cs->addr))
+			return 1;
+		uint64_t len = ts->size ? ts->size : 256;
+		const uint8_t *q = code_at(b, ts->addr, len > 8192 ? 8192 : len);
+		for (uint64_t i = 0; q && i + 5 <= len && i < 8192; i++) {
+			if (q[i] != 0xe9)
+				continue;
+			uint64_t d = ts->addr + i + 5 + (uint64_t)(int64_t)rel32_at(q + i + 1);
+			const struct sym *m = symtab_lookup(b->syms, d);
+			if (m && m->addr == d && m != ts && jumps_to(b, m, cs->addr))
+				return 1;
+		}
+		return 0;
+	}
+	/* call r/m (FF /2), by length: 2 (reg, [reg]), 3 ([reg+d8], [sib]),
+	 * 4 ([sib+d8]), 6 ([reg+d32], [rip+d32]), 7 ([sib+d32]) */
+	for (int len = 2; len <= 7; len++) {
+		const uint8_t *c = p + 7 - len;
+		if (c[0] != 0xff || (c[1] & 0x38) != 0x10)
+			continue;
+		int mod = c[1] >> 6, rm = c[1] & 7;
+		int want = 2;
+		if (mod == 3)
+			want = 2;
+		else if (mod == 0)
+			want = rm == 4 ? 3 : rm == 5 ? 6 : 2;
+		else if (mod == 1)
+			want = rm == 4 ? 4 : 3;
+		else
+			want = rm == 4 ? 7 : 6;
+		if (want == len)
+			return 1;
+	}
+	return 0;
+}
+
+/* Cut a walk (leaf first) at the first return address that is not vouched
+ * for.  Frames with an exact pc (isact: after an interrupt or trap frame)
+ * start afresh. */
+static void vouch_walk(struct symbolizer *s, const struct bin *b,
+		       struct uw_frame *f, struct uw_result *res)
+{
+	for (int i = 1; i < res->n; i++) {
+		if (f[i].isact)
+			continue;
+		s->st.vouched++;
+		uint64_t callee = f[i - 1].isact ? f[i - 1].pc : f[i - 1].pc - 1;
+		if (!ret_vouched(b, f[i].pc, callee)) {
+			s->st.vouch_cuts++;
+			res->n = i;
+			res->end = UW_END_FAIL;
+			res->beyond_valid = 0;
+			return;
+		}
+	}
+}
+
 /* Frames of one walk (leaf first in f) appended root -> leaf. */
 static void emit(struct symbolizer *s, size_t *n, const struct bin *b,
 		 const struct uw_frame *f, int nf, int kind)
@@ -916,6 +1072,11 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 	if (kernel_mode) {
 		struct uw_state st = { r->ip & mask, r->gpr[QP_RSP] & mask,
 				       r->gpr[QP_RBP] & mask };
+		/* the front end's "wrong slide / wrong vmlinux" check: the
+		 * leaf is enough (a wrong slide misses almost every pc) */
+		s->st.kernel_samples++;
+		if (!kb || !kb->syms || !symtab_lookup(kb->syms, st.pc))
+			s->st.kernel_unnamed++;
 		uint64_t trap_ip = 0, trap_sp = 0, trap_cs = 0;
 		int trap = 0;
 		if (smp->flags & QP_SF_HAS_TRAP &&
@@ -945,6 +1106,12 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 			walk(s, kb, kws, 1, &kmem, 1, &st, r->gpr,
 			     trap ? smp->trap_addr : 0, s->kf, &kres);
 		}
+		if (smp->flags & QP_SF_RUNNING) {
+			int n0 = kres.n;
+			vouch_walk(s, kb, s->kf, &kres);
+			if (kres.n < n0)
+				lk_user = trap = 0;    /* cut: the user part is not reached */
+		}
 		if (trap) {
 			s->st.trap_crossings++;
 			/* the kernel part is whole when it got to the entry
@@ -968,6 +1135,8 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 					       smp->flags & QP_SF_USTACK_FAILED ? 0 :
 					       smp->ustack_len };
 			walk(s, prog, uws, 0, &umem, 1, &us, NULL, 0, s->uf, &ures);
+			if (smp->flags & QP_SF_RUNNING)
+				vouch_walk(s, prog, s->uf, &ures);
 			have_user = 1;
 			if (!ures.n) {
 				/* not even the user pc is plausible */
@@ -987,6 +1156,8 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		struct uw_state us = { r->ip & um, r->gpr[QP_RSP] & um,
 				       r->gpr[QP_RBP] & um };
 		walk(s, prog, uws, 0, &kmem, 1, &us, r->gpr, 0, s->uf, &ures);
+		if (smp->flags & QP_SF_RUNNING)
+			vouch_walk(s, prog, s->uf, &ures);
 		have_user = 1;
 		if (ures.end != UW_END_OK || !ures.n)
 			truncated = 1;

@@ -109,37 +109,94 @@ static void draw_tabs(struct tui *t)
 		tui_put(t, 0, x, t->cols - x, info, t->sty.st[ST_HI]);
 }
 
-static void fmt_elapsed(double s, char *b, size_t n)
+/* A number of "per second" or percent, short: 0.4, 7.5, 73, 1200. */
+static void fmt_num(char *b, size_t n, double v)
 {
-	long v = s > 0 ? (long)s : 0;
-	snprintf(b, n, "%02ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
+	if (v > 0 && v < 9.95)
+		snprintf(b, n, "%.1f", v);
+	else
+		snprintf(b, n, "%.0f", v);
+}
+
+struct status_part {
+	char text[64];
+	const char *sep;     /* before it */
+	int drop;            /* dropped first when the line is too wide: highest */
+};
+
+int tui_status_text(const struct tui *t, int width, char *buf, size_t len)
+{
+	const struct app_status *st = &t->status;
+	const char *dot = t->utf8 ? " \xc2\xb7 " : " - ";
+	struct status_part p[12];
+	int np = 0;
+	char num[32];
+	uint64_t samples = st->samples ? st->samples : t->live->samples;
+
+#define PART(sep_, drop_, ...) do { \
+	snprintf(p[np].text, sizeof p[np].text, __VA_ARGS__); \
+	p[np].sep = np ? (sep_) : " "; p[np].drop = (drop_); np++; } while (0)
+	PART(" | ", 0, "%s", st->guest_state ? st->guest_state : "-");
+	PART(" | ", 0, "%llu samples", (unsigned long long)samples);
+	if (st->ncpus > 0) {
+		/* what was asked and what each vCPU got, in one unit */
+		if (st->target_hz > 0) {
+			fmt_num(num, sizeof num, st->target_hz);
+			PART(" | ", 3, "%s Hz asked", num);
+		} else {
+			PART(" | ", 3, "max Hz asked");
+		}
+		fmt_num(num, sizeof num, st->vcpu_hz);
+		PART(dot, 2, "%s/s per vCPU", num);
+		PART(dot, 7, "%d vCPU%s", st->ncpus, st->ncpus == 1 ? "" : "s");
+		fmt_num(num, sizeof num, st->paused_pct);
+		PART(dot, 8, "%s %% paused", num);
+	}
+	PART(" | ", st->dropped ? 4 : 9, "dropped %llu", (unsigned long long)st->dropped);
+	PART(" | ", st->errors ? 4 : 9, "err %llu", (unsigned long long)st->errors);
+	char el[32];
+	long v = st->elapsed_s > 0 ? (long)st->elapsed_s : 0;
+	snprintf(el, sizeof el, "%02ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
+	PART(" | ", 6, "%s", el);
+	if (t->decay)
+		PART(" | ", 5, "decay %gs", t->opt->decay_halflife_s);
+	else
+		PART(" | ", 5, "cumulative");
+	PART(" | ", 10, "? help");
+#undef PART
+	/* too wide: drop the least useful parts first (the state and the
+	 * sample count stay; tui_put cuts what still does not fit) */
+	for (;;) {
+		size_t o = 0;
+		buf[0] = 0;
+		for (int i = 0; i < np && o < len; i++)
+			if (p[i].drop >= 0)
+				o += (size_t)snprintf(buf + o, len - o, "%s%s",
+						      p[i].sep, p[i].text);
+		int w = tui_strwidth(t, buf);
+		int worst = -1;
+		for (int i = 0; i < np; i++)
+			if (p[i].drop > 0 && (worst < 0 || p[i].drop >= p[worst].drop))
+				worst = i;
+		if (w <= width || worst < 0)
+			return w;
+		/* a rate part that follows a dropped " | " part keeps the bar */
+		if (worst + 1 < np && !strcmp(p[worst].sep, " | ") &&
+		    p[worst + 1].drop >= 0 && strcmp(p[worst + 1].sep, " | "))
+			p[worst + 1].sep = " | ";
+		p[worst].drop = -1;
+	}
 }
 
 static void draw_status(struct tui *t, int y)
 {
-	const struct app_status *st = &t->status;
 	attr_t a = t->sty.st[ST_STATUS];
 	int x = 0;
+	char b[512];
 	tui_fill(y, 0, t->cols, a);
 	if (t->frozen)
 		x += tui_put(t, y, x, t->cols - x, " FROZEN ", t->sty.st[ST_FROZEN]);
-	char b[512], rate[64] = "", el[32];
-	uint64_t samples = st->samples ? st->samples : t->live->samples;
-	if (st->target_hz > 0 || st->achieved_hz > 0)
-		snprintf(rate, sizeof rate, " | %.0f/%.0f Hz", st->achieved_hz,
-			 st->target_hz);
-	fmt_elapsed(st->elapsed_s, el, sizeof el);
-	char decay[32];
-	if (t->decay)
-		snprintf(decay, sizeof decay, "decay %gs", t->opt->decay_halflife_s);
-	else
-		snprintf(decay, sizeof decay, "cumulative");
-	snprintf(b, sizeof b,
-		 " %s | %llu samples%s | dropped %llu | err %llu | %s | %s | ? help",
-		 st->guest_state ? st->guest_state : "-",
-		 (unsigned long long)samples, rate,
-		 (unsigned long long)st->dropped,
-		 (unsigned long long)st->errors, el, decay);
+	tui_status_text(t, t->cols - x, b, sizeof b);
 	tui_put(t, y, x, t->cols - x, b, a);
 }
 
@@ -157,6 +214,8 @@ static void draw_message(struct tui *t, int y)
 	if (t->msg[0])
 		tui_put(t, y, 0, t->cols, t->msg,
 			t->sty.st[t->msg_err ? ST_ERROR : ST_HI]);
+	else if (t->status.warning && t->status.warning[0])
+		tui_put(t, y, 0, t->cols, t->status.warning, t->sty.st[ST_ERROR]);
 	else if (t->status.message && t->status.message[0])
 		tui_put(t, y, 0, t->cols, t->status.message, t->sty.st[ST_DIM]);
 }

@@ -321,6 +321,44 @@ def test_replay_truncated_keeps_samples():
     check(folded_total(o) == keep, "kept %d samples, expected %d" % (folded_total(o), keep))
 
 
+# ---- kernel symbols that do not fit the samples ----
+# Real test-guest samples (tests/data/unwind/guest-x86_64, recorded with
+# --record) replayed with the kernel ELF they were taken with: with the
+# right slide (0) no warning; a wrong --kernel-offset, or no kernel symbols
+# at all, gives one warning line naming the likely cause.
+GUEST_REC = os.path.join(os.path.dirname(SIMPLE), "..", "unwind", "guest-x86_64")
+SYMWARN = "kernel-mode samples"
+
+
+def replay_rec(name, *extra):
+    o = tmpf(name + ".folded")
+    if os.path.exists(o):
+        os.unlink(o)
+    p = qtop(["--replay", os.path.join(GUEST_REC, "samples.qrec"), "--batch",
+              "--top", "3", "-o", o] + list(extra))
+    no_crash(p)
+    check(p.returncode == 0, "exit %d" % p.returncode)
+    return [l for l in p.stderr.splitlines() if SYMWARN in l]
+
+
+def test_replay_right_kernel_no_symbol_warning():
+    w = replay_rec("rightk", "--kernel", os.path.join(GUEST_REC, "kernel"))
+    check(w == [], "warning with the right kernel and slide: %r" % w)
+
+
+def test_replay_wrong_slide_warns_once():
+    w = replay_rec("wrongslide", "--kernel", os.path.join(GUEST_REC, "kernel"),
+                   "--kernel-offset", "0x200000")
+    check(len(w) == 1, "expected one warning line, got %r" % w)
+    check(w and w[0].startswith("qtop-prof: warning: ") and "--kernel-offset" in w[0]
+          and "not the running kernel" in w[0], "unclear: %r" % w)
+
+
+def test_replay_no_kernel_symbols_warns():
+    w = replay_rec("nokernel")
+    check(len(w) == 1 and "no kernel symbols" in w[0], "unclear: %r" % w)
+
+
 KNOWN_BUGS = {
 }
 

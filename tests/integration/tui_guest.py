@@ -6,6 +6,7 @@ tmux: what a user sees.  One guest boot for all cases.
   - search + Enter zooms the flame into a kernel path (sched_round);
   - freeze: FROZEN badge, the shown counts hold still while the status
     line's sample count grows; 's' saves exactly the frozen picture;
+  - the status line's rate at -F 20: 20 Hz asked, ~20/s per vCPU, 2 vCPUs;
   - help overlay; 'q' exits 0 with the terminal restored; the guest keeps
     running and no memsave directory is left behind.
 Usage: tui_guest.py BUILD_DIR"""
@@ -118,6 +119,43 @@ def test_flame_zoom_freeze_save():
         assert rc == 0
 
 
+RATE = re.compile(r"\| (\d+) Hz asked \u00b7 ([\d.]+)/s per vCPU \u00b7 (\d+) vCPUs? "
+                  r"\u00b7 ([\d.]+) % paused \|")
+
+
+def test_status_rate_line():
+    """-F 20 on the 2-vCPU guest: the status line says 20 Hz asked, 2 vCPUs,
+    a paused share, and a per-vCPU rate that is what the sample count
+    shows (its growth / time / 2, not the sum over vCPUs), at most what
+    was asked (a loaded host may give less)."""
+    import time
+    with Tmux(140, 30) as tm:
+        start(tm, "-F", "20")
+        # the rate is measured over whole seconds: let a few pass
+        s1 = tm.wait_until(lambda s: status_samples(s) >= 100 and RATE.search(s),
+                           "100 samples", timeout=120)
+        # the status line's rate is over the last ~5 s: compare it with the
+        # sample count's growth over the same stretch
+        hist = [(time.monotonic(), status_samples(s1))]
+        while time.monotonic() - hist[0][0] < 7:
+            time.sleep(0.25)
+            hist.append((time.monotonic(), status_samples(tm.screen())))
+        s2 = tm.screen()
+        t2, n2 = time.monotonic(), status_samples(s2)
+        t1, n1 = min(hist, key=lambda h: abs(h[0] - (t2 - 5.5)))
+        m = RATE.search(s2)
+        assert m, s2
+        asked, per, nv, paused = int(m.group(1)), float(m.group(2)), int(m.group(3)), float(m.group(4))
+        seen = (n2 - n1) / (t2 - t1) / 2
+        print("   status: %s; sample count grew %.1f/s per vCPU" % (m.group(0), seen))
+        assert asked == 20 and nv == 2, m.group(0)
+        assert 3.0 <= per <= 22.0, m.group(0)
+        assert abs(per - seen) <= 0.3 * seen + 1.5, (m.group(0), seen)
+        assert 0.0 <= paused <= 100.0, m.group(0)
+        tm.send("q")
+        assert tm.wait_exit()[0] == 0
+
+
 def main():
     global G
     if not qemu_or_exit():      # $QTOP_QEMU: 7.2 (the system's) or 10.0
@@ -125,7 +163,8 @@ def main():
     with Guest(BUILD, arch="x86_64", smp=2) as g:
         G = g
         try:
-            run_cases([test_hot_table_top_row, test_process_view, test_flame_zoom_freeze_save])
+            run_cases([test_hot_table_top_row, test_process_view, test_flame_zoom_freeze_save,
+                       test_status_rate_line])
         finally:
             with QMP(g.qmp_path) as q:
                 st = q.execute("query-status")

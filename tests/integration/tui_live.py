@@ -103,6 +103,33 @@ def test_decay_toggle():
         tm.wait_for("cumulative")
 
 
+def status_line(screen):
+    return [l for l in screen.split("\n") if l.strip()][-1]
+
+
+def test_status_rate_one_unit_and_narrow():
+    """The fake source asks 100 Hz and gets 73/s per vCPU on 2 vCPUs, 0.4 %
+    of the rounds paused: the line says exactly that, in one unit; narrow
+    terminals drop parts instead of overflowing."""
+    with Tmux(140, 30) as tm:
+        start(tm)
+        s = tm.wait_until(lambda s: "per vCPU" in s, "the rate on the status line")
+        st = status_line(s)
+        assert "100 Hz asked \u00b7 73/s per vCPU \u00b7 2 vCPUs \u00b7 0.4 % paused" in st, st
+        assert "Hz" not in st.replace("Hz asked", ""), st      # no "146/100 Hz"
+        for w, must, gone in ((80, ["73/s per vCPU", "100 Hz asked"], ["? help"]),
+                              (45, ["73/s per vCPU"], ["Hz asked", "vCPUs", "paused"]),
+                              (30, [], ["per vCPU"])):
+            tm.resize(w, 20)
+            s = tm.wait_until(lambda s: len(status_line(s)) <= w and
+                              all(m in status_line(s) for m in must) and
+                              not any(g in status_line(s) for g in gone),
+                              "status line at %d columns" % w)
+            assert re.match(r" running \| \d+ samples", status_line(s)), status_line(s)
+        tm.send("q")
+        assert tm.wait_exit()[0] == 0
+
+
 def test_random_keys_never_crash():
     """A fixed pseudo-random walk over every key while samples arrive, with
     resizes: the program is still there afterwards and quits cleanly."""
@@ -131,4 +158,5 @@ def test_random_keys_never_crash():
 if __name__ == "__main__":
     run_cases([test_freeze_holds_picture_sampling_goes_on,
                test_process_view_vcpu_shares, test_reset_counts,
-               test_decay_toggle, test_random_keys_never_crash])
+               test_decay_toggle, test_status_rate_one_unit_and_narrow,
+               test_random_keys_never_crash])

@@ -209,6 +209,36 @@ class Guest:
     def serial_text(self):
         return self.serial_bytes().decode('utf-8', 'replace')
 
+    def phase_kcycles(self, newer_than=None, timeout=5.0):
+        """vCPU 0's time per phase (kilo-cycles of the guest's TSC since
+        boot) from its latest progress line, waiting up to timeout for a
+        line newer than `newer_than` (a previous result).  Under TCG the
+        TSC follows the host clock and stops while the guest is paused, so
+        the difference of two readings is the split of that window in the
+        guest's own time: what a time-sampling profiler must measure."""
+        deadline = time.time() + timeout
+        while True:
+            lines = [l for l in self.serial_text().splitlines() if ' kcycles=' in l]
+            cur = None
+            if lines:
+                cur = {}
+                for kv in lines[-1].split(' kcycles=', 1)[1].split(','):
+                    k, v = kv.split(':')
+                    cur[k] = int(v)
+                cur = (len(lines), cur)
+            if cur and (newer_than is None or cur[0] > newer_than[0]):
+                return cur
+            if time.time() > deadline:
+                return cur
+            time.sleep(0.1)
+
+    @staticmethod
+    def window_split(k0, k1):
+        """Shares (%) of each phase between two phase_kcycles() results."""
+        d = {k: k1[1][k] - k0[1].get(k, 0) for k in k1[1]}
+        tot = sum(d.values())
+        return {k: 100.0 * v / tot for k, v in d.items()} if tot > 0 else {}
+
     def path(self, rel):
         """A file of the build dir, e.g. g.path(g.truth['kernel'])."""
         return os.path.join(self.build_dir, rel)

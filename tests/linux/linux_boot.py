@@ -63,6 +63,7 @@ class LinuxGuest(guestlib.Guest):
                '-kernel', self.paths['vmlinuz'],
                '-initrd', self.paths['initramfs'], '-append', append,
                '-smp', str(self.smp), '-m', str(self.mem_mb),
+               '-name', 'qtop-linux,debug-threads=on',   # "CPU n/TCG" threads
                '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path,
                '-display', 'none', '-nodefaults', '-no-reboot',
                '-monitor', 'none', '-serial', 'file:%s' % self.serial_log]

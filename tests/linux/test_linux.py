@@ -3,7 +3,7 @@
 
     test_linux.py TEST LINUX_PROBE LINUX_UNIT_TEST
 
-TEST: tables | kaslr | nokaslr | orc | comm | e2e.  Exit 77 (skip) when
+TEST: tables | kaslr | nokaslr | orc | comm | e2e | slide.  Exit 77 (skip) when
 the kernel cannot be fetched (no Debian archive, nothing cached); e2e also
 skips while qtop-prof has no --comm linux (doc/linux-wiring.patch not
 applied yet).  e2e takes QTOP_PROF_BIN (default: the build dir's
@@ -242,6 +242,65 @@ def t_e2e(probe, unit):
         fail('few kernel stacks reach entry_SYSCALL_64')
 
 
+def run_batch(qp, g, args, seconds=6):
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, 'out.folded')
+        r = subprocess.run([qp, '--qmp', g.qmp_path] + args +
+                           ['--batch', '-d', str(seconds), '-o', out],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=120)
+        err = r.stderr.decode()
+        log(err)
+        if r.returncode:
+            fail('qtop-prof rc=%d' % r.returncode)
+        kern = {}
+        for line in open(out):
+            stack, n = line.rsplit(' ', 1)
+            for f in stack.split(';'):
+                if f.endswith('_[k]'):
+                    kern[f[:-4]] = kern.get(f[:-4], 0) + int(n)
+    return err, kern
+
+
+def t_slide(probe, unit):
+    """No --kernel-offset: the KASLR slide is found without being asked and
+    the kernel frames have names; the wrong kernel ELF (the test guest's in
+    place of the vmlinux): one clear warning on stderr."""
+    build = os.path.dirname(os.path.dirname(os.path.dirname(probe)))
+    qp = os.environ.get('QTOP_PROF_BIN', os.path.join(build, 'src', 'qtop-prof'))
+    wrong = os.path.join(build, 'tests', 'guest', 'x86_64', 'sysroot', 'kernel')
+    warn = 'kernel-mode samples resolve to no kernel symbol'
+    g = boot(smp=2, kaslr=True)
+    try:
+        err, kern = run_batch(qp, g, ['--kernel', g.paths['vmlinux'],
+                                      '--symbols', g.paths['sysmap']])
+        if 'kernel slide 0x' not in err or 'linux_banner matches' not in err:
+            fail('slide not found without --kernel-offset')
+        if warn in err:
+            fail('unresolved-symbol warning with the right vmlinux')
+        named = sum(n for f, n in kern.items() if not f.startswith('0x'))
+        total = sum(kern.values())
+        entry = sum(n for f, n in kern.items() if f.startswith('entry_SYSCALL_64'))
+        log('kernel frames: %d of %d named; entry_SYSCALL_64* %d, '
+            'do_syscall_64 %d' % (named, total, entry, kern.get('do_syscall_64', 0)))
+        if not total or named < 0.9 * total:
+            fail('kernel frames not symbolized')
+        if not entry or not kern.get('do_syscall_64'):
+            fail('no entry_SYSCALL_64 / do_syscall_64 frames')
+        if not os.path.exists(wrong):
+            log('SKIP wrong-vmlinux half: no %s' % wrong)
+            return
+        err, kern = run_batch(qp, g, ['--kernel', wrong,
+                                      '--symbols', g.paths['sysmap']], 4)
+        lines = [x for x in err.splitlines() if warn in x]
+        if len(lines) != 1 or not lines[0].startswith('qtop-prof: warning: '):
+            fail('wrong vmlinux: expected one warning line, got %r' % lines)
+        if '--kernel-offset' not in lines[0] or 'not the running kernel' not in lines[0]:
+            fail('warning does not name the causes: %s' % lines[0])
+    finally:
+        g.stop()
+
+
 def main():
     if len(sys.argv) < 3:
         print(__doc__)
@@ -260,7 +319,8 @@ def main():
         return SKIP
     {'tables': t_tables, 'kaslr': t_kaslr,
      'nokaslr': lambda p, u: t_kaslr(p, u, kaslr=False),
-     'orc': t_orc, 'comm': t_comm, 'e2e': t_e2e}[test](probe, unit)
+     'orc': t_orc, 'comm': t_comm, 'e2e': t_e2e,
+     'slide': t_slide}[test](probe, unit)
     log('PASS')
     return 0
 

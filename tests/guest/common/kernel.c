@@ -170,6 +170,15 @@ static void print_split(void)
 		serial_puts(":");
 		serial_putdec((unsigned long)(v[i] * 1000 / total));
 	}
+	/* The same in kilo-cycles since boot: two lines give the split of
+	 * any window (a profiler's run), in the guest's own time. */
+	serial_puts(" kcycles");
+	for (i = 0; i < PH_N; i++) {
+		serial_puts(i ? "," : "=");
+		serial_puts(names[i]);
+		serial_puts(":");
+		serial_putdec((unsigned long)(v[i] >> 10));
+	}
 }
 
 void qg_timer_tick(void)

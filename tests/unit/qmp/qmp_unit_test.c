@@ -47,6 +47,11 @@ static void test_allow(void)
 	CHECK(hmp_ok("p $pc"));
 	CHECK(hmp_ok("p/x $esp"));
 	CHECK(hmp_ok("print $eax"));
+	CHECK(hmp_ok("gpa2hva 0x100000"));
+	CHECK(hmp_ok("info mtree -f"));
+	CHECK(hmp_ok("info ramblock"));
+	CHECK(!hmp_ok("gpa2hvax 0"));
+	CHECK(!hmp_ok("gva2gpa2 0"));
 	CHECK(!hmp_ok("quit"));
 	CHECK(!hmp_ok("system_reset"));
 	CHECK(!hmp_ok("cont"));

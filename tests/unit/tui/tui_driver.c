@@ -48,7 +48,8 @@ static void fake_status(void *ctx, struct app_status *st)
 	st->guest_state = "running";
 	st->target_hz = 100;
 	st->elapsed_s = now_s() - f->t0;
-	st->achieved_hz = st->elapsed_s > 0 ? f->samples / st->elapsed_s : 0;
+	st->vcpu_hz = 73;
+	st->paused_pct = 0.4;
 	st->samples = f->samples;
 	st->ncpus = 2;
 }

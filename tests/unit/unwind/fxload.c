@@ -3,6 +3,7 @@
 #include "profile.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,35 @@ static void die(const char *msg, const char *arg)
 {
 	fprintf(stderr, "FAIL: %s %s\n", msg, arg ? arg : "");
 	exit(1);
+}
+
+/* i386 fixtures on a host whose kernel cannot exec 32-bit programs
+ * (IA32 emulation off: "Exec format error") run under user-mode emulation;
+ * QTOP_FX_EXEC=qemu forces that path so it is tested on every host. */
+static const char *fx_emulator(void)
+{
+	return "qemu-i386";
+}
+
+static int fx_is_elf32(const char *path)
+{
+	unsigned char id[5] = { 0 };
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	size_t n = fread(id, 1, sizeof id, f);
+	fclose(f);
+	return n == sizeof id && id[4] == 1;   /* EI_CLASS == ELFCLASS32 */
+}
+
+static void fx_exec_emulated(const char *path, const char *why)
+{
+	const char *emu = fx_emulator();
+	fprintf(stderr, "fixture %s: %s: running it under %s\n", path, why, emu);
+	execlp(emu, emu, path, (char *)NULL);
+	fprintf(stderr, "FAIL: cannot run %s (%s): install qemu-user "
+		"(scripts/setup.sh does)\n", emu, strerror(errno));
+	_exit(127);
 }
 
 void fx_run(const char *path, struct fx_capture *c)
@@ -27,7 +57,14 @@ void fx_run(const char *path, struct fx_capture *c)
 		dup2(pfd[1], 1);
 		close(pfd[0]);
 		close(pfd[1]);
+		const char *how = getenv("QTOP_FX_EXEC");
+		int elf32 = fx_is_elf32(path);
+		if (elf32 && how && !strcmp(how, "qemu"))
+			fx_exec_emulated(path, "QTOP_FX_EXEC=qemu");
 		execl(path, path, (char *)NULL);
+		if (errno == ENOEXEC && elf32)
+			fx_exec_emulated(path, "this host cannot exec 32-bit programs");
+		fprintf(stderr, "FAIL: exec %s: %s\n", path, strerror(errno));
 		_exit(127);
 	}
 	close(pfd[1]);
