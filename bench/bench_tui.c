@@ -1,7 +1,8 @@
 /* bench_tui.c - cost of the TUI per view on a profile with 100,000 call-tree
  * nodes: the update (hotspot_build + sort / flame_layout, run when the data
  * changed), the draw into curses' virtual screen, and a full repaint of the
- * terminal (output to /dev/null).  Target: update + draw < 5 ms.
+ * terminal (output to /dev/null).  Target: update + draw < 5 ms.  Then the
+ * same in diff mode (--diff / 'b') against a second 100k-node profile.
  *
  *   bench_tui [NODES] [COLSxROWS]
  */
@@ -32,14 +33,14 @@ static struct profile *build(uint32_t want)
 		uint32_t r = next();
 		int depth = 3 + (int)(r % 16);
 		snprintf(names[0], sizeof names[0], "proc%u", r % 12);
-		fr[0] = (struct prof_frame){ names[0], NULL, NULL, PK_PROC, 0 };
+		fr[0] = (struct prof_frame){ names[0], NULL, NULL, PK_PROC, 0, 0 };
 		int kfrom = (r >> 8) % 3 == 0 ? depth - 3 : depth;
 		for (int i = 1; i < depth; i++) {
 			int kern = i >= kfrom;
 			snprintf(names[i], sizeof names[i], "%s_%u",
 				 kern ? "sys_fn" : "function_name", next() % (i < 3 ? 4 : 24));
 			fr[i] = (struct prof_frame){ names[i], kern ? "kernel" : "prog",
-				"file.c:42", (uint8_t)(kern ? PK_KERNEL : PK_USER), 0 };
+				"file.c:42", (uint8_t)(kern ? PK_KERNEL : PK_USER), 0, 0 };
 		}
 		if (!profile_add(p, fr, (size_t)depth, r % 4, 1 + next() % 8))
 			break;
@@ -133,9 +134,50 @@ int main(int argc, char **argv)
 	}
 	printf("Flame with a search: update+draw %.3f ms (%llu matching samples)\n",
 	       ms_since(a) / N, (unsigned long long)t.fl.match_all);
+	/* diff mode: two 100k-node profiles (the second from the same name
+	 * pool, so most frames have a counterpart), the delta table and the
+	 * differential flamegraph; same budget as the normal views */
+	t.search[0] = '\0';
+	struct profile *q = build(want);
+	if (!q) {
+		fprintf(stderr, "out of memory\n");
+		return 1;
+	}
+	printf("diff: before %u nodes, %llu samples\n", q->nnodes,
+	       (unsigned long long)q->samples);
+	t.before = q;
+	int views[2] = { VIEW_HOT, VIEW_FLAME };
+	for (int k = 0; k < 2; k++) {
+		t.view = views[k];
+		double upd = 0, drw = 0;
+		for (int i = 0; i < N; i++) {
+			t.gen++;
+			double a0 = tui_now();
+			tui_ensure_updated(&t);
+			double m = tui_now();
+			tui_draw(&t);
+			upd += m - a0, drw += tui_now() - m;
+		}
+		upd = upd * 1000 / N, drw = drw * 1000 / N;
+		printf("Diff %-8s update %7.3f ms  draw %6.3f ms  (update+draw %s 5 ms)\n",
+		       tui_views[views[k]]->name, upd, drw, upd + drw < 5 ? "<" : ">=");
+		if (views[k] == VIEW_FLAME && upd + drw >= 5)
+			fail = 1;
+	}
+	double pd = tui_now();
+	for (int i = 0; i < N; i++) {
+		struct pdiff_row *dr = NULL;
+		long n = pdiff_table(q, 0, p, 0, 1, &dr);
+		if (n > 0)
+			pdiff_sort_rows(q, p, dr, (size_t)n, PD_SORT_DSELF, 0);
+		free(dr);
+	}
+	printf("  of which pdiff_table + pdiff_sort_rows: %.3f ms\n", ms_since(pd) / N);
+	t.before = NULL;
 	endwin();
 	delscreen(scr);
 	tui_state_free(&t);
+	profile_free(q);
 	profile_free(p);
 	fclose(out);
 	fclose(in);

@@ -38,6 +38,19 @@ int folded_save(const struct profile *p, uint32_t under, unsigned flags,
 		const char *path, char *out_path, size_t out_len,
 		char *err, size_t errlen);
 
+/* The same for any writer: fn(ctx, f) writes the content (returns >= 0 or
+ * -errno).  ext names timestamped files ("qtop-YYYYmmdd-HHMMSS" ext; NULL:
+ * ".folded"). */
+typedef long (*folded_writer)(void *ctx, FILE *f);
+int folded_save_with(folded_writer fn, void *ctx, const char *path,
+		     const char *ext, char *out_path, size_t out_len,
+		     char *err, size_t errlen);
+
+/* Write the stack of node (process frame first, "a;b;c_[k]", no count, no
+ * newline) as folded_write writes it.  Returns 0 or -errno. */
+int folded_write_stack(const struct profile *p, uint32_t node, unsigned flags,
+		       FILE *f);
+
 #define FOLDED_DIAG_LINES 32
 
 struct folded_diag {

@@ -91,5 +91,10 @@ int linux_kernel_walk_sample(const struct linux_kernel *k, int64_t slide,
 			     const struct qp_sample *smp, struct uw_frame *out,
 			     int max, struct uw_result *res,
 			     struct uw_state *user);
+/* The same over the sample's earlier copy (stack0, QP_SF_RUNNING). */
+int linux_kernel_walk_sample0(const struct linux_kernel *k, int64_t slide,
+			      const struct qp_sample *smp, struct uw_frame *out,
+			      int max, struct uw_result *res,
+			      struct uw_state *user);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include "profile.h"
 #include "record.h"
+#include "samplelog.h"
 #include "ring.h"
 #include "sample.h"
 #include "symbolizer.h"
@@ -16,6 +17,7 @@ struct pipeline {
 	struct ring *ring;               /* NULL when replaying */
 	struct symbolizer *sym;
 	struct record_writer *rec;       /* --record, or NULL */
+	struct samplelog *log;           /* every added sample, for exports; NULL ok */
 	enum pipeline_filter filter;
 	uint64_t consumed;               /* samples taken from the source */
 	uint64_t added;                  /* samples added to the profile */
@@ -25,7 +27,8 @@ struct pipeline {
 	struct prof_frame frames[512];
 };
 
-/* Feed one sample into p (records it first when recording).
+/* Feed one sample into p (records it first when recording; logs it in
+ * pl->log after adding it to p).
  * Returns 1 if added, 0 if filtered or unusable. */
 int pipeline_feed(struct pipeline *pl, struct profile *p, const struct qp_sample *s);
 

@@ -32,6 +32,8 @@ struct prof_frame {
 	const char *src;     /* "file.c:123" or NULL */
 	uint8_t kind;        /* enum prof_kind */
 	uint8_t flags;       /* PF_* */
+	uint64_t addr;       /* guest pc of the frame (return address for callers),
+				0 when unknown; not kept in the tree (see samplelog.h) */
 };
 
 struct prof_node {

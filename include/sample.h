@@ -79,7 +79,15 @@ struct qp_sample {
 	uint64_t code_addr;  /* user pc (regs.ip, or the trap frame's ip) */
 
 	uint32_t comm_len;   /* bytes read by the --comm recipe */
-	uint32_t _pad;
+	uint32_t stack0_len; /* QP_SF_RUNNING: bytes of the earlier stack copy */
+
+	/* QP_SF_RUNNING only: a second copy of the stack from stack0_addr
+	 * (== sp), read just BEFORE the registers (at the previous round's
+	 * stack pointer).  The guest runs on between the register read and
+	 * the copy after it; when the chain cannot be vouched for in that
+	 * copy (it moved on), it often can in this one (it had not moved
+	 * yet).  Record format 2; 0 in format-1 files. */
+	uint64_t stack0_addr;
 };
 
 static inline uint8_t *qp_sample_stack(struct qp_sample *s)
@@ -92,8 +100,11 @@ static inline const uint8_t *qp_sample_code(const struct qp_sample *s)
 { return qp_sample_ustack(s) + s->ustack_len; }
 static inline const uint8_t *qp_sample_comm(const struct qp_sample *s)
 { return qp_sample_code(s) + s->code_len; }
+static inline const uint8_t *qp_sample_stack0(const struct qp_sample *s)
+{ return qp_sample_comm(s) + s->comm_len; }
 static inline size_t qp_sample_size(const struct qp_sample *s)
-{ return sizeof *s + s->stack_len + s->ustack_len + s->code_len + s->comm_len; }
+{ return sizeof *s + s->stack_len + s->ustack_len + s->code_len + s->comm_len +
+	 s->stack0_len; }
 
 static inline uint64_t qp_sample_sp(const struct qp_sample *s)
 { return s->regs.gpr[QP_RSP]; }

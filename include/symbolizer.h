@@ -89,6 +89,7 @@ struct symbolizer_stats {
 	uint64_t trap_crossings;  /* kernel samples continued into user mode */
 	uint64_t vouched;         /* return addresses checked (QP_SF_RUNNING) */
 	uint64_t vouch_cuts;      /* chains cut at one that failed the check */
+	uint64_t vouch_rescued;   /* ... whole (or longer) in the copy made before */
 	uint64_t kernel_samples;  /* kernel-mode samples */
 	uint64_t kernel_unnamed;  /* ... whose pc is in no kernel symbol */
 };

@@ -45,6 +45,9 @@ struct symtab *symtab_from_nm_text(const char *text, size_t len,
 
 /* The symbol containing addr, or NULL. */
 const struct sym *symtab_lookup(const struct symtab *t, uint64_t addr);
+/* Where a symbol from symtab_lookup ends: its size, or for a sizeless one
+ * (nm / System.map text) the next symbol. */
+uint64_t symtab_end(const struct symtab *t, const struct sym *s);
 /* The symbol with this exact name, or NULL. */
 const struct sym *symtab_find(const struct symtab *t, const char *name);
 size_t symtab_count(const struct symtab *t);

@@ -36,7 +36,14 @@
 	X(kernel_end,    "#e8a33d")       \
 	X(user_start,    "#2e7d32")       \
 	X(user_end,      "#9ccc65")       \
-	X(mark_bg,       "#6c6c6c")
+	X(mark_bg,       "#6c6c6c")       \
+	/* differential flamegraph and delta table: no change, growth,   \
+	 * shrinkage; _cb: the colour-blind-safe pair ('c') */            \
+	X(diff_same,     "#d0d0d0")       \
+	X(diff_grow,     "#e02020")       \
+	X(diff_shrink,   "#2060e0")       \
+	X(diff_grow_cb,  "#e69f00")       \
+	X(diff_shrink_cb, "#0072b2")
 
 enum theme_el {
 #define THEME_ENUM_(k, d) THEME_##k,
@@ -62,7 +69,8 @@ int theme_element_lookup(const char *name, size_t len);
 
 /* The compiled-in default theme. */
 void theme_default(struct theme *t);
-/* 1 when no element has a colour (e.g. mono.theme): draw with attributes. */
+/* 1 when no element before the diff_* ones has a colour (e.g. mono.theme,
+ * also one written before the diff keys existed): draw with attributes. */
 int theme_is_mono(const struct theme *t);
 
 /* Parse one value ("#RRGGBB", "#GG", "R G B", "").  Returns 0 or -1. */

@@ -6,6 +6,14 @@
 
 #include <stdint.h>
 #include "profile.h"
+#include "samplelog.h"
+
+#define TUI_MAX_OUTPUTS 8
+
+struct tui_output {
+	const char *path;          /* -o FILE */
+	int format;                /* enum export_format */
+};
 
 struct app_status {
 	const char *guest_state;   /* "running", "paused", "disconnected", "file" */
@@ -34,15 +42,26 @@ struct app_source {
 	void (*status)(void *ctx, struct app_status *st);
 	/* Called on 'R' (reset counts) so the source can reset its own stats. NULL ok. */
 	void (*reset)(void *ctx);
+	/* The samples behind the live profile (exports), or NULL. */
+	const struct samplelog *log;
 };
 
 struct tui_options {
 	double refresh_hz;         /* redraws per second (default 4) */
 	const char *theme;         /* name or path; NULL = default */
 	const char *themes_dir;    /* --themes-dir, or NULL */
-	const char *save_path;     /* -o path for 's', or NULL (timestamped in cwd) */
+	const struct tui_output *outputs; /* -o files 's' writes, each in its format */
+	int noutputs;              /* 0: 's' writes a timestamped file in cwd */
+	int save_format;           /* its format (--format; 'e' cycles it) */
+	double period_ns;          /* time per sample per vCPU (1e9 / --hz), 0: unknown */
 	int start_view;            /* 0 hotspots, 1 processes, 2 flame */
 	double decay_halflife_s;   /* for the decaying-window toggle (default 5) */
+	/* --diff: the BEFORE profile (the caller owns it; `live` is AFTER)
+	 * and the names shown for both; NULL: no diff until 'b' takes a
+	 * baseline. */
+	const struct profile *diff_before;
+	const char *diff_before_name, *diff_after_name;
+	int no_normalize;          /* --no-normalize: compare counts, not shares */
 };
 
 /* Run until the user quits or a signal arrives.  Restores the terminal on

@@ -14,6 +14,7 @@
 
 #include "flame.h"
 #include "hotspot.h"
+#include "pdiff.h"
 #include "profile.h"
 #include "theme.h"
 #include "tui.h"
@@ -76,9 +77,14 @@ enum tui_style {
 #define FLAME_SHADES 12
 enum { FL_USER, FL_KERNEL, FL_MARK, FL_NKINDS };
 
+/* Diff colours: [palette: 0 red/blue, 1 colour-blind safe][0 grow, 1
+ * shrink][intensity]; shade 0 is "no change". */
+enum { DIFF_GROW, DIFF_SHRINK };
 struct tui_styles {
 	attr_t st[ST_N];
 	attr_t flame[FL_NKINDS][FLAME_SHADES];
+	attr_t diff[2][2][FLAME_SHADES];
+	attr_t diff_text[2][2];   /* delta numbers in the table */
 	int mono;               /* attributes only (NO_COLOR, mono theme, no colours) */
 };
 
@@ -93,6 +99,9 @@ struct hot_state {
 	char sel_name[256], sel_module[128];
 	int sel_kind;
 	int page;               /* rows visible at last draw */
+	/* diff mode: the delta table (rows replace `rows`) */
+	struct pdiff_row *drows;
+	int dsort, dreverse;    /* enum pdiff_sort */
 };
 
 struct proc_state {
@@ -117,12 +126,19 @@ struct flame_state {
 	uint8_t *mcache;        /* per string id: 0 unknown, 1 no, 2 matches */
 	size_t mcap;
 	int y0, h;              /* area of the last draw, for the mouse */
+	/* diff mode: per box the delta of its total share (pp) */
+	double *delta;
+	size_t dcap;
+	double dmax;            /* largest |delta| below the zoom root */
 };
 
 struct tui {
 	const struct tui_options *opt;
 	struct profile *live;
 	struct profile *frozen;          /* clone while frozen, else NULL */
+	uint64_t frozen_nlog;            /* samples in the log when frozen */
+	uint64_t frozen_loggen;          /* and its generation (R resets it) */
+	int save_format;                 /* 's' without -o: enum export_format */
 	const struct app_source *src;
 	struct app_status status;
 	struct theme theme;
@@ -145,6 +161,12 @@ struct tui {
 	char msg[512];
 	int msg_err;
 	int quit;
+	/* diff mode: BEFORE (the --diff file or the 'b' baseline), NULL:
+	 * off.  `live`/`frozen` are AFTER (now). */
+	const struct profile *before;
+	struct profile *baseline;        /* owned 'b' snapshot, or NULL */
+	int diff_width_before;           /* 'w': flame widths from BEFORE */
+	int diff_cb;                     /* 'c': colour-blind-safe colours */
 	struct hot_state hot;
 	struct proc_state procv;
 	struct flame_state fl;
@@ -198,8 +220,23 @@ void tui_draw_help(struct tui *t);
 /* tui_actions.c */
 int tui_act_freeze(struct tui *t, int key);
 int tui_act_save(struct tui *t, int key);
+int tui_act_save_format(struct tui *t, int key);
 int tui_act_reset(struct tui *t, int key);
 int tui_act_decay(struct tui *t, int key);
+
+/* tui_diff.c: diff mode (--diff, 'b' baseline) */
+static inline int tui_diff(const struct tui *t) { return t->before != NULL; }
+int tui_diff_normalize(const struct tui *t);
+int tui_act_baseline(struct tui *t, int key);
+int tui_act_diff_colors(struct tui *t, int key);
+int tui_diff_save(struct tui *t);
+/* The DIFF badge of the status line at (y, x): returns columns used. */
+int tui_diff_badge(struct tui *t, int y, int x);
+/* Box colour for a delta (pp) given the largest |delta| shown. */
+attr_t tui_diff_attr(const struct tui *t, double delta, double dmax);
+/* A path (process filter, zoom) resolved exactly in any profile: the
+ * node, or PDIFF_NONE when p lacks it. */
+uint32_t tui_path_in(const struct tpath *tp, const struct profile *p);
 
 /* Shared list movement for table views: returns TR_* for a movement key. */
 int tui_list_move(long *sel, long n, int page, int key);

@@ -20,15 +20,22 @@
 #include <stdint.h>
 #include "sampler.h"
 
-/* A copy of guest memory. */
+/* A copy of guest memory, and optionally a second copy of the same memory
+ * made at another moment (shadow): a word both cover must read the same in
+ * both, or the read fails (the stack changed between the two copies, so
+ * neither can vouch for that word). */
 struct uw_mem {
 	uint64_t addr;
 	const uint8_t *buf;
 	size_t len;
+	uint64_t shadow_addr;
+	const uint8_t *shadow;
+	size_t shadow_len;
 };
 
 /* Read one little-endian word of wordsize (4 or 8) at addr from any of the
- * copies (nmem of them).  Returns 0 or -1 if not fully inside one copy. */
+ * copies (nmem of them).  Returns 0 or -1 if not fully inside one copy, or
+ * if that copy's shadow covers it with another value. */
 int uw_read_word(const struct uw_mem *mem, int nmem, int wordsize,
 		 uint64_t addr, uint64_t *out);
 

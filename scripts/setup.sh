@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential gcc-multilib meson ninja-build pkg-config
-      libncurses-dev libjson-c-dev libelf-dev libdw-dev libiberty-dev
-      qemu-system-x86 qemu-user python3 tmux gdb strace lz4 xz-utils zstd clang libclang-rt-14-dev llvm)
+      libncurses-dev libjson-c-dev libelf-dev libdw-dev libiberty-dev libglib2.0-dev
+      qemu-system-x86 qemu-user python3 tmux gdb strace lz4 xz-utils zstd clang libclang-rt-14-dev llvm
+      libprotobuf-c-dev protobuf-c-compiler zlib1g-dev golang-go nodejs)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -30,6 +31,16 @@ elif ! scripts/qemu10.sh >/dev/null; then
 fi
 echo "setup: QEMUs available to the tests:" >&2
 python3 tests/lib/qemus.py >&2 || true
+
+# speedscope's file-format schema and ajv for the export test, in a cache
+# folder (tests/unit/export reads QTOP_NPM_DIR or this default); best effort:
+# without them the test checks the schema's structure itself.
+NPM_DIR=${QTOP_NPM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/qtop-prof/npm}
+if command -v npm >/dev/null && [ ! -d "$NPM_DIR/node_modules/ajv" ]; then
+  mkdir -p "$NPM_DIR"
+  (cd "$NPM_DIR" && npm install --no-audit --no-fund --silent speedscope@1.25.0 ajv@8 >/dev/null 2>&1) ||
+    echo "setup: npm install of speedscope and ajv failed (the export test falls back)" >&2
+fi
 
 BUILD=${BUILD:-build}
 if [ ! -f "$BUILD/build.ninja" ]; then

@@ -1,13 +1,10 @@
-/* folded.c - folded stacks: write, atomic save, tolerant load. */
+/* folded.c - folded stacks: write, save (savefile.c), tolerant load. */
 #include "folded.h"
+#include "savefile.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #define SFX_KERNEL "_[k]"
 #define SFX_INLINE "_[i]"
@@ -28,8 +25,8 @@ static void put_name(const char *s, FILE *f)
 	}
 }
 
-static void put_line(const struct profile *p, const uint32_t *path,
-		     size_t n, unsigned flags, uint64_t count, FILE *f)
+static void put_stack(const struct profile *p, const uint32_t *path,
+		      size_t n, unsigned flags, FILE *f)
 {
 	int first = 1;
 	for (size_t i = n; i > 0; i--) {
@@ -48,7 +45,30 @@ static void put_line(const struct profile *p, const uint32_t *path,
 		if (nd->kind == PK_KERNEL)
 			fputs(SFX_KERNEL, f);
 	}
+}
+
+static void put_line(const struct profile *p, const uint32_t *path,
+		     size_t n, unsigned flags, uint64_t count, FILE *f)
+{
+	put_stack(p, path, n, flags, f);
 	fprintf(f, " %llu\n", (unsigned long long)count);
+}
+
+int folded_write_stack(const struct profile *p, uint32_t node, unsigned flags,
+		       FILE *f)
+{
+	if (!p || !f || node == 0 || node >= p->nnodes)
+		return -EINVAL;
+	size_t n = p->nodes[node].depth;
+	uint32_t *path = malloc(n * sizeof *path);
+	if (!path)
+		return -ENOMEM;
+	n = 0;
+	for (uint32_t y = node; y; y = p->nodes[y].parent)
+		path[n++] = y;
+	put_stack(p, path, n, flags, f);
+	free(path);
+	return ferror(f) ? -EIO : 0;
 }
 
 long folded_write(const struct profile *p, uint32_t under, unsigned flags,
@@ -126,150 +146,53 @@ long folded_write(const struct profile *p, uint32_t under, unsigned flags,
 
 /* ---- save --------------------------------------------------------------- */
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt,
-		const char *arg)
-{
-	if (err && errlen)
-		snprintf(err, errlen, fmt, arg, strerror(-rc));
-	return rc;
-}
+struct save_ctx {
+	const struct profile *p;
+	uint32_t under;
+	unsigned flags;
+};
 
-/* umask without changing it (umask() would race with other threads). */
-static mode_t current_umask(void)
+static long write_cb(FILE *f, void *ctx)
 {
-	mode_t m = 022;
-	FILE *f = fopen("/proc/self/status", "re");
-	if (!f)
-		return m;
-	char line[256];
-	while (fgets(line, sizeof line, f))
-		if (!strncmp(line, "Umask:", 6)) {
-			m = (mode_t)strtoul(line + 6, NULL, 8);
-			break;
-		}
-	fclose(f);
-	return m;
-}
-
-/* Link the finished temp file at `to` without ever replacing a file.
- * Returns 0 (tmp still exists when *renamed is 0) or -errno. */
-static int place(const char *tmp, const char *to, int *renamed)
-{
-	if (link(tmp, to) == 0)
-		return 0;
-	int e = errno;
-	if (e == EEXIST)
-		return -EEXIST;
-	/* file systems without hard links (vfat, some FUSE) */
-	if (e == EPERM || e == EOPNOTSUPP || e == ENOSYS || e == EMLINK) {
-		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, to, RENAME_NOREPLACE) == 0) {
-			*renamed = 1;
-			return 0;
-		}
-		e = errno;
-	}
-	return -e;
-}
-
-static void sync_dir(const char *dir)
-{
-	/* make the new directory entry durable; best effort */
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
+	const struct save_ctx *c = ctx;
+	return folded_write(c->p, c->under, c->flags, f);
 }
 
 int folded_save(const struct profile *p, uint32_t under, unsigned flags,
 		const char *path, char *out_path, size_t out_len,
 		char *err, size_t errlen)
 {
-	if (err && errlen)
-		err[0] = '\0';
-	if (!p || (path && !path[0]))
-		return fail(err, errlen, -EINVAL, "save: %s%s", "bad arguments: ");
-
-	char dir[4096], tmp[4200], base[64], name[4200];
-	if (path) {
-		const char *slash = strrchr(path, '/');
-		size_t dl = slash ? (size_t)(slash - path) : 1;
-		if (dl >= sizeof dir || strlen(path) >= sizeof name)
-			return fail(err, errlen, -ENAMETOOLONG, "save %s: %s", path);
-		if (!slash)
-			memcpy(dir, ".", 2);
-		else if (dl == 0)
-			memcpy(dir, "/", 2);
-		else {
-			memcpy(dir, path, dl);
-			dir[dl] = '\0';
-		}
-	} else {
-		time_t now = time(NULL);
-		struct tm tm;
-		localtime_r(&now, &tm);
-		strftime(base, sizeof base, "qtop-%Y%m%d-%H%M%S", &tm);
-		memcpy(dir, ".", 2);
+	struct save_ctx c = { p, under, flags };
+	if (!p) {
+		if (err && errlen)
+			snprintf(err, errlen, "save: bad arguments");
+		return -EINVAL;
 	}
+	return savefile_save(path, ".folded", write_cb, &c, out_path, out_len,
+			     err, errlen);
+}
 
-	snprintf(tmp, sizeof tmp, "%s/.qtop-save-XXXXXX", dir);
-	int fd = mkstemp(tmp);
-	if (fd < 0)
-		return fail(err, errlen, -errno,
-			    "save: cannot create a file in %s: %s", dir);
-	/* mkstemp makes 0600; give it what open(2) would have */
-	fchmod(fd, 0666 & ~current_umask());
+/* folded_writer takes (ctx, f); savefile's writer (f, ctx) */
+struct with_ctx { folded_writer fn; void *ctx; };
 
-	int rc = 0;
-	FILE *f = fdopen(fd, "w");
-	if (!f) {
-		rc = -errno;
-		close(fd);
-		unlink(tmp);
-		return fail(err, errlen, rc, "save: %s: %s", tmp);
-	}
-	long w = folded_write(p, under, flags, f);
-	if (w < 0)
-		rc = (int)w;
-	else if (fflush(f) != 0 || ferror(f))
-		rc = -(errno ? errno : EIO);
-	else if (fsync(fd) != 0)
-		rc = -errno;
-	if (fclose(f) != 0 && !rc)
-		rc = -errno;
-	if (rc) {
-		unlink(tmp);
-		return fail(err, errlen, rc, "save: writing %s: %s",
-			    path ? path : "the profile");
-	}
+static long with_cb(FILE *f, void *ctx)
+{
+	const struct with_ctx *w = ctx;
+	return w->fn(w->ctx, f);
+}
 
-	int renamed = 0;
-	for (int n = 0;; n++) {
-		if (path)
-			snprintf(name, sizeof name, "%s", path);
-		else if (n == 0)
-			snprintf(name, sizeof name, "%s.folded", base);
-		else
-			snprintf(name, sizeof name, "%s-%d.folded", base, n);
-		if (out_path && strlen(name) >= out_len) {
-			rc = -ENAMETOOLONG;
-			break;
-		}
-		rc = place(tmp, name, &renamed);
-		if (rc != -EEXIST || path || n >= 999)
-			break;
+int folded_save_with(folded_writer fn, void *ctx, const char *path,
+		     const char *ext, char *out_path, size_t out_len,
+		     char *err, size_t errlen)
+{
+	struct with_ctx w = { fn, ctx };
+	if (!fn || (path && !path[0])) {
+		if (err && errlen)
+			snprintf(err, errlen, "save: bad arguments");
+		return -EINVAL;
 	}
-	if (!renamed)
-		unlink(tmp);
-	if (rc == -EEXIST && path)
-		return fail(err, errlen, rc,
-			    "save: %s already exists, not overwriting (%s)", path);
-	if (rc)
-		return fail(err, errlen, rc, "save: cannot create %s: %s", name);
-	sync_dir(dir);
-	if (out_path)
-		snprintf(out_path, out_len, "%s", name);
-	return 0;
+	return savefile_save(path, ext ? ext : ".folded", with_cb, &w, out_path,
+			     out_len, err, errlen);
 }
 
 /* ---- load --------------------------------------------------------------- */
@@ -481,6 +404,14 @@ int folded_load(struct profile *p, FILE *f, struct folded_diag *diag)
 	free(fr.v);
 	if (diag)
 		*diag = d;
+	return rc;
+}
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt,
+		const char *arg)
+{
+	if (err && errlen)
+		snprintf(err, errlen, fmt, arg, strerror(-rc));
 	return rc;
 }
 

@@ -282,19 +282,16 @@ void linux_kernel_unwind(const struct linux_kernel *k, int64_t slide,
 	orc_unwind(k->orc, slide, &st, multi_read, &mm, out, max, res);
 }
 
-int linux_kernel_walk_sample(const struct linux_kernel *k, int64_t slide,
-			     const struct qp_sample *smp, struct uw_frame *out,
-			     int max, struct uw_result *res,
-			     struct uw_state *user)
+static int walk_copy(const struct linux_kernel *k, int64_t slide,
+		     const struct qp_sample *smp, struct orc_mem mem,
+		     struct uw_frame *out, int max, struct uw_result *res,
+		     struct uw_state *user)
 {
 	memset(res, 0, sizeof *res);
 	if (max <= 0 || max > 1024) {
 		res->end = UW_END_DEPTH;
 		return 0;
 	}
-	struct orc_mem mem = { smp->stack_addr, qp_sample_stack_c(smp),
-			       smp->flags & QP_SF_STACK_FAILED ? 0
-							       : smp->stack_len };
 	struct orc_frame fr[1024];
 	struct orc_result r;
 	linux_kernel_unwind(k, slide, smp->regs.ip, smp->regs.gpr[QP_RSP],
@@ -310,4 +307,25 @@ int linux_kernel_walk_sample(const struct linux_kernel *k, int64_t slide,
 		return 0;
 	*user = (struct uw_state){ r.user_ip, r.user_sp, r.user_bp };
 	return 1;
+}
+
+int linux_kernel_walk_sample(const struct linux_kernel *k, int64_t slide,
+			     const struct qp_sample *smp, struct uw_frame *out,
+			     int max, struct uw_result *res,
+			     struct uw_state *user)
+{
+	struct orc_mem mem = { smp->stack_addr, qp_sample_stack_c(smp),
+			       smp->flags & QP_SF_STACK_FAILED ? 0
+							       : smp->stack_len };
+	return walk_copy(k, slide, smp, mem, out, max, res, user);
+}
+
+int linux_kernel_walk_sample0(const struct linux_kernel *k, int64_t slide,
+			      const struct qp_sample *smp, struct uw_frame *out,
+			      int max, struct uw_result *res,
+			      struct uw_state *user)
+{
+	struct orc_mem mem = { smp->stack0_addr, qp_sample_stack0(smp),
+			       smp->stack0_len };
+	return walk_copy(k, slide, smp, mem, out, max, res, user);
 }

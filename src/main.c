@@ -1,11 +1,16 @@
 /* main.c - qtop-prof's front end: options, then one of
- *   live:   sampler thread -> ring -> pipeline -> profile -> TUI or --batch
+ *   live:   sampler thread or plugin engine (acquire.h) -> ring -> pipeline
+ *           -> profile -> TUI or --batch
  *   replay: --replay FILE -> pipeline -> profile -> TUI or --batch
  *   load:   --load FILE.folded -> profile -> TUI or --batch
  * Only this file prints to the user. */
+#include "export.h"
+#include "acquire.h"
 #include "folded.h"
 #include "hotspot.h"
 #include "linux_guest.h"
+#include "pdiff.h"
+#include "profload.h"
 #include "pipeline.h"
 #include "profile.h"
 #include "qmp.h"
@@ -32,7 +37,14 @@ struct options {
 	struct symbolizer_config sym;
 	struct tui_options tui;
 	enum pipeline_filter filter;
-	const char *record, *replay, *load, *output;
+	const char *record, *replay, *load;
+	struct tui_output out[TUI_MAX_OUTPUTS];   /* -o FILE, format decided */
+	int nout;
+	int format;                /* --format, or EXPORT_UNKNOWN */
+	const char *diff_before, *diff_after;   /* --diff BEFORE AFTER */
+	int no_normalize;
+	enum acq_engine engine;
+	const char *plugin_name;  /* --plugin-shm NAME (the plugin's name=) */
 	int batch, folded_stdout, top;
 	const char *comm[8];       /* --comm [CPUS:]EXPR, in order given */
 	int ncomm;
@@ -51,12 +63,17 @@ static void usage(FILE *f)
 	fputs(
 "usage: qtop-prof [--qmp SOCKET|tcp:HOST:PORT] [options]\n"
 "       qtop-prof --replay FILE.qrec [options]\n"
-"       qtop-prof --load FILE.folded\n"
+"       qtop-prof --load FILE.folded|FILE.pb.gz|FILE.speedscope.json\n"
+"       qtop-prof --diff BEFORE AFTER [options]\n"
 "\n"
 "Live sampling profiler for operating systems running in QEMU.\n"
 "\n"
 "Sampling:\n"
 "  --qmp SPEC          QMP socket (default ./qmp-socket) or tcp:HOST:PORT\n"
+"  --engine auto|qmp|plugin  sample through QEMU's monitor, or through\n"
+"                      qtop-plugin.so loaded in QEMU (-plugin, QEMU >= 9.2, TCG):\n"
+"                      exact registers, no pauses; auto: plugin when found\n"
+"  --plugin-shm NAME   the plugin's segment when started with name=NAME\n"
 "  -F, --frequency N, --hz N\n"
 "                      sampling rounds per second, all vCPUs each (default 100; 0 = max)\n"
 "  -C, --cpu LIST, --cpus LIST\n"
@@ -85,12 +102,23 @@ static void usage(FILE *f)
 "  --batch             no TUI: sample, then print the top functions\n"
 "  -d, --duration S    stop after S seconds (batch)\n"
 "  --samples N         stop after N samples\n"
-"  -o, --output FILE   folded stacks file (batch: written at the end; TUI: 's')\n"
+"  -o, --output FILE   profile file, format by extension: .folded .txt,\n"
+"                      .pb.gz .pprof, .speedscope.json, .perf-script .perf\n"
+"                      .script (batch: written at the end; TUI: 's'); repeatable\n"
+"  --format FMT        folded|pprof|speedscope|perf-script: for -o files\n"
+"                      without such an extension and for 's' without -o\n"
 "  --folded            batch: print folded stacks to stdout instead of the table\n"
 "  --top N             batch: rows of the table (default 25)\n"
 "  --record FILE       also store the raw samples (replay them with --replay)\n"
 "  --replay FILE       analyse recorded samples offline\n"
-"  --load FILE         open a folded file (ours, perf+stackcollapse, inferno)\n"
+"  --load FILE         open a folded file (ours, perf+stackcollapse, inferno),\n"
+"                      or a pprof or speedscope file\n"
+"Comparing:\n"
+"  --diff BEFORE AFTER compare two saved profiles (folded, or .qrec replayed\n"
+"                      with the symbol options): differential flamegraph and\n"
+"                      delta table; --batch prints the delta table, --folded\n"
+"                      the two-column folded (stack before after)\n"
+"  --no-normalize      compare sample counts (equal-length runs), not shares\n"
 "TUI:\n"
 "  --refresh HZ        redraws per second (default 4)\n"
 "  --theme NAME|PATH   colour theme   --themes-dir DIR\n"
@@ -129,9 +157,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 	enum { O_STOP = 256, O_NOSTOP, O_AUTOSTOP, O_STACK, O_USTACK, O_MEM,
 	       O_KERNEL, O_SYMBOLS, O_KOFF, O_SYSROOT, O_COMM, O_INLINE, O_KONLY,
 	       O_UONLY, O_BATCH, O_SAMPLES, O_FOLDED, O_TOP, O_RECORD,
-	       O_REPLAY, O_LOAD, O_REFRESH, O_THEME, O_THEMES_DIR, O_VERSION, O_QMP };
+	       O_REPLAY, O_LOAD, O_REFRESH, O_THEME, O_THEMES_DIR, O_VERSION, O_QMP,
+	       O_FORMAT, O_DIFF, O_NO_NORMALIZE, O_ENGINE, O_PLUGIN_SHM };
 	static const struct option lo[] = {
 		{ "qmp", required_argument, 0, O_QMP },
+		{ "engine", required_argument, 0, O_ENGINE },
+		{ "plugin-shm", required_argument, 0, O_PLUGIN_SHM },
 		{ "hz", required_argument, 0, 'F' },
 		{ "frequency", required_argument, 0, 'F' },
 		{ "cpus", required_argument, 0, 'C' },
@@ -154,11 +185,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "duration", required_argument, 0, 'd' },
 		{ "samples", required_argument, 0, O_SAMPLES },
 		{ "output", required_argument, 0, 'o' },
+		{ "format", required_argument, 0, O_FORMAT },
 		{ "folded", no_argument, 0, O_FOLDED },
 		{ "top", required_argument, 0, O_TOP },
 		{ "record", required_argument, 0, O_RECORD },
 		{ "replay", required_argument, 0, O_REPLAY },
 		{ "load", required_argument, 0, O_LOAD },
+		{ "diff", required_argument, 0, O_DIFF },
+		{ "no-normalize", no_argument, 0, O_NO_NORMALIZE },
 		{ "refresh", required_argument, 0, O_REFRESH },
 		{ "theme", required_argument, 0, O_THEME },
 		{ "themes-dir", required_argument, 0, O_THEMES_DIR },
@@ -179,10 +213,21 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->tui.decay_halflife_s = 5;
 	o->top = 25;
 	o->sym.max_depth = 128;
+	o->format = EXPORT_UNKNOWN;
 
 	while ((c = getopt_long(argc, argv, "hF:d:C:o:", lo, NULL)) != -1) {
 		switch (c) {
 		case O_QMP: o->samp.qmp_spec = optarg; break;
+		case O_ENGINE:
+			if (!strcmp(optarg, "auto")) o->engine = ACQ_AUTO;
+			else if (!strcmp(optarg, "qmp")) o->engine = ACQ_QMP;
+			else if (!strcmp(optarg, "plugin")) o->engine = ACQ_PLUGIN;
+			else goto bad;
+			break;
+		case O_PLUGIN_SHM:
+			if (!*optarg || strchr(optarg, '/')) goto bad;
+			o->plugin_name = optarg;
+			break;
 		case 'F':
 			o->samp.hz = strtod(optarg, &end);
 			if (*end || o->samp.hz < 0) goto bad;
@@ -246,12 +291,29 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->samples = strtoull(optarg, &end, 10);
 			if (*end || !o->samples) goto bad;
 			break;
-		case 'o': o->output = optarg; break;
+		case 'o':
+			if (o->nout == TUI_MAX_OUTPUTS) {
+				fprintf(stderr, "qtop-prof: at most %d -o files\n", TUI_MAX_OUTPUTS);
+				return -1;
+			}
+			o->out[o->nout++].path = optarg;
+			break;
+		case O_FORMAT:
+			o->format = export_format_parse(optarg);
+			if (o->format == EXPORT_JSON) {
+				fputs("qtop-prof: --format json: the JSON report is not "
+				      "implemented yet\n", stderr);
+				return -1;
+			}
+			if (o->format == EXPORT_UNKNOWN) goto bad;
+			break;
 		case O_FOLDED: o->folded_stdout = 1; break;
 		case O_TOP: o->top = atoi(optarg); break;
 		case O_RECORD: o->record = optarg; break;
 		case O_REPLAY: o->replay = optarg; break;
 		case O_LOAD: o->load = optarg; break;
+		case O_DIFF: o->diff_before = optarg; break;
+		case O_NO_NORMALIZE: o->no_normalize = 1; break;
 		case O_REFRESH:
 			o->tui.refresh_hz = strtod(optarg, &end);
 			if (*end || o->tui.refresh_hz <= 0 || o->tui.refresh_hz > 100) goto bad;
@@ -269,12 +331,43 @@ bad:
 		fprintf(stderr, "qtop-prof: invalid value '%s' (see --help)\n", optarg);
 		return -1;
 	}
+	/* --diff BEFORE AFTER: AFTER is the (permuted) operand */
+	if (o->diff_before) {
+		if (optind >= argc) {
+			fputs("qtop-prof: --diff needs two files: --diff BEFORE AFTER\n", stderr);
+			return -1;
+		}
+		o->diff_after = argv[optind++];
+		if (o->load || o->replay || o->record) {
+			fputs("qtop-prof: --diff compares two saved profiles: not with "
+			      "--load, --replay or --record\n", stderr);
+			return -1;
+		}
+	}
 	if (optind < argc) {
 		fprintf(stderr, "qtop-prof: unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
 	o->samp.max_samples = o->samples;
-	o->tui.save_path = o->output;
+	/* the extension decides; --format for the others; .json alone is
+	 * the JSON report, which does not exist yet */
+	for (int i = 0; i < o->nout; i++) {
+		int f = export_format_from_path(o->out[i].path);
+		if (f == EXPORT_JSON && o->format == EXPORT_UNKNOWN) {
+			fprintf(stderr, "qtop-prof: -o %s: the JSON report is not implemented "
+				"yet: name it .speedscope.json for speedscope, or give --format\n",
+				o->out[i].path);
+			return -1;
+		}
+		if (f == EXPORT_UNKNOWN || f == EXPORT_JSON)
+			f = o->format == EXPORT_UNKNOWN ? EXPORT_FOLDED : o->format;
+		o->out[i].format = f;
+	}
+	o->tui.outputs = o->out;
+	o->tui.noutputs = o->nout;
+	o->tui.save_format = o->format == EXPORT_UNKNOWN ? EXPORT_FOLDED : o->format;
+	o->tui.period_ns = o->samp.hz > 0 ? 1e9 / o->samp.hz : 0;
+	o->tui.no_normalize = o->no_normalize;
 	return 0;
 }
 
@@ -309,7 +402,16 @@ static void print_table(const struct profile *p, int top)
 	free(rows);
 }
 
-static int write_outputs(const struct options *o, const struct profile *p)
+/* The log holds the first samplelog_max() samples; past that, say so. */
+static void note_log_full(const struct samplelog *log)
+{
+	if (samplelog_dropped(log))
+		fprintf(stderr, "qtop-prof: sample log full: exports hold the first %" PRIu64
+			" samples; the folded profile holds all\n", samplelog_count(log));
+}
+
+static int write_outputs(const struct options *o, const struct profile *p,
+			 const struct samplelog *log)
 {
 	char path[4096], err[512];
 	int rc = 0;
@@ -320,13 +422,19 @@ static int write_outputs(const struct options *o, const struct profile *p)
 	} else {
 		print_table(p, o->top);
 	}
-	if (o->output) {
-		if (folded_save(p, 0, 0, o->output, path, sizeof path, err, sizeof err) < 0) {
+	for (int i = 0; i < o->nout; i++) {
+		struct export_input in = { .p = p, .log = log,
+			.period_ns = o->samp.hz > 0 ? 1e9 / o->samp.hz : 0,
+			.name = o->replay ? o->replay : o->load ? o->load : o->samp.qmp_spec };
+		int f = o->out[i].format;
+		if (f != EXPORT_FOLDED && log && !samplelog_aggregated(log))
+			note_log_full(log);
+		if (export_save(f, &in, o->out[i].path, path, sizeof path, err, sizeof err) < 0) {
 			fprintf(stderr, "qtop-prof: %s\n", err);
 			rc = 1;
 		} else {
-			fprintf(stderr, "qtop-prof: %" PRIu64 " samples written to %s\n",
-				p->samples, path);
+			fprintf(stderr, "qtop-prof: %" PRIu64 " samples written to %s (%s)\n",
+				p->samples, path, export_format_name(f));
 		}
 	}
 	fflush(stdout);
@@ -339,7 +447,7 @@ enum { RATE_WIN = 5 };
 
 struct live {
 	struct pipeline *pl;
-	struct sampler *smp;
+	struct acquire *smp;
 	struct ring *ring;
 	double t0, hz;
 	uint64_t cpu_mask;          /* --cpus, 0 = all */
@@ -349,6 +457,7 @@ struct live {
 	double rate_t[RATE_WIN + 1];
 	uint64_t rate_n[RATE_WIN + 1];
 	int rate_i, rate_k;         /* newest snapshot, snapshots held */
+	char state[48];
 	double rate;
 	uint64_t base_rounds, base_paused;   /* since the start or 'R' */
 	char symwarn[512];          /* pipeline_symcheck's warning, or "" */
@@ -407,7 +516,7 @@ static uint64_t paused_rounds(struct sampler_stats *ss, int stop)
 static void live_status(void *ctx, struct app_status *st)
 {
 	struct live *l = ctx;
-	struct sampler_stats *ss = sampler_stats(l->smp);
+	struct sampler_stats *ss = acquire_stats(l->smp);
 	double now = mono_s();
 	uint64_t n = atomic_load(&ss->samples);
 	int ncpu = sampled_cpus(l->cpu_mask, atomic_load(&ss->ncpus));
@@ -425,7 +534,10 @@ static void live_status(void *ctx, struct app_status *st)
 		l->rate_n[l->rate_i] = n;
 	}
 	memset(st, 0, sizeof *st);
-	st->guest_state = state_name(atomic_load(&ss->state));
+	/* the engine in use beside the state: "running [plugin]" */
+	snprintf(l->state, sizeof l->state, "%s [%s]", state_name(atomic_load(&ss->state)),
+		 acquire_name(l->smp));
+	st->guest_state = l->state;
 	st->target_hz = l->hz;
 	st->vcpu_hz = l->rate;
 	uint64_t rounds = atomic_load(&ss->rounds) - l->base_rounds;
@@ -436,7 +548,7 @@ static void live_status(void *ctx, struct app_status *st)
 	st->errors = atomic_load(&ss->errors);
 	st->elapsed_s = now - l->t0;
 	st->ncpus = ncpu;
-	const char *e = sampler_last_error(l->smp);
+	const char *e = acquire_last_error(l->smp);
 	st->message = e && *e ? e : NULL;
 	st->warning = l->symwarn[0] ? l->symwarn : NULL;
 }
@@ -445,7 +557,7 @@ static void live_status(void *ctx, struct app_status *st)
  * "100 Hz asked, 73/s per vCPU, 2 vCPUs, 0 % paused". */
 static void batch_rate_line(const struct live *l, char *b, size_t n)
 {
-	struct sampler_stats *ss = sampler_stats(l->smp);
+	struct sampler_stats *ss = acquire_stats(l->smp);
 	double dt = mono_s() - l->t0;
 	int ncpu = sampled_cpus(l->cpu_mask, atomic_load(&ss->ncpus));
 	uint64_t rounds = atomic_load(&ss->rounds);
@@ -465,7 +577,8 @@ static void batch_rate_line(const struct live *l, char *b, size_t n)
 static void live_reset(void *ctx)
 {
 	struct live *l = ctx;
-	struct sampler_stats *ss = sampler_stats(l->smp);
+	struct sampler_stats *ss = acquire_stats(l->smp);
+	samplelog_reset(l->pl->log);   /* exports follow the reset counts */
 	l->rate_i = l->rate_k = 0;
 	l->rate_t[0] = mono_s();
 	l->rate_n[0] = atomic_load(&ss->samples);
@@ -515,16 +628,16 @@ static void install_signals(void)
 }
 
 /* warning: printed on stderr (after the TUI, which shows it too), or NULL */
-static int run_static(const struct options *o, struct profile *p, const char *what,
-		      const char *warning)
+static int run_static(const struct options *o, struct profile *p,
+		      struct samplelog *log, const char *what, const char *warning)
 {
 	char err[512];
 	struct static_src ss = { what, warning, p->samples, mono_s() };
-	struct app_source src = { .ctx = &ss, .status = static_status };
+	struct app_source src = { .ctx = &ss, .status = static_status, .log = log };
 	int rc = 0;
 
 	if (o->batch) {
-		rc = write_outputs(o, p);
+		rc = write_outputs(o, p, log);
 	} else if (tui_run(&o->tui, p, &src, err, sizeof err) < 0) {
 		fprintf(stderr, "qtop-prof: %s\n", err);
 		return 1;
@@ -534,16 +647,98 @@ static int run_static(const struct options *o, struct profile *p, const char *wh
 	return rc;
 }
 
+/* --load of a pprof or speedscope file: read whole (bounded), import. */
+static int load_other(struct profile *p, const char *path, int fmt)
+{
+	char err[512];
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	if (!f) {
+		fprintf(stderr, "qtop-prof: cannot open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		size_t r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (n < cap)
+			break;
+		if (cap > EXPORT_MAX_INPUT) {
+			fprintf(stderr, "qtop-prof: %s: larger than %u MiB\n", path,
+				EXPORT_MAX_INPUT >> 20);
+			free(buf);
+			buf = NULL;
+			n = 0;
+			break;
+		}
+		char *nb = realloc(buf, cap * 2);
+		if (!nb) {
+			free(buf);
+			buf = NULL;
+		}
+		buf = nb;
+		cap *= 2;
+	}
+	int ioerr = ferror(f);
+	if (f != stdin)
+		fclose(f);
+	if (!buf || ioerr) {
+		if (ioerr)
+			fprintf(stderr, "qtop-prof: reading %s failed\n", path);
+		free(buf);
+		return -1;
+	}
+	if (fmt == EXPORT_UNKNOWN)
+		fmt = export_detect(buf, n);
+	long r = fmt == EXPORT_PPROF ? import_pprof(p, buf, n, err, sizeof err)
+				     : import_speedscope(p, buf, n, err, sizeof err);
+	free(buf);
+	if (r < 0) {
+		fprintf(stderr, "qtop-prof: %s: %s file: %s\n", path, export_format_name(fmt), err);
+		return -1;
+	}
+	if (r == 0) {
+		fprintf(stderr, "qtop-prof: %s: no samples in this file\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* What a file to --load holds, from its first bytes. */
+static int sniff(const char *path)
+{
+	char head[4096];
+	if (!strcmp(path, "-"))
+		return EXPORT_FOLDED;   /* stdin cannot be looked at twice */
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return EXPORT_FOLDED;   /* folded_load_path says why */
+	size_t n = fread(head, 1, sizeof head, f);
+	fclose(f);
+	int fmt = export_detect(head, n);
+	return fmt;
+}
+
 static int run_load(const struct options *o)
 {
 	char err[512];
 	struct folded_diag d;
 	struct profile *p = profile_new();
-	int rc;
+	int rc, fmt;
 
 	if (!p) {
 		fputs("qtop-prof: out of memory\n", stderr);
 		return 1;
+	}
+	fmt = sniff(o->load);
+	if (fmt != EXPORT_FOLDED) {
+		if (load_other(p, o->load, fmt) < 0) {
+			profile_free(p);
+			return 1;
+		}
+		rc = run_static(o, p, NULL, o->load, NULL);
+		profile_free(p);
+		return rc;
 	}
 	memset(&d, 0, sizeof d);
 	if (folded_load_path(p, o->load, &d, err, sizeof err) < 0) {
@@ -564,8 +759,130 @@ static int run_load(const struct options *o)
 		profile_free(p);
 		return 1;
 	}
-	rc = run_static(o, p, o->load, NULL);
+	rc = run_static(o, p, NULL, o->load, NULL);
 	profile_free(p);
+	return rc;
+}
+
+/* ---- --diff BEFORE AFTER ---- */
+
+static void print_diff_table(const struct options *o, const struct profile *b,
+			     const struct profile *a)
+{
+	struct pdiff_row *rows = NULL;
+	long n = pdiff_table(b, 0, a, 0, !o->no_normalize, &rows);
+
+	if (n < 0) {
+		fputs("qtop-prof: out of memory\n", stderr);
+		return;
+	}
+	pdiff_sort_rows(b, a, rows, (size_t)n, PD_SORT_DSELF, 0);
+	printf("# before: %s (%" PRIu64 " samples)  after: %s (%" PRIu64 " samples)\n",
+	       o->diff_before, b->samples, o->diff_after, a->samples);
+	printf("# %s; DELTA = after - before in percentage points, sorted by |self delta|\n",
+	       o->no_normalize ? "not normalized: both as % of before's samples"
+			       : "normalized: each as % of its own samples");
+	printf("%7s %7s %7s  %7s %7s %7s  %-5s  %-40s %s\n", "SELF_B%", "SELF_A%",
+	       "DELTA", "TOTAL_B%", "TOTAL_A%", "DELTA", "STATE", "FUNCTION", "MODULE");
+	for (long i = 0; i < n && i < o->top; i++) {
+		const struct pdiff_row *r = &rows[i];
+		const struct profile *p = pdiff_row_profile(b, a, r);
+		printf("%7.2f %7.2f %+7.2f  %7.2f %7.2f %+7.2f  %-5s  %-40s %s%s\n",
+		       r->self_pb, r->self_pa, r->dself, r->total_pb, r->total_pa,
+		       r->dtotal, r->state == PD_BOTH ? "=" : pdiff_state_mark(r->state),
+		       profile_str_get(p, r->name), profile_str_get(p, r->module),
+		       r->kind == PK_KERNEL ? " [k]" : "");
+	}
+	free(rows);
+}
+
+/* Things worth knowing before reading the deltas. */
+static void diff_notes(const struct options *o, const struct profile *b,
+		       const struct profile *a)
+{
+	struct pdiff_row *rows = NULL;
+	long n = pdiff_table(b, 0, a, 0, 1, &rows), common = 0;
+	for (long i = 0; i < n; i++)
+		common += rows[i].state == PD_BOTH;
+	free(rows);
+	if (n > 0 && common == 0)
+		fprintf(stderr, "qtop-prof: warning: %s and %s have no function in "
+			"common: are they profiles of the same program?\n",
+			o->diff_before, o->diff_after);
+	if (o->no_normalize && a->samples != b->samples)
+		fprintf(stderr, "qtop-prof: --no-normalize: %" PRIu64 " samples before, %"
+			PRIu64 " after (%+.1f %%): the difference in length shows as %s\n",
+			b->samples, a->samples,
+			100.0 * ((double)a->samples - (double)b->samples) / (double)b->samples,
+			a->samples > b->samples ? "growth" : "shrinkage");
+}
+
+static struct profile *diff_load(const struct options *o, const char *path,
+				 const char *which)
+{
+	char err[768];
+	struct profload_info info;
+	struct profload_opts lo = { .sym = &o->sym, .filter = o->filter,
+				    .max_samples = o->samples };
+	struct profile *p = profile_new();
+
+	if (!p) {
+		fputs("qtop-prof: out of memory\n", stderr);
+		return NULL;
+	}
+	if (profload_path(p, path, &lo, &info, err, sizeof err) < 0) {
+		fprintf(stderr, "qtop-prof: --diff %s: %s\n", which, err);
+		profile_free(p);
+		return NULL;
+	}
+	if (info.warning[0])
+		fprintf(stderr, "qtop-prof: warning: %s: %s\n", path, info.warning);
+	return p;
+}
+
+static int run_diff(struct options *o)
+{
+	char err[1024], pa[4096], pd[4096];
+	struct profile *b = diff_load(o, o->diff_before, "BEFORE");
+	struct profile *a = b ? diff_load(o, o->diff_after, "AFTER") : NULL;
+	int rc = 0;
+
+	if (!a) {
+		profile_free(b);
+		return 1;
+	}
+	diff_notes(o, b, a);
+	if (o->batch) {
+		if (o->folded_stdout) {
+			if (pdiff_write_folded(b, 0, a, 0, !o->no_normalize, stdout) < 0)
+				rc = 1;
+		} else {
+			print_diff_table(o, b, a);
+		}
+		if (o->nout) {
+			if (pdiff_save(b, 0, a, 0, !o->no_normalize, o->out[0].path, pa, pd,
+				       sizeof pa, err, sizeof err) < 0) {
+				fprintf(stderr, "qtop-prof: %s\n", err);
+				rc = 1;
+			} else {
+				fprintf(stderr, "qtop-prof: after saved to %s, both columns to %s\n",
+					pa, pd);
+			}
+		}
+		fflush(stdout);
+	} else {
+		struct static_src ss = { o->diff_after, NULL, a->samples, mono_s() };
+		struct app_source src = { .ctx = &ss, .status = static_status };
+		o->tui.diff_before = b;
+		o->tui.diff_before_name = o->diff_before;
+		o->tui.diff_after_name = o->diff_after;
+		if (tui_run(&o->tui, a, &src, err, sizeof err) < 0) {
+			fprintf(stderr, "qtop-prof: %s\n", err);
+			rc = 1;
+		}
+	}
+	profile_free(a);
+	profile_free(b);
 	return rc;
 }
 
@@ -602,15 +919,18 @@ static int run_replay(const struct options *o)
 	}
 	sym = open_symbolizer(o);
 	p = profile_new();
-	if (!sym || !p) {
+	struct samplelog *log = samplelog_new(0);
+	if (!sym || !p || !log) {
 		record_reader_close(r);
 		symbolizer_free(sym);
 		profile_free(p);
+		samplelog_free(log);
 		return 1;
 	}
 	memset(&pl, 0, sizeof pl);
 	pl.sym = sym;
 	pl.filter = o->filter;
+	pl.log = log;
 	while ((rc = record_next(r, &s, err, sizeof err)) == 1) {
 		pipeline_feed(&pl, p, s);
 		pipeline_symcheck(&pl, 200, symwarn, sizeof symwarn);
@@ -622,8 +942,9 @@ static int run_replay(const struct options *o)
 			err, pl.consumed);
 	pipeline_symcheck(&pl, 1, symwarn, sizeof symwarn);   /* a short file */
 	record_reader_close(r);
-	rc = run_static(o, p, o->replay, symwarn[0] ? symwarn : NULL);
+	rc = run_static(o, p, log, o->replay, symwarn[0] ? symwarn : NULL);
 	profile_free(p);
+	samplelog_free(log);
 	symbolizer_free(sym);
 	return rc;
 }
@@ -713,10 +1034,12 @@ static int run_live(struct options *o)
 	char err[512];
 	struct ring ring;
 	struct symbolizer *sym;
-	struct sampler *smp = NULL;
+	struct acquire *smp = NULL;
+	char why[768];
 	struct profile *p = NULL;
 	struct pipeline pl;
 	struct live live;
+	struct samplelog *log = NULL;
 	int rc = 1;
 
 	if (qmp_spec_is_remote(o->samp.qmp_spec))
@@ -779,17 +1102,21 @@ static int run_live(struct options *o)
 		}
 	}
 	p = profile_new();
-	if (!p) {
+	log = samplelog_new(0);
+	if (!p || !log) {
 		fputs("qtop-prof: out of memory\n", stderr);
 		goto out;
 	}
+	pl.log = log;
 	install_signals();
-	smp = sampler_start(&o->samp, &ring, err, sizeof err);
+	smp = acquire_start(o->engine, o->plugin_name, &o->samp, &ring, why, sizeof why,
+			    err, sizeof err);
 	if (!smp) {
 		fprintf(stderr, "qtop-prof: %s\n", err);
 		goto out;
 	}
-	fprintf(stderr, "qtop-prof: %s\n", sampler_mem_note(smp));
+	fprintf(stderr, "qtop-prof: %s\n", why);
+	fprintf(stderr, "qtop-prof: %s\n", acquire_note(smp));
 	memset(&live, 0, sizeof live);
 	live.pl = &pl;
 	live.smp = smp;
@@ -806,7 +1133,7 @@ static int run_live(struct options *o)
 			pipeline_pump(&pl, p, 50);
 			if (live_symcheck(&live))
 				fprintf(stderr, "qtop-prof: warning: %s\n", live.symwarn);
-			st = atomic_load(&sampler_stats(smp)->state);
+			st = atomic_load(&acquire_stats(smp)->state);
 			if (got_signal || st == SAMPLER_DISCONNECTED || st == SAMPLER_DONE)
 				break;
 			if (t_end && mono_s() >= t_end)
@@ -814,34 +1141,38 @@ static int run_live(struct options *o)
 			struct timespec ts = { 0, 10 * 1000000 };
 			nanosleep(&ts, NULL);
 		}
-		sampler_join(smp);   /* final counters: no more pushes after this */
+		acquire_join(smp);   /* final counters: no more pushes after this */
 		char rate_line[160];
 		batch_rate_line(&live, rate_line, sizeof rate_line);
 		if (st == SAMPLER_DISCONNECTED)
-			fprintf(stderr, "qtop-prof: sampling ended: %s\n", sampler_last_error(smp));
+			fprintf(stderr, "qtop-prof: sampling ended: %s\n", acquire_last_error(smp));
 		/* Failed commands do not end sampling: say how many and why. */
-		uint64_t nerr = atomic_load(&sampler_stats(smp)->errors);
-		uint64_t nsf = atomic_load(&sampler_stats(smp)->stack_fail);
+		uint64_t nerr = atomic_load(&acquire_stats(smp)->errors);
+		uint64_t nsf = atomic_load(&acquire_stats(smp)->stack_fail);
 		if (nerr && st != SAMPLER_DISCONNECTED)
 			fprintf(stderr, "qtop-prof: %" PRIu64 " QMP command(s) failed, last: %s\n",
-				nerr, sampler_last_error(smp));
-		uint64_t nun = atomic_load(&sampler_stats(smp)->unstable);
+				nerr, acquire_last_error(smp));
+		uint64_t nun = atomic_load(&acquire_stats(smp)->unstable);
 		if (nsf)
 			fprintf(stderr, "qtop-prof: %" PRIu64 " stack read(s) failed: those samples "
 				"have no call chain\n", nsf);
 		if (nun)
 			fprintf(stderr, "qtop-prof: %" PRIu64 " sample(s) moved while their stack was "
 				"read (--no-stop): kept as leaf only, chain cut\n", nun);
-		uint64_t nrs = atomic_load(&sampler_stats(smp)->stop_rounds);
-		uint64_t nrr = atomic_load(&sampler_stats(smp)->run_retries);
+		uint64_t nrs = atomic_load(&acquire_stats(smp)->stop_rounds);
+		uint64_t nrr = atomic_load(&acquire_stats(smp)->run_retries);
 		if (nrr || nrs)
 			fprintf(stderr, "qtop-prof: %" PRIu64 " of %" PRIu64 " rounds read again "
 				"(a vCPU moved under the reads), %" PRIu64 " rounds taken with the "
-				"guest paused\n", nrr, (uint64_t)atomic_load(&sampler_stats(smp)->rounds), nrs);
+				"guest paused\n", nrr, (uint64_t)atomic_load(&acquire_stats(smp)->rounds), nrs);
 		if (st == SAMPLER_PAUSED)
 			fputs("qtop-prof: the guest is paused: it was not sampled "
 			      "while paused and is left paused\n", stderr);
-		sampler_stop(smp);
+		char sum[512];
+		acquire_summary(smp, sum, sizeof sum);
+		if (*sum)
+			fprintf(stderr, "qtop-prof: %s\n", sum);
+		acquire_stop(smp);
 		smp = NULL;
 		while (pipeline_pump(&pl, p, 1000) > 0)
 			;
@@ -850,9 +1181,11 @@ static int run_live(struct options *o)
 			symbolizer_get_stats(pl.sym, &ss);
 			if (ss.vouched)
 				fprintf(stderr, "qtop-prof: chains read with the guest running: "
-					"%" PRIu64 " return addresses checked, %" PRIu64
-					" chains cut at one that did not follow a call to its callee\n",
-					ss.vouched, ss.vouch_cuts);
+					"%" PRIu64 " return addresses checked; %" PRIu64
+					" walks met one that did not follow a call to its callee, "
+					"%" PRIu64 " of them whole in the copy made before the "
+					"registers\n",
+					ss.vouched, ss.vouch_cuts, ss.vouch_rescued);
 		}
 		if (pipeline_symcheck(&pl, 1, live.symwarn, sizeof live.symwarn))
 			fprintf(stderr, "qtop-prof: warning: %s\n", live.symwarn);
@@ -860,10 +1193,11 @@ static int run_live(struct options *o)
 			" dropped, %" PRIu64 " unusable\n", pl.consumed, mono_s() - live.t0,
 			(double)pl.consumed / (mono_s() - live.t0), ring_dropped(&ring), pl.unusable);
 		fprintf(stderr, "qtop-prof: %s\n", rate_line);
-		rc = write_outputs(o, p);
+		rc = write_outputs(o, p, log);
 	} else {
 		struct app_source src = { .ctx = &live, .pump = live_pump,
-					  .status = live_status, .reset = live_reset };
+					  .status = live_status, .reset = live_reset,
+					  .log = log };
 		int tr = tui_run(&o->tui, p, &src, err, sizeof err);
 		if (live.symwarn[0])   /* the terminal is back: say it where it stays */
 			fprintf(stderr, "qtop-prof: warning: %s\n", live.symwarn);
@@ -878,12 +1212,12 @@ static int run_live(struct options *o)
 	}
 out:
 	if (smp) {
-		const char *e = sampler_last_error(smp);
-		int st = atomic_load(&sampler_stats(smp)->state);
+		const char *e = acquire_last_error(smp);
+		int st = atomic_load(&acquire_stats(smp)->state);
 		if (st == SAMPLER_DISCONNECTED && e && *e)
 			fprintf(stderr, "qtop-prof: %s\n", e);
 	}
-	sampler_stop(smp);
+	acquire_stop(smp);
 	if (pl.rec) {
 		uint64_t n = record_written(pl.rec);
 		if (record_close(pl.rec, err, sizeof err) < 0) {
@@ -894,6 +1228,7 @@ out:
 		}
 	}
 	profile_free(p);
+	samplelog_free(log);
 	symbolizer_free(sym);
 	ring_free(&ring);
 	return rc;
@@ -906,6 +1241,8 @@ int main(int argc, char **argv)
 	memset(&o, 0, sizeof o);
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
+	if (o.diff_before)
+		return run_diff(&o);
 	if (o.load)
 		return run_load(&o);
 	if (o.replay) {

@@ -29,6 +29,11 @@ int pipeline_feed(struct pipeline *pl, struct profile *p, const struct qp_sample
 	}
 	if (!profile_add(p, pl->frames, n, s->cpu, 1))
 		return 0;
+	if (pl->log) {
+		int mode = (s->flags & QP_SF_IDLE) ? SLOG_MODE_IDLE :
+			   s->regs.cpl == 0 ? SLOG_MODE_KERNEL : SLOG_MODE_USER;
+		samplelog_add(pl->log, pl->frames, n, s->t_ns, s->cpu, mode, 1);
+	}
 	pl->added++;
 	return 1;
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +25,16 @@ struct record_writer {
 	uint64_t n;
 };
 
+/* Format 1: the fixed part ended before stack0_addr, and _pad stood where
+ * stack0_len is now (always 0).  Its samples are read into the current
+ * layout with no earlier stack copy. */
+#define V1_FIXED offsetof(struct qp_sample, stack0_addr)
+
 struct record_reader {
 	FILE *f;
 	uint8_t *buf;
 	size_t cap;
+	uint32_t fixed;         /* fixed part size in the file */
 	uint64_t n;
 	char *path;
 };
@@ -96,8 +103,10 @@ static int check_header(const struct file_header *h, const char *what, char *err
 		snprintf(err, errlen, "%s: not a qtop-prof record file", what);
 		return -1;
 	}
-	if (h->version != RECORD_VERSION || h->sample_fixed_size != sizeof(struct qp_sample) ||
-	    h->header_size != sizeof *h) {
+	int v1 = h->version == 1 && h->sample_fixed_size == V1_FIXED;
+	int cur = h->version == RECORD_VERSION &&
+		  h->sample_fixed_size == sizeof(struct qp_sample);
+	if (!(v1 || cur) || h->header_size != sizeof *h) {
 		snprintf(err, errlen, "%s: record format version %u is not supported (this build reads %u)",
 			 what, h->version, RECORD_VERSION);
 		return -1;
@@ -105,12 +114,14 @@ static int check_header(const struct file_header *h, const char *what, char *err
 	return 0;
 }
 
-/* Sample lengths must agree with the fixed part's own fields. */
-static int check_sample(const struct qp_sample *s, uint32_t len)
+/* Sample lengths must agree with the fixed part's own fields (fixed: its
+ * size in the file). */
+static int check_sample(const struct qp_sample *s, uint32_t len, uint32_t fixed)
 {
-	uint64_t want = (uint64_t)sizeof *s + s->stack_len + s->ustack_len +
-			s->code_len + s->comm_len;
-	return want == len && s->code_len <= QP_CODE_BYTES && s->comm_len <= QP_COMM_BYTES;
+	uint64_t want = (uint64_t)fixed + s->stack_len + s->ustack_len +
+			s->code_len + s->comm_len + s->stack0_len;
+	return want == len && s->code_len <= QP_CODE_BYTES && s->comm_len <= QP_COMM_BYTES &&
+	       (fixed == sizeof *s || s->stack0_len == 0);
 }
 
 struct record_reader *record_open(const char *path, char *err, size_t errlen)
@@ -138,6 +149,7 @@ struct record_reader *record_open(const char *path, char *err, size_t errlen)
 		record_reader_close(r);
 		return NULL;
 	}
+	r->fixed = h.sample_fixed_size;
 	return r;
 }
 
@@ -149,22 +161,27 @@ int record_next(struct record_reader *r, const struct qp_sample **s, char *err,
 
 	if (got == 0 && feof(r->f))
 		return 0;
-	if (got != sizeof len || len < sizeof(struct qp_sample) || len > MAX_SAMPLE) {
+	if (got != sizeof len || len < r->fixed || len > MAX_SAMPLE) {
 		snprintf(err, errlen, "%s: truncated or corrupt after %llu samples",
 			 r->path, (unsigned long long)r->n);
 		return -1;
 	}
-	if (len > r->cap) {
-		uint8_t *nb = realloc(r->buf, len);
+	/* room for the current fixed part in front of the variable part */
+	size_t grow = sizeof(struct qp_sample) - r->fixed;
+	if (len + grow > r->cap) {
+		uint8_t *nb = realloc(r->buf, len + grow);
 		if (!nb) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
 		r->buf = nb;
-		r->cap = len;
+		r->cap = len + grow;
 	}
-	if (fread(r->buf, 1, len, r->f) != len ||
-	    !check_sample((const struct qp_sample *)r->buf, len)) {
+	memset(r->buf, 0, sizeof(struct qp_sample));
+	if (fread(r->buf, 1, r->fixed, r->f) != r->fixed ||
+	    fread(r->buf + sizeof(struct qp_sample), 1, len - r->fixed, r->f) !=
+		    len - r->fixed ||
+	    !check_sample((const struct qp_sample *)r->buf, len, r->fixed)) {
 		snprintf(err, errlen, "%s: truncated or corrupt after %llu samples",
 			 r->path, (unsigned long long)r->n);
 		return -1;
@@ -207,12 +224,13 @@ long record_parse_buffer(const uint8_t *data, size_t len, char *err, size_t errl
 		}
 		memcpy(&l, data + off, sizeof l);
 		off += sizeof l;
-		if (l < sizeof s || l > len - off) {
+		if (l < h.sample_fixed_size || l > len - off) {
 			snprintf(err, errlen, "truncated or corrupt after %ld samples", n);
 			return -1;
 		}
-		memcpy(&s, data + off, sizeof s);
-		if (!check_sample(&s, l)) {
+		memset(&s, 0, sizeof s);
+		memcpy(&s, data + off, h.sample_fixed_size);
+		if (!check_sample(&s, l, h.sample_fixed_size)) {
 			snprintf(err, errlen, "corrupt sample %ld", n);
 			return -1;
 		}

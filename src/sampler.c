@@ -42,6 +42,8 @@
 #define SPEC_SLACK 256           /* bytes asked beyond the last stack depth */
 #define SPEC_FIRST 512           /* first ask per vCPU */
 #define SPEC_PAD 64              /* sp&~15 below sp, rounding up to 16 */
+#define PRE_BELOW 512            /* vouch mode: the earlier copy starts this far
+				    below the previous round's sp */
 
 struct as_entry {                /* per CR3 */
 	uint64_t cr3;
@@ -86,6 +88,11 @@ struct sampler {
 	struct as_entry as[CR3_SLOTS];
 	uint8_t *buf[MAX_CPUS];      /* per-vCPU sample being built */
 	uint8_t *spec[MAX_CPUS];     /* the burst's read at sp (stack_bytes + SPEC_PAD) */
+	/* vouch mode: the stack copied just before the registers, around the
+	 * previous round's sp (QP_SF_RUNNING samples carry it as stack0) */
+	uint8_t *pre[MAX_CPUS];      /* stack_bytes + PRE_BELOW */
+	uint64_t pre_addr[MAX_CPUS], pre_cr3[MAX_CPUS], pre_sp[MAX_CPUS];
+	long pre_got[MAX_CPUS];
 	uint32_t spec_len[MAX_CPUS]; /* bytes the burst asks at sp */
 	double moved_avg;            /* auto: recent share of running reads that moved */
 	unsigned auto_skip;
@@ -277,6 +284,31 @@ static const struct qp_regs *regs_of(const struct qp_regs *regs, const int *ids,
 	return NULL;
 }
 
+/* Vouch mode: copy each vCPU's stack around its previous stack pointer,
+ * just before the register read (the command is sent right after).  Where
+ * the vCPU is still on that stack, this copy shows it as it was before the
+ * registers were taken; the one after may show it moved on. */
+static void pre_read(struct sampler *s)
+{
+	char err[64];
+
+	for (int cpu = 0; cpu < s->ncpus; cpu++) {
+		s->pre_got[cpu] = 0;
+		if (!cpu_selected(s, cpu) || !s->pre_sp[cpu])
+			continue;
+		uint64_t lo = (s->pre_sp[cpu] & ~(uint64_t)15) - PRE_BELOW;
+		uint64_t len = s->cfg.stack_bytes + PRE_BELOW;
+		if (s->cfg.linux_kstack && s->pre_sp[cpu] >= 0xffff800000000000ull) {
+			uint64_t top = (s->pre_sp[cpu] | (s->cfg.linux_kstack - 1u)) + 1;
+			if (top - lo < len)
+				len = top - lo;
+		}
+		s->pre_addr[cpu] = lo;
+		s->pre_got[cpu] = memread_virt(s->mr, cpu, lo, s->pre[cpu],
+					       (uint32_t)len, err, sizeof err);
+	}
+}
+
 /* Capture one round of all selected vCPUs into s->buf, with the guest paused
  * around it (stop) or running.  Returns how many vCPUs were captured (their
  * indexes into s->regs/s->cpu_ids in sel), 0 when none were (a failed
@@ -331,6 +363,8 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 		if (rc < 0)
 			goto fail;
 	}
+	if (vouch)
+		pre_read(s);
 	rc = qmp_hmp_send(s->q, "info registers -a", -1, &ids[nids++], err, sizeof err);
 	if (rc < 0)
 		goto fail;
@@ -859,6 +893,28 @@ static void forget_probes(struct sampler *s, const int *sel, int nsel)
 	}
 }
 
+/* Vouch mode: give a QP_SF_RUNNING sample the earlier copy from its sp on,
+ * when the vCPU was on that stack (same address space, sp inside it). */
+static void attach_pre(struct sampler *s, int cpu, struct qp_sample *smp)
+{
+	uint64_t sp = smp->regs.gpr[QP_RSP];
+	uint64_t lo = s->pre_addr[cpu], got = (uint64_t)s->pre_got[cpu];
+
+	s->pre_sp[cpu] = sp;
+	if (!(smp->flags & QP_SF_RUNNING) || s->pre_got[cpu] <= 0 ||
+	    s->pre_cr3[cpu] != smp->regs.cr3 || sp < lo || sp >= lo + got) {
+		s->pre_cr3[cpu] = smp->regs.cr3;
+		return;
+	}
+	s->pre_cr3[cpu] = smp->regs.cr3;
+	uint64_t n = lo + got - sp;
+	if (n > s->cfg.stack_bytes)
+		n = s->cfg.stack_bytes;
+	memcpy((uint8_t *)qp_sample_stack0(smp), s->pre[cpu] + (sp - lo), n);
+	smp->stack0_addr = sp;
+	smp->stack0_len = (uint32_t)n;
+}
+
 /* One sampling round: capture, then one sample per vCPU into the ring.
  * Returns 0, or a negative qmp_err when the connection is gone. */
 static int sample_round(struct sampler *s)
@@ -908,6 +964,9 @@ static int sample_round(struct sampler *s)
 	for (int j = 0; j < nsel; j++) {
 		int cpu = s->cpu_ids[sel[j]];
 		struct qp_sample *smp = (struct qp_sample *)s->buf[cpu];
+		if (s->cfg.stop == SAMPLER_STOP_AUTO &&
+		    memread_mode(s->mr) == SAMPLER_MEM_DIRECT)
+			attach_pre(s, cpu, smp);
 		void *slot = ring_reserve(s->ring);
 		if (!slot)
 			continue;        /* consumer behind: counted by the ring */
@@ -1085,7 +1144,7 @@ struct sampler *sampler_start(const struct sampler_config *cfg,
 	pthread_mutex_init(&s->err_lock, NULL);
 	sampler_set_hz(s, cfg->hz);
 	s->rng = now_ns() | 1;
-	s->buf_size = sizeof(struct qp_sample) + s->cfg.stack_bytes +
+	s->buf_size = sizeof(struct qp_sample) + 2 * s->cfg.stack_bytes +
 		      s->cfg.ustack_bytes + QP_CODE_BYTES + QP_COMM_BYTES;
 	if (s->buf_size > ring->slot_size) {
 		snprintf(err, errlen, "internal: ring slots too small for --stack-bytes");
@@ -1105,9 +1164,10 @@ struct sampler *sampler_start(const struct sampler_config *cfg,
 	for (int i = 0; i < s->ncpus; i++) {
 		s->buf[i] = aligned_alloc(64, (s->buf_size + 63) & ~(size_t)63);
 		s->spec[i] = malloc(s->cfg.stack_bytes + SPEC_PAD);
+		s->pre[i] = malloc(s->cfg.stack_bytes + PRE_BELOW);
 		s->spec_len[i] = SPEC_FIRST < s->cfg.stack_bytes ? SPEC_FIRST :
 				 (s->cfg.stack_bytes + 15) & ~15u;
-		if (!s->buf[i] || !s->spec[i]) {
+		if (!s->buf[i] || !s->spec[i] || !s->pre[i]) {
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
@@ -1144,6 +1204,7 @@ void sampler_stop(struct sampler *s)
 	for (int i = 0; i < MAX_CPUS; i++) {
 		free(s->buf[i]);
 		free(s->spec[i]);
+		free(s->pre[i]);
 	}
 	pthread_mutex_destroy(&s->err_lock);
 	free(s);
@@ -1164,6 +1225,6 @@ const char *sampler_last_error(struct sampler *s)
 size_t sampler_slot_size(const struct sampler_config *cfg)
 {
 	uint32_t sb = cfg->stack_bytes ? cfg->stack_bytes : 8192;
-	return sizeof(struct qp_sample) + sb + cfg->ustack_bytes + QP_CODE_BYTES +
+	return sizeof(struct qp_sample) + 2 * sb + cfg->ustack_bytes + QP_CODE_BYTES +
 	       QP_COMM_BYTES;
 }

@@ -51,6 +51,10 @@ struct bin {
 	size_t filelen;
 	struct seg *segs;
 	int nsegs;
+	/* Linux: call sites that alternatives patch into another call at
+	 * boot (sorted by site; bias applied) */
+	struct alt_call { uint64_t site, target; } *alts;
+	size_t nalts;
 };
 
 struct aspace {
@@ -163,6 +167,86 @@ static void arena_free(struct symbolizer *s)
 
 /* ---- binaries ---- */
 
+static int32_t rel32_at(const uint8_t *p)
+{
+	return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 |
+			 (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+}
+
+static int cmp_alt(const void *x, const void *y)
+{
+	const struct alt_call *a = x, *b = y;
+	return a->site < b->site ? -1 : a->site > b->site;
+}
+
+/* A Linux vmlinux's .altinstructions: where a replacement is a call, the
+ * site runs that call after boot whatever the file's bytes are there
+ * (copy_user_generic -> copy_user_enhanced_fast_string, rep stosb ->
+ * clear_user_erms).  Entries are {s32 site, s32 repl, u16|u32 feature,
+ * u8 len, u8 repl_len}: 12 bytes up to 6.2, 14 after; the size that
+ * lands every sample entry's replacement inside .altinstr_replacement
+ * is taken. */
+static void load_alternatives(struct bin *b, Elf *e)
+{
+	size_t shstr;
+	Elf_Scn *scn = NULL, *alt = NULL, *rep = NULL;
+	GElf_Shdr sh, ash = { 0 }, rsh = { 0 };
+
+	if (elf_getshdrstrndx(e, &shstr) != 0)
+		return;
+	while ((scn = elf_nextscn(e, scn)) && gelf_getshdr(scn, &sh)) {
+		const char *n = elf_strptr(e, shstr, sh.sh_name);
+		if (n && !strcmp(n, ".altinstructions")) {
+			alt = scn;
+			ash = sh;
+		} else if (n && !strcmp(n, ".altinstr_replacement")) {
+			rep = scn;
+			rsh = sh;
+		}
+	}
+	if (!alt || !rep || ash.sh_type == SHT_NOBITS || rsh.sh_type == SHT_NOBITS ||
+	    ash.sh_offset + ash.sh_size > b->filelen ||
+	    rsh.sh_offset + rsh.sh_size > b->filelen)
+		return;
+	const uint8_t *a = b->file + ash.sh_offset, *r = b->file + rsh.sh_offset;
+	size_t esz = 0;
+	for (size_t try = 12; try <= 14 && !esz; try += 2) {
+		size_t n = ash.sh_size / try, ok = 0, k;
+		if (!n || ash.sh_size % try)
+			continue;
+		for (k = 0; k < n && k < 64; k++) {
+			uint64_t at = ash.sh_addr + k * try + 4;
+			uint64_t ra = at + (uint64_t)(int64_t)rel32_at(a + k * try + 4);
+			ok += ra >= rsh.sh_addr && ra <= rsh.sh_addr + rsh.sh_size;
+		}
+		if (ok == k)
+			esz = try;
+	}
+	if (!esz)
+		return;
+	size_t n = ash.sh_size / esz, cnt = 0;
+	b->alts = calloc(n ? n : 1, sizeof *b->alts);
+	if (!b->alts)
+		return;
+	for (size_t k = 0; k < n; k++) {
+		const uint8_t *ent = a + k * esz;
+		uint64_t at = ash.sh_addr + k * esz;
+		uint64_t site = at + (uint64_t)(int64_t)rel32_at(ent);
+		uint64_t repl = at + 4 + (uint64_t)(int64_t)rel32_at(ent + 4);
+		uint8_t rlen = ent[esz - 1];
+		if (rlen < 5 || repl < rsh.sh_addr || repl + 5 > rsh.sh_addr + rsh.sh_size)
+			continue;
+		const uint8_t *rb = r + (repl - rsh.sh_addr);
+		if (rb[0] != 0xe8)
+			continue;
+		uint64_t tgt = repl + 5 + (uint64_t)(int64_t)rel32_at(rb + 1);
+		b->alts[cnt++] = (struct alt_call){ site + (uint64_t)b->bias,
+						    tgt + (uint64_t)b->bias };
+	}
+	b->nalts = cnt;
+	qsort(b->alts, cnt, sizeof *b->alts, cmp_alt);
+}
+
 static int bin_open(struct bin *b, const char *path, const char *name,
 		    int64_t bias, char *err, size_t errlen)
 {
@@ -248,6 +332,7 @@ static int bin_open(struct bin *b, const char *path, const char *name,
 				ph.p_vaddr + (uint64_t)bias,
 				ph.p_vaddr + (uint64_t)bias + ph.p_memsz };
 	}
+	load_alternatives(b, e);
 	elf_end(e);
 	if (!b->nsegs) {
 		seterr(err, errlen, "%s: no loadable segments", path);
@@ -286,6 +371,7 @@ static void bin_free(struct bin *b)
 		munmap((void *)b->file, b->filelen);
 	free(b->segs);
 	free(b->text);
+	free(b->alts);
 	free(b->path);
 	free(b->name);
 	memset(b, 0, sizeof *b);
@@ -779,7 +865,8 @@ static void as_match(struct symbolizer *s, struct aspace *a,
 /* ---- output ---- */
 
 static int out_push(struct symbolizer *s, size_t *n, const char *name,
-		    const char *module, const char *src, int kind, int flags)
+		    const char *module, const char *src, int kind, int flags,
+		    uint64_t addr)
 {
 	if (*n >= s->outcap) {
 		size_t nc = s->outcap ? s->outcap * 2 : 256;
@@ -790,7 +877,7 @@ static int out_push(struct symbolizer *s, size_t *n, const char *name,
 		s->outcap = nc;
 	}
 	s->out[(*n)++] = (struct prof_frame){ name, module, src, (uint8_t)kind,
-					      (uint8_t)flags };
+					      (uint8_t)flags, addr };
 	return 0;
 }
 
@@ -826,19 +913,13 @@ static const uint8_t *code_at(const struct bin *b, uint64_t a, size_t n)
 	return NULL;
 }
 
-static int32_t rel32_at(const uint8_t *p)
-{
-	return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 |
-			 (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
-}
-
 /* Does the function at fn jump (jmp rel32/rel8, jcc rel32) to dest?
  * A byte scan of the function's own bytes: a tail call. */
 static int jumps_to(const struct bin *b, const struct sym *fn, uint64_t dest)
 {
-	uint64_t len = fn->size ? fn->size : 256;
-	if (len > 8192)
-		len = 8192;
+	uint64_t len = symtab_end(b->syms, fn) - fn->addr;
+	if (len > 65536)
+		len = 65536;
 	const uint8_t *p = code_at(b, fn->addr, len);
 	if (!p)
 		return 0;
@@ -877,39 +958,87 @@ static int same_function(const struct sym *callee, const struct sym *tgt)
 
 /* Can a call whose return address is ra lead to the code at callee (a pc
  * inside the frame below)?  1 yes, 0 no. */
+/* Does a call to tgt lead to the function cs: it is cs (or its split
+ * part), a thunk, or a function that tail-jumps to cs, directly or
+ * through one more function? */
+static int call_leads_to(const struct bin *b, uint64_t tgt, const struct sym *cs)
+{
+	const struct sym *ts = symtab_lookup(b->syms, tgt);
+	if (!ts)
+		return 1;       /* unnamed code: cannot tell */
+	if (same_function(cs, ts) || name_is_thunk(ts->name))
+		return 1;
+	if (ts->addr != tgt)
+		return 0;       /* a call into the middle of something */
+	if (jumps_to(b, ts, cs->addr))
+		return 1;
+	uint64_t len = symtab_end(b->syms, ts) - ts->addr;
+	if (len > 65536)
+		len = 65536;
+	const uint8_t *q = code_at(b, ts->addr, len);
+	for (uint64_t i = 0; q && i + 5 <= len; i++) {
+		if (q[i] != 0xe9)
+			continue;
+		uint64_t d = ts->addr + i + 5 + (uint64_t)(int64_t)rel32_at(q + i + 1);
+		const struct sym *m = symtab_lookup(b->syms, d);
+		if (m && m->addr == d && m != ts &&
+		    (same_function(cs, m) || jumps_to(b, m, cs->addr)))
+			return 1;
+	}
+	return 0;
+}
+
+static int ret_vouched_uncached(const struct bin *b, uint64_t ra, uint64_t callee);
+
+/* Verdicts are a function of (binary, return address, callee function):
+ * cached, since the tail-call search reads whole functions. */
+#define VCACHE_SIZE 4096
+static struct { const struct bin *b; uint64_t ra, fn; int v; } vcache[VCACHE_SIZE];
+
 static int ret_vouched(const struct bin *b, uint64_t ra, uint64_t callee)
 {
 	if (!b || !b->file)
 		return 1;               /* no code to check against */
+	const struct sym *cs = b->syms ? symtab_lookup(b->syms, callee) : NULL;
+	uint64_t fn = cs ? cs->addr : callee;
+	unsigned h = (unsigned)((ra * 0x9e3779b97f4a7c15ull ^ fn) >> 52) % VCACHE_SIZE;
+	if (vcache[h].b == b && vcache[h].ra == ra && vcache[h].fn == fn)
+		return vcache[h].v;
+	int v = ret_vouched_uncached(b, ra, callee);
+	vcache[h].b = b;
+	vcache[h].ra = ra;
+	vcache[h].fn = fn;
+	vcache[h].v = v;
+	return v;
+}
+
+static int ret_vouched_uncached(const struct bin *b, uint64_t ra, uint64_t callee)
+{
 	const uint8_t *p = code_at(b, ra - 7, 7);
 	if (!p)
 		return 0;
+	const struct sym *cs = b->syms ? symtab_lookup(b->syms, callee) : NULL;
+	/* patched at boot: a call the file does not show */
+	if (b->nalts) {
+		size_t lo = 0, hi = b->nalts;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (b->alts[mid].site < ra - 5)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (; lo < b->nalts && b->alts[lo].site == ra - 5; lo++)
+			if (!cs || call_leads_to(b, b->alts[lo].target, cs))
+				return 1;
+	}
+	/* paravirt: "call *pv_ops+X(%rip)" (6 bytes) patched into a direct
+	 * 5-byte call */
+	if (p[2] == 0xff && p[3] == 0x15)
+		return 1;
 	if (p[2] == 0xe8) {            /* call rel32 */
 		uint64_t tgt = ra + (uint64_t)(int64_t)rel32_at(p + 3);
-		if (!b->syms)
-			return 1;
-		const struct sym *cs = symtab_lookup(b->syms, callee);
-		const struct sym *ts = symtab_lookup(b->syms, tgt);
-		if (!cs || !ts)
-			return 1;       /* unnamed code: cannot tell */
-		if (same_function(cs, ts) || name_is_thunk(ts->name))
-			return 1;
-		if (ts->addr != tgt)
-			return 0;       /* a call into the middle of something */
-		/* tail calls, up to two deep (f -> jmp g -> jmp callee) */
-		if (jumps_to(b, ts, cs->addr))
-			return 1;
-		uint64_t len = ts->size ? ts->size : 256;
-		const uint8_t *q = code_at(b, ts->addr, len > 8192 ? 8192 : len);
-		for (uint64_t i = 0; q && i + 5 <= len && i < 8192; i++) {
-			if (q[i] != 0xe9)
-				continue;
-			uint64_t d = ts->addr + i + 5 + (uint64_t)(int64_t)rel32_at(q + i + 1);
-			const struct sym *m = symtab_lookup(b->syms, d);
-			if (m && m->addr == d && m != ts && jumps_to(b, m, cs->addr))
-				return 1;
-		}
-		return 0;
+		return !cs || call_leads_to(b, tgt, cs);
 	}
 	/* call r/m (FF /2), by length: 2 (reg, [reg]), 3 ([reg+d8], [sib]),
 	 * 4 ([sib+d8]), 6 ([reg+d32], [rip+d32]), 7 ([sib+d32]) */
@@ -936,8 +1065,8 @@ static int ret_vouched(const struct bin *b, uint64_t ra, uint64_t callee)
 /* Cut a walk (leaf first) at the first return address that is not vouched
  * for.  Frames with an exact pc (isact: after an interrupt or trap frame)
  * start afresh. */
-static void vouch_walk(struct symbolizer *s, const struct bin *b,
-		       struct uw_frame *f, struct uw_result *res)
+static int vouch_walk(struct symbolizer *s, const struct bin *b,
+		      struct uw_frame *f, struct uw_result *res)
 {
 	for (int i = 1; i < res->n; i++) {
 		if (f[i].isact)
@@ -945,13 +1074,23 @@ static void vouch_walk(struct symbolizer *s, const struct bin *b,
 		s->st.vouched++;
 		uint64_t callee = f[i - 1].isact ? f[i - 1].pc : f[i - 1].pc - 1;
 		if (!ret_vouched(b, f[i].pc, callee)) {
+			if (getenv("QTOP_DEBUG_VOUCH") && b && b->syms) {
+				const struct sym *x = symtab_lookup(b->syms, f[i].pc - 1);
+				const struct sym *y = symtab_lookup(b->syms, callee);
+				const uint8_t *p = b->file ? code_at(b, f[i].pc - 7, 7) : NULL;
+				fprintf(stderr, "VOUCHFAIL %d ra %s+%#llx callee %s bytes %02x %02x %02x %02x %02x %02x %02x\n", i,
+					x ? x->name : "?", x ? (unsigned long long)(f[i].pc - x->addr) : 0ull,
+					y ? y->name : "?", p ? p[0] : 0, p ? p[1] : 0, p ? p[2] : 0, p ? p[3] : 0,
+					p ? p[4] : 0, p ? p[5] : 0, p ? p[6] : 0);
+			}
 			s->st.vouch_cuts++;
 			res->n = i;
 			res->end = UW_END_FAIL;
 			res->beyond_valid = 0;
-			return;
+			return 1;
 		}
 	}
+	return 0;
 }
 
 /* Frames of one walk (leaf first in f) appended root -> leaf. */
@@ -961,14 +1100,15 @@ static void emit(struct symbolizer *s, size_t *n, const struct bin *b,
 	for (int i = nf - 1; i >= 0; i--) {
 		if (!b) {
 			out_push(s, n, hexname(s, f[i].pc),
-				 kind == PK_KERNEL ? "kernel" : "?", NULL, kind, 0);
+				 kind == PK_KERNEL ? "kernel" : "?", NULL, kind, 0,
+				 f[i].pc);
 			continue;
 		}
 		const struct pcinfo *p = pc_info(s, b, f[i].pc, f[i].isact);
-		out_push(s, n, p->name, b->name, p->src, kind, 0);
+		out_push(s, n, p->name, b->name, p->src, kind, 0, f[i].pc);
 		for (int k = 0; k < p->ninl; k++)
 			out_push(s, n, p->inl[k].name, b->name, p->inl[k].src,
-				 kind, PF_INLINE);
+				 kind, PF_INLINE, f[i].pc);
 	}
 }
 
@@ -987,6 +1127,79 @@ static void walk(struct symbolizer *s, struct bin *b, int ws, int kernel,
 		uw_fp_walk(&w, st, out, s->fmax, res);
 	s->st.cfi_steps += res->cfi_steps;
 	s->st.fp_steps += res->fp_steps;
+}
+
+/* A chain read running, walked in the copy made after the registers (a,
+ * in fa) and in the one made before them (b, in fb); whole: walked to a
+ * clean end with every return address vouched for.  The registers fall
+ * between the copies, so where the stack changed, the copy in which the
+ * chain is whole is the one that still showed it; where both are whole
+ * and disagree, only their common part is known.  Leaves the choice in
+ * fa/a.  Returns 0 (a kept), 1 (b taken), -1 (cut to what both agree
+ * on, or the longer of two partial chains). */
+static int reconcile(struct symbolizer *s, struct uw_frame *fa,
+		     struct uw_result *a, int whole_a, const struct uw_frame *fb,
+		     const struct uw_result *b, int whole_b)
+{
+	int same = a->n == b->n;
+	for (int i = 0; same && i < a->n; i++)
+		same = fa[i].pc == fb[i].pc;
+	int k = 0;
+	while (k < a->n && k < b->n && fa[k].pc == fb[k].pc)
+		k++;
+	/* both whole, one a prefix of the other: the shorter one ended on
+	 * words not written yet when it was copied (zeros above a stack
+	 * that grew); the longer one's extra frames are vouched for */
+	if (whole_a && whole_b && (k == a->n || k == b->n)) {
+		whole_a = a->n >= b->n;
+		whole_b = !whole_a;
+	}
+	if (same || (whole_a && !whole_b))
+		return 0;
+	if (whole_b && !whole_a) {
+		memcpy(fa, fb, (size_t)b->n * sizeof *fa);
+		*a = *b;
+		s->st.vouch_rescued++;
+		return 1;
+	}
+	if (whole_a && whole_b) {
+		a->n = k;
+	} else if (b->n > a->n) {
+		memcpy(fa, fb, (size_t)b->n * sizeof *fa);
+		*a = *b;
+	}
+	a->end = UW_END_FAIL;
+	a->beyond_valid = 0;
+	return -1;
+}
+
+/* The kernel part of a kernel-mode sample over one stack copy: by ORC for
+ * a Linux vmlinux, else CFI / frame pointers; vouched for when the sample
+ * was read running (*cut = 1 when that cut it).  Returns 1 with *lus set
+ * when an ORC walk reached the user pt_regs. */
+static int kernel_walk(struct symbolizer *s, struct bin *kb, int kws,
+		       const struct qp_sample *smp, const struct uw_mem *mem,
+		       const struct uw_state *st, uint64_t stop_sp,
+		       struct uw_frame *out, struct uw_result *res,
+		       struct uw_state *lus, int *cut)
+{
+	int lk_user = 0;
+
+	if (s->lk) {
+		lk_user = mem->buf == qp_sample_stack_c(smp)
+			? linux_kernel_walk_sample(s->lk, s->cfg.kernel_offset,
+						   smp, out, s->fmax, res, lus)
+			: linux_kernel_walk_sample0(s->lk, s->cfg.kernel_offset,
+						    smp, out, s->fmax, res, lus);
+	} else {
+		walk(s, kb, kws, 1, mem, 1, st, smp->regs.gpr, stop_sp, out, res);
+	}
+	*cut = 0;
+	if ((smp->flags & QP_SF_RUNNING) && vouch_walk(s, kb, out, res)) {
+		*cut = 1;
+		lk_user = 0;
+	}
+	return lk_user;
 }
 
 /* A vCPU's name for an address space changes only when the same new name
@@ -1064,8 +1277,17 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 	int truncated = 0;
 	struct uw_result kres = { 0 }, ures = { 0 };
 	int have_user = 0;
-	struct uw_mem kmem = { smp->stack_addr, qp_sample_stack_c(smp),
-			       smp->flags & QP_SF_STACK_FAILED ? 0 : smp->stack_len };
+	/* read running: the copy made before the registers shadows the one
+	 * made after: a word they disagree on vouches for nothing */
+	struct uw_mem kmem = { .addr = smp->stack_addr, .buf = qp_sample_stack_c(smp),
+			       .len = smp->flags & QP_SF_STACK_FAILED ? 0 : smp->stack_len };
+	/* read running: the trap frame must read the same in the copies made
+	 * before and after the registers, or which user context the kernel
+	 * was entered from is not known */
+	struct uw_mem tmem = kmem;
+	tmem.shadow_addr = smp->stack0_addr;
+	tmem.shadow = qp_sample_stack0(smp);
+	tmem.shadow_len = smp->stack0_len;
 	struct bin *kb = s->have_kernel ? &s->kernel : NULL;
 	uint64_t mask = kws == 4 ? 0xffffffffull : ~0ull;
 
@@ -1080,37 +1302,52 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		uint64_t trap_ip = 0, trap_sp = 0, trap_cs = 0;
 		int trap = 0;
 		if (smp->flags & QP_SF_HAS_TRAP &&
-		    uw_read_word(&kmem, 1, kws, smp->trap_addr, &trap_ip) == 0 &&
-		    uw_read_word(&kmem, 1, kws, smp->trap_addr + (uint64_t)kws,
+		    uw_read_word(&tmem, 1, kws, smp->trap_addr, &trap_ip) == 0 &&
+		    uw_read_word(&tmem, 1, kws, smp->trap_addr + (uint64_t)kws,
 				 &trap_cs) == 0 &&
-		    uw_read_word(&kmem, 1, kws, smp->trap_addr + 3 * (uint64_t)kws,
+		    uw_read_word(&tmem, 1, kws, smp->trap_addr + 3 * (uint64_t)kws,
 				 &trap_sp) == 0 &&
 		    (trap_cs & 3) == 3)
 			trap = 1;
 		struct uw_state lus;
-		int lk_user = 0;
-		if (s->lk) {
-			lk_user = linux_kernel_walk_sample(s->lk,
-				s->cfg.kernel_offset, smp, s->kf, s->fmax,
-				&kres, &lus);
-			if (lk_user) {
-				/* the pt_regs the walk reached has the exact
-				 * user ip/sp/bp */
-				trap = 1;
-				trap_ip = lus.pc;
-				trap_sp = lus.sp;
-				kres.beyond_valid = 1;
-				kres.beyond = lus;
+		int cut = 0;
+		int lk_user = kernel_walk(s, kb, kws, smp, &kmem, &st,
+					  trap ? smp->trap_addr : 0, s->kf, &kres,
+					  &lus, &cut);
+		if ((smp->flags & QP_SF_RUNNING) && smp->stack0_len) {
+			/* the copy made just before the registers: walked
+			 * too, and the two reconciled (s->uf is free until
+			 * the user walk) */
+			struct uw_mem k0 = { .addr = smp->stack0_addr,
+					     .buf = qp_sample_stack0(smp),
+					     .len = smp->stack0_len };
+			struct uw_result r0;
+			struct uw_state lus0;
+			int cut0 = 0;
+			int lk0 = kernel_walk(s, kb, kws, smp, &k0, &st,
+					      trap ? smp->trap_addr : 0, s->uf,
+					      &r0, &lus0, &cut0);
+			int pick = reconcile(s, s->kf, &kres, !cut && kres.end == UW_END_OK,
+					     s->uf, &r0, !cut0 && r0.end == UW_END_OK);
+			if (pick == 1) {
+				lk_user = lk0;
+				lus = lus0;
+				cut = 0;
+			} else if (pick < 0) {
+				cut = 1;
+				lk_user = 0;
 			}
-		} else {
-			walk(s, kb, kws, 1, &kmem, 1, &st, r->gpr,
-			     trap ? smp->trap_addr : 0, s->kf, &kres);
 		}
-		if (smp->flags & QP_SF_RUNNING) {
-			int n0 = kres.n;
-			vouch_walk(s, kb, s->kf, &kres);
-			if (kres.n < n0)
-				lk_user = trap = 0;    /* cut: the user part is not reached */
+		if (cut)
+			trap = 0;      /* cut: the user part is not reached */
+		if (lk_user) {
+			/* the pt_regs the walk reached has the exact user
+			 * ip/sp/bp */
+			trap = 1;
+			trap_ip = lus.pc;
+			trap_sp = lus.sp;
+			kres.beyond_valid = 1;
+			kres.beyond = lus;
 		}
 		if (trap) {
 			s->st.trap_crossings++;
@@ -1130,10 +1367,10 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 				  prog ? 8 : kws;
 			uint64_t um = uws == 4 ? 0xffffffffull : ~0ull;
 			struct uw_state us = { trap_ip & um, trap_sp & um, ufp & um };
-			struct uw_mem umem = { smp->ustack_addr,
-					       qp_sample_ustack(smp),
-					       smp->flags & QP_SF_USTACK_FAILED ? 0 :
-					       smp->ustack_len };
+			struct uw_mem umem = { .addr = smp->ustack_addr,
+					       .buf = qp_sample_ustack(smp),
+					       .len = smp->flags & QP_SF_USTACK_FAILED ? 0 :
+						      smp->ustack_len };
 			walk(s, prog, uws, 0, &umem, 1, &us, NULL, 0, s->uf, &ures);
 			if (smp->flags & QP_SF_RUNNING)
 				vouch_walk(s, prog, s->uf, &ures);
@@ -1156,8 +1393,21 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		struct uw_state us = { r->ip & um, r->gpr[QP_RSP] & um,
 				       r->gpr[QP_RBP] & um };
 		walk(s, prog, uws, 0, &kmem, 1, &us, r->gpr, 0, s->uf, &ures);
-		if (smp->flags & QP_SF_RUNNING)
-			vouch_walk(s, prog, s->uf, &ures);
+		if (smp->flags & QP_SF_RUNNING) {
+			int cutu = vouch_walk(s, prog, s->uf, &ures);
+			if (smp->stack0_len) {
+				/* and in the copy made before the registers
+				 * (s->kf is free in user mode) */
+				struct uw_mem m0 = { .addr = smp->stack0_addr,
+						     .buf = qp_sample_stack0(smp),
+						     .len = smp->stack0_len };
+				struct uw_result r0;
+				walk(s, prog, uws, 0, &m0, 1, &us, r->gpr, 0, s->kf, &r0);
+				int cut0 = vouch_walk(s, prog, s->kf, &r0);
+				reconcile(s, s->uf, &ures, !cutu && ures.end == UW_END_OK,
+					  s->kf, &r0, !cut0 && r0.end == UW_END_OK);
+			}
+		}
 		have_user = 1;
 		if (ures.end != UW_END_OK || !ures.n)
 			truncated = 1;
@@ -1171,23 +1421,23 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		pname = a->comm;
 	else if (prog)
 		pname = prog->name;
-	out_push(s, &cnt, pname, NULL, NULL, PK_PROC, 0);
+	out_push(s, &cnt, pname, NULL, NULL, PK_PROC, 0, 0);
 	if (truncated)
-		out_push(s, &cnt, "[truncated]", NULL, NULL, PK_MARK, 0);
+		out_push(s, &cnt, "[truncated]", NULL, NULL, PK_MARK, 0, 0);
 	if (have_user)
 		emit(s, &cnt, prog, s->uf, ures.n, PK_USER);
 	if (kernel_mode)
 		emit(s, &cnt, kb, s->kf, kres.n, PK_KERNEL);
 	if (cnt == 1 + (size_t)truncated && !truncated) {
-		out_push(s, &cnt, "[unknown]", NULL, NULL, PK_MARK, 0);
+		out_push(s, &cnt, "[unknown]", NULL, NULL, PK_MARK, 0, 0);
 	} else if (cnt == 1 + (size_t)truncated) {
 		out_push(s, &cnt, hexname(s, r->ip), kernel_mode ? "kernel" : "?",
-			 NULL, kernel_mode ? PK_KERNEL : PK_USER, 0);
+			 NULL, kernel_mode ? PK_KERNEL : PK_USER, 0, r->ip);
 	}
 	/* a halted vCPU: keep where it halted, but make idle time its own
 	 * leaf so it is not counted as work of the halting function */
 	if (smp->flags & QP_SF_IDLE)
-		out_push(s, &cnt, "[idle]", NULL, NULL, PK_MARK, 0);
+		out_push(s, &cnt, "[idle]", NULL, NULL, PK_MARK, 0, 0);
 	if (!s->out || cnt < 1)
 		return -1;
 	/* too deep for the caller: keep the leaf end, mark the cut */
@@ -1197,7 +1447,7 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		size_t k = 1;
 		if (max >= 2)
 			frames[k++] = (struct prof_frame){ "[truncated]", NULL, NULL,
-							   PK_MARK, 0 };
+							   PK_MARK, 0, 0 };
 		memcpy(frames + k, s->out + cnt - keep, keep * sizeof *frames);
 		*n = k + keep;
 		truncated = 1;

@@ -520,6 +520,11 @@ const struct sym *symtab_lookup(const struct symtab *t, uint64_t addr)
 	return addr < t->ends[lo] ? &t->syms[lo] : NULL;
 }
 
+uint64_t symtab_end(const struct symtab *t, const struct sym *s)
+{
+	return t->ends[s - t->syms];
+}
+
 const struct sym *symtab_find(const struct symtab *t, const char *name)
 {
 	if (!t || !name)

@@ -15,6 +15,12 @@ int uw_read_word(const struct uw_mem *mem, int nmem, int wordsize,
 		uint64_t off = addr - m->addr;
 		if (off >= m->len || m->len - off < (uint64_t)wordsize)
 			continue;
+		if (m->shadow && addr >= m->shadow_addr &&
+		    addr - m->shadow_addr <= m->shadow_len - (uint64_t)wordsize &&
+		    m->shadow_len >= (uint64_t)wordsize &&
+		    memcmp(m->buf + off, m->shadow + (addr - m->shadow_addr),
+			   (size_t)wordsize) != 0)
+			return -1;
 		if (wordsize == 8) {
 			uint64_t v;
 			memcpy(&v, m->buf + off, 8);

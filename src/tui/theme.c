@@ -55,7 +55,7 @@ void theme_default(struct theme *t)
 
 int theme_is_mono(const struct theme *t)
 {
-	for (int i = 0; i < THEME_N; i++)
+	for (int i = 0; i < THEME_diff_same; i++)
 		if (t->c[i].set)
 			return 0;
 	return 1;

@@ -59,6 +59,15 @@ static void mono_styles(struct tui_styles *s)
 	s->st[ST_ERROR] = A_BOLD;
 	s->st[ST_MATCH] = A_BOLD | A_UNDERLINE;
 	s->st[ST_KERNEL] = A_BOLD;
+	/* no hue: growth bold, shrinkage dim (labels also get + / -) */
+	for (int c = 0; c < 2; c++) {
+		for (int i = 0; i < FLAME_SHADES; i++) {
+			s->diff[c][DIFF_GROW][i] = A_REVERSE | (i ? A_BOLD : 0);
+			s->diff[c][DIFF_SHRINK][i] = A_REVERSE | (i ? A_DIM : 0);
+		}
+		s->diff_text[c][DIFF_GROW] = A_BOLD;
+		s->diff_text[c][DIFF_SHRINK] = A_DIM;
+	}
 	for (int k = 0; k < FL_NKINDS; k++)
 		for (int i = 0; i < FLAME_SHADES; i++)
 			s->flame[k][i] = k == FL_KERNEL ? A_REVERSE | A_BOLD
@@ -105,6 +114,22 @@ void tui_colors_init(struct tui *t)
 	attr_t ma = m.set ? pair_of(text_on(m), m) : A_REVERSE | A_DIM;
 	for (int i = 0; i < FLAME_SHADES; i++)
 		s->flame[FL_MARK][i] = ma;
+	/* diff: from "no change" to the full hue by intensity */
+	struct theme_color same = c[THEME_diff_same];
+	const int hue[2][2] = { { THEME_diff_grow, THEME_diff_shrink },
+				{ THEME_diff_grow_cb, THEME_diff_shrink_cb } };
+	for (int p = 0; p < 2; p++)
+		for (int d = 0; d < 2; d++) {
+			struct theme_color h = c[hue[p][d]];
+			for (int i = 0; i < FLAME_SHADES; i++) {
+				double f = (double)i / (FLAME_SHADES - 1);
+				struct theme_color x = theme_mix(same, h, f);
+				s->diff[p][d][i] = x.set ? pair_of(text_on(x), x)
+					: A_REVERSE | (d == DIFF_GROW ? A_BOLD : A_DIM);
+			}
+			s->diff_text[p][d] = h.set ? pair_of(h, bg) | A_BOLD
+				: d == DIFF_GROW ? A_BOLD : A_DIM;
+		}
 	if (COLORS < 16) {
 		/* 8 colours: the gradient collapses, so set kernel frames
 		 * apart by weight as well. */
@@ -118,4 +143,20 @@ attr_t tui_flame_attr(const struct tui *t, int kind, uint32_t hash)
 	int k = kind == PK_KERNEL ? FL_KERNEL
 	      : kind == PK_MARK ? FL_MARK : FL_USER;
 	return t->sty.flame[k][hash % FLAME_SHADES];
+}
+
+attr_t tui_diff_attr(const struct tui *t, double delta, double dmax)
+{
+	double m = delta < 0 ? -delta : delta;
+	int dir = delta < 0 ? DIFF_SHRINK : DIFF_GROW;
+	int shade = 0;
+	/* below 1e-9 pp: rounding, not a change */
+	if (m > 1e-9 && dmax > 0) {
+		shade = (int)(m / dmax * (FLAME_SHADES - 1) + 0.5);
+		if (shade < 1)
+			shade = 1;      /* a change never looks like none */
+		if (shade > FLAME_SHADES - 1)
+			shade = FLAME_SHADES - 1;
+	}
+	return t->sty.diff[t->diff_cb ? 1 : 0][dir][shade];
 }

@@ -32,7 +32,9 @@ void tui_state_init(struct tui *t, const struct tui_options *opt,
 	t->view = opt->start_view >= 0 && opt->start_view < TUI_NVIEWS
 		? opt->start_view : 0;
 	t->gen = 1;
+	t->save_format = opt->save_format;
 	t->last_decay = tui_now();
+	t->before = opt->diff_before;
 	theme_default(&t->theme);
 }
 
@@ -44,6 +46,9 @@ void tui_state_free(struct tui *t)
 	tpath_clear(&t->proc);
 	profile_free(t->frozen);
 	t->frozen = NULL;
+	profile_free(t->baseline);
+	t->baseline = NULL;
+	t->before = NULL;
 }
 
 uint32_t tui_scope(const struct tui *t)
@@ -196,6 +201,7 @@ static void draw_status(struct tui *t, int y)
 	tui_fill(y, 0, t->cols, a);
 	if (t->frozen)
 		x += tui_put(t, y, x, t->cols - x, " FROZEN ", t->sty.st[ST_FROZEN]);
+	x += tui_diff_badge(t, y, x);
 	tui_status_text(t, t->cols - x, b, sizeof b);
 	tui_put(t, y, x, t->cols - x, b, a);
 }

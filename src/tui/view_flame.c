@@ -7,6 +7,64 @@
 
 #include "tui_view.h"
 
+/* The profile laid out: AFTER (what is shown), or BEFORE when a diff
+ * takes its widths from it ('w'). */
+static const struct profile *lay_prof(const struct tui *t)
+{
+	return t->before && t->diff_width_before ? t->before : tui_shown(t);
+}
+
+/* The process filter in the laid-out profile (tui_scope is AFTER's). */
+static uint32_t fscope(const struct tui *t)
+{
+	uint32_t n = t->proc.n ? tui_path_in(&t->proc, lay_prof(t)) : 0;
+	return n == PDIFF_NONE ? 0 : n;
+}
+
+static int fscope_missing(const struct tui *t)
+{
+	return t->proc.n && tui_path_in(&t->proc, lay_prof(t)) == PDIFF_NONE;
+}
+
+/* Diff: per box the delta of its total share, AFTER - BEFORE, as parts
+ * of the whole profiles; boxes without a counterpart count 0 there. */
+static void diff_boxes(struct tui *t, const struct profile *p)
+{
+	struct flame_state *f = &t->fl;
+	const struct profile *other = p == t->before ? tui_shown(t) : t->before;
+	f->dmax = 0;
+	if (f->lay.n > f->dcap) {
+		double *d = realloc(f->delta, f->lay.n * sizeof *d);
+		if (!d) {
+			tui_msg(t, 1, "diff: out of memory");
+			f->lay_ok = 0;
+			return;
+		}
+		f->delta = d;
+		f->dcap = f->lay.n;
+	}
+	uint32_t *map = malloc((f->lay.n ? f->lay.n : 1) * sizeof *map);
+	if (!map || pdiff_map_boxes(p, &f->lay, other, map) < 0) {
+		free(map);
+		tui_msg(t, 1, "diff: out of memory");
+		f->lay_ok = 0;
+		return;
+	}
+	struct pdiff_scale sc;
+	pdiff_scale_init(&sc, t->before->samples, tui_shown(t)->samples,
+			 tui_diff_normalize(t));
+	for (size_t i = 0; i < f->lay.n; i++) {
+		uint64_t mine = p->nodes[f->lay.boxes[i].node].total;
+		uint64_t theirs = map[i] == PDIFF_NONE ? 0 : other->nodes[map[i]].total;
+		double d = p == t->before ? pdiff_delta(&sc, mine, theirs)
+					  : pdiff_delta(&sc, theirs, mine);
+		f->delta[i] = d;
+		if (f->lay.boxes[i].depth > 0 && (d < 0 ? -d : d) > f->dmax)
+			f->dmax = d < 0 ? -d : d;
+	}
+	free(map);
+}
+
 /* Rows of the view: breadcrumb on top, info line at the bottom. */
 static int box_rows(int hgt) { return hgt - 2; }
 
@@ -104,8 +162,8 @@ static void drop_kernel_boxes(const struct profile *p, struct flame_layout *l)
 static void flame_update(struct tui *t)
 {
 	struct flame_state *f = &t->fl;
-	const struct profile *p = tui_shown(t);
-	uint32_t scope = tui_scope(t);
+	const struct profile *p = lay_prof(t);
+	uint32_t scope = fscope(t);
 	int exact;
 
 	/* a new (or cleared) process filter starts from its root */
@@ -122,12 +180,14 @@ static void flame_update(struct tui *t)
 
 	int nrows = box_rows(t->rows - 3);
 	f->lay.n = 0;     /* flame_layout reuses the buffer */
-	f->lay_ok = nrows > 0 && t->cols > 0 && !tui_scope_missing(t) &&
+	f->lay_ok = nrows > 0 && t->cols > 0 && !fscope_missing(t) &&
 		    flame_layout(p, z, t->cols, nrows, &f->lay) == 0;
-	if (!f->lay_ok && nrows > 0 && t->cols > 0 && !tui_scope_missing(t))
+	if (!f->lay_ok && nrows > 0 && t->cols > 0 && !fscope_missing(t))
 		tui_msg(t, 1, "flamegraph: out of memory");
 	if (f->lay_ok && t->hide_kernel)
 		drop_kernel_boxes(p, &f->lay);
+	if (f->lay_ok && tui_diff(t))
+		diff_boxes(t, p);
 
 	/* selection: the same path, else its deepest visible ancestor */
 	uint32_t s = tpath_resolve(&f->sel, p, &exact);
@@ -172,12 +232,17 @@ static double pct(uint64_t v, uint64_t total)
 static void draw_breadcrumb(struct tui *t, int y)
 {
 	struct flame_state *f = &t->fl;
-	const struct profile *p = tui_shown(t);
+	const struct profile *p = lay_prof(t);
 	const struct tui_styles *s = &t->sty;
 	const char *sep = t->utf8 ? " \xe2\x80\xba " : " > ";
 	tui_fill(y, 0, t->cols, s->st[ST_NORMAL]);
-	int x = tui_put(t, y, 0, t->cols, f->flame_up ? "flame: " : "icicle: ",
-			s->st[ST_DIM]);
+	int x = 0;
+	if (tui_diff(t))
+		x += tui_put(t, y, x, t->cols, t->diff_width_before
+			     ? "diff, width before: " : "diff, width after: ",
+			     s->st[ST_DIM]);
+	x += tui_put(t, y, x, t->cols - x, f->flame_up ? "flame: " : "icicle: ",
+		     s->st[ST_DIM]);
 	/* ancestors dimmed, the zoom frame highlighted; long chains keep the
 	 * end (the frames nearest the zoom matter most) */
 	uint32_t chain[TPATH_MAX];
@@ -208,7 +273,7 @@ static void draw_breadcrumb(struct tui *t, int y)
 static void draw_info(struct tui *t, int y)
 {
 	struct flame_state *f = &t->fl;
-	const struct profile *p = tui_shown(t);
+	const struct profile *p = lay_prof(t);
 	char b[1024];
 	uint64_t zt = p->nodes[f->zoom_node].total;
 	int l = 0;
@@ -217,7 +282,25 @@ static void draw_info(struct tui *t, int y)
 		l = snprintf(b, sizeof b, "\"%s\": %llu samples, %.1f%% of all, %.1f%% of zoom  |  ",
 			     t->search, (unsigned long long)f->match_all,
 			     pct(f->match_all, p->samples), pct(f->match_zoom, zt));
-	if (l >= 0 && (size_t)l < sizeof b) {
+	if (l >= 0 && (size_t)l < sizeof b && tui_diff(t) && f->sel_box >= 0 &&
+	    (size_t)f->sel_box < f->lay.n) {
+		/* the same frame on both sides, as parts of the whole */
+		const struct profile *a = tui_shown(t), *bp = t->before;
+		uint32_t na = p == a ? f->sel_node : pdiff_counterpart(p, f->sel_node, a);
+		uint32_t nb = p == bp ? f->sel_node : pdiff_counterpart(p, f->sel_node, bp);
+		uint64_t ta = na == PDIFF_NONE ? 0 : a->nodes[na].total;
+		uint64_t tb = nb == PDIFF_NONE ? 0 : bp->nodes[nb].total;
+		struct pdiff_scale sc;
+		pdiff_scale_init(&sc, bp->samples, a->samples, tui_diff_normalize(t));
+		const struct prof_node *nd = &p->nodes[f->sel_node];
+		snprintf(b + l, sizeof b - (size_t)l,
+			 "%s%s  before %.1f%% (%llu)  after %.1f%% (%llu)  delta %+.2f pp%s",
+			 frame_label(p, f->sel_node), nd->kind == PK_KERNEL ? " [k]" : "",
+			 pdiff_pct_b(&sc, tb), (unsigned long long)tb,
+			 pdiff_pct_a(&sc, ta), (unsigned long long)ta,
+			 pdiff_delta(&sc, tb, ta),
+			 nb == PDIFF_NONE ? "  +new" : na == PDIFF_NONE ? "  -gone" : "");
+	} else if (l >= 0 && (size_t)l < sizeof b) {
 		const struct prof_node *nd = &p->nodes[f->sel_node];
 		const char *src = profile_str_get(p, nd->src);
 		const char *mod = profile_str_get(p, nd->module);
@@ -236,7 +319,7 @@ static void draw_info(struct tui *t, int y)
 static void flame_draw(struct tui *t, int y0, int hgt)
 {
 	struct flame_state *f = &t->fl;
-	const struct profile *p = tui_shown(t);
+	const struct profile *p = lay_prof(t);
 	const struct tui_styles *s = &t->sty;
 	int nrows = box_rows(hgt);
 	f->y0 = y0, f->h = hgt;
@@ -244,7 +327,7 @@ static void flame_draw(struct tui *t, int y0, int hgt)
 	if (nrows < 1)
 		return;
 	draw_info(t, y0 + hgt - 1);
-	if (tui_scope_missing(t))
+	if (fscope_missing(t))
 		tui_put(t, y0 + 1, 1, t->cols - 1, "no samples of this process (yet)",
 			s->st[ST_DIM]);
 	if (!f->lay_ok)
@@ -259,7 +342,15 @@ static void flame_draw(struct tui *t, int y0, int hgt)
 		int w = bx->x1 - bx->x0;
 		const struct prof_node *nd = &p->nodes[bx->node];
 		const char *name = frame_label(p, bx->node);
-		attr_t a = tui_flame_attr(t, nd->kind, flame_name_hash(name));
+		attr_t a = tui_diff(t) ? tui_diff_attr(t, f->delta[i], f->dmax)
+			 : tui_flame_attr(t, nd->kind, flame_name_hash(name));
+		/* mono has no hue: the sign goes in front of the label */
+		char signed_name[300];
+		if (tui_diff(t) && s->mono && f->delta[i] != 0) {
+			snprintf(signed_name, sizeof signed_name, "%c%s",
+				 f->delta[i] > 0 ? '+' : '-', name);
+			name = signed_name;
+		}
 		/* mono: boxes are reversed, so the selection is the one box
 		 * that is not, and matches are underlined */
 		if ((long)i == f->sel_box)
@@ -288,7 +379,7 @@ static int select_node(struct tui *t, long box)
 		return TR_NONE;
 	f->sel_box = box;
 	f->sel_node = f->lay.boxes[box].node;
-	tpath_set(&f->sel, tui_shown(t), f->sel_node);
+	tpath_set(&f->sel, lay_prof(t), f->sel_node);
 	return TR_REDRAW;
 }
 
@@ -314,7 +405,7 @@ static long parent_box(const struct tui *t, long b)
 	const struct flame_box *bx = &f->lay.boxes[b];
 	if (bx->depth == 0)
 		return -1;
-	uint32_t par = tui_shown(t)->nodes[bx->node].parent;
+	uint32_t par = lay_prof(t)->nodes[bx->node].parent;
 	for (long i = b - 1; i >= 0; i--)
 		if (f->lay.boxes[i].node == par)
 			return i;
@@ -347,18 +438,18 @@ static int flame_zoom_in(struct tui *t, int key)
 	if (f->sel_node == f->zoom_node)
 		return TR_NONE;
 	push_hist(f);
-	tpath_set(&f->zoom, tui_shown(t), f->sel_node);
+	tpath_set(&f->zoom, lay_prof(t), f->sel_node);
 	return TR_REBUILD;
 }
 
 static int flame_zoom_out(struct tui *t, int key)
 {
 	struct flame_state *f = &t->fl;
-	const struct profile *p = tui_shown(t);
+	const struct profile *p = lay_prof(t);
 	if (f->nhist > 0) {
 		tpath_copy(&f->zoom, &f->hist[f->nhist - 1]);
 		tpath_clear(&f->hist[--f->nhist]);
-	} else if (f->zoom_node != tui_scope(t)) {
+	} else if (f->zoom_node != fscope(t)) {
 		tpath_set(&f->zoom, p, p->nodes[f->zoom_node].parent);
 	} else {
 		return key == 27 ? TR_UNHANDLED : TR_NONE;
@@ -370,7 +461,19 @@ static int flame_reset(struct tui *t, int key)
 {
 	struct flame_state *f = &t->fl;
 	clear_hist(f);
-	tpath_set(&f->zoom, tui_shown(t), tui_scope(t));
+	tpath_set(&f->zoom, lay_prof(t), fscope(t));
+	return TR_REBUILD;
+}
+
+static int flame_width_side(struct tui *t, int key)
+{
+	if (!tui_diff(t)) {
+		tui_msg(t, 0, "not comparing: b takes a baseline");
+		return TR_REDRAW;
+	}
+	t->diff_width_before = !t->diff_width_before;
+	tui_msg(t, 0, "widths from %s (zoom and selection kept where the frame exists)",
+		t->diff_width_before ? "before" : "after");
 	return TR_REBUILD;
 }
 
@@ -397,7 +500,7 @@ static int flame_mouse(struct tui *t, int y, int x, int dbl)
 static void flame_jump(struct tui *t, int dir)
 {
 	struct flame_state *f = &t->fl;
-	const struct profile *p = tui_shown(t);
+	const struct profile *p = lay_prof(t);
 	long n = (long)f->lay.n, cur = f->sel_box < 0 ? 0 : f->sel_box;
 	for (long k = dir ? 1 : 0; n > 0 && k <= n; k++) {
 		long i = ((cur + (dir ? dir : 1) * k) % n + n) % n;
@@ -421,6 +524,9 @@ static void flame_free(struct tui *t)
 	free(f->mcache);
 	f->mcache = NULL;
 	f->mcap = 0;
+	free(f->delta);
+	f->delta = NULL;
+	f->dcap = 0;
 }
 
 static const struct tui_key flame_keys[] = {
@@ -430,6 +536,7 @@ static const struct tui_key flame_keys[] = {
 	{ {27, KEY_BACKSPACE, 127, 8}, flame_zoom_out, "Esc Backspace", "zoom out one level" },
 	{ {'0', 'r'}, flame_reset, "0 r", "reset zoom" },
 	{ {'f'}, flame_orient, "f", "flame (root below) / icicle (root on top)" },
+	{ {'w'}, flame_width_side, "w", "diff: widths from after / before" },
 	{ {0}, NULL, NULL, NULL },
 };
 

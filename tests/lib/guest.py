@@ -91,12 +91,17 @@ class GuestError(Exception):
 
 class Guest:
     def __init__(self, build_dir, arch='x86_64', smp=1, boot_timeout=60.0,
-                 extra_args=(), workdir=None, keep=None, qemu=None):
+                 extra_args=(), workdir=None, keep=None, qemu=None,
+                 qemu_argv=None, env=None):
         self.build_dir = os.path.abspath(build_dir)
         self.arch = arch
         self.smp = int(smp)
         self.boot_timeout = boot_timeout
         self.extra_args = list(extra_args)
+        # Another QEMU build (e.g. 10.0 for the plugin): its program and
+        # data-dir options in place of truth.json's binary, and its env.
+        self.qemu_argv = list(qemu_argv) if qemu_argv else None
+        self.env = env
         self.truth_all = load_truth()
         if arch not in self.truth_all['arches']:
             raise GuestError('truth.json has no arch %r' % arch)
@@ -139,7 +144,9 @@ class Guest:
         for p in (self.qmp_path, self.serial_log):
             if os.path.exists(p):
                 os.unlink(p)
-        cmd = self.qemu.argv + ['-accel', 'tcg',
+        # qemu_argv/env (e.g. the plugin tests): that program and data-dir
+        # options and env in place of the resolved build's
+        cmd = (self.qemu_argv or self.qemu.argv) + ['-accel', 'tcg',
                '-kernel', self.kernel, '-smp', str(self.smp), '-m', '128',
                '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path,
                '-display', 'none', '-nodefaults', '-no-reboot',
@@ -149,7 +156,7 @@ class Guest:
         with open(self.qemu_log, 'wb') as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=subprocess.STDOUT,
-                                         env=self.qemu.env,
+                                         env=self.env if self.env is not None else self.qemu.env,
                                          preexec_fn=_die_with_parent)
         self.pid = self.proc.pid
         atexit.register(self.stop)

@@ -2,6 +2,7 @@
  * foreign, truncated and corrupt files (a replay keeps what came before). */
 #include "record.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,11 +82,39 @@ int main(void)
 	fclose(f);
 	CHECK(record_open(path, err, sizeof err) == NULL && strstr(err, "not a qtop-prof record"));
 	f = fopen(path, "wb");
-	uint32_t hdr[6] = { 0, 0, 2, 24, (uint32_t)sizeof(struct qp_sample), 0 };
+	uint32_t hdr[6] = { 0, 0, 3, 24, (uint32_t)sizeof(struct qp_sample), 0 };
 	memcpy(hdr, "QTOPREC", 8);
 	fwrite(hdr, sizeof hdr, 1, f);
 	fclose(f);
-	CHECK(record_open(path, err, sizeof err) == NULL && strstr(err, "version 2"));
+	CHECK(record_open(path, err, sizeof err) == NULL && strstr(err, "version 3"));
+
+	/* Format 1 (no stack0 fields) still reads: its samples come out in
+	 * the current layout with no earlier copy. */
+	{
+		uint32_t v1fixed = (uint32_t)offsetof(struct qp_sample, stack0_addr);
+		uint8_t fixed[sizeof(struct qp_sample)] = { 0 };
+		struct qp_sample *q = (struct qp_sample *)fixed;
+		uint8_t stk[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+		q->seq = 7;
+		q->stack_len = sizeof stk;
+		uint32_t len = v1fixed + (uint32_t)sizeof stk;
+		f = fopen(path, "wb");
+		uint32_t h1[6] = { 0, 0, 1, 24, v1fixed, 0 };
+		memcpy(h1, "QTOPREC", 8);
+		fwrite(h1, sizeof h1, 1, f);
+		fwrite(&len, 4, 1, f);
+		fwrite(fixed, v1fixed, 1, f);
+		fwrite(stk, sizeof stk, 1, f);
+		fclose(f);
+		r = record_open(path, err, sizeof err);
+		CHECK(r != NULL);
+		CHECK(record_next(r, &s, err, sizeof err) == 1 && s->seq == 7 &&
+		      s->stack_len == 16 && s->stack0_len == 0 &&
+		      qp_sample_size(s) == sizeof(struct qp_sample) + 16 &&
+		      qp_sample_stack_c(s)[15] == 16);
+		CHECK(record_next(r, &s, err, sizeof err) == 0);
+		record_reader_close(r);
+	}
 	CHECK(record_parse_buffer((const uint8_t *)"QTOP", 4, err, sizeof err) == -1);
 
 	char cmd[300];

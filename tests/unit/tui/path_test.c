@@ -14,9 +14,9 @@ static uint32_t add(struct profile *p, const char *a, const char *b,
 		    const char *c, uint64_t n)
 {
 	struct prof_frame f[3] = {
-		{ a, NULL, NULL, PK_PROC, 0 },
-		{ b, "prog", NULL, PK_USER, 0 },
-		{ c, "prog", NULL, PK_USER, 0 },
+		{ a, NULL, NULL, PK_PROC, 0, 0 },
+		{ b, "prog", NULL, PK_USER, 0, 0 },
+		{ c, "prog", NULL, PK_USER, 0, 0 },
 	};
 	return profile_add(p, f, 3, 0, n);
 }

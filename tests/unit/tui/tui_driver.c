@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "export.h"
 #include "folded.h"
 #include "tui.h"
 
@@ -30,10 +31,10 @@ static long fake_pump(void *ctx, struct profile *p, int budget_ms)
 {
 	struct fake *f = ctx;
 	struct prof_frame fr[4] = {
-		{ "livejob", NULL, NULL, PK_PROC, 0 },
-		{ "main", "livejob", "live.c:10", PK_USER, 0 },
-		{ "spin", "livejob", "live.c:20", PK_USER, 0 },
-		{ "do_tick", "kernel", NULL, PK_KERNEL, 0 },
+		{ "livejob", NULL, NULL, PK_PROC, 0, 0 },
+		{ "main", "livejob", "live.c:10", PK_USER, 0, 0 },
+		{ "spin", "livejob", "live.c:20", PK_USER, 0, 0 },
+		{ "do_tick", "kernel", NULL, PK_KERNEL, 0, 0 },
 	};
 	f->calls++;
 	profile_add(p, fr, 3 + (f->calls % 2), (uint32_t)(f->calls % 2), 3);
@@ -73,6 +74,7 @@ int main(int argc, char **argv)
 {
 	struct tui_options o = { .refresh_hz = 4, .decay_halflife_s = 5 };
 	const char *file = NULL;
+	struct tui_output out;
 	int live = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--fake-live"))
@@ -81,8 +83,14 @@ int main(int argc, char **argv)
 			o.theme = argv[++i];
 		else if (!strcmp(argv[i], "--themes-dir") && i + 1 < argc)
 			o.themes_dir = argv[++i];
-		else if (!strcmp(argv[i], "-o") && i + 1 < argc)
-			o.save_path = argv[++i];
+		else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+			out.path = argv[++i];
+			out.format = export_format_from_path(out.path);
+			if (out.format < 0)
+				out.format = EXPORT_FOLDED;
+			o.outputs = &out;
+			o.noutputs = 1;
+		}
 		else if (!strcmp(argv[i], "--view") && i + 1 < argc)
 			o.start_view = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--refresh") && i + 1 < argc)
@@ -104,8 +112,8 @@ int main(int argc, char **argv)
 	}
 	struct fake fk = { .t0 = now_s() };
 	struct stat_ctx sc = { p->samples };
-	struct app_source src_live = { &fk, fake_pump, fake_status, fake_reset };
-	struct app_source src_file = { &sc, NULL, file_status, NULL };
+	struct app_source src_live = { &fk, fake_pump, fake_status, fake_reset, NULL };
+	struct app_source src_file = { &sc, NULL, file_status, NULL, NULL };
 	int rc = tui_run(&o, p, live ? &src_live : &src_file, err, sizeof err);
 	if (rc < 0)
 		fprintf(stderr, "tui_driver: %s\n", err);

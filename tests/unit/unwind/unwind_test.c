@@ -483,7 +483,7 @@ static int test_fponly(const char *elf)
 	if (!ctx.t)
 		return 1;
 	int ws = (int)c.d.wordsize;
-	struct uw_mem m = { c.d.stack_addr, c.stack, c.d.stack_len };
+	struct uw_mem m = { .addr = c.d.stack_addr, .buf = c.stack, .len = c.d.stack_len };
 	struct uw_walk w = { ws, &m, 1, fp_text, fp_entry, &ctx, 0 };
 	struct uw_state st = { c.d.ip, c.d.gpr[QP_RSP], c.d.gpr[QP_RBP] };
 	struct uw_frame fr[64];
@@ -516,7 +516,7 @@ static int test_fponly(const char *elf)
 			memcpy(buf + 4 * i, &v, 4);
 		}
 	}
-	struct uw_mem m2 = { 0x10000, buf, sizeof buf };
+	struct uw_mem m2 = { .addr = 0x10000, .buf = buf, .len = sizeof buf };
 	struct uw_walk w2 = { ws, &m2, 1, fp_text, fp_entry, &ctx, 0 };
 	struct uw_state e0 = { mid->addr, 0x10000, 0 }, nx;
 	CHECK(uw_fp_step(&w2, 0, &e0, &nx) == 1 && nx.pc == top->addr + 5 &&
@@ -524,7 +524,7 @@ static int test_fponly(const char *elf)
 	/* a return address outside text, or a shrinking fp, is refused */
 	struct uw_state bad = { top->addr, 0x10000, 0x10000 };
 	uint64_t junk[2] = { 0x8000, 0x12345 };
-	struct uw_mem m3 = { 0x10000, (uint8_t *)junk, sizeof junk };
+	struct uw_mem m3 = { .addr = 0x10000, .buf = (uint8_t *)junk, .len = sizeof junk };
 	struct uw_walk w3 = { 8, &m3, 1, fp_text, NULL, &ctx, 0 };
 	CHECK(uw_fp_step(&w3, 1, &bad, &nx) == -1, "junk accepted");
 	/* an fp below sp (a caller fp that did not grow) ends the walk */

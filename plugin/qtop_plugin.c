@@ -1,0 +1,689 @@
+/* qtop_plugin.c - qtop-plugin.so: exact sampling inside QEMU (TCG, x86).
+ *
+ *   qemu-system-x86_64 -plugin /path/qtop-plugin.so[,name=N][,slots=N][,stack=N] ...
+ *
+ * A timer thread arms a per-vCPU scoreboard flag at the rate qtop-prof asks
+ * (jittered: uniform [0.5, 1.5) x period, so periodic guest work is not
+ * aliased); a conditional block callback fires at the next block start on
+ * that vCPU, reads the exact registers and copies the stack (and the user
+ * stack behind a kernel trap frame, code bytes, the --comm bytes), clears
+ * the flag and pushes one struct qp_sample into that vCPU's ring in the
+ * shared segment (plugin_shm.h).  Nothing else: the unwinder, symbolizer and
+ * views stay in qtop-prof.
+ *
+ * Safety: reads only (no guest memory or register is written), never
+ * blocks the vCPU thread (a full ring drops the sample, counted), arms
+ * nothing while no qtop-prof is attached (heartbeat), and QEMU runs on
+ * normally whatever qtop-prof does.
+ */
+#include "qemu_plugin_api.h"
+#include "plugin_shm.h"
+#include "sample.h"
+#include "shmring.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_version = QTOP_PLUGIN_API_VERSION;
+
+#define PAGE 4096u
+
+/* Register slots we look up by name (gdbstub names of QEMU's x86 targets). */
+enum reg_id {
+	R_GPR0, R_IP = R_GPR0 + QP_NGPR, R_FLAGS, R_CS, R_SS, R_FS_BASE, R_GS_BASE,
+	R_CR0, R_CR2, R_CR3, R_CR4, R_EFER, R_TR_BASE, R_NREGS
+};
+static const char *const reg_names64[R_NREGS] = {
+	"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
+	"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+	"rip", "eflags", "cs", "ss", "fs_base", "gs_base",
+	"cr0", "cr2", "cr3", "cr4", "efer", "tr_base",
+};
+static const char *const reg_names32[QP_NGPR + 1] = {
+	"eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp",
+	NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "eip",
+};
+
+struct vcpu {
+	struct qemu_plugin_register *reg[R_NREGS];
+	GByteArray *buf;             /* vCPU thread only */
+	_Atomic int ready;           /* init callback ran: may be armed */
+	_Atomic int idle;            /* halted (idle callback) until resumed */
+	_Atomic uint64_t arm_ns;     /* when the pending arm was set */
+	uint64_t seq;
+};
+
+/* What the vCPU callbacks use of qtop-prof's config: a snapshot published
+ * by the timer thread with release, never modified after. */
+struct snap {
+	struct qps_cfg c;
+	struct snap *older;          /* freed at exit */
+};
+
+static struct {
+	qemu_plugin_id_t id;
+	struct qps_ctl *ctl;
+	size_t bytes;
+	char name[128];
+	unsigned ncpus;
+	struct vcpu *cpu;
+	struct qemu_plugin_scoreboard *sb;
+	qemu_plugin_u64 flag;
+	_Atomic(struct snap *) snap;
+	pthread_t timer;
+	_Atomic int quit;
+	int timer_started;
+	_Atomic unsigned ninit;
+	unsigned smp;
+	int is64;
+	uint32_t stack_cap, ustack_cap;
+	uint64_t late_ns;
+} P;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t proc_starttime(pid_t pid)
+{
+	char path[64], buf[1024];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* field 22, counted after the ")" that ends the command name */
+	char *p = strrchr(buf, ')');
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+static struct shmring *ring_of(unsigned cpu)
+{
+	return (struct shmring *)((uint8_t *)P.ctl + P.ctl->ring_off +
+				  (uint64_t)cpu * P.ctl->ring_stride);
+}
+
+/* ---- vCPU side ---- */
+
+static int read_reg(struct vcpu *v, int id, uint64_t *out)
+{
+	uint64_t x = 0;
+
+	if (!v->reg[id])
+		return -1;
+	g_byte_array_set_size(v->buf, 0);
+	if (qemu_plugin_read_register(v->reg[id], v->buf) <= 0 || v->buf->len == 0)
+		return -1;
+	/* target byte order: x86 is little-endian */
+	for (unsigned i = 0; i < v->buf->len && i < 8; i++)
+		x |= (uint64_t)v->buf->data[i] << (8 * i);
+	*out = x;
+	return 0;
+}
+
+/* Guest virtual memory, page by page (a read across into an unmapped page
+ * fails whole); returns the bytes read before the first failure. */
+static uint32_t read_mem(struct vcpu *v, uint64_t addr, uint8_t *dst, uint32_t len)
+{
+	uint32_t got = 0;
+
+	while (got < len) {
+		uint64_t a = addr + got;
+		uint32_t chunk = PAGE - (uint32_t)(a & (PAGE - 1));
+		if (chunk > len - got)
+			chunk = len - got;
+		g_byte_array_set_size(v->buf, 0);
+		if (!qemu_plugin_read_memory_vaddr(a, v->buf, chunk) || v->buf->len < chunk)
+			break;
+		memcpy(dst + got, v->buf->data, chunk);
+		got += chunk;
+	}
+	return got;
+}
+
+static uint64_t load_word(const uint8_t *p, int ws)
+{
+	uint64_t x = 0;
+	for (int i = 0; i < ws; i++)
+		x |= (uint64_t)p[i] << (8 * i);
+	return x;
+}
+
+static int read_regs(struct vcpu *v, struct qp_regs *r)
+{
+	uint64_t x;
+
+	for (int i = 0; i < QP_NGPR; i++)
+		if (v->reg[R_GPR0 + i] && read_reg(v, R_GPR0 + i, &r->gpr[i]) < 0)
+			return -1;
+	if (read_reg(v, R_IP, &r->ip) < 0 || !v->reg[R_GPR0 + QP_RSP])
+		return -1;
+	read_reg(v, R_FLAGS, &r->flags);
+	if (read_reg(v, R_CS, &x) == 0)
+		r->cs = (uint16_t)x;
+	if (read_reg(v, R_SS, &x) == 0)
+		r->ss = (uint16_t)x;
+	read_reg(v, R_FS_BASE, &r->fs_base);
+	read_reg(v, R_GS_BASE, &r->gs_base);
+	read_reg(v, R_CR0, &r->cr0);
+	read_reg(v, R_CR2, &r->cr2);
+	read_reg(v, R_CR3, &r->cr3);
+	read_reg(v, R_CR4, &r->cr4);
+	read_reg(v, R_EFER, &r->efer);
+	read_reg(v, R_TR_BASE, &r->tr_base);
+	r->cpl = (uint8_t)(r->cs & 3);
+	/* 64-bit code: long mode active (EFER.LMA).  A 32-bit program under a
+	 * 64-bit kernel (compat mode) is taken as 64-bit: QEMU's plugin API
+	 * does not expose CS.L. */
+	r->long_mode = P.is64 && (r->efer & (1u << 10));
+	if (!r->long_mode)
+		for (int i = 0; i < QP_NGPR; i++)
+			r->gpr[i] &= i < 8 ? 0xffffffffull : 0;
+	if (!r->long_mode)
+		r->ip &= 0xffffffffull;
+	r->valid = 1;
+	return 0;
+}
+
+static void capture(struct vcpu *v, unsigned idx, const struct qps_cfg *c,
+		    struct qp_sample *smp)
+{
+	struct qp_regs *r = &smp->regs;
+	int ws = qp_regs_wordsize(r);
+	uint64_t sp = r->gpr[QP_RSP], len = c->stack_bytes, user_ip = 0, user_sp = 0;
+	uint8_t w[8];
+
+	smp->stack_addr = sp;
+	if (r->cpl == 0 && c->linux_kstack) {
+		uint64_t top = (sp | (c->linux_kstack - 1u)) + 1;
+		if (top - sp < len)
+			len = top - sp;
+	} else if (r->cpl == 0) {
+		/* The kernel stack ends at TSS.sp0 (offset 4 in both TSS
+		 * layouts): the copy ends exactly at the trap frame. */
+		uint64_t tss = r->tr_base ? r->tr_base :
+			       idx < QPS_MAX_CPUS ? c->tss_base[idx] : 0;
+		if (tss && read_mem(v, tss + 4, w, (uint32_t)ws) == (uint32_t)ws) {
+			uint64_t sp0 = load_word(w, ws);
+			if (sp0 > sp && sp0 - sp <= len)
+				len = sp0 - sp;
+			if (sp0 > sp && sp0 - sp <= len && sp0 - sp >= 5u * (uint64_t)ws)
+				smp->trap_addr = sp0 - 5u * (uint64_t)ws;   /* checked below */
+		}
+	}
+	smp->stack_len = read_mem(v, sp, qp_sample_stack(smp), (uint32_t)len);
+	if (smp->stack_len < len)
+		smp->flags |= QP_SF_STACK_CLIPPED;
+	if (!smp->stack_len) {
+		smp->flags |= QP_SF_STACK_FAILED;
+		atomic_fetch_add_explicit(&P.ctl->cpu[idx].stack_fail, 1, memory_order_relaxed);
+	}
+
+	/* The user context behind a kernel trap frame (as sampler.c). */
+	uint64_t end = smp->stack_addr + smp->stack_len;
+	if (r->cpl == 3) {
+		user_ip = r->ip;
+	} else if (smp->stack_len && c->linux_kstack && ws == 8) {
+		uint64_t top = (sp | (c->linux_kstack - 1u)) + 1, tf = top - 40;
+		if (tf >= smp->stack_addr && tf + 40 <= end) {
+			const uint8_t *p = qp_sample_stack(smp) + (tf - smp->stack_addr);
+			uint64_t cs = load_word(p + 8, 8), ss = load_word(p + 32, 8);
+			if ((cs == 0x33 || cs == 0x23) && ss == 0x2b) {
+				smp->flags |= QP_SF_HAS_TRAP;
+				smp->trap_addr = tf;
+				user_ip = load_word(p, 8);
+				user_sp = load_word(p + 24, 8);
+			}
+		}
+	} else if (smp->trap_addr) {
+		uint64_t tf = smp->trap_addr;
+		smp->trap_addr = 0;
+		if (tf >= smp->stack_addr && tf + 5u * (uint64_t)ws <= end) {
+			const uint8_t *p = qp_sample_stack(smp) + (tf - smp->stack_addr);
+			if ((load_word(p + ws, ws) & 3) == 3) {
+				smp->flags |= QP_SF_HAS_TRAP;
+				smp->trap_addr = tf;
+				user_ip = load_word(p, ws);
+				user_sp = load_word(p + 3 * ws, ws);
+			}
+		}
+	}
+	if (!(smp->flags & QP_SF_HAS_TRAP))
+		smp->trap_addr = 0;
+	if (user_sp && c->ustack_bytes) {
+		smp->ustack_addr = user_sp;
+		smp->ustack_len = read_mem(v, user_sp, qp_sample_stack(smp) + smp->stack_len,
+					   c->ustack_bytes);
+		if (!smp->ustack_len)
+			smp->flags |= QP_SF_USTACK_FAILED;
+	}
+	uint8_t *dst = qp_sample_stack(smp) + smp->stack_len + smp->ustack_len;
+	if (user_ip && c->want_code) {
+		smp->code_addr = user_ip;
+		smp->code_len = read_mem(v, user_ip, dst, QP_CODE_BYTES);
+		if (smp->code_len)
+			smp->flags |= QP_SF_HAS_CODE;
+		dst += smp->code_len;
+	}
+	if (idx < QPS_MAX_CPUS && c->comm[idx].valid) {
+		const struct qps_comm *cr = &c->comm[idx];
+		uint64_t a = cr->addr;
+		int ok = 1, cws = cr->wordsize == 4 ? 4 : 8;
+		for (int i = 0; i < cr->nderef && i < 4 && ok; i++) {
+			ok = read_mem(v, a, w, (uint32_t)cws) == (uint32_t)cws;
+			a = load_word(w, cws) + (uint64_t)cr->off[i];
+		}
+		if (ok && cr->len && cr->len <= QP_COMM_BYTES) {
+			smp->comm_len = read_mem(v, a, dst, cr->len);
+			if (smp->comm_len)
+				smp->flags |= QP_SF_HAS_COMM;
+		}
+	}
+}
+
+static void on_block(unsigned int idx, void *udata)
+{
+	struct vcpu *v;
+	const struct snap *s;
+	struct shmring *ring;
+	struct qp_sample *smp;
+
+	(void)udata;
+	qemu_plugin_u64_set(P.flag, idx, 0);
+	if (idx >= P.ncpus)
+		return;
+	v = &P.cpu[idx];
+	s = atomic_load_explicit(&P.snap, memory_order_acquire);
+	if (!s || !atomic_load_explicit(&v->ready, memory_order_acquire))
+		return;
+	if (now_ns() - atomic_load_explicit(&v->arm_ns, memory_order_relaxed) > P.late_ns) {
+		atomic_fetch_add_explicit(&P.ctl->cpu[idx].late, 1, memory_order_relaxed);
+		return;
+	}
+	ring = ring_of(idx);
+	smp = shmring_reserve(ring);
+	if (!smp)
+		return;          /* full: qtop-prof is behind; counted by the ring */
+	memset(smp, 0, sizeof *smp);
+	if (read_regs(v, &smp->regs) < 0) {
+		atomic_fetch_add_explicit(&P.ctl->cpu[idx].reg_fail, 1, memory_order_relaxed);
+		return;          /* slot not committed: reused next time */
+	}
+	smp->t_ns = now_ns();
+	smp->cpu = idx;
+	smp->seq = v->seq++;
+	capture(v, idx, &s->c, smp);
+	shmring_commit(ring);
+	atomic_fetch_add_explicit(&P.ctl->cpu[idx].samples, 1, memory_order_relaxed);
+}
+
+static void vcpu_idle(qemu_plugin_id_t id, unsigned int idx)
+{
+	(void)id;
+	if (idx < P.ncpus)
+		atomic_store(&P.cpu[idx].idle, 1);
+}
+
+static void vcpu_resume(qemu_plugin_id_t id, unsigned int idx)
+{
+	(void)id;
+	if (idx < P.ncpus)
+		atomic_store(&P.cpu[idx].idle, 0);
+}
+
+static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
+{
+	(void)id;
+	qemu_plugin_register_vcpu_tb_exec_cond_cb(tb, on_block, QEMU_PLUGIN_CB_R_REGS,
+						  QEMU_PLUGIN_COND_NE, P.flag, 0, NULL);
+}
+
+static void vcpu_init(qemu_plugin_id_t id, unsigned int idx)
+{
+	GArray *regs;
+	struct vcpu *v;
+
+	(void)id;
+	if (idx >= P.ncpus)
+		return;          /* beyond the rings we made: never armed */
+	v = &P.cpu[idx];
+	v->buf = g_byte_array_new();
+	regs = qemu_plugin_get_registers();
+	size_t off = 0;
+	for (guint i = 0; regs && i < regs->len; i++) {
+		qemu_plugin_reg_descriptor *d = &g_array_index(regs, qemu_plugin_reg_descriptor, i);
+		for (int k = 0; k < R_NREGS; k++) {
+			const char *n64 = reg_names64[k];
+			const char *n32 = k <= R_IP ? reg_names32[k] : NULL;
+			if ((n64 && !strcmp(d->name, n64)) || (n32 && !strcmp(d->name, n32)))
+				if (!v->reg[k] || (n64 && !strcmp(d->name, n64)))
+					v->reg[k] = d->handle;
+		}
+		if (idx == 0 && off + strlen(d->name) + 2 < sizeof P.ctl->regset) {
+			off += (size_t)snprintf(P.ctl->regset + off, sizeof P.ctl->regset - off,
+						"%s%s", off ? " " : "", d->name);
+		}
+	}
+	if (regs)
+		g_array_free(regs, TRUE);
+	if (idx == 0) {
+		P.ctl->has_cr3 = v->reg[R_CR3] != NULL;
+		P.ctl->has_tr_base = v->reg[R_TR_BASE] != NULL;
+	}
+	if (!v->reg[R_IP] || !v->reg[R_GPR0 + QP_RSP]) {
+		fprintf(stderr, "qtop-plugin: vCPU %u: QEMU exposes no rip/rsp to plugins "
+			"(registers: %s): this vCPU is not sampled\n", idx, P.ctl->regset);
+		return;
+	}
+	atomic_store_explicit(&v->ready, 1, memory_order_release);
+	atomic_fetch_add(&P.ninit, 1);
+}
+
+/* ---- timer thread ---- */
+
+static uint64_t xorshift64(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static int client_alive(pid_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+static void take_cfg(void)
+{
+	struct snap *n = malloc(sizeof *n);
+	uint32_t g0, g1;
+
+	if (!n)
+		return;
+	/* Seqlock-like: qtop-prof writes cfg, then bumps cfg_gen (release);
+	 * a copy taken while it changed is taken again. */
+	do {
+		g0 = atomic_load_explicit(&P.ctl->cfg_gen, memory_order_acquire);
+		memcpy(&n->c, &P.ctl->cfg, sizeof n->c);
+		atomic_thread_fence(memory_order_acquire);
+		g1 = atomic_load_explicit(&P.ctl->cfg_gen, memory_order_relaxed);
+	} while (g0 != g1);
+	/* Never trust the other side's numbers with our buffers. */
+	if (n->c.stack_bytes == 0 || n->c.stack_bytes > P.stack_cap)
+		n->c.stack_bytes = P.stack_cap;
+	if (n->c.ustack_bytes > P.ustack_cap)
+		n->c.ustack_bytes = P.ustack_cap;
+	if (n->c.linux_kstack & (n->c.linux_kstack - 1))
+		n->c.linux_kstack = 0;
+	n->older = atomic_load_explicit(&P.snap, memory_order_relaxed);
+	atomic_store_explicit(&P.snap, n, memory_order_release);
+}
+
+static void *timer_main(void *arg)
+{
+	uint64_t next[QPS_MAX_CPUS] = { 0 }, rng = now_ns() | 1;
+	uint64_t last_beat = 0, beat_ns = 0;
+	uint32_t gen = 0;
+	int armed = 0;
+
+	(void)arg;
+	while (!atomic_load(&P.quit)) {
+		struct qps_ctl *c = P.ctl;
+		uint64_t t = now_ns(), cb;
+		atomic_fetch_add_explicit(&c->plugin_beat, 1, memory_order_release);
+		atomic_fetch_add_explicit(&c->ticks, 1, memory_order_relaxed);
+
+		cb = atomic_load_explicit(&c->client_beat, memory_order_acquire);
+		if (cb != last_beat) {
+			last_beat = cb;
+			beat_ns = t;
+		}
+		pid_t cp = atomic_load_explicit(&c->client_pid, memory_order_acquire);
+		int attached = cp && beat_ns && t - beat_ns < QPS_CLIENT_TIMEOUT_MS * 1000000ull &&
+			       client_alive(cp);
+		uint32_t hz = atomic_load_explicit(&c->hz, memory_order_relaxed);
+		/* All vCPUs initialised first: the scoreboard grows while they
+		 * come up, and an entry of a vCPU not yet set up asserts. */
+		int go = attached && hz && atomic_load(&c->enabled) &&
+			 atomic_load(&P.ninit) >= P.smp;
+		if (go) {
+			uint32_t g = atomic_load_explicit(&c->cfg_gen, memory_order_acquire);
+			if (g != gen || !atomic_load(&P.snap)) {
+				take_cfg();
+				gen = g;
+			}
+		}
+		if (go != armed) {
+			armed = go;
+			atomic_store(&c->plugin_armed, (uint32_t)go);
+			for (unsigned i = 0; i < P.ncpus && i < QPS_MAX_CPUS; i++)
+				next[i] = t;
+		}
+		if (!go) {
+			/* Detached: a beat every 100 ms, nothing armed. */
+			struct timespec ts = { 0, 100 * 1000000 };
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		uint64_t period = 1000000000ull / hz, wake = t + 100000000ull;
+		const struct snap *sn = atomic_load_explicit(&P.snap, memory_order_acquire);
+		uint64_t mask = sn ? sn->c.cpu_mask : 0;
+		for (unsigned i = 0; i < P.ncpus && i < QPS_MAX_CPUS; i++) {
+			if (!atomic_load_explicit(&P.cpu[i].ready, memory_order_acquire) ||
+			    (mask && !((mask >> i) & 1)))
+				continue;
+			if (next[i] <= t) {
+				struct vcpu *v = &P.cpu[i];
+				if (atomic_load(&v->idle)) {
+					/* halted: no guest time to sample */
+					atomic_fetch_add_explicit(&c->cpu[i].idle_arms, 1, memory_order_relaxed);
+				} else if (qemu_plugin_u64_get(P.flag, i)) {
+					atomic_fetch_add_explicit(&c->cpu[i].merged, 1, memory_order_relaxed);
+				} else {
+					atomic_store_explicit(&v->arm_ns, now_ns(), memory_order_relaxed);
+					qemu_plugin_u64_set(P.flag, i, 1);
+				}
+				atomic_fetch_add_explicit(&c->cpu[i].arms, 1, memory_order_relaxed);
+				/* uniform [0.5, 1.5) x period */
+				uint64_t j = period / 2 + xorshift64(&rng) % (period ? period : 1);
+				next[i] = (next[i] + j > t) ? next[i] + j : t + j;
+			}
+			if (next[i] < wake)
+				wake = next[i];
+		}
+		struct timespec ts = { (time_t)(wake / 1000000000ull), (long)(wake % 1000000000ull) };
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	}
+	return NULL;
+}
+
+/* ---- load / exit ---- */
+
+static void at_exit(qemu_plugin_id_t id, void *udata)
+{
+	(void)id;
+	(void)udata;
+	atomic_store(&P.quit, 1);
+	if (P.timer_started)
+		pthread_join(P.timer, NULL);
+	P.timer_started = 0;
+	if (P.ctl) {
+		atomic_store(&P.ctl->plugin_armed, 0);
+		atomic_store(&P.ctl->plugin_state, QPS_EXITED);
+		shm_unlink(P.name);
+		/* The mapping stays: a late vCPU callback must not fault. */
+	}
+}
+
+/* A segment of this name from an earlier QEMU: remove it if that QEMU is
+ * gone; refuse if another live QEMU owns it (name=... given twice). */
+static int clear_stale(const char *name)
+{
+	int fd = shm_open(name, O_RDONLY, 0);
+	struct qps_ctl c;
+
+	if (fd < 0)
+		return 0;
+	ssize_t n = pread(fd, &c, sizeof c, 0);
+	close(fd);
+	if (n == (ssize_t)sizeof c && !memcmp(c.magic, QPS_MAGIC, 8) &&
+	    c.qemu_pid != getpid() && kill(c.qemu_pid, 0) == 0 &&
+	    proc_starttime(c.qemu_pid) == c.qemu_start)
+		return -1;
+	shm_unlink(name);
+	return 0;
+}
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
+					   int argc, char **argv)
+{
+	uint32_t nslots = 512;
+	size_t ring_bytes, total;
+	const char *name = NULL;
+	int fd;
+
+	P.stack_cap = 16384;
+	P.ustack_cap = 8192;
+	P.late_ns = 2000000;
+	if (info->version.cur < QTOP_PLUGIN_API_VERSION) {
+		fprintf(stderr, "qtop-plugin: QEMU's plugin API is version %d (min %d); "
+			"qtop-plugin needs version %d (QEMU 9.2 or later: conditional "
+			"callbacks, register and guest-memory reads)\n",
+			info->version.cur, info->version.min, QTOP_PLUGIN_API_VERSION);
+		return -1;
+	}
+	if (!info->system_emulation) {
+		fputs("qtop-plugin: needs system emulation (qemu-system-*), not user mode\n", stderr);
+		return -1;
+	}
+	if (strcmp(info->target_name, "x86_64") && strcmp(info->target_name, "i386")) {
+		fprintf(stderr, "qtop-plugin: target %s not supported (x86_64, i386)\n",
+			info->target_name);
+		return -1;
+	}
+	P.is64 = !strcmp(info->target_name, "x86_64");
+	for (int i = 0; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+		unsigned long v = eq ? strtoul(eq + 1, NULL, 0) : 0;
+		if (!strncmp(argv[i], "name=", 5) && argv[i][5] && !strchr(argv[i] + 5, '/'))
+			name = argv[i] + 5;
+		else if (!strncmp(argv[i], "slots=", 6) && v >= 16 && v <= 65536)
+			nslots = (uint32_t)v;
+		else if (!strncmp(argv[i], "stack=", 6) && v >= 256 && v <= (1u << 20))
+			P.stack_cap = (uint32_t)v;
+		else if (!strncmp(argv[i], "ustack=", 7) && v <= (1u << 20))
+			P.ustack_cap = (uint32_t)v;
+		else if (!strncmp(argv[i], "late_us=", 8) && v >= 10)
+			P.late_ns = (uint64_t)v * 1000u;
+		else {
+			fprintf(stderr, "qtop-plugin: unknown or bad argument '%s' "
+				"(name=NAME, slots=N, stack=BYTES, ustack=BYTES, late_us=N)\n", argv[i]);
+			return -1;
+		}
+	}
+	if (name)
+		snprintf(P.name, sizeof P.name, "/%s", name);
+	else
+		snprintf(P.name, sizeof P.name, "/" QPS_NAME_PREFIX "%d", (int)getpid());
+
+	P.id = id;
+	P.smp = (unsigned)(info->system.smp_vcpus > 0 ? info->system.smp_vcpus : 1);
+	P.ncpus = (unsigned)(info->system.max_vcpus > 0 ? info->system.max_vcpus : 1);
+	if (P.ncpus > QPS_MAX_CPUS)
+		P.ncpus = QPS_MAX_CPUS;
+	if (P.smp > P.ncpus)
+		P.smp = P.ncpus;
+	size_t slot = sizeof(struct qp_sample) + P.stack_cap + P.ustack_cap +
+		      QP_CODE_BYTES + QP_COMM_BYTES;
+	ring_bytes = shmring_bytes(nslots, slot);
+	ring_bytes = (ring_bytes + PAGE - 1) & ~(size_t)(PAGE - 1);
+	size_t ctl_bytes = (sizeof(struct qps_ctl) + PAGE - 1) & ~(size_t)(PAGE - 1);
+	total = ctl_bytes + (size_t)P.ncpus * ring_bytes;
+
+	if (clear_stale(P.name) < 0) {
+		fprintf(stderr, "qtop-plugin: /dev/shm%s belongs to another running QEMU: "
+			"give a different name=\n", P.name);
+		return -1;
+	}
+	fd = shm_open(P.name, O_CREAT | O_EXCL | O_RDWR, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "qtop-plugin: /dev/shm%s: %s\n", P.name, strerror(errno));
+		return -1;
+	}
+	if (ftruncate(fd, (off_t)total) < 0) {
+		fprintf(stderr, "qtop-plugin: /dev/shm%s: %s\n", P.name, strerror(errno));
+		close(fd);
+		shm_unlink(P.name);
+		return -1;
+	}
+	P.ctl = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (P.ctl == MAP_FAILED) {
+		P.ctl = NULL;
+		fprintf(stderr, "qtop-plugin: mmap: %s\n", strerror(errno));
+		shm_unlink(P.name);
+		return -1;
+	}
+	P.bytes = total;
+	struct qps_ctl *c = P.ctl;
+	c->version = QPS_VERSION;
+	c->ctl_bytes = sizeof *c;
+	c->total_bytes = total;
+	c->qemu_pid = (int32_t)getpid();
+	c->qemu_start = proc_starttime(getpid());
+	c->ncpus = P.ncpus;
+	c->ring_off = ctl_bytes;
+	c->ring_stride = ring_bytes;
+	c->nslots = nslots;
+	c->api_min = info->version.min;
+	c->api_cur = info->version.cur;
+	for (unsigned i = 0; i < P.ncpus; i++)
+		shmring_init(ring_of(i), nslots, slot);
+	c->slot_size = (uint32_t)ring_of(0)->slot_size;
+
+	P.cpu = calloc(P.ncpus, sizeof *P.cpu);
+	P.sb = qemu_plugin_scoreboard_new(sizeof(uint64_t));
+	if (!P.cpu || !P.sb) {
+		fputs("qtop-plugin: out of memory\n", stderr);
+		shm_unlink(P.name);
+		return -1;
+	}
+	P.flag = (qemu_plugin_u64){ P.sb, 0 };
+	qemu_plugin_register_vcpu_init_cb(id, vcpu_init);
+	qemu_plugin_register_vcpu_tb_trans_cb(id, vcpu_tb_trans);
+	qemu_plugin_register_vcpu_idle_cb(id, vcpu_idle);
+	qemu_plugin_register_vcpu_resume_cb(id, vcpu_resume);
+	qemu_plugin_register_atexit_cb(id, at_exit, NULL);
+	if (pthread_create(&P.timer, NULL, timer_main, NULL) != 0) {
+		fputs("qtop-plugin: cannot start the timer thread\n", stderr);
+		shm_unlink(P.name);
+		return -1;
+	}
+	P.timer_started = 1;
+	/* The magic last: a reader that sees it sees a complete header. */
+	atomic_store(&c->plugin_state, QPS_RUNNING);
+	atomic_thread_fence(memory_order_release);
+	memcpy(c->magic, QPS_MAGIC, 8);
+	return 0;
+}
