@@ -20,6 +20,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# QEMU 10.0 (bookworm-backports) unpacked into a cache folder beside the
+# system's 7.2, for the *_qemu10.0 tests.  A failure here does not stop the
+# setup, but those tests then FAIL unless QTOP_NO_QEMU10=1 is set.
+if [ "${QTOP_NO_QEMU10:-0}" = 1 ]; then
+  echo "setup: QTOP_NO_QEMU10=1: not fetching QEMU 10.0; its tests will skip" >&2
+elif ! scripts/qemu10.sh >/dev/null; then
+  echo "setup: WARNING: could not fetch QEMU 10.0 (bookworm-backports); the *_qemu10.0 tests" \
+       "will FAIL; set QTOP_NO_QEMU10=1 to skip them instead" >&2
+fi
+echo "setup: QEMUs available to the tests:" >&2
+python3 tests/lib/qemus.py >&2 || true
+
 # speedscope's file-format schema and ajv for the export test, in a cache
 # folder (tests/unit/export reads QTOP_NPM_DIR or this default); best effort:
 # without them the test checks the schema's structure itself.

@@ -3,6 +3,9 @@
 #   unit + guest + integration + fault tests (debug build), and the Linux
 #   guest tests (a Debian 12 kernel fetched with apt-get download and cached
 #   in ~/.cache/qtop-prof/linux; skipped only if the archive is unreachable),
+#   the QEMU-booting ones on the system's QEMU 7.2 and on QEMU 10.0 (fetched
+#   by setup.sh into ~/.cache/qtop-prof/qemu-10.0; missing, its tests FAIL
+#   unless QTOP_NO_QEMU10=1),
 #   unit tests again under ASan+UBSan, ring/sampler tests under TSan,
 #   and a short bounded run of every fuzz target.
 # Prints "N passed, N failed" at the end; exit status 0 only if all passed.

@@ -12,8 +12,9 @@ Usage: plugin_guest.py BUILD_DIR CASE
   noplugin   QEMU 7.2 (no usable plugin API): -plugin fails with a message;
              --engine plugin on a guest without the plugin says why,
              --engine auto falls back to QMP and says so
-QEMU 10.0 is $QTOP_QEMU10_DIR (default ~/.cache/qtop-prof/qemu-10.0): a
-missing one is a loud skip (exit 77).
+QEMU 10.0 comes from tests/lib/qemus.py ($QTOP_QEMU10_DIR, default
+~/.cache/qtop-prof/qemu-10.0): a missing one fails the test, unless
+QTOP_NO_QEMU10=1 (then exit 77, skip).
 """
 import glob
 import os
@@ -24,10 +25,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from guest import Guest  # noqa: E402
+from guest import Guest, qemu_or_exit  # noqa: E402
 from qmp import QMP  # noqa: E402
 
-Q10 = os.environ.get("QTOP_QEMU10_DIR", os.path.expanduser("~/.cache/qtop-prof/qemu-10.0"))
 failures = []
 
 
@@ -38,14 +38,12 @@ def check(cond, msg):
 
 
 def qemu10():
-    b = os.path.join(Q10, "usr", "bin", "qemu-system-x86_64")
-    if not os.access(b, os.X_OK):
-        print("SKIP: " + "!" * 20 + " QEMU 10.0 not found at %s: the plugin tests "
-              "did NOT run (scripts/setup.sh fetches it)" % b, flush=True)
+    """QEMU 10.0's argv and env (tests/lib/qemus.py): missing, the test
+    fails, or skips (77) with QTOP_NO_QEMU10=1."""
+    q = qemu_or_exit("qemu-system-x86_64", "10.0")
+    if not q:
         sys.exit(77)
-    env = dict(os.environ, QEMU_MODULE_DIR=os.path.join(Q10, "usr", "lib", "x86_64-linux-gnu", "qemu"))
-    return [b, "-L", os.path.join(Q10, "usr", "share", "qemu"),
-            "-L", os.path.join(Q10, "usr", "share", "seabios")], env
+    return q.argv, q.env
 
 
 def parse_folded(path):

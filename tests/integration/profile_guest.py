@@ -24,7 +24,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from guest import Guest  # noqa: E402
+from guest import Guest, load_truth, qemu_or_exit  # noqa: E402
 from qmp import QMP  # noqa: E402
 
 SAMPLES = 4000
@@ -61,6 +61,9 @@ def main():
     build, arch, smp = sys.argv[1], sys.argv[2], int(sys.argv[3])
     os.environ.pop("DEBUGINFOD_URLS", None)
     qtop = os.path.join(build, "src", "qtop-prof")
+    # the QEMU build: $QTOP_QEMU (7.2 = the system's, or 10.0)
+    if not qemu_or_exit(load_truth(arch).get("qemu", "qemu-system-x86_64")):
+        sys.exit(77)
     with Guest(build, arch=arch, smp=smp) as g, tempfile.TemporaryDirectory() as tmp:
         t = g.truth
         kernel = os.path.join(build, t["kernel"])

@@ -19,7 +19,7 @@ from tui_common import QTOP, Tmux, run_cases
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from guest import Guest  # noqa: E402
+from guest import Guest, qemu_or_exit  # noqa: E402
 from qmp import QMP  # noqa: E402
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "build")
@@ -158,6 +158,8 @@ def test_status_rate_line():
 
 def main():
     global G
+    if not qemu_or_exit():      # $QTOP_QEMU: 7.2 (the system's) or 10.0
+        sys.exit(77)
     with Guest(BUILD, arch="x86_64", smp=2) as g:
         G = g
         try:

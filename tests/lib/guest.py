@@ -5,6 +5,11 @@
         g.qmp_path      # QMP unix socket (server=on, wait=off)
         g.truth         # truth.json section of this arch
         g.kernel, g.sysroot, g.serial_log, g.pid, g.cpus
+        g.qemu          # the QEMU build (qemus.Qemu), g.qemu_version
+
+The QEMU build: Guest(..., qemu='10.0'), else $QTOP_QEMU, else the system's
+7.2 (tests/lib/qemus.py).  After boot the version QEMU reports over QMP
+(query-version) is printed: every test log says which QEMU it ran.
 
 Boots once under TCG, waits for "qtop-guest: workload running cpus=N", and
 always kills that QEMU (its pid only) on exit: normal exit, exceptions,
@@ -18,8 +23,12 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
+
+import qemus
+from qmp import QMP
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRUTH_PATH = os.path.join(HERE, '..', 'guest', 'truth.json')
@@ -36,7 +45,8 @@ def check_args(ap):
     """The guest checks' common start: --build/--arch/--smp plus ap's own
     options parsed; returns (args, truth of the arch, kernel path), or None
     after printing why the check is skipped (kernel not built, QEMU not
-    installed: exit 77)."""
+    installed: exit 77).  A QEMU asked for ($QTOP_QEMU) that must be there
+    but is not exits 1 here."""
     ap.add_argument('--build', required=True)
     ap.add_argument('--arch', default='x86_64')
     ap.add_argument('--smp', type=int, default=1)
@@ -46,10 +56,23 @@ def check_args(ap):
     if not os.path.exists(kernel):
         print('SKIP: %s not built' % kernel)
         return None
-    if not shutil.which(truth.get('qemu', 'qemu-system-x86_64')):
-        print('SKIP: %s not installed' % truth.get('qemu'))
+    if not qemu_or_exit(truth.get('qemu', 'qemu-system-x86_64')):
         return None
     return a, truth, kernel
+
+
+def qemu_or_exit(binary='qemu-system-x86_64', version=None):
+    """The QEMU build a test asked for ($QTOP_QEMU), or None after printing
+    SKIP (the caller exits 77); exits 1 itself when it must be there (QEMU
+    10.0 without QTOP_NO_QEMU10=1)."""
+    try:
+        return qemus.resolve(version, binary)
+    except qemus.Unavailable as e:
+        if e.skip:
+            print('SKIP: %s' % e, flush=True)
+            return None
+        print('FAIL: %s' % e, flush=True)
+        raise SystemExit(1)
 
 
 def _die_with_parent():
@@ -68,7 +91,8 @@ class GuestError(Exception):
 
 class Guest:
     def __init__(self, build_dir, arch='x86_64', smp=1, boot_timeout=60.0,
-                 extra_args=(), workdir=None, keep=None, qemu_argv=None, env=None):
+                 extra_args=(), workdir=None, keep=None, qemu=None,
+                 qemu_argv=None, env=None):
         self.build_dir = os.path.abspath(build_dir)
         self.arch = arch
         self.smp = int(smp)
@@ -84,6 +108,9 @@ class Guest:
         self.truth = self.truth_all['arches'][arch]
         self.kernel = os.path.join(self.build_dir, self.truth['kernel'])
         self.sysroot = os.path.join(self.build_dir, self.truth['sysroot'])
+        self.qemu = qemu if isinstance(qemu, qemus.Qemu) else qemus.resolve(
+            qemu, self.truth.get('qemu', 'qemu-system-x86_64'))
+        self.qemu_version = None
         self._own_dir = workdir is None
         self.dir = workdir
         self.keep = keep if keep is not None else bool(os.environ.get('QTOP_KEEP_GUEST_DIR'))
@@ -117,8 +144,9 @@ class Guest:
         for p in (self.qmp_path, self.serial_log):
             if os.path.exists(p):
                 os.unlink(p)
-        qemu = self.qemu_argv or [self.truth.get('qemu', 'qemu-system-x86_64')]
-        cmd = qemu + ['-accel', 'tcg',
+        # qemu_argv/env (e.g. the plugin tests): that program and data-dir
+        # options and env in place of the resolved build's
+        cmd = (self.qemu_argv or self.qemu.argv) + ['-accel', 'tcg',
                '-kernel', self.kernel, '-smp', str(self.smp), '-m', '128',
                '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path,
                '-display', 'none', '-nodefaults', '-no-reboot',
@@ -128,10 +156,25 @@ class Guest:
         with open(self.qemu_log, 'wb') as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=subprocess.STDOUT,
-                                         preexec_fn=_die_with_parent, env=self.env)
+                                         env=self.env if self.env is not None else self.qemu.env,
+                                         preexec_fn=_die_with_parent)
         self.pid = self.proc.pid
         atexit.register(self.stop)
         self.cpus = self.wait_running()
+        self.report_version()
+
+    def report_version(self):
+        """Ask the running QEMU its version (QMP query-version, one short
+        connection: the socket serves one client at a time) and print it."""
+        q = QMP(self.qmp_path)
+        try:
+            self.qemu_version = qemus.query_version(q)
+        finally:
+            q.close()
+        # stderr: some tests read the first line of a child's stdout
+        print('qemu: asked %s, running %s (%s)' % (
+            self.qemu.label, self.qemu_version, self.qemu.binary),
+            file=sys.stderr, flush=True)
 
     def wait_running(self):
         deadline = time.monotonic() + self.boot_timeout

@@ -8,6 +8,8 @@ A Guest (tests/lib/guest.py) subclass: same lifecycle guarantees (its QEMU,
 by pid only, is killed on exit, on SIGTERM and when the test process dies).
 Waits for the initramfs' "qtop-linux: workload running cpus=N" line: two
 `dd if=/dev/zero bs=64k | sha256sum` loops are running then.
+The QEMU build: LinuxGuest(qemu='10.0'), else $QTOP_QEMU, else the system's
+(tests/lib/qemus.py); its QMP query-version is printed after boot.
 """
 import os
 import re
@@ -28,7 +30,7 @@ RUNNING_RE = re.compile(rb'qtop-linux: workload running cpus=(\d+)')
 
 class LinuxGuest(guestlib.Guest):
     def __init__(self, smp=2, kaslr=True, mem_mb=256, boot_timeout=120.0,
-                 cpu='max', extra_append=''):
+                 cpu='max', extra_append='', qemu=None):
         # not Guest.__init__: no truth.json, no build dir
         self.smp = int(smp)
         self.kaslr = kaslr
@@ -46,6 +48,9 @@ class LinuxGuest(guestlib.Guest):
         self.cpus = None
         self._old_sigterm = None
         self.boot_s = None
+        self.qemu = qemu if isinstance(qemu, guestlib.qemus.Qemu) else \
+            guestlib.qemus.resolve(qemu, 'qemu-system-x86_64')
+        self.qemu_version = None
 
     def start(self):
         self.dir = tempfile.mkdtemp(prefix='qtop-linux-')
@@ -54,7 +59,7 @@ class LinuxGuest(guestlib.Guest):
         self.qemu_log = os.path.join(self.dir, 'qemu.log')
         append = 'console=ttyS0 panic=-1 loglevel=4 ' + (
             '' if self.kaslr else 'nokaslr ') + self.extra_append
-        cmd = ['qemu-system-x86_64', '-accel', 'tcg', '-cpu', self.cpu,
+        cmd = self.qemu.argv + ['-accel', 'tcg', '-cpu', self.cpu,
                '-kernel', self.paths['vmlinuz'],
                '-initrd', self.paths['initramfs'], '-append', append,
                '-smp', str(self.smp), '-m', str(self.mem_mb),
@@ -67,11 +72,13 @@ class LinuxGuest(guestlib.Guest):
         with open(self.qemu_log, 'wb') as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=subprocess.STDOUT,
+                                         env=self.qemu.env,
                                          preexec_fn=guestlib._die_with_parent)
         self.pid = self.proc.pid
         atexit.register(self.stop)
         self.cpus = self.wait_running()
         self.boot_s = time.monotonic() - t0
+        self.report_version()
 
     def wait_running(self):
         deadline = time.monotonic() + self.boot_timeout

@@ -307,6 +307,11 @@ def main():
         return 2
     test, probe = sys.argv[1], os.path.abspath(sys.argv[2])
     unit = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else None
+    # the QEMU build: $QTOP_QEMU (7.2 = the system's, or 10.0)
+    sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
+    import guest as guestlib
+    if test != 'tables' and not guestlib.qemu_or_exit():
+        return SKIP
     try:
         linux_fixture.ensure()
     except linux_fixture.Unavailable as e:

@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""Re-capture the QEMU 7.2 HMP/QMP outputs in this directory.
+"""Re-capture the QEMU HMP/QMP outputs in this directory.
 
 Usage: capture.py OUTDIR [VMLINUZ]
+QTOP_QEMU=10.0 captures with bookworm-backports' QEMU 10.0 (tests/lib/qemus.py;
+the captures in 10.0/ were taken so); default: the system's 7.2.
 Without VMLINUZ only the real-mode (32-bit layout) captures are taken.
 VMLINUZ: any x86_64 Linux bzImage (e.g. from linux-image-6.1.0-*-amd64); it is
 booted without initrd under TCG with 2 vCPUs and stays in long mode until it
 panics, which is all the 64-bit captures need.  The kernel is not committed.
 """
 import json, os, socket, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+import qemus  # noqa: E402
 
 
 class Qmp:
@@ -53,9 +58,10 @@ def save(outdir, name, text):
 def boot(extra):
     d = tempfile.mkdtemp()
     sock = os.path.join(d, "qmp")
-    p = subprocess.Popen(["qemu-system-x86_64", "-accel", "tcg", "-display", "none",
+    q = qemus.resolve()
+    p = subprocess.Popen(q.argv + ["-accel", "tcg", "-display", "none",
                           "-qmp", "unix:%s,server=on,wait=off" % sock, "-m", "512",
-                          "-serial", "null", "-monitor", "none"] + extra)
+                          "-serial", "null", "-monitor", "none"] + extra, env=q.env)
     return p, sock, d
 
 

@@ -100,6 +100,32 @@ static void test_messages(void)
 	qmp_msg_clear(&m);
 	free(t);
 
+	/* QEMU 10.0 (tests/data/qemu/10.0): same greeting shape */
+	{
+		char d10[4096];
+		snprintf(d10, sizeof d10, "%s/10.0", dir);
+		t = slurp(d10, "greeting.json", &n);
+		CHECK_RC(qmp_parse_message(t, n, &m, err, sizeof err), 0);
+		CHECK_EQ(m.kind, QMP_MSG_GREETING);
+		CHECK_RC(m.version, 100002);
+		qmp_msg_clear(&m);
+		free(t);
+		/* 10.0's query-status has no "singlestep" */
+		t = slurp(d10, "reply_query_status.json", &n);
+		CHECK_RC(qmp_parse_message(t, n, &m, err, sizeof err), 0);
+		CHECK_EQ(m.kind, QMP_MSG_RETURN);
+		CHECK(m.ret && !strcmp(json_object_get_string(json_object_object_get(m.ret, "status")), "prelaunch"));
+		qmp_msg_clear(&m);
+		free(t);
+		t = slurp(d10, "reply_memsave_unmapped.json", &n);
+		CHECK_RC(qmp_parse_message(t, n, &m, err, sizeof err), 0);
+		CHECK_EQ(m.kind, QMP_MSG_ERROR);
+		CHECK(!strcmp(m.errclass, "GenericError"));
+		CHECK(strstr(m.errdesc, "Invalid addr 0x0000000000000000/size 8"));
+		qmp_msg_clear(&m);
+		free(t);
+	}
+
 	t = slurp(dir, "reply_query_status.json", &n);
 	CHECK_RC(qmp_parse_message(t, n, &m, err, sizeof err), 0);
 	CHECK_EQ(m.kind, QMP_MSG_RETURN);

@@ -1,5 +1,6 @@
 /* regs_test - the register and x/ parsers on real QEMU 7.2 captures
- * (tests/data/qemu/, see capture.py there). */
+ * (tests/data/qemu/, see capture.py there) and QEMU 10.0 ones
+ * (tests/data/qemu/10.0/: the same layout, other values). */
 #include "regs.h"
 #include "check.h"
 
@@ -167,6 +168,91 @@ static void test_x(void)
 	}
 }
 
+/* QEMU 10.0.2 (bookworm-backports): the same kernel two vCPUs, captured
+ * while both ran (HLT=0). */
+static void test_qemu10(void)
+{
+	char d10[4096];
+	size_t n, n2;
+	char *t, *w;
+	struct qp_regs r[4], one;
+	int ids[4] = { -9, -9, -9, -9 };
+	uint8_t b[128], b2[128];
+	uint64_t a = 0, a2 = 0;
+	static const uint8_t first[8] = { 0x65, 0x48, 0x8b, 0x3c, 0x25, 0x80, 0xfb, 0x01 };
+
+	snprintf(d10, sizeof d10, "%s/10.0", dir);
+	t = slurp(d10, "regs64_cpu0.txt", &n);
+	CHECK_RC(regs_parse(t, n, &one), 0);
+	CHECK_EQ(one.valid, 1);
+	CHECK_EQ(one.long_mode, 1);
+	CHECK_EQ(one.ip, 0xffffffff811270f5ull);
+	CHECK_EQ(one.gpr[QP_RSP], 0xffffc9000008be70ull);
+	CHECK_EQ(one.gpr[QP_RBP], 0xffffc90000013d74ull);
+	CHECK_EQ(one.gpr[QP_RAX], 0xffff88801f42da68ull);
+	CHECK_EQ(one.gpr[QP_R8], 0);
+	CHECK_EQ(one.gpr[QP_R15], 0xffffffff81182001ull);
+	CHECK_EQ(one.flags, 0x202);
+	CHECK_EQ(one.cpl, 0);
+	CHECK_EQ(one.halted, 0);
+	CHECK_EQ(one.cs, 0x10);
+	CHECK_EQ(one.ss, 0x18);
+	CHECK_EQ(one.gs_base, 0xffff88801f400000ull);
+	CHECK_EQ(one.tr_base, 0xfffffe0000003000ull);
+	CHECK_EQ(one.cr2, 0xffff888003801000ull);
+	CHECK_EQ(one.cr3, 0x2a10000);
+	CHECK_EQ(one.cr4, 0x6b0);
+	CHECK_EQ(one.efer, 0xd01);
+	free(t);
+
+	t = slurp(d10, "regs64_all_smp2.txt", &n);
+	CHECK_RC(regs_parse_all(t, n, r, ids, 4), 2);
+	CHECK_EQ(ids[0], 0);
+	CHECK_EQ(ids[1], 1);
+	CHECK_EQ(r[0].ip, 0xffffffff811270f5ull);
+	CHECK_EQ(r[1].ip, 0xffffffff811955a0ull);
+	CHECK_EQ(r[1].gpr[QP_RSP], 0xffffc900000b3e70ull);
+	CHECK_EQ(r[1].gpr[QP_R15], 0xffffffff81182000ull);
+	CHECK_EQ(r[1].flags, 2);
+	CHECK_EQ(r[1].halted, 0);
+	CHECK_EQ(r[1].long_mode, 1);
+	free(t);
+
+	t = slurp(d10, "regs32_realmode.txt", &n);
+	CHECK_RC(regs_parse(t, n, &one), 0);
+	CHECK_EQ(one.long_mode, 0);
+	CHECK_EQ(one.ip, 0xfff0);
+	CHECK_EQ(one.cs, 0xf000);
+	CHECK_EQ(one.cr0, 0x60000010);
+	free(t);
+
+	t = slurp(d10, "x64_kernel_8gx.txt", &n);
+	w = slurp(d10, "x64_kernel_8wx.txt", &n2);
+	CHECK_RC(hmpx_parse(t, n, &a, b, sizeof b), 64);
+	CHECK_EQ(a, 0xffffffff811270f5ull);
+	CHECK(!memcmp(b, first, 8));
+	CHECK_EQ(b[63], 0x66);
+	CHECK_RC(hmpx_parse(w, n2, &a2, b2, sizeof b2), 32);
+	CHECK_EQ(a2, a);
+	CHECK(!memcmp(b, b2, 32));
+	free(t);
+	free(w);
+	t = slurp(d10, "x64_unmapped_8gx.txt", &n);
+	CHECK_RC(hmpx_parse(t, n, &a, b, sizeof b), -1);
+	free(t);
+	t = slurp(d10, "x64_noncanonical_8gx.txt", &n);
+	CHECK_RC(hmpx_parse(t, n, &a, b, sizeof b), -1);
+	free(t);
+	t = slurp(d10, "x_realmode_8wx.txt", &n);
+	CHECK_RC(hmpx_parse(t, n, &a, b, sizeof b), 16);
+	CHECK_EQ(a, 0xfffffff0ull);
+	CHECK_EQ(b[0], 0xea);
+	free(t);
+	t = slurp(d10, "print_pc.txt", &n);
+	CHECK_RC(hmpx_parse(t, n, &a, b, sizeof b), -1);
+	free(t);
+}
+
 int main(int argc, char **argv)
 {
 	dir = argc > 1 ? argv[1] : "tests/data/qemu";
@@ -175,5 +261,6 @@ int main(int argc, char **argv)
 	test_all();
 	test_edits();
 	test_x();
+	test_qemu10();
 	return check_done("regs_test");
 }
