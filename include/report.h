@@ -70,4 +70,7 @@ int report_time_spec(const char *spec, const char *const *names,
 long import_report(struct profile *p, const void *buf, size_t len,
 		   const char *from, const char *to, char *err, size_t errlen);
 
+/* The GNU build-id of an ELF file as hex.  0, or -1 (none, unreadable). */
+int report_build_id(const char *path, char *hex, size_t len);
+
 #endif
