@@ -759,8 +759,10 @@ static int run_static(const struct options *o, struct profile *p,
 	return rc;
 }
 
-/* --load of a pprof or speedscope file: read whole (bounded), import. */
-static int load_other(struct profile *p, const char *path, int fmt)
+/* --load of a pprof or speedscope file or a JSON report: read whole
+ * (bounded), import. */
+static int load_other(const struct options *o, struct profile *p, const char *path,
+		      int fmt)
 {
 	char err[512];
 	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
@@ -801,12 +803,14 @@ static int load_other(struct profile *p, const char *path, int fmt)
 		return -1;
 	}
 	if (fmt == EXPORT_UNKNOWN)
-		fmt = export_detect(buf, n);
+		fmt = report_detect(buf, n) ? EXPORT_JSON : export_detect(buf, n);
 	long r = fmt == EXPORT_PPROF ? import_pprof(p, buf, n, err, sizeof err)
-				     : import_speedscope(p, buf, n, err, sizeof err);
+	       : fmt == EXPORT_JSON ? import_report(p, buf, n, o->from, o->to, err, sizeof err)
+				    : import_speedscope(p, buf, n, err, sizeof err);
 	free(buf);
 	if (r < 0) {
-		fprintf(stderr, "qtop-prof: %s: %s file: %s\n", path, export_format_name(fmt), err);
+		fprintf(stderr, "qtop-prof: %s: %s file: %s\n", path,
+			fmt == EXPORT_JSON ? "JSON report" : export_format_name(fmt), err);
 		return -1;
 	}
 	if (r == 0) {
@@ -827,8 +831,7 @@ static int sniff(const char *path)
 		return EXPORT_FOLDED;   /* folded_load_path says why */
 	size_t n = fread(head, 1, sizeof head, f);
 	fclose(f);
-	int fmt = export_detect(head, n);
-	return fmt;
+	return report_detect(head, n) ? EXPORT_JSON : export_detect(head, n);
 }
 
 static int run_load(const struct options *o)
@@ -843,8 +846,14 @@ static int run_load(const struct options *o)
 		return 1;
 	}
 	fmt = sniff(o->load);
+	if ((o->from || o->to) && fmt != EXPORT_JSON) {
+		fprintf(stderr, "qtop-prof: --from/--to: %s has no sample times (only a JSON "
+			"report, a live run or a replay has)\n", o->load);
+		profile_free(p);
+		return 1;
+	}
 	if (fmt != EXPORT_FOLDED) {
-		if (load_other(p, o->load, fmt) < 0) {
+		if (load_other(o, p, o->load, fmt) < 0) {
 			profile_free(p);
 			return 1;
 		}
@@ -1015,7 +1024,11 @@ static struct symbolizer *open_symbolizer(const struct options *o)
 	return s;
 }
 
-static int run_replay(const struct options *o)
+static int batch_finish(const struct options *o, struct profile *p,
+			struct samplelog *log, struct markers *ms,
+			const struct report_meta *meta);
+
+static int run_replay(struct options *o)
 {
 	char err[512], symwarn[512] = "";
 	struct record_reader *r = record_open(o->replay, err, sizeof err);
@@ -1054,7 +1067,22 @@ static int run_replay(const struct options *o)
 			err, pl.consumed);
 	pipeline_symcheck(&pl, 1, symwarn, sizeof symwarn);   /* a short file */
 	record_reader_close(r);
-	rc = run_static(o, p, log, o->replay, symwarn[0] ? symwarn : NULL);
+	/* t0: the first sample (a recording does not know the reset) */
+	uint64_t t0 = samplelog_count(log) ? samplelog_sample(log, 0)->t_ns : 0;
+	atomic_store(&o->ms.t0_ns, t0);
+	markers_scan_log(&o->ms, log);
+	if (o->batch && (o->from || o->to || o->json || o->ms.n)) {
+		struct report_meta meta = { .hz_asked = o->samp.hz, .t0_ns = t0,
+			.source = o->replay };
+		char bid[128] = "";
+		if (o->sym.kernel && report_build_id(o->sym.kernel, bid, sizeof bid) == 0)
+			meta.build_id = bid;
+		rc = batch_finish(o, p, log, &o->ms, &meta);
+		if (symwarn[0])
+			fprintf(stderr, "qtop-prof: warning: %s\n", symwarn);
+	} else {
+		rc = run_static(o, p, log, o->replay, symwarn[0] ? symwarn : NULL);
+	}
 	profile_free(p);
 	samplelog_free(log);
 	symbolizer_free(sym);
