@@ -750,6 +750,24 @@ static int run_static(const struct options *o, struct profile *p,
 
 	if (o->batch) {
 		rc = write_outputs(o, p, log);
+		if (o->json) {
+			/* a loaded profile: its stacks, aggregated (no times) */
+			struct samplelog *agg = log ? NULL : samplelog_new(0);
+			char path[4096];
+			struct report_meta meta = { .source = what };
+			struct report_input in = { .meta = &meta, .ms = &((struct options *)o)->ms,
+						   .log = log ? log : agg };
+			if (!in.log || (agg && samplelog_from_profile(agg, p, 0, 0) < 0)) {
+				fputs("qtop-prof: out of memory\n", stderr);
+				rc = 1;
+			} else if (report_save(&in, o->json, path, sizeof path, err, sizeof err) < 0) {
+				fprintf(stderr, "qtop-prof: --json: %s\n", err);
+				rc = 1;
+			} else {
+				fprintf(stderr, "qtop-prof: JSON report written to %s\n", path);
+			}
+			samplelog_free(agg);
+		}
 	} else if (tui_run(&o->tui, p, &src, err, sizeof err) < 0) {
 		fprintf(stderr, "qtop-prof: %s\n", err);
 		return 1;
