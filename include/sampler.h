@@ -68,6 +68,11 @@ struct sampler_config {
 	struct comm_recipe kstack[SAMPLER_MAX_CPUS];
 	uint64_t max_samples;     /* stop after this many (0 = no limit) */
 	int timeout_ms;           /* per QMP wait */
+	/* --launch / --boot: the guest was started with -S and the user asked
+	 * us to run it: one round is read while it is still paused (the reset
+	 * vector), then the sampler sends "cont" itself.  The only "cont" for
+	 * a pause that is not the sampler's own. */
+	int boot;
 };
 
 enum sampler_state_kind {
@@ -87,6 +92,7 @@ struct sampler_stats {
 	_Atomic uint64_t busy_ns;     /* time spent capturing */
 	_Atomic int state;            /* enum sampler_state_kind */
 	_Atomic int ncpus;
+	_Atomic uint64_t cont_ns;     /* boot: CLOCK_MONOTONIC when "cont" was sent */
 };
 
 struct sampler;

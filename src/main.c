@@ -8,20 +8,26 @@
 #include "acquire.h"
 #include "folded.h"
 #include "hotspot.h"
+#include "launch.h"
 #include "linux_guest.h"
+#include "markers.h"
 #include "pdiff.h"
 #include "profload.h"
 #include "pipeline.h"
 #include "profile.h"
 #include "qmp.h"
 #include "record.h"
+#include "report.h"
 #include "ring.h"
 #include "sampler.h"
+#include "serial.h"
 #include "symbolizer.h"
 #include "tui.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -53,6 +59,14 @@ struct options {
 	int comm_linux;            /* --comm linux (BTF + __per_cpu_offset) */
 	double duration;
 	uint64_t samples;
+	/* boot profiling */
+	int launch;                /* --launch -- QEMU-COMMAND... */
+	char **launch_argv;
+	int boot;                  /* --boot: a QEMU started with -S */
+	const char *serial_log;    /* --serial-log FILE */
+	const char *json;          /* --json FILE */
+	const char *from, *to;     /* --from T / --to T: seconds or marker */
+	struct markers ms;         /* --mark, --until */
 };
 
 static volatile sig_atomic_t got_signal;
@@ -65,6 +79,7 @@ static void usage(FILE *f)
 "       qtop-prof --replay FILE.qrec [options]\n"
 "       qtop-prof --load FILE.folded|FILE.pb.gz|FILE.speedscope.json\n"
 "       qtop-prof --diff BEFORE AFTER [options]\n"
+"       qtop-prof --launch [options] -- QEMU-COMMAND...\n"
 "\n"
 "Live sampling profiler for operating systems running in QEMU.\n"
 "\n"
@@ -86,6 +101,21 @@ static void usage(FILE *f)
 "  --ustack-bytes N    user stack copied behind a kernel trap frame (default 4096)\n"
 "  --mem auto|direct|memsave|hmp|file:PATH   how guest memory is read (default\n"
 "                      auto: direct from a local QEMU's memory when allowed)\n"
+"Boot profiling:\n"
+"  --launch            run the QEMU command after --, paused (-S) on a private\n"
+"                      QMP socket; sample the reset vector, then resume it;\n"
+"                      its serial port (when the command names none) is echoed\n"
+"                      on stderr; ending qtop-prof ends that QEMU\n"
+"  --boot              a QEMU started with -S: sample its first instruction,\n"
+"                      then resume it (the one cont for a pause not ours)\n"
+"  --serial-log FILE   --launch: keep the serial output (never overwrites)\n"
+"  --mark NAME=REGEX   marker at the first serial line matching REGEX (POSIX\n"
+"                      extended); NAME=@SYMBOL: the first sample whose chain\n"
+"                      holds SYMBOL; repeatable\n"
+"  --until REGEX|@SYMBOL  end the profile there\n"
+"  --from T, --to T    keep the samples from/to T: seconds since the reset\n"
+"                      (or the start), or a marker name (batch, replay, --load\n"
+"                      of a JSON report)\n"
 "Symbols and processes:\n"
 "  --kernel ELF        guest kernel with symbols\n"
 "  --symbols FILE      nm / System.map / kallsyms text\n"
@@ -109,10 +139,12 @@ static void usage(FILE *f)
 "                      without such an extension and for 's' without -o\n"
 "  --folded            batch: print folded stacks to stdout instead of the table\n"
 "  --top N             batch: rows of the table (default 25)\n"
+"  --json FILE         the JSON report: meta, markers, frames, samples,\n"
+"                      hotspots (doc/report.md); --load reads it back\n"
 "  --record FILE       also store the raw samples (replay them with --replay)\n"
 "  --replay FILE       analyse recorded samples offline\n"
 "  --load FILE         open a folded file (ours, perf+stackcollapse, inferno),\n"
-"                      or a pprof or speedscope file\n"
+"                      a pprof or speedscope file, or a JSON report\n"
 "Comparing:\n"
 "  --diff BEFORE AFTER compare two saved profiles (folded, or .qrec replayed\n"
 "                      with the symbol options): differential flamegraph and\n"
@@ -158,7 +190,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	       O_KERNEL, O_SYMBOLS, O_KOFF, O_SYSROOT, O_COMM, O_INLINE, O_KONLY,
 	       O_UONLY, O_BATCH, O_SAMPLES, O_FOLDED, O_TOP, O_RECORD,
 	       O_REPLAY, O_LOAD, O_REFRESH, O_THEME, O_THEMES_DIR, O_VERSION, O_QMP,
-	       O_FORMAT, O_DIFF, O_NO_NORMALIZE, O_ENGINE, O_PLUGIN_SHM };
+	       O_FORMAT, O_DIFF, O_NO_NORMALIZE, O_ENGINE, O_PLUGIN_SHM,
+	       O_LAUNCH, O_BOOT, O_SERIAL_LOG, O_MARK, O_UNTIL, O_JSON, O_FROM, O_TO };
 	static const struct option lo[] = {
 		{ "qmp", required_argument, 0, O_QMP },
 		{ "engine", required_argument, 0, O_ENGINE },
@@ -196,6 +229,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "refresh", required_argument, 0, O_REFRESH },
 		{ "theme", required_argument, 0, O_THEME },
 		{ "themes-dir", required_argument, 0, O_THEMES_DIR },
+		{ "launch", no_argument, 0, O_LAUNCH },
+		{ "boot", no_argument, 0, O_BOOT },
+		{ "serial-log", required_argument, 0, O_SERIAL_LOG },
+		{ "mark", required_argument, 0, O_MARK },
+		{ "until", required_argument, 0, O_UNTIL },
+		{ "json", required_argument, 0, O_JSON },
+		{ "from", required_argument, 0, O_FROM },
+		{ "to", required_argument, 0, O_TO },
 		{ "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, O_VERSION },
 		{ 0, 0, 0, 0 }
@@ -301,8 +342,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case O_FORMAT:
 			o->format = export_format_parse(optarg);
 			if (o->format == EXPORT_JSON) {
-				fputs("qtop-prof: --format json: the JSON report is not "
-				      "implemented yet\n", stderr);
+				fputs("qtop-prof: --format json: the JSON report is written "
+				      "with --json FILE\n", stderr);
 				return -1;
 			}
 			if (o->format == EXPORT_UNKNOWN) goto bad;
@@ -320,6 +361,21 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case O_THEME: o->tui.theme = optarg; break;
 		case O_THEMES_DIR: o->tui.themes_dir = optarg; break;
+		case O_LAUNCH: o->launch = 1; break;
+		case O_BOOT: o->boot = 1; break;
+		case O_SERIAL_LOG: o->serial_log = optarg; break;
+		case O_JSON: o->json = optarg; break;
+		case O_FROM: o->from = optarg; break;
+		case O_TO: o->to = optarg; break;
+		case O_MARK:
+		case O_UNTIL: {
+			char e[256];
+			if (markers_add(&o->ms, optarg, c == O_UNTIL, e, sizeof e) < 0) {
+				fprintf(stderr, "qtop-prof: %s\n", e);
+				return -1;
+			}
+			break;
+		}
 		case 'h': usage(stdout); exit(0);
 		case O_VERSION: puts("qtop-prof 0.1.0"); exit(0);
 		default:
@@ -344,8 +400,27 @@ bad:
 			return -1;
 		}
 	}
+	if (o->launch) {
+		/* the QEMU command: everything after "--" */
+		if (optind >= argc || strcmp(argv[optind - 1], "--")) {
+			fputs("qtop-prof: --launch needs the QEMU command after --: "
+			      "qtop-prof --launch [options] -- qemu-system-x86_64 ...\n", stderr);
+			return -1;
+		}
+		o->launch_argv = argv + optind;
+		optind = argc;
+		if (o->load || o->replay || o->diff_before || o->boot) {
+			fputs("qtop-prof: --launch starts a guest: not with --load, --replay, "
+			      "--diff or --boot\n", stderr);
+			return -1;
+		}
+	}
 	if (optind < argc) {
 		fprintf(stderr, "qtop-prof: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (o->serial_log && !o->launch) {
+		fputs("qtop-prof: --serial-log needs --launch (the serial port it captures)\n", stderr);
 		return -1;
 	}
 	o->samp.max_samples = o->samples;
@@ -354,9 +429,9 @@ bad:
 	for (int i = 0; i < o->nout; i++) {
 		int f = export_format_from_path(o->out[i].path);
 		if (f == EXPORT_JSON && o->format == EXPORT_UNKNOWN) {
-			fprintf(stderr, "qtop-prof: -o %s: the JSON report is not implemented "
-				"yet: name it .speedscope.json for speedscope, or give --format\n",
-				o->out[i].path);
+			fprintf(stderr, "qtop-prof: -o %s: a .json name: give --json %s for the "
+				"JSON report, name it .speedscope.json for speedscope, or give "
+				"--format\n", o->out[i].path, o->out[i].path);
 			return -1;
 		}
 		if (f == EXPORT_UNKNOWN || f == EXPORT_JSON)
@@ -461,6 +536,10 @@ struct live {
 	double rate;
 	uint64_t base_rounds, base_paused;   /* since the start or 'R' */
 	char symwarn[512];          /* pipeline_symcheck's warning, or "" */
+	struct markers *ms;         /* --mark / --until */
+	int ended;                  /* --until reached: no more samples taken in */
+	char markline[512];         /* the markers for the status line */
+	struct launch *launch;      /* --launch: our QEMU, or NULL */
 };
 
 /* The kernel-symbol check (pipeline_symcheck) of a live session: on the
@@ -471,11 +550,32 @@ static int live_symcheck(struct live *l)
 	return pipeline_symcheck(l->pl, min, l->symwarn, sizeof l->symwarn);
 }
 
+static const char *stop_mode_name(int stop)
+{
+	return stop == SAMPLER_STOP_ALWAYS ? "stop" : stop == SAMPLER_STOP_NEVER ? "no-stop"
+								 : "auto-stop";
+}
+
+/* Markers: t0 is the boot round's cont once the sampler sent it; @SYMBOL
+ * markers from the samples logged so far. */
+static void live_markers(struct live *l)
+{
+	uint64_t c = atomic_load(&acquire_stats(l->smp)->cont_ns);
+	if (c && atomic_load(&l->ms->t0_ns) != c)
+		atomic_store(&l->ms->t0_ns, c);
+	markers_scan_log(l->ms, l->pl->log);
+}
+
 static long live_pump(void *ctx, struct profile *p, int budget_ms)
 {
 	struct live *l = ctx;
+	if (l->ended)   /* --until: the profile ends there */
+		return 0;
 	long n = pipeline_pump(l->pl, p, budget_ms);
 	live_symcheck(l);
+	live_markers(l);
+	if (atomic_load(&l->ms->until_hit))
+		l->ended = 1;
 	return n;
 }
 
@@ -551,6 +651,18 @@ static void live_status(void *ctx, struct app_status *st)
 	const char *e = acquire_last_error(l->smp);
 	st->message = e && *e ? e : NULL;
 	st->warning = l->symwarn[0] ? l->symwarn : NULL;
+	if (l->ms->n) {
+		/* the markers reached, on the message line when nothing is wrong */
+		char ml[400];
+		markers_line(l->ms, ml, sizeof ml);
+		snprintf(l->markline, sizeof l->markline, "%s%s%s",
+			 l->ended ? "until reached: profile ended · " : "",
+			 *ml ? "markers: " : "", ml);
+		if (!st->message && l->markline[0])
+			st->message = l->markline;
+	}
+	if (l->launch && launch_poll(l->launch))
+		st->guest_state = "QEMU exited";
 }
 
 /* --batch's account of the status line's rate facts over the whole run:
@@ -638,6 +750,24 @@ static int run_static(const struct options *o, struct profile *p,
 
 	if (o->batch) {
 		rc = write_outputs(o, p, log);
+		if (o->json) {
+			/* a loaded profile: its stacks, aggregated (no times) */
+			struct samplelog *agg = log ? NULL : samplelog_new(0);
+			char path[4096];
+			struct report_meta meta = { .source = what };
+			struct report_input in = { .meta = &meta, .ms = &((struct options *)o)->ms,
+						   .log = log ? log : agg };
+			if (!in.log || (agg && samplelog_from_profile(agg, p, 0, 0) < 0)) {
+				fputs("qtop-prof: out of memory\n", stderr);
+				rc = 1;
+			} else if (report_save(&in, o->json, path, sizeof path, err, sizeof err) < 0) {
+				fprintf(stderr, "qtop-prof: --json: %s\n", err);
+				rc = 1;
+			} else {
+				fprintf(stderr, "qtop-prof: JSON report written to %s\n", path);
+			}
+			samplelog_free(agg);
+		}
 	} else if (tui_run(&o->tui, p, &src, err, sizeof err) < 0) {
 		fprintf(stderr, "qtop-prof: %s\n", err);
 		return 1;
@@ -647,8 +777,10 @@ static int run_static(const struct options *o, struct profile *p,
 	return rc;
 }
 
-/* --load of a pprof or speedscope file: read whole (bounded), import. */
-static int load_other(struct profile *p, const char *path, int fmt)
+/* --load of a pprof or speedscope file or a JSON report: read whole
+ * (bounded), import. */
+static int load_other(const struct options *o, struct profile *p, const char *path,
+		      int fmt)
 {
 	char err[512];
 	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
@@ -689,12 +821,14 @@ static int load_other(struct profile *p, const char *path, int fmt)
 		return -1;
 	}
 	if (fmt == EXPORT_UNKNOWN)
-		fmt = export_detect(buf, n);
+		fmt = report_detect(buf, n) ? EXPORT_JSON : export_detect(buf, n);
 	long r = fmt == EXPORT_PPROF ? import_pprof(p, buf, n, err, sizeof err)
-				     : import_speedscope(p, buf, n, err, sizeof err);
+	       : fmt == EXPORT_JSON ? import_report(p, buf, n, o->from, o->to, err, sizeof err)
+				    : import_speedscope(p, buf, n, err, sizeof err);
 	free(buf);
 	if (r < 0) {
-		fprintf(stderr, "qtop-prof: %s: %s file: %s\n", path, export_format_name(fmt), err);
+		fprintf(stderr, "qtop-prof: %s: %s file: %s\n", path,
+			fmt == EXPORT_JSON ? "JSON report" : export_format_name(fmt), err);
 		return -1;
 	}
 	if (r == 0) {
@@ -715,8 +849,7 @@ static int sniff(const char *path)
 		return EXPORT_FOLDED;   /* folded_load_path says why */
 	size_t n = fread(head, 1, sizeof head, f);
 	fclose(f);
-	int fmt = export_detect(head, n);
-	return fmt;
+	return report_detect(head, n) ? EXPORT_JSON : export_detect(head, n);
 }
 
 static int run_load(const struct options *o)
@@ -731,8 +864,14 @@ static int run_load(const struct options *o)
 		return 1;
 	}
 	fmt = sniff(o->load);
+	if ((o->from || o->to) && fmt != EXPORT_JSON) {
+		fprintf(stderr, "qtop-prof: --from/--to: %s has no sample times (only a JSON "
+			"report, a live run or a replay has)\n", o->load);
+		profile_free(p);
+		return 1;
+	}
 	if (fmt != EXPORT_FOLDED) {
-		if (load_other(p, o->load, fmt) < 0) {
+		if (load_other(o, p, o->load, fmt) < 0) {
 			profile_free(p);
 			return 1;
 		}
@@ -903,7 +1042,11 @@ static struct symbolizer *open_symbolizer(const struct options *o)
 	return s;
 }
 
-static int run_replay(const struct options *o)
+static int batch_finish(const struct options *o, struct profile *p,
+			struct samplelog *log, struct markers *ms,
+			const struct report_meta *meta);
+
+static int run_replay(struct options *o)
 {
 	char err[512], symwarn[512] = "";
 	struct record_reader *r = record_open(o->replay, err, sizeof err);
@@ -942,10 +1085,177 @@ static int run_replay(const struct options *o)
 			err, pl.consumed);
 	pipeline_symcheck(&pl, 1, symwarn, sizeof symwarn);   /* a short file */
 	record_reader_close(r);
-	rc = run_static(o, p, log, o->replay, symwarn[0] ? symwarn : NULL);
+	/* t0: the first sample (a recording does not know the reset) */
+	uint64_t t0 = samplelog_count(log) ? samplelog_sample(log, 0)->t_ns : 0;
+	atomic_store(&o->ms.t0_ns, t0);
+	markers_scan_log(&o->ms, log);
+	if (o->batch && (o->from || o->to || o->json || o->ms.n)) {
+		struct report_meta meta = { .hz_asked = o->samp.hz, .t0_ns = t0,
+			.source = o->replay };
+		char bid[128] = "";
+		if (o->sym.kernel && report_build_id(o->sym.kernel, bid, sizeof bid) == 0)
+			meta.build_id = bid;
+		rc = batch_finish(o, p, log, &o->ms, &meta);
+		if (symwarn[0])
+			fprintf(stderr, "qtop-prof: warning: %s\n", symwarn);
+	} else {
+		rc = run_static(o, p, log, o->replay, symwarn[0] ? symwarn : NULL);
+	}
 	profile_free(p);
 	samplelog_free(log);
 	symbolizer_free(sym);
+	return rc;
+}
+
+
+/* ---- boot profiling: --launch, markers, --from/--to, the JSON report ---- */
+
+#ifndef QTOP_PLUGIN_DIR
+#define QTOP_PLUGIN_DIR "/usr/local/lib/qtop-prof"
+#endif
+
+/* qtop-plugin.so beside qtop-prof: the build tree (src/ and plugin/), the
+ * same directory, or the installed library directory. */
+static int find_plugin(char *out, size_t len)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	const char *const rel[] = { "/../plugin/qtop-plugin.so", "/qtop-plugin.so" };
+
+	if (n > 0) {
+		exe[n] = 0;
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = 0;
+		for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+			if ((size_t)snprintf(out, len, "%.3900s%s", exe, rel[i]) < len &&
+			    access(out, R_OK) == 0)
+				return 0;
+		}
+	}
+	snprintf(out, len, "%s/qtop-plugin.so", QTOP_PLUGIN_DIR);
+	return access(out, R_OK) == 0 ? 0 : -1;
+}
+
+/* The report's meta from QEMU: version and accelerator (query-kvm). */
+static void query_meta(const char *spec, char *ver, size_t vlen, char *accel,
+		       size_t alen)
+{
+	char err[256];
+	int code = 0;
+	json_object *ret = NULL, *a, *b;
+	struct qmp *q = qmp_connect(spec, 3000, &code, err, sizeof err);
+
+	if (!q)
+		return;
+	if (qmp_execute(q, "query-version", NULL, &ret, err, sizeof err) == 0 && ret &&
+	    json_object_object_get_ex(ret, "qemu", &a)) {
+		int ma = 0, mi = 0, mc = 0;
+		if (json_object_object_get_ex(a, "major", &b)) ma = json_object_get_int(b);
+		if (json_object_object_get_ex(a, "minor", &b)) mi = json_object_get_int(b);
+		if (json_object_object_get_ex(a, "micro", &b)) mc = json_object_get_int(b);
+		snprintf(ver, vlen, "%d.%d.%d", ma, mi, mc);
+		if (json_object_object_get_ex(ret, "package", &b) &&
+		    *json_object_get_string(b)) {
+			size_t k = strlen(ver);
+			snprintf(ver + k, vlen - k, " (%s)", json_object_get_string(b));
+		}
+	}
+	json_object_put(ret);
+	ret = NULL;
+	if (qmp_execute(q, "query-kvm", NULL, &ret, err, sizeof err) == 0 && ret &&
+	    json_object_object_get_ex(ret, "enabled", &a))
+		snprintf(accel, alen, "%s", json_object_get_boolean(a) ? "kvm" : "tcg");
+	json_object_put(ret);
+	qmp_close(q);
+}
+
+/* --from/--to as monotonic ns with t0 = 0 s (0: open).  -1 with a message. */
+static int resolve_window(const struct options *o, struct markers *ms, uint64_t t0,
+			  uint64_t *from, uint64_t *to)
+{
+	const char *names[MARKERS_MAX];
+	double times[MARKERS_MAX], v;
+	char err[256];
+	const char *spec[2] = { o->from, o->to };
+	uint64_t *out[2] = { from, to };
+
+	*from = *to = 0;
+	for (int i = 0; i < ms->n; i++) {
+		uint64_t t = markers_time(ms, i);
+		names[i] = ms->m[i].name;
+		times[i] = t ? ((double)t - (double)t0) / 1e9 : NAN;
+	}
+	for (int k = 0; k < 2; k++) {
+		if (!spec[k])
+			continue;
+		if (report_time_spec(spec[k], names, times, ms->n, &v, err, sizeof err) < 0) {
+			fprintf(stderr, "qtop-prof: --%s %s\n", k ? "to" : "from", err);
+			return -1;
+		}
+		double ns = (double)t0 + v * 1e9;
+		*out[k] = ns < 1 ? 1 : (uint64_t)ns;
+	}
+	return 0;
+}
+
+/* The markers reached, for --batch: seconds since t0 and since the
+ * previous one. */
+static void print_markers(struct markers *ms, int boot)
+{
+	char line[1024];
+
+	if (!ms->n)
+		return;
+	markers_line(ms, line, sizeof line);
+	fprintf(stderr, "qtop-prof: markers (seconds since the %s): %s\n",
+		boot ? "reset" : "start", *line ? line : "none reached");
+	for (int i = 0; i < ms->n; i++)
+		if (!markers_time(ms, i))
+			fprintf(stderr, "qtop-prof: marker %s: not reached\n", ms->m[i].name);
+}
+
+/* The end of a batch run (live or replay): the window, the markers, the
+ * table and -o files, and the JSON report. */
+static int batch_finish(const struct options *o, struct profile *p,
+			struct samplelog *log, struct markers *ms,
+			const struct report_meta *meta)
+{
+	uint64_t from, to;
+	struct profile *fp = p;
+	const struct samplelog *flog = log;
+	int rc;
+
+	if (resolve_window(o, ms, meta->t0_ns, &from, &to) < 0)
+		return 1;
+	print_markers(ms, meta->boot);
+	if (from || to) {
+		fp = profile_new();
+		long n = fp ? report_profile_from_log(fp, log, from, to) : -ENOMEM;
+		if (n < 0) {
+			fputs("qtop-prof: out of memory\n", stderr);
+			profile_free(fp);
+			return 1;
+		}
+		fprintf(stderr, "qtop-prof: --from/--to: %ld of %" PRIu64 " samples in the window\n",
+			n, p->samples);
+		flog = NULL;   /* exports: the window's aggregated stacks */
+		note_log_full(log);
+	}
+	rc = write_outputs(o, fp, flog);
+	if (fp != p)
+		profile_free(fp);
+	if (o->json) {
+		char path[4096], err[512];
+		struct report_input in = { .meta = meta, .ms = ms, .log = log,
+					   .from_ns = from, .to_ns = to };
+		if (report_save(&in, o->json, path, sizeof path, err, sizeof err) < 0) {
+			fprintf(stderr, "qtop-prof: --json: %s\n", err);
+			rc = 1;
+		} else {
+			fprintf(stderr, "qtop-prof: JSON report written to %s\n", path);
+		}
+	}
 	return rc;
 }
 
@@ -1039,29 +1349,102 @@ static int run_live(struct options *o)
 {
 	char err[512];
 	struct ring ring;
-	struct symbolizer *sym;
+	struct symbolizer *sym = NULL;
 	struct acquire *smp = NULL;
 	char why[768];
 	struct profile *p = NULL;
 	struct pipeline pl;
 	struct live live;
 	struct samplelog *log = NULL;
-	int rc = 1;
+	struct launch lch;
+	struct serial_reader *serial = NULL;
+	FILE *serial_log = NULL;
+	char plugin[4096], qver[160] = "", accel[16] = "", buildid[128] = "";
+	double start_unix = 0;
+	int rc = 1, launched = 0;
 
-	if (qmp_spec_is_remote(o->samp.qmp_spec))
-		fprintf(stderr, "qtop-prof: warning: %s is not loopback; QMP has no authentication\n",
-			o->samp.qmp_spec);
+	memset(&lch, 0, sizeof lch);
+	lch.serial_fd = -1;
+	memset(&live, 0, sizeof live);
+	memset(&pl, 0, sizeof pl);
 	if (!o->batch && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
 		fputs("qtop-prof: not a terminal: use --batch for headless profiling\n", stderr);
 		return 1;
 	}
+	if (o->launch || o->boot) {
+		o->samp.boot = 1;
+		/* Before the kernel runs there is no IDT to find a KASLR slide in */
+		if (!o->koff_given && !o->koff_auto && o->sym.kernel) {
+			o->koff_given = 1;
+			o->sym.kernel_offset = 0;
+		}
+	}
+	if (o->launch) {
+		struct launch_opts lo = { .serial = 1 };
+		if (o->engine != ACQ_QMP && !launch_not_tcg(o->launch_argv)) {
+			int v = launch_qemu_version(o->launch_argv[0]);
+			if (v >= 902 && find_plugin(plugin, sizeof plugin) == 0)
+				lo.plugin = plugin;
+			else if (o->engine == ACQ_PLUGIN)
+				fprintf(stderr, "qtop-prof: warning: --engine plugin: %s\n",
+					v < 902 ? "this QEMU is older than 9.2 (no plugin API 4)"
+						: "qtop-plugin.so not found beside qtop-prof");
+		}
+		if (o->serial_log) {
+			int fd = open(o->serial_log, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+			serial_log = fd >= 0 ? fdopen(fd, "w") : NULL;
+			if (!serial_log) {
+				fprintf(stderr, "qtop-prof: --serial-log %s: %s\n", o->serial_log,
+					strerror(errno));
+				if (fd >= 0)
+					close(fd);
+				return 1;
+			}
+		}
+		/* signals before the child exists: Ctrl-C during the start
+		 * still ends it (the child ignores SIGINT, we end it) */
+		install_signals();
+		if (launch_start(&lch, o->launch_argv, &lo, 10000, err, sizeof err) < 0) {
+			fprintf(stderr, "qtop-prof: %s\n", err);
+			if (serial_log)
+				fclose(serial_log);
+			return 1;
+		}
+		launched = 1;
+		o->samp.qmp_spec = lch.qmp_path;
+		fprintf(stderr, "qtop-prof: launched %s (pid %d), paused, QMP %s%s%s\n",
+			lch.argv[0], (int)lch.pid, lch.qmp_path,
+			lo.plugin ? ", -plugin " : "", lo.plugin ? lo.plugin : "");
+		if (lch.serial_fd >= 0) {
+			serial = serial_start(lch.serial_fd, STDERR_FILENO, serial_log, &o->ms,
+					      err, sizeof err);
+			if (!serial) {
+				fprintf(stderr, "qtop-prof: %s\n", err);
+				goto out;
+			}
+			lch.serial_fd = -1;   /* the reader's now */
+		} else if (markers_have_serial(&o->ms)) {
+			fputs("qtop-prof: warning: the QEMU command names its own serial "
+			      "port: serial markers (--mark NAME=REGEX, --until REGEX) "
+			      "cannot see it\n", stderr);
+		}
+	}
+	if (o->sym.kernel)
+		report_build_id(o->sym.kernel, buildid, sizeof buildid);
+	if (o->json)
+		query_meta(o->samp.qmp_spec, qver, sizeof qver, accel, sizeof accel);
+	if (qmp_spec_is_remote(o->samp.qmp_spec))
+		fprintf(stderr, "qtop-prof: warning: %s is not loopback; QMP has no authentication\n",
+			o->samp.qmp_spec);
+	memset(&ring, 0, sizeof ring);
+	sym = NULL;
 	if (linux_setup(o, err, sizeof err) < 0) {
 		fprintf(stderr, "qtop-prof: %s\n", err);
-		return 1;
+		goto out;
 	}
 	sym = open_symbolizer(o);
 	if (!sym)
-		return 1;
+		goto out;
 	/* --comm EXPR applies to every vCPU; --comm CPUS:EXPR (e.g.
 	 * 1:current_task_ap->name) to those vCPUs; later ones win. */
 	for (int i = 0; i < o->ncomm; i++) {
@@ -1076,15 +1459,13 @@ static int run_live(struct options *o)
 			cpus[colon - e] = 0;
 			if (parse_cpus(cpus, &mask) < 0) {
 				fprintf(stderr, "qtop-prof: --comm %s: bad vCPU list\n", e);
-				symbolizer_free(sym);
-				return 1;
+				goto out;
 			}
 			e = colon + 1;
 		}
 		if (symbolizer_resolve_comm(sym, e, &r, err, sizeof err) < 0) {
 			fprintf(stderr, "qtop-prof: --comm %s: %s\n", e, err);
-			symbolizer_free(sym);
-			return 1;
+			goto out;
 		}
 		for (int c = 0; c < SAMPLER_MAX_CPUS; c++)
 			if ((mask >> c) & 1)
@@ -1093,10 +1474,8 @@ static int run_live(struct options *o)
 	o->samp.want_code = symbolizer_wants_code(sym);
 	if (ring_init(&ring, 1024, sampler_slot_size(&o->samp)) < 0) {
 		fputs("qtop-prof: out of memory\n", stderr);
-		symbolizer_free(sym);
-		return 1;
+		goto out;
 	}
-	memset(&pl, 0, sizeof pl);
 	pl.ring = &ring;
 	pl.sym = sym;
 	pl.filter = o->filter;
@@ -1123,8 +1502,21 @@ static int run_live(struct options *o)
 	}
 	fprintf(stderr, "qtop-prof: %s\n", why);
 	fprintf(stderr, "qtop-prof: %s\n", acquire_note(smp));
-	memset(&live, 0, sizeof live);
+	start_unix = (double)time(NULL);
+	if (o->samp.boot && strcmp(acquire_name(smp), "qmp")) {
+		/* the plugin samples on the vCPU threads: resume the guest from
+		 * here (its first sample is the first armed block) */
+		int code = 0;
+		struct qmp *q = qmp_connect(o->samp.qmp_spec, 3000, &code, err, sizeof err);
+		atomic_store(&acquire_stats(smp)->cont_ns, (uint64_t)(mono_s() * 1e9));
+		if (!q || qmp_execute(q, "cont", NULL, NULL, err, sizeof err) < 0)
+			fprintf(stderr, "qtop-prof: cont: %s\n", err);
+		qmp_close(q);
+	}
 	live.pl = &pl;
+	live.ms = &o->ms;
+	live.launch = launched ? &lch : NULL;
+	atomic_store(&o->ms.t0_ns, (uint64_t)(mono_s() * 1e9));
 	live.smp = smp;
 	live.ring = &ring;
 	live.t0 = live.rate_t[0] = mono_s();
@@ -1140,14 +1532,27 @@ static int run_live(struct options *o)
 			if (live_symcheck(&live))
 				fprintf(stderr, "qtop-prof: warning: %s\n", live.symwarn);
 			st = atomic_load(&acquire_stats(smp)->state);
+			live_markers(&live);
 			if (got_signal || st == SAMPLER_DISCONNECTED || st == SAMPLER_DONE)
 				break;
+			if (atomic_load(&o->ms.until_hit)) {
+				fputs("qtop-prof: --until reached: the profile ends there\n", stderr);
+				break;
+			}
+			if (launched && launch_poll(&lch))
+				break;   /* QEMU exited: the sampler sees it too */
 			if (t_end && mono_s() >= t_end)
 				break;
 			struct timespec ts = { 0, 10 * 1000000 };
 			nanosleep(&ts, NULL);
 		}
 		acquire_join(smp);   /* final counters: no more pushes after this */
+		live_markers(&live);
+		int live_ncpus = sampled_cpus(live.cpu_mask, atomic_load(&acquire_stats(smp)->ncpus));
+		double live_dt = mono_s() - live.t0;
+		double live_per_vcpu = live_ncpus && live_dt > 0 ?
+			(double)atomic_load(&acquire_stats(smp)->samples) / live_dt / live_ncpus : 0;
+		const char *live_engine = acquire_name(smp);   /* a static string */
 		char rate_line[160];
 		batch_rate_line(&live, rate_line, sizeof rate_line);
 		if (st == SAMPLER_DISCONNECTED)
@@ -1180,8 +1585,10 @@ static int run_live(struct options *o)
 			fprintf(stderr, "qtop-prof: %s\n", sum);
 		acquire_stop(smp);
 		smp = NULL;
-		while (pipeline_pump(&pl, p, 1000) > 0)
-			;
+		if (!atomic_load(&o->ms.until_hit))   /* --until: not past it */
+			while (pipeline_pump(&pl, p, 1000) > 0)
+				;
+		markers_scan_log(&o->ms, log);
 		{
 			struct symbolizer_stats ss;
 			symbolizer_get_stats(pl.sym, &ss);
@@ -1199,7 +1606,18 @@ static int run_live(struct options *o)
 			" dropped, %" PRIu64 " unusable\n", pl.consumed, mono_s() - live.t0,
 			(double)pl.consumed / (mono_s() - live.t0), ring_dropped(&ring), pl.unusable);
 		fprintf(stderr, "qtop-prof: %s\n", rate_line);
-		rc = write_outputs(o, p, log);
+		if (launched && launch_poll(&lch))
+			fprintf(stderr, "qtop-prof: QEMU exited (%s %d): the profile ends there\n",
+				WIFEXITED(lch.status) ? "status" : "signal",
+				WIFEXITED(lch.status) ? WEXITSTATUS(lch.status) : WTERMSIG(lch.status));
+		struct report_meta meta = { .qemu_version = *qver ? qver : NULL,
+			.accel = *accel ? accel : NULL, .vcpus = live_ncpus,
+			.hz_asked = o->samp.hz, .hz_achieved = live_per_vcpu,
+			.mode = stop_mode_name(o->samp.stop), .engine = live_engine,
+			.build_id = *buildid ? buildid : NULL, .start_unix = start_unix,
+			.t0_ns = atomic_load(&o->ms.t0_ns), .boot = o->samp.boot,
+			.source = launched ? lch.argv[0] : o->samp.qmp_spec };
+		rc = batch_finish(o, p, log, &o->ms, &meta);
 	} else {
 		struct app_source src = { .ctx = &live, .pump = live_pump,
 					  .status = live_status, .reset = live_reset,
@@ -1214,6 +1632,25 @@ static int run_live(struct options *o)
 			rc = 0;
 			if (tr > 0)
 				rc = save_on_signal(p, tr);
+		}
+		if (o->json) {
+			char path[4096];
+			struct report_meta meta = { .qemu_version = *qver ? qver : NULL,
+				.accel = *accel ? accel : NULL,
+				.vcpus = atomic_load(&acquire_stats(smp)->ncpus),
+				.hz_asked = o->samp.hz, .hz_achieved = live.rate,
+				.mode = stop_mode_name(o->samp.stop), .engine = acquire_name(smp),
+				.build_id = *buildid ? buildid : NULL, .start_unix = start_unix,
+				.t0_ns = atomic_load(&o->ms.t0_ns), .boot = o->samp.boot,
+				.source = launched ? lch.argv[0] : o->samp.qmp_spec };
+			struct report_input in = { .meta = &meta, .ms = &o->ms, .log = log };
+			markers_scan_log(&o->ms, log);
+			if (report_save(&in, o->json, path, sizeof path, err, sizeof err) < 0) {
+				fprintf(stderr, "qtop-prof: --json: %s\n", err);
+				rc = 1;
+			} else {
+				fprintf(stderr, "qtop-prof: JSON report written to %s\n", path);
+			}
 		}
 	}
 out:
@@ -1233,6 +1670,16 @@ out:
 			fprintf(stderr, "qtop-prof: %" PRIu64 " raw samples recorded in %s\n", n, o->record);
 		}
 	}
+	if (launched) {
+		/* our QEMU, by its pid only; its end closes the serial pipe */
+		launch_stop(&lch, 3000);
+		serial_stop(serial, 1000);
+		if (serial_log && fclose(serial_log) != 0) {
+			fprintf(stderr, "qtop-prof: --serial-log %s: %s\n", o->serial_log,
+				strerror(errno));
+			rc = 1;
+		}
+	}
 	profile_free(p);
 	samplelog_free(log);
 	symbolizer_free(sym);
@@ -1245,6 +1692,7 @@ int main(int argc, char **argv)
 	struct options o;
 
 	memset(&o, 0, sizeof o);
+	markers_init(&o.ms);
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
 	if (o.diff_before)

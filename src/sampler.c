@@ -384,6 +384,9 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 	char *text = NULL;
 	int rc, n, n2 = 0, we_stopped = 0, followups = 0;
 	int nsel = 0;
+	/* stop 2: the guest is paused already (boot): read it as paused,
+	 * without a stop or a cont of ours */
+	int held = stop == 2;
 	struct memread_req req[MAX_CPUS * 2];
 	size_t nreq;
 	uint64_t t_regs;
@@ -418,7 +421,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 	 * which a running guest can move under the reads (--no-stop), is only
 	 * as long as QEMU takes to run them.  Reads that turn out short are
 	 * completed afterwards (rare: the ask follows the stack's depth). */
-	if (stop) {
+	if (stop && !held) {
 		s->expect_stop++;
 		rc = qmp_send(s->q, "stop", NULL, &id_stop, err, sizeof err);
 		if (rc < 0)
@@ -449,7 +452,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 		if (rc < 0)
 			goto fail;
 	}
-	if (stop) {
+	if (stop && !held) {
 		rc = qmp_wait(s->q, id_stop, NULL, err, sizeof err);
 		if (rc < 0) {
 			int rc2 = drain(s, ids, nids, err, sizeof err);
@@ -564,7 +567,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 		smp->t_ns = t_regs;
 		smp->regs = *r;
 		smp->stack_addr = r->gpr[QP_RSP];
-		if (we_stopped)
+		if (we_stopped || held)
 			smp->flags |= QP_SF_STOPPED;
 		if (r->halted)
 			smp->flags |= QP_SF_IDLE;
@@ -1033,6 +1036,9 @@ static void attach_pre(struct sampler *s, int cpu, struct qp_sample *smp)
 	smp->stack0_len = (uint32_t)n;
 }
 
+static void push_round(struct sampler *s, const int *sel, int nsel, int nmoved,
+		       uint64_t t0);
+
 /* One sampling round: capture, then one sample per vCPU into the ring.
  * Returns 0, or a negative qmp_err when the connection is gone. */
 static int sample_round(struct sampler *s)
@@ -1078,6 +1084,14 @@ static int sample_round(struct sampler *s)
 	}
 	if (nsel < 0)
 		return nsel;
+	push_round(s, sel, nsel, nmoved, t0);
+	return 0;
+}
+
+/* The captured vCPUs of a round into the ring. */
+static void push_round(struct sampler *s, const int *sel, int nsel, int nmoved,
+		       uint64_t t0)
+{
 	atomic_fetch_add(&s->st.unstable, (uint64_t)nmoved);
 	for (int j = 0; j < nsel; j++) {
 		int cpu = s->cpu_ids[sel[j]];
@@ -1102,6 +1116,34 @@ static int sample_round(struct sampler *s)
 	}
 	atomic_fetch_add(&s->st.rounds, 1);
 	atomic_fetch_add(&s->st.busy_ns, now_ns() - t0);
+}
+
+/* --launch / --boot: the guest waits at its first instruction (-S).  Read
+ * that round as it is, then resume it: asked for by the user, so the one
+ * "cont" for a pause that is not ours.  A guest already running (started
+ * without -S) is only sampled.  Returns 0 or a negative qmp_err. */
+static int boot_round(struct sampler *s)
+{
+	char err[256];
+	int sel[MAX_CPUS], nmoved = 0, nsel;
+	uint64_t t0 = now_ns();
+
+	if (s->guest_running)
+		return 0;
+	nsel = capture_round(s, 2, 0, sel, &nmoved);
+	if (nsel < 0)
+		return nsel;
+	push_round(s, sel, nsel, 0, t0);
+	s->expect_resume++;
+	atomic_store(&s->st.cont_ns, now_ns());
+	int rc = qmp_execute(s->q, "cont", NULL, NULL, err, sizeof err);
+	if (rc < 0) {
+		set_error(s, err);
+		return rc == QMP_E_ERROR ? 0 : rc;
+	}
+	s->guest_running = 1;
+	qmp_poll(s->q, 0, err, sizeof err);
+	handle_events(s);
 	return 0;
 }
 
@@ -1123,6 +1165,10 @@ static void *sampler_loop(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 
+	if (s->cfg.boot && boot_round(s) < 0) {
+		atomic_store(&s->st.state, SAMPLER_DISCONNECTED);
+		return NULL;
+	}
 	atomic_store(&s->st.state, s->guest_running ? SAMPLER_RUNNING : SAMPLER_PAUSED);
 	while (!atomic_load(&s->stop_req)) {
 		int rc;

@@ -1248,6 +1248,19 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 	const struct qp_regs *r = &smp->regs;
 	if (!r->valid || !max)
 		return -1;
+	/* Real mode (CR0.PE clear; a CR0 of 0 means "not known"): firmware
+	 * or a boot loader, never the ELF files given.  The CPU starts at
+	 * F000:FFF0 with the CS base at 0xffff0000: the reset vector. */
+	if (r->cr0 && !(r->cr0 & 1) && max >= 2) {
+		int reset = r->cs == 0xf000 && r->ip == 0xfff0;
+		frames[0] = (struct prof_frame){ .name = "[firmware]", .kind = PK_PROC };
+		frames[1] = (struct prof_frame){
+			.name = reset ? "[reset vector]" : "[real mode]", .module = "firmware",
+			.kind = PK_KERNEL,
+			.addr = reset ? 0xfffffff0ull : ((uint64_t)r->cs << 4) + (r->ip & 0xffff) };
+		*n = 2;
+		return 0;
+	}
 	s->nhex = 0;
 	/* keep the cache bounded; strings from the last call are not in use
 	 * any more once we are called again */
