@@ -18,6 +18,7 @@
 #include "ring.h"
 #include "sampler.h"
 #include "symbolizer.h"
+#include "commprog.h"
 #include "tui.h"
 
 #include <errno.h>
@@ -1081,8 +1082,10 @@ static int run_live(struct options *o)
 			return 1;
 		}
 		for (int c = 0; c < SAMPLER_MAX_CPUS; c++)
-			if ((mask >> c) & 1)
+			if ((mask >> c) & 1) {
 				o->samp.comm[c] = r;
+				comm_specialize(&o->samp.comm[c], c);   /* $cpu */
+			}
 	}
 	o->samp.want_code = symbolizer_wants_code(sym);
 	if (ring_init(&ring, 1024, sampler_slot_size(&o->samp)) < 0) {
