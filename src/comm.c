@@ -879,6 +879,26 @@ static int compile(struct cc *c, struct comm_recipe *out)
 	return 0;
 }
 
+int comm_compile(const char *expr_s, void *dwarf, struct symtab *syms,
+		 int wordsize, struct comm_recipe *r, char *err, size_t errlen)
+{
+	struct comm_recipe out;
+	memset(&out, 0, sizeof out);
+	out.wordsize = (uint8_t)wordsize;
+	if (!expr_s || strlen(expr_s) >= 256) {
+		seterr(err, errlen, "empty or too long expression");
+		return -1;
+	}
+	struct cc c = { .src = expr_s, .dw = dwarf, .syms = syms, .ws = wordsize,
+			.r = &out, .err = err, .errlen = errlen };
+	if (compile(&c, &out) < 0)
+		return -1;
+	comm_optimize(&out);
+	out.valid = 1;
+	*r = out;
+	return 0;
+}
+
 /* "*SYMBOL+OFFSET", "SYMBOL+OFFSET", "SYMBOL": the forms of old. */
 static int legacy_form(const char *s)
 {
