@@ -1193,6 +1193,12 @@ static int run_live(struct options *o)
 					"%" PRIu64 " of them whole in the copy made before the "
 					"registers\n",
 					ss.vouched, ss.vouch_cuts, ss.vouch_rescued);
+			if (ss.samples)
+				fprintf(stderr, "qtop-prof: whole chains %.1f %% (%" PRIu64
+					" whole, %" PRIu64 " cut)\n",
+					100.0 * (double)(ss.samples - ss.truncated) /
+					(double)ss.samples, ss.samples - ss.truncated,
+					ss.truncated);
 		}
 		if (pipeline_symcheck(&pl, 1, live.symwarn, sizeof live.symwarn))
 			fprintf(stderr, "qtop-prof: warning: %s\n", live.symwarn);
