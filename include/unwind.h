@@ -122,5 +122,10 @@ void uw_dwfl_walk(struct uw_dwfl *d, const struct uw_walk *w,
 int comm_resolve(const char *expr, const char *kernel, const char *symbols,
 		 int64_t bias, int wordsize, struct comm_recipe *r,
 		 char *err, size_t errlen);
+/* The compiler alone, over an open Dwarf * (or NULL) and symbols (or NULL):
+ * for the fuzzer. 0 or -1 with "column N: ..." in err. */
+struct symtab;
+int comm_compile(const char *expr, void *dwarf, struct symtab *syms,
+		 int wordsize, struct comm_recipe *r, char *err, size_t errlen);
 
 #endif

@@ -22,6 +22,7 @@
 #include "sampler.h"
 #include "serial.h"
 #include "symbolizer.h"
+#include "commprog.h"
 #include "tui.h"
 
 #include <errno.h>
@@ -123,8 +124,12 @@ static void usage(FILE *f)
 "                      kernel: auto; 0 turns the search off); auto: Linux\n"
 "                      KASLR, found from the IDT and checked (live only)\n"
 "  --sysroot DIR       the guest's program ELFs\n"
-"  --comm [CPUS:]EXPR  task name, e.g. current_task->name or *sym+off;\n"
-"                      with CPUS (e.g. 1:cur_ap->name) only for those vCPUs;\n"
+"  --comm [CPUS:]EXPR  task name: a C expression over the kernel's DWARF\n"
+"                      (. -> [i] * & (type *) + -; $cpu $gs_base $fs_base\n"
+"                      $cr3 $rsp ... as variables), giving a char array or\n"
+"                      char *: current_task->name, cpus[$cpu].proc->name,\n"
+"                      *sym+off; with CPUS (e.g. 1:cur_ap->name) only for\n"
+"                      those vCPUs;\n"
 "                      linux: the current task of a Linux vmlinux (BTF)\n"
 "  --inline            emit inline frames\n"
 "  --kernel-only | --user-only\n"
@@ -1468,8 +1473,10 @@ static int run_live(struct options *o)
 			goto out;
 		}
 		for (int c = 0; c < SAMPLER_MAX_CPUS; c++)
-			if ((mask >> c) & 1)
+			if ((mask >> c) & 1) {
 				o->samp.comm[c] = r;
+				comm_specialize(&o->samp.comm[c], c);   /* $cpu */
+			}
 	}
 	o->samp.want_code = symbolizer_wants_code(sym);
 	if (ring_init(&ring, 1024, sampler_slot_size(&o->samp)) < 0) {
@@ -1599,6 +1606,12 @@ static int run_live(struct options *o)
 					"%" PRIu64 " of them whole in the copy made before the "
 					"registers\n",
 					ss.vouched, ss.vouch_cuts, ss.vouch_rescued);
+			if (ss.samples)
+				fprintf(stderr, "qtop-prof: whole chains %.1f %% (%" PRIu64
+					" whole, %" PRIu64 " cut)\n",
+					100.0 * (double)(ss.samples - ss.truncated) /
+					(double)ss.samples, ss.samples - ss.truncated,
+					ss.truncated);
 		}
 		if (pipeline_symcheck(&pl, 1, live.symwarn, sizeof live.symwarn))
 			fprintf(stderr, "qtop-prof: warning: %s\n", live.symwarn);

@@ -274,6 +274,10 @@ static void configure(struct plugin_engine *e, const uint64_t *tss)
 		k->tss_base[i] = tss[i];
 		if (!r->valid)
 			continue;
+		/* the plugin runs the fixed form only: a program that uses
+		 * registers other than $cpu is not read there */
+		if (r->nops && !r->fixed)
+			continue;
 		k->comm[i].addr = r->addr;
 		memcpy(k->comm[i].off, r->off, sizeof k->comm[i].off);
 		k->comm[i].nderef = r->nderef;

@@ -16,6 +16,7 @@
  * how long the guest is paused, or can move under a running read, is the
  * time QEMU takes to read the commands in between. */
 #include "sampler.h"
+#include "commprog.h"
 #include "memread.h"
 #include "qmp.h"
 #include "regs.h"
@@ -272,6 +273,27 @@ static int drain(struct sampler *s, const uint64_t *ids, int n, char *err,
 
 /* Reads after the burst.  A running round checks the registers once more
  * after any of them (see the end of capture_round). */
+/* --comm programs read guest memory through this: a connection failure
+ * ends the round (fatal), an unmapped address only fails the read. */
+struct comm_rd {
+	struct sampler *s;
+	int cpu;
+	long fatal;
+	char err[256];
+};
+
+static long comm_read(void *ctx, uint64_t addr, void *buf, uint32_t len)
+{
+	struct comm_rd *rd = ctx;
+	if (rd->fatal < 0)
+		return -1;
+	long got = memread_virt(rd->s->mr, rd->cpu, addr, buf, len, rd->err,
+				sizeof rd->err);
+	if (got < 0 && got != QMP_E_ERROR)
+		rd->fatal = got;
+	return got;
+}
+
 static int followup_reads(struct sampler *s, struct memread_req *req, size_t n,
 			  int *followups, char *err, size_t errlen)
 {
@@ -894,15 +916,12 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 				continue;
 			a->comm_ns[cpu] = t_regs;
 			followups = 1;
-			for (int d = 0; d < cr->nderef && ok; d++) {
-				uint8_t w[8] = { 0 };
-				long got = memread_virt(s->mr, cpu, addr, w, cr->wordsize, err, sizeof err);
-				if (got < 0 && got != QMP_E_ERROR) {
-					rc = (int)got;
-					goto fail;
-				}
-				ok = got == cr->wordsize;
-				addr = load_word(w, cr->wordsize) + (uint64_t)cr->off[d];
+			struct comm_rd rd = { .s = s, .cpu = cpu };
+			ok = comm_eval(cr, cpu, &smp->regs, comm_read, &rd, &addr) == 0;
+			if (rd.fatal < 0) {
+				rc = (int)rd.fatal;
+				snprintf(err, sizeof err, "%s", rd.err);
+				goto fail;
 			}
 			if (!ok)
 				continue;

@@ -14,6 +14,7 @@ static struct qg_task alpha_task, beta_task;
 
 struct qg_task *volatile current_task = &kernel_task;
 struct qg_task *volatile current_task_ap = &ap_task;
+struct qg_cpu cpus[2] = { { 0, 0, &kernel_task }, { 1, 0, &ap_task } };
 
 static volatile unsigned long ticks, rounds, ap_rounds;
 static volatile int progress_on;
@@ -133,6 +134,7 @@ QG_NOINLINE void ap_work(void) { ap_x(); ap_y(); }
 void ap_main(void)
 {
 	current_task_ap = &ap_task;
+	cpus[1].proc = &ap_task;
 	for (;;) {
 		if (deep_mode)
 			deep_pad(QG_DEEP_PAD, DEEP_AP_WORK, 0);

@@ -31,6 +31,16 @@ extern struct qg_task *volatile current_task;     /* vCPU 0 */
 extern struct qg_task *volatile current_task_ap;  /* vCPU 1 */
 extern struct qg_task kernel_task, ap_task;
 
+/* The same as an xv6-style per-CPU array (cpus[i].proc, --comm
+ * 'cpus[$cpu].proc->name'): set together with current_task and
+ * current_task_ap, so the two views always agree. */
+struct qg_cpu {
+	int id;
+	int ncli;
+	struct qg_task *volatile proc;
+};
+extern struct qg_cpu cpus[2];
+
 /* ---- common kernel code (common/kernel.c, work_b.c) ---- */
 void kmain(void);                    /* called by the arch entry, rbp/ebp = 0 */
 void ap_main(void);                  /* called by the arch AP entry */

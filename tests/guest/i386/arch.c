@@ -235,6 +235,7 @@ static void switch_to(struct qg_task *prev, struct qg_task *next)
 	if (next->cr3 != prev->cr3)
 		__asm__ volatile("mov %0, %%cr3" : : "r"(next->cr3) : "memory");
 	current_task = next;
+	cpus[0].proc = next;
 	switch_context(&prev->ctx_sp, next->ctx_sp);
 	__asm__ volatile("sti");
 }

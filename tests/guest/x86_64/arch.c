@@ -212,12 +212,14 @@ void arch_task_create(struct qg_task *t, const char *name, const void *elf,
 void arch_run_task(struct qg_task *t)
 {
 	current_task = t;
+	cpus[0].proc = t;
 	tss.rsp0 = t->kstack_top;
 	write_cr3(t->cr3);
 	qg_switch(&kmain_sp, t->ctx_sp);
 	write_cr3(kernel_cr3);
 	tss.rsp0 = kernel_task.kstack_top;
 	current_task = &kernel_task;
+	cpus[0].proc = &kernel_task;
 }
 
 void arch_yield(struct qg_task *t)

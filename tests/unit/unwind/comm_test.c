@@ -1,5 +1,6 @@
 /* comm_test.c - --comm EXPR resolution against a DWARF fixture. */
 #include "symbolizer.h"
+#include "commprog.h"
 #include "symtab.h"
 
 #include <stdio.h>
@@ -22,6 +23,17 @@ static int recipe(const char *kernel, const char *expr, struct comm_recipe *r,
 	int rc = symbolizer_comm_recipe(s, r, err, errlen);
 	symbolizer_free(s);
 	return rc;
+}
+
+static long fake_read(void *ctx, uint64_t addr, void *buf, uint32_t len)
+{
+	(void)ctx;
+	if (addr == 0x1008 && len == 8) {
+		uint64_t v = 0x5000;
+		memcpy(buf, &v, 8);
+		return 8;
+	}
+	return -1;
 }
 
 int main(int argc, char **argv)
@@ -68,6 +80,73 @@ int main(int argc, char **argv)
 	CHECK(recipe(k, "not_a_pointer->x", &r, err, sizeof err) == -1,
 	      "non-pointer accepted");
 	CHECK(recipe(k, NULL, &r, err, sizeof err) == 1, "no --comm");
+
+	/* compiled programs */
+	const struct sym *cpus = symtab_find(t, "cpus");
+	const struct sym *pp = symtab_find(t, "proc_ptr");
+	CHECK(cpus && pp, "fixture symbols cpus, proc_ptr");
+	char want[256], got[256];
+	CHECK(recipe(k, "cpus[$cpu].proc->name", &r, err, sizeof err) == 0, "%s", err);
+	comm_format(&r, got, sizeof got);
+	snprintf(want, sizeof want, "push %#llx; reg cpu; muli 16; add; addi 8; load 8; addi 8",
+		 cpus ? (unsigned long long)cpus->addr : 0ull);
+	CHECK(!strcmp(got, want) && r.len == 16 && !r.fixed, "cpus[$cpu]: %s", got);
+	comm_specialize(&r, 1);
+	CHECK(r.fixed && cpus && r.addr == cpus->addr + 16 + 8 && r.nderef == 1 &&
+	      r.off[0] == 8, "specialized: fixed %d addr %llx nderef %d off %lld", r.fixed,
+	      (unsigned long long)r.addr, r.nderef, (long long)r.off[0]);
+	CHECK(recipe(k, "cpus[1].proc->name", &r, err, sizeof err) == 0 && r.fixed &&
+	      cpus && r.addr == cpus->addr + 24, "cpus[1]: %s", err);
+	CHECK(recipe(k, "proc_ptr->p_name", &r, err, sizeof err) == 0, "%s", err);
+	CHECK(r.fixed && pp && r.addr == pp->addr && r.nderef == 1 && r.off[0] == 12 &&
+	      r.len == 12, "minix: off %lld len %d", (long long)r.off[0], r.len);
+	CHECK(recipe(k, "(*(struct task **)($gs_base + 8))->name", &r, err, sizeof err) == 0,
+	      "%s", err);
+	comm_format(&r, got, sizeof got);
+	CHECK(!strcmp(got, "reg gs_base; addi 8; load 8; addi 8"), "gs cast: %s", got);
+	CHECK(recipe(k, "((task_t *)$rdi)->cmd", &r, err, sizeof err) == 0, "%s", err);
+	comm_format(&r, got, sizeof got);
+	CHECK(!strcmp(got, "reg rdi; addi 24; load 8"), "typedef cast + char*: %s", got);
+	CHECK(recipe(k, "(&init_task)->name", &r, err, sizeof err) == 0 && r.fixed &&
+	      r.addr == init->addr + 8 && !r.nderef, "&: %s", err);
+	CHECK(recipe(k, "*&current_task", &r, err, sizeof err) == -1 &&
+	      strstr(err, "struct task *"), "pointer result: %s", err);
+
+	/* run a program over fake memory */
+	{
+		struct qp_regs regs = { 0 };
+		regs.gs_base = 0x1000;
+		CHECK(recipe(k, "(*(struct task **)($gs_base + 8))->name", &r, err,
+			      sizeof err) == 0, "%s", err);
+		uint64_t a = 0;
+		CHECK(comm_eval(&r, 0, &regs, fake_read, NULL, &a) == 0 && a == 0x5008,
+		      "eval: %llx", (unsigned long long)a);
+		regs.gs_base = 0x2000;  /* unreadable */
+		CHECK(comm_eval(&r, 0, &regs, fake_read, NULL, &a) == -1, "eval unreadable");
+	}
+
+	/* errors: one line, the column, the type and its fields */
+	static const struct { const char *e; int col; const char *has; } bad[] = {
+		{ "current_task->nme", 15, "struct task has no field 'nme' (fields: id, name, cmd)" },
+		{ "cpus[$cpu].proc.name", 16, "use '->'" },
+		{ "cpus[$cpu", 10, "expected ']'" },
+		{ "cpus[$cpu].", 12, "expected a field name" },
+		{ "cpus[$foo].proc->name", 6, "unknown register '$foo'" },
+		{ "(struct nosuch *)$rax", 2, "no type 'struct nosuch'" },
+		{ "current_task->name)", 19, "unexpected ')'" },
+		{ "current_task @ 1", 14, "unexpected character '@'" },
+		{ "nosuch[1]", 1, "no variable or symbol 'nosuch'" },
+		{ "cpus[0]", 1, "struct cpu, not a char array" },
+		{ "*(not_a_pointer)", 1, "'*' needs a pointer" },
+		{ "$", 1, "register name" },
+		{ "(", 2, "expected a name" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char w[32];
+		snprintf(w, sizeof w, "column %d: ", bad[i].col);
+		CHECK(recipe(k, bad[i].e, &r, err, sizeof err) == -1 && strstr(err, w) &&
+		      strstr(err, bad[i].has) && !strchr(err, '\n'), "%s -> %s", bad[i].e, err);
+	}
 	symtab_free(t);
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);
