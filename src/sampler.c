@@ -103,6 +103,8 @@ struct sampler {
 	uint8_t *early[MAX_CPUS];    /* stack_bytes + PRE_BELOW */
 	uint64_t early_addr[MAX_CPUS];
 	long early_got[MAX_CPUS];
+	uint64_t early_cr3[MAX_CPUS];  /* the address space it was read in */
+	int early_kernel[MAX_CPUS];    /* a kernel stack: valid in any */
 	/* Linux: the task stack behind an IRQ stack (becomes stack2) */
 	uint8_t *stk2[MAX_CPUS];     /* linux_kstack bytes */
 	uint64_t stk2_addr[MAX_CPUS];
@@ -348,47 +350,59 @@ static int read_task_stack(struct sampler *s, int cpu, uint8_t *buf,
 	return *got > 0;
 }
 
-/* Vouch mode, Linux: the register reply is arriving, so QEMU has just
- * read the registers: copy each vCPU's current kernel stack now, before
- * the reply is even parsed (the stack pointer is not known yet). */
+/* The stack around vCPU cpu's previous stack pointer into buf: Linux,
+ * last seen in the kernel, its current task's stack wherever the previous
+ * sample was (the task may have changed since; *kernel = 1: valid in any
+ * address space); else from a little below the previous sp. */
+static void read_near_prev_sp(struct sampler *s, int cpu, uint8_t *buf,
+			      uint64_t *addr, long *got, int *kernel)
+{
+	char err[64];
+	uint64_t psp = s->pre_sp[cpu];
+
+	*got = 0;
+	*kernel = 0;
+	if (!psp)
+		return;
+	if (psp >= KERNEL_HALF && read_task_stack(s, cpu, buf, addr, got)) {
+		*kernel = 1;
+		return;
+	}
+	uint64_t lo = (psp & ~(uint64_t)15) - PRE_BELOW;
+	uint64_t len = s->cfg.stack_bytes + PRE_BELOW;
+	if (s->cfg.linux_kstack && psp >= KERNEL_HALF) {
+		uint64_t top = (psp | (s->cfg.linux_kstack - 1u)) + 1;
+		if (top - lo < len)
+			len = top - lo;
+	}
+	*addr = lo;
+	*got = memread_virt(s->mr, cpu, lo, buf, (uint32_t)len, err, sizeof err);
+}
+
+/* Vouch mode: the register reply is arriving, so QEMU has just read the
+ * registers: copy each vCPU's stack now, before the reply is even parsed
+ * (the stack pointer is not known yet: where the previous one was, or on
+ * Linux the current task's kernel stack).  Where it covers the new stack
+ * pointer, this copy is used: it is the closest to the register read. */
 static void early_read(struct sampler *s)
 {
 	for (int cpu = 0; cpu < s->ncpus; cpu++) {
 		s->early_got[cpu] = 0;
-		if (cpu_selected(s, cpu) && s->cfg.kstack[cpu].valid)
-			read_task_stack(s, cpu, s->early[cpu], &s->early_addr[cpu],
-					&s->early_got[cpu]);
+		/* memread still translates with the previous round's CR3 */
+		s->early_cr3[cpu] = s->pre_cr3[cpu];
+		if (cpu_selected(s, cpu))
+			read_near_prev_sp(s, cpu, s->early[cpu], &s->early_addr[cpu],
+					  &s->early_got[cpu], &s->early_kernel[cpu]);
 	}
 }
 
 static void pre_read(struct sampler *s)
 {
-	char err[64];
-
 	for (int cpu = 0; cpu < s->ncpus; cpu++) {
 		s->pre_got[cpu] = 0;
-		s->pre_kernel[cpu] = 0;
-		if (!cpu_selected(s, cpu) || !s->pre_sp[cpu])
-			continue;
-		if (s->pre_sp[cpu] >= KERNEL_HALF &&
-		    read_task_stack(s, cpu, s->pre[cpu], &s->pre_addr[cpu],
-				    &s->pre_got[cpu])) {
-			/* Linux, last seen in the kernel: its current task's
-			 * stack, wherever the previous sample was (the task
-			 * may have changed since) */
-			s->pre_kernel[cpu] = 1;
-			continue;
-		}
-		uint64_t lo = (s->pre_sp[cpu] & ~(uint64_t)15) - PRE_BELOW;
-		uint64_t len = s->cfg.stack_bytes + PRE_BELOW;
-		if (s->cfg.linux_kstack && s->pre_sp[cpu] >= KERNEL_HALF) {
-			uint64_t top = (s->pre_sp[cpu] | (s->cfg.linux_kstack - 1u)) + 1;
-			if (top - lo < len)
-				len = top - lo;
-		}
-		s->pre_addr[cpu] = lo;
-		s->pre_got[cpu] = memread_virt(s->mr, cpu, lo, s->pre[cpu],
-					       (uint32_t)len, err, sizeof err);
+		if (cpu_selected(s, cpu))
+			read_near_prev_sp(s, cpu, s->pre[cpu], &s->pre_addr[cpu],
+					  &s->pre_got[cpu], &s->pre_kernel[cpu]);
 	}
 }
 
@@ -495,7 +509,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 		}
 		we_stopped = 1;
 	}
-	if (vouch && s->cfg.linux_kstack &&
+	if (vouch &&
 	    qmp_wait_readable(s->q, s->cfg.timeout_ms > 0 ? s->cfg.timeout_ms : 3000) > 0)
 		early_read(s);
 	rc = qmp_hmp_wait(s->q, ids[0], &text, err, sizeof err);
@@ -529,7 +543,8 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			int c = spec_cpu[i];
 			uint64_t ea = s->early_addr[c];
 			if (vouch && s->early_got[c] > 0 && spec_a0[i] >= ea &&
-			    spec_a0[i] < ea + (uint64_t)s->early_got[c]) {
+			    spec_a0[i] < ea + (uint64_t)s->early_got[c] &&
+			    (s->early_kernel[c] || s->early_cr3[c] == r->cr3)) {
 				/* copied as the reply arrived: closer to the
 				 * register read than a read now */
 				uint64_t have = ea + (uint64_t)s->early_got[c] - spec_a0[i];
