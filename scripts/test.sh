@@ -14,6 +14,11 @@ cd "$(dirname "$0")/.."
 unset DEBUGINFOD_URLS
 scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
 
+# Every test's temporary files in one directory, removed at the end (the
+# tests remove their own; this also catches what a killed test left).
+TMPDIR=$(mktemp -d /tmp/qtop-tests-XXXXXX); export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
+
 pass=0; fail=0
 tally() {   # tally LOGDIR: add meson's results from testlog.json
   local j="$1/meson-logs/testlog.json"

@@ -14,6 +14,7 @@ failing test, nothing asserts on time.
 import os
 import shlex
 import subprocess
+import shutil
 import tempfile
 import time
 
@@ -127,6 +128,7 @@ class Tmux:
         if self.started:
             self.tmux("kill-server", check=False)
             self.started = False
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
         return self
