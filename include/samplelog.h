@@ -130,4 +130,14 @@ const char *samplelog_str(const struct samplelog *l, uint32_t id);
 /* Bytes allocated (for tests and the memory budget). */
 size_t samplelog_bytes(const struct samplelog *l);
 
+/* What a module name of the frames stands for on this host: the ELF file
+ * it was symbolized with and its GNU build-id (hex, "" when none), for the
+ * exports' mappings.  Kept across samplelog_reset.  0 or -ENOMEM. */
+int samplelog_set_module(struct samplelog *l, const char *name,
+			 const char *path, const char *build_id);
+/* The path of module name (NULL when not known); *build_id its id ("" when
+ * none). */
+const char *samplelog_module(const struct samplelog *l, const char *name,
+			     const char **build_id);
+
 #endif

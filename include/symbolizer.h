@@ -94,6 +94,12 @@ struct symbolizer_stats {
 	uint64_t kernel_samples;  /* kernel-mode samples */
 	uint64_t kernel_unnamed;  /* ... whose pc is in no kernel symbol */
 };
+/* Each module frames can name ("kernel", each program of the sysroot) with
+ * the host ELF file it is symbolized from (not the stripped-symbol-file
+ * case: path NULL is skipped). */
+void symbolizer_each_module(const struct symbolizer *s,
+			    void (*fn)(void *ctx, const char *name, const char *path),
+			    void *ctx);
 void symbolizer_get_stats(const struct symbolizer *s,
 			  struct symbolizer_stats *st);
 

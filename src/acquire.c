@@ -3,6 +3,7 @@
 #include "acquire.h"
 #include "plugin_engine.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ struct acq_ops {
 struct acquire {
 	const struct acq_ops *ops;
 	void *impl;
+	int auto_fallback;      /* auto found no plugin segment: qmp */
 };
 
 /* sampler.h behind the table */
@@ -50,6 +52,20 @@ static const struct acq_ops plugin_ops = {
 	.last_error = p_err, .set_hz = p_hz, .note = p_note, .summary = p_summary,
 };
 
+static int any_plugin_segment(void)
+{
+	DIR *d = opendir("/dev/shm");
+	struct dirent *e;
+	int found = 0;
+
+	if (!d)
+		return 1;       /* cannot tell: probe */
+	while (!found && (e = readdir(d)))
+		found = !strncmp(e->d_name, "qtop-plugin-", 12);
+	closedir(d);
+	return found;
+}
+
 struct acquire *acquire_start(enum acq_engine eng, const char *plugin_name,
 			      const struct sampler_config *cfg, struct ring *ring,
 			      char *why, size_t whylen, char *err, size_t errlen)
@@ -60,6 +76,16 @@ struct acquire *acquire_start(enum acq_engine eng, const char *plugin_name,
 	if (!a) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
+	}
+	/* auto: probing for the plugin costs a QMP connection of its own
+	 * (QEMU's pid from the socket); skip it when no plugin segment exists
+	 * at all, so a plain QEMU sees one client, as before */
+	if (eng == ACQ_AUTO && !plugin_name && !any_plugin_segment()) {
+		snprintf(perr, sizeof perr, "no %s* segment in /dev/shm: QEMU was "
+			 "not started with -plugin qtop-plugin.so (QEMU >= 9.2, TCG)",
+			 "qtop-plugin-");
+		eng = ACQ_QMP;
+		a->auto_fallback = 1;
 	}
 	if (eng != ACQ_QMP) {
 		a->impl = plugin_engine_start(cfg, plugin_name, ring, perr, sizeof perr);
@@ -82,7 +108,7 @@ struct acquire *acquire_start(enum acq_engine eng, const char *plugin_name,
 		return NULL;
 	}
 	a->ops = &qmp_ops;
-	if (eng == ACQ_AUTO)
+	if (eng == ACQ_AUTO || a->auto_fallback)
 		snprintf(why, whylen, "engine qmp (auto: no plugin: %s)", perr);
 	else
 		snprintf(why, whylen, "engine qmp (asked)");

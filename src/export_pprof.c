@@ -236,7 +236,8 @@ long export_pprof_write(const struct export_job *j, FILE *f)
 	w.base = nls;
 	w.ncpustr = nls + S_NEXTRA;
 	size_t nstr = (size_t)nls + S_NEXTRA + 64;
-	strs = malloc(nstr * sizeof *strs);
+	/* + a path and a build-id per mapping */
+	strs = malloc((nstr + 2 * (size_t)w.map.n) * sizeof *strs);
 	if (!strs)
 		goto out;
 	for (uint32_t i = 0; i < nls; i++)
@@ -246,6 +247,21 @@ long export_pprof_write(const struct export_job *j, FILE *f)
 	for (int c = 0; c < 64; c++) {
 		snprintf(cpustr[c], sizeof cpustr[c], "%d", c);
 		strs[w.ncpustr + c] = cpustr[c];
+	}
+	/* mappings: the host's ELF file and its GNU build-id where the
+	 * pipeline told the log (samplelog_set_module) */
+	for (uint32_t i = 0; i < w.map.n; i++) {
+		const char *bid = NULL;
+		const char *path = samplelog_module(l, samplelog_str(l,
+					(uint32_t)w.maps[i].filename), &bid);
+		if (!path)
+			continue;
+		strs[nstr] = (char *)path;
+		w.maps[i].filename = (int64_t)nstr++;
+		if (bid && *bid) {
+			strs[nstr] = (char *)bid;
+			w.maps[i].build_id = (int64_t)nstr++;
+		}
 	}
 
 	/* samples: location ids leaf first, values, labels */

@@ -1031,6 +1031,14 @@ static int run_diff(struct options *o)
 	return rc;
 }
 
+/* The exports' mappings name the host's ELF files and their build-ids. */
+static void log_module(void *ctx, const char *name, const char *path)
+{
+	char bid[128] = "";
+	report_build_id(path, bid, sizeof bid);
+	samplelog_set_module(ctx, name, path, bid);
+}
+
 static struct symbolizer *open_symbolizer(const struct options *o)
 {
 	char err[512];
@@ -1080,6 +1088,7 @@ static int run_replay(struct options *o)
 	pl.sym = sym;
 	pl.filter = o->filter;
 	pl.log = log;
+	symbolizer_each_module(sym, log_module, log);
 	while ((rc = record_next(r, &s, err, sizeof err)) == 1) {
 		pipeline_feed(&pl, p, s);
 		pipeline_symcheck(&pl, 200, symwarn, sizeof symwarn);

@@ -36,6 +36,9 @@ struct samplelog {
 	struct slog_stack *stk;        /* stack id i + 1 is stk[i] */
 	uint32_t nstk, capstk;
 	struct idhash khash;
+
+	struct slog_module { char *name, *path, *build_id; } *mods;  /* not reset */
+	size_t nmods;
 };
 
 static uint64_t hash_bytes(const void *p, size_t n, uint64_t h)
@@ -288,7 +291,46 @@ void samplelog_free(struct samplelog *l)
 	if (!l)
 		return;
 	free_all(l);
+	for (size_t i = 0; i < l->nmods; i++) {
+		free(l->mods[i].name);
+		free(l->mods[i].path);
+		free(l->mods[i].build_id);
+	}
+	free(l->mods);
 	free(l);
+}
+
+int samplelog_set_module(struct samplelog *l, const char *name,
+			 const char *path, const char *build_id)
+{
+	if (!l || !name || !path)
+		return -EINVAL;
+	struct slog_module *nv = realloc(l->mods, (l->nmods + 1) * sizeof *nv);
+	if (!nv)
+		return -ENOMEM;
+	l->mods = nv;
+	struct slog_module m = { strdup(name), strdup(path),
+				 strdup(build_id ? build_id : "") };
+	if (!m.name || !m.path || !m.build_id) {
+		free(m.name);
+		free(m.path);
+		free(m.build_id);
+		return -ENOMEM;
+	}
+	l->mods[l->nmods++] = m;
+	return 0;
+}
+
+const char *samplelog_module(const struct samplelog *l, const char *name,
+			     const char **build_id)
+{
+	for (size_t i = 0; l && name && i < l->nmods; i++)
+		if (!strcmp(l->mods[i].name, name)) {
+			if (build_id)
+				*build_id = l->mods[i].build_id;
+			return l->mods[i].path;
+		}
+	return NULL;
 }
 
 void samplelog_reset(struct samplelog *l)
@@ -296,10 +338,14 @@ void samplelog_reset(struct samplelog *l)
 	if (!l)
 		return;
 	uint64_t max = l->max, gen = l->generation;
+	struct slog_module *mods = l->mods;
+	size_t nmods = l->nmods;
 	free_all(l);
 	memset(l, 0, sizeof *l);
 	l->max = max;
 	l->generation = gen + 1;
+	l->mods = mods;
+	l->nmods = nmods;
 }
 
 int samplelog_mode_of(const struct prof_frame *leaf)

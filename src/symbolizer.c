@@ -676,6 +676,17 @@ int symbolizer_comm_recipe(struct symbolizer *s, struct comm_recipe *r,
 			    s->cfg.kernel_offset, ws, r, err, errlen) < 0 ? -1 : 0;
 }
 
+void symbolizer_each_module(const struct symbolizer *s,
+			    void (*fn)(void *ctx, const char *name, const char *path),
+			    void *ctx)
+{
+	if (s->have_kernel && s->kernel.path)
+		fn(ctx, s->kname, s->kernel.path);
+	for (int i = 0; i < s->nprogs; i++)
+		if (s->progs[i].path && s->progs[i].name)
+			fn(ctx, s->progs[i].name, s->progs[i].path);
+}
+
 void symbolizer_get_stats(const struct symbolizer *s,
 			  struct symbolizer_stats *st)
 {

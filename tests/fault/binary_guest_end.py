@@ -75,7 +75,7 @@ def test_qemu_killed_tui():
         with Tmux(100, 30) as tm:
             tm.start([QTOP, "--qmp", g.qmp_path, "--kernel", g.kernel,
                       "--sysroot", g.sysroot], cwd=cwd)
-            tm.wait_until(lambda s: re.search(r"running \| [1-9]\d* samples", s),
+            tm.wait_until(lambda s: re.search(r"running( \[\w+\])? \| [1-9]\d* samples", s),
                           "samples", timeout=30)
             pp = tm.pane_pid()
             pid = int(open("/proc/%d/task/%d/children" % (pp, pp)).read().split()[0])

@@ -197,7 +197,7 @@ def tui_signal(sig):
     cwd = tempfile.mkdtemp(prefix="cwd-", dir=TMP)
     with FakeQMP("log", after=10 ** 9) as f, Tmux(100, 30) as tm:
         tm.start([QTOP, "--qmp", f.path], cwd=cwd)
-        wait_or_crash(tm, lambda s: re.search(r"running \| [1-9]\d* samples", s), "samples")
+        wait_or_crash(tm, lambda s: re.search(r"running( \[\w+\])? \| [1-9]\d* samples", s), "samples")
         pid = qtop_child(tm)
         d = find_memsave_dir(pid)
         check(d and os.path.isdir(d), "no memsave directory found while running")
@@ -237,7 +237,7 @@ def test_tui_live_heap_valgrind():
     log = os.path.join(TMP, "valgrind.log")
     with FakeQMP("log", after=10 ** 9) as f, Tmux(100, 30) as tm:
         tm.start(["valgrind", "-q", "--log-file=" + log, QTOP, "--qmp", f.path])
-        tm.wait_until(lambda s: re.search(r"running \| [1-9]\d* samples", s) or
+        tm.wait_until(lambda s: re.search(r"running( \[\w+\])? \| [1-9]\d* samples", s) or
                       "Abort" in s, "samples", timeout=90)
         tm.send("q")
         tm.wait_exit(timeout=90)
@@ -257,7 +257,7 @@ def test_tui_live_startup_heap():
     for i in range(12):
         with FakeQMP("log", after=10 ** 9) as f, Tmux(100, 30, env=env) as tm:
             tm.start([QTOP, "--qmp", f.path], env=env)
-            wait_or_crash(tm, lambda s: re.search(r"running \| [1-9]\d* samples", s) or
+            wait_or_crash(tm, lambda s: re.search(r"running( \[\w+\])? \| [1-9]\d* samples", s) or
                           "Abort" in s or "malloc" in s, "samples")
             crash_screen(tm.screen())
             tm.send("q")
