@@ -236,8 +236,7 @@ long export_pprof_write(const struct export_job *j, FILE *f)
 	w.base = nls;
 	w.ncpustr = nls + S_NEXTRA;
 	size_t nstr = (size_t)nls + S_NEXTRA + 64;
-	/* + a path and a build-id per mapping */
-	strs = malloc((nstr + 2 * (size_t)w.map.n) * sizeof *strs);
+	strs = malloc(nstr * sizeof *strs);
 	if (!strs)
 		goto out;
 	for (uint32_t i = 0; i < nls; i++)
@@ -247,21 +246,6 @@ long export_pprof_write(const struct export_job *j, FILE *f)
 	for (int c = 0; c < 64; c++) {
 		snprintf(cpustr[c], sizeof cpustr[c], "%d", c);
 		strs[w.ncpustr + c] = cpustr[c];
-	}
-	/* mappings: the host's ELF file and its GNU build-id where the
-	 * pipeline told the log (samplelog_set_module) */
-	for (uint32_t i = 0; i < w.map.n; i++) {
-		const char *bid = NULL;
-		const char *path = samplelog_module(l, samplelog_str(l,
-					(uint32_t)w.maps[i].filename), &bid);
-		if (!path)
-			continue;
-		strs[nstr] = (char *)path;
-		w.maps[i].filename = (int64_t)nstr++;
-		if (bid && *bid) {
-			strs[nstr] = (char *)bid;
-			w.maps[i].build_id = (int64_t)nstr++;
-		}
 	}
 
 	/* samples: location ids leaf first, values, labels */
@@ -346,6 +330,22 @@ long export_pprof_write(const struct export_job *j, FILE *f)
 	pr.sample_type = stp;
 	pr.n_sample = nagg;
 	pr.sample = smpp;
+	/* mappings (made with the locations above) keep the module's name
+	 * as their file name (readers, ours included, tell kernel frames by
+	 * it) and carry the GNU build-id of the ELF file it was symbolized
+	 * from, where the pipeline told the log (samplelog_set_module) */
+	char **ns = realloc(strs, (nstr + (size_t)w.map.n) * sizeof *strs);
+	if (!ns)
+		goto out;
+	strs = ns;
+	for (uint32_t i = 0; i < w.map.n; i++) {
+		const char *bid = NULL;
+		if (samplelog_module(l, samplelog_str(l, (uint32_t)w.maps[i].filename),
+				     &bid) && bid && *bid) {
+			strs[nstr] = (char *)bid;
+			w.maps[i].build_id = (int64_t)nstr++;
+		}
+	}
 	PMapping **mp = calloc(w.map.n + 1, sizeof *mp);
 	PLocation **lp = calloc(w.loc.n + 1, sizeof *lp);
 	PFunction **fp = calloc(w.fn.n + 1, sizeof *fp);

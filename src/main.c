@@ -1510,6 +1510,7 @@ static int run_live(struct options *o)
 		goto out;
 	}
 	pl.log = log;
+	symbolizer_each_module(sym, log_module, log);
 	install_signals();
 	smp = acquire_start(o->engine, o->plugin_name, &o->samp, &ring, why, sizeof why,
 			    err, sizeof err);

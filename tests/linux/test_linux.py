@@ -11,6 +11,8 @@ src/qtop-prof next to LINUX_PROBE).
 """
 import json
 import os
+import shutil
+import re
 import subprocess
 import sys
 import tempfile
@@ -217,12 +219,13 @@ def t_e2e(probe, unit):
             # rounds: exact chains) on the same guest.
             for mode in ('default', '--stop'):
                 out = os.path.join(d, 'out-%s.folded' % mode.strip('-'))
+                pb = os.path.join(d, 'out-%s.pb.gz' % mode.strip('-'))
                 r = subprocess.run([qp, '--qmp', g.qmp_path,
                                     '--kernel', g.paths['vmlinux'],
                                     '--symbols', g.paths['sysmap'],
                                     '--kernel-offset', 'auto', '--comm', 'linux',
                                     '--sysroot', sysroot, '--batch',
-                                    '--duration', '5', '-o', out] +
+                                    '--duration', '5', '-o', out, '-o', pb] +
                                    ([] if mode == 'default' else [mode]),
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    timeout=120)
@@ -239,6 +242,22 @@ def t_e2e(probe, unit):
                     if any(f.endswith('_[k]') for f in fr):
                         kern += int(n)
                 res[mode] = (procs, ksys, kern)
+            # pprof: the kernel mapping carries the vmlinux's build-id
+            go = shutil.which('go')
+            bid = re.search(r'Build ID:\s*([0-9a-f]+)', subprocess.run(
+                ['readelf', '-n', g.paths['vmlinux']], capture_output=True,
+                text=True).stdout)
+            if go and bid:
+                raw = subprocess.run([go, 'tool', 'pprof', '-raw', pb],
+                                     capture_output=True, text=True, timeout=120,
+                                     env=dict(os.environ, HOME=d, GOTOOLCHAIN='local',
+                                              GOFLAGS='')).stdout
+                maps = raw[raw.find('Mappings'):]
+                log('pprof mappings: ' + ' | '.join(maps.splitlines()[1:4]))
+                if not re.search(r'kernel\s+%s' % bid.group(1), maps):
+                    fail('pprof: the kernel mapping lacks the build-id %s' % bid.group(1))
+            else:
+                log('pprof build-id check skipped (go %s, build-id %s)' % (go, bool(bid)))
     finally:
         g.stop()
     for mode, (procs, ksys, kern) in res.items():
