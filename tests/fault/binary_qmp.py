@@ -147,7 +147,9 @@ def test_stale_memsave_dir_of_killed_run_removed():
     # the next run removes such directories of dead processes (pid in the
     # name) and leaves those of live ones alone.
     import tempfile
-    base = tempfile.mkdtemp(prefix="qtop-fault-stale-")
+    # directly in /tmp: qtop-prof takes a memsave directory path of at
+    # most 40 characters (each one is a request byte QEMU reads slowly)
+    base = tempfile.mkdtemp(prefix="qtop-fault-stale-", dir="/tmp")
     dead = os.path.join(base, "qtop-prof.999999.abcdef")
     live = os.path.join(base, "qtop-prof.%d.keepme" % os.getpid())
     os.mkdir(dead)

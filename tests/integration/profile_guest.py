@@ -72,8 +72,9 @@ def main():
         rec = os.path.join(tmp, "raw.qrec")
         # Where qtop-prof makes its private memsave directory: ours, so the
         # check below does not see other runs' directories.
-        msdir = os.path.join(tmp, "memsave")
-        os.mkdir(msdir)
+        # Directly in /tmp: qtop-prof takes a memsave path of at most 40
+        # characters (each is a request byte QEMU reads slowly).
+        msdir = tempfile.mkdtemp(prefix="qtop-ms-", dir="/tmp")
         env = dict(os.environ, QTOP_MEMSAVE_DIR=msdir)
         cmd = [qtop, "--qmp", g.qmp_path, "--batch", "--hz", "0",
                "--samples", str(SAMPLES), "--kernel", kernel, "--sysroot", sysroot,
@@ -201,6 +202,7 @@ def main():
             st = q.execute("query-status")
         check(st.get("running") is True, "guest still running after qtop-prof")
         check(os.listdir(msdir) == [], "no memsave directory left behind")
+        os.rmdir(msdir)
 
         # 6. perf's flag spellings and the rate line: -F 20 asked, each
         # sampled vCPU (-C picks one of two) gets about 20/s, and --batch

@@ -10,7 +10,9 @@ tmux: what a user sees.  One guest boot for all cases.
   - help overlay; 'q' exits 0 with the terminal restored; the guest keeps
     running and no memsave directory is left behind.
 Usage: tui_guest.py BUILD_DIR"""
+import atexit
 import os
+import shutil
 import re
 import sys
 import tempfile
@@ -27,7 +29,10 @@ UTF8 = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 G = None
 
 
-MSDIR = tempfile.mkdtemp(prefix="qtop-tui-guest-ms-")   # qtop-prof's memsave dirs go here
+# qtop-prof's memsave dirs go here; directly in /tmp: it takes a memsave
+# path of at most 40 characters (see profile_guest.py)
+MSDIR = tempfile.mkdtemp(prefix="qtop-tui-ms-", dir="/tmp")
+atexit.register(shutil.rmtree, MSDIR, True)
 
 
 def status_samples(screen):
