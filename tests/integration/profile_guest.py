@@ -15,8 +15,10 @@ One guest boot per (arch, smp) group; checks, against tests/guest/truth.json:
      sampled vCPU, the vCPU count, the paused share of the mode).
 Usage: profile_guest.py BUILD_DIR ARCH SMP [qtop-prof options...]
 """
+import atexit
 import json
 import os
+import shutil
 import re
 import subprocess
 import sys
@@ -75,6 +77,7 @@ def main():
         # Directly in /tmp: qtop-prof takes a memsave path of at most 40
         # characters (each is a request byte QEMU reads slowly).
         msdir = tempfile.mkdtemp(prefix="qtop-ms-", dir="/tmp")
+        atexit.register(shutil.rmtree, msdir, True)
         env = dict(os.environ, QTOP_MEMSAVE_DIR=msdir)
         cmd = [qtop, "--qmp", g.qmp_path, "--batch", "--hz", "0",
                "--samples", str(SAMPLES), "--kernel", kernel, "--sysroot", sysroot,
@@ -202,7 +205,6 @@ def main():
             st = q.execute("query-status")
         check(st.get("running") is True, "guest still running after qtop-prof")
         check(os.listdir(msdir) == [], "no memsave directory left behind")
-        os.rmdir(msdir)
 
         # 6. perf's flag spellings and the rate line: -F 20 asked, each
         # sampled vCPU (-C picks one of two) gets about 20/s, and --batch
