@@ -191,8 +191,11 @@ def main():
             # running (the default), a chain is cut where the stack moved
             # on between the register read and the copies; the syscall
             # path of this guest re-enters the kernel every few
-            # microseconds: 97 % (measured 97.3-99.9 %).
-            want_full = 0.98 if "--stop" in sys.argv[4:] else 0.97
+            # microseconds (measured 96.7-99.9 % whole).  With 2 vCPUs a
+            # chain has ~400 samples, so a 97.5 % rate scatters by
+            # +-0.8 pp: 95 % is 3 sigma below it.  Wrong chains are held
+            # to <= 0.5 % above, in every mode.
+            want_full = 0.98 if "--stop" in sys.argv[4:] else 0.95
             check(n_full >= want_full * n_leaf,
                   f"chain {';'.join(names)}: complete in {100.0*n_full/n_leaf:.1f}% of {n_leaf} samples (>= {100*want_full:.0f}%)")
             if n_task < 0.98 * n_leaf:
