@@ -18,7 +18,9 @@ the same with the monitor for memory (--mem hmp: the old engine), --stop,
 the default at 1 kHz and at the top rate, and the prior technique
 (bench/baseline_sampler: stop, info registers, one x/1gx per stack word).
 
-    python3 bench/bench_linux.py BUILD_DIR [--seconds S] [--qemu 7.2|10.0]
+    python3 bench/bench_linux.py BUILD_DIR [--seconds S] [--json FILE]
+
+(the system QEMU; QTOP_QEMU=10.0 is not wired in here yet)
 """
 import argparse
 import json
