@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include "ring.h"
 
-/* One step of a compiled --comm program (src/comm_expr.c compiles the
+/* One step of a compiled --comm program (src/guest/comm.c compiles the
  * expression from the kernel's debug info; comm_eval runs it): a stack
  * machine over 64-bit values, so the sampler needs no DWARF. */
 enum comm_opcode {

@@ -159,7 +159,7 @@ KNOWN_BUGS = {
     "test_paused_by_other_while_sampling":
         "inherent race of a paused round (--stop; --auto-stop only in rounds it takes again paused): a 'stop' from another monitor inside our "
         "stop..cont window produces no STOP event, and our cont resumes the guest "
-        "(capture_round in src/sampler.c); see doc/reliability.md",
+        "(capture_round in src/acquire/sampler.c); see doc/reliability.md",
 }
 
 
