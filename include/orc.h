@@ -60,6 +60,15 @@ void orc_range(const struct orc_table *t, uint64_t *lo, uint64_t *hi);
  * 0, or -1 when ip is below the table or the table is empty. */
 int orc_lookup(const struct orc_table *t, uint64_t ip, struct orc_entry *e);
 
+/* Where rsp may be when ip is a block start read from a running TCG vCPU
+ * (rsp written back further into the block than rip): for each SP-based
+ * CALL entry in (ip, ip + window), in address order, the change of its
+ * sp_offset against ip's entry, i.e. how much to add to the read rsp to
+ * get ip's rsp if the vCPU was there.  Distinct non-zero values, at most
+ * max; stops at the first entry of another kind (entry code, a frame
+ * pointer based frame).  Returns the count (0 when ip has no SP entry). */
+int orc_sp_deltas(const struct orc_table *t, uint64_t ip, uint64_t window,
+		  int64_t *out, int max);
 /* Reads one 8-byte little-endian word of guest memory.  0 or -1. */
 typedef int (*orc_read_fn)(void *ctx, uint64_t addr, uint64_t *val);
 

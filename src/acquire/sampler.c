@@ -46,6 +46,8 @@
 /* The upper (kernel) half of a 64-bit address space, 4- or 5-level paging
  * alike (LA57 kernels live from 0xff00000000000000). */
 #define KERNEL_HALF 0x8000000000000000ull
+#define KSTACK_BELOW 256         /* vouch mode, Linux: bytes kept below a
+				    kernel sp (the leaf's frame may be there) */
 #define PRE_BELOW 512            /* vouch mode: the earlier copy starts this far
 				    below the previous round's sp */
 
@@ -732,6 +734,36 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			}
 		}
 	}
+	/* Vouch mode, a Linux kernel stack: keep some of the early copy below
+	 * sp too.  rsp and rip of a running vCPU are read at different
+	 * moments, and the frame rip belongs to may lie below the rsp read:
+	 * the consumer looks for its return address there. */
+	for (int j = 0; vouch && s->cfg.linux_kstack && j < nsel; j++) {
+		int cpu = s->cpu_ids[sel[j]];
+		struct qp_sample *smp = (struct qp_sample *)s->buf[cpu];
+		uint64_t sp = smp->stack_addr, ea = s->early_addr[cpu];
+		uint64_t base = sp & ~(uint64_t)(s->cfg.linux_kstack - 1u);
+
+		if (!(smp->flags & QP_SF_RUNNING) || smp->regs.cpl != 0 ||
+		    !smp->stack_len || s->early_got[cpu] <= 0 ||
+		    (!s->early_kernel[cpu] && s->early_cr3[cpu] != smp->regs.cr3) ||
+		    sp < ea || sp > ea + (uint64_t)s->early_got[cpu])
+			continue;
+		uint64_t below = KSTACK_BELOW;
+		if (sp - ea < below)
+			below = sp - ea;
+		if (sp - base < below)
+			below = sp - base;
+		below &= ~(uint64_t)7;
+		if (!below)
+			continue;
+		uint8_t *st = qp_sample_stack(smp);
+		memmove(st + below, st, smp->stack_len);
+		memcpy(st, s->early[cpu] + (sp - below - ea), below);
+		smp->stack_addr = sp - below;
+		smp->stack_len += (uint32_t)below;
+	}
+
 	/* Next round's ask per vCPU: this stack's depth plus slack, falling
 	 * slowly, so a deeper chain next time rarely needs a second read. */
 	for (int j = 0; j < nsel; j++) {
@@ -1367,9 +1399,7 @@ struct sampler *sampler_start(const struct sampler_config *cfg,
 	pthread_mutex_init(&s->err_lock, NULL);
 	sampler_set_hz(s, cfg->hz);
 	s->rng = now_ns() | 1;
-	s->buf_size = sizeof(struct qp_sample) + 2 * s->cfg.stack_bytes +
-		      s->cfg.ustack_bytes + QP_CODE_BYTES + QP_COMM_BYTES +
-		      s->cfg.linux_kstack;
+	s->buf_size = sampler_slot_size(&s->cfg);
 	if (s->buf_size > ring->slot_size) {
 		snprintf(err, errlen, "internal: ring slots too small for --stack-bytes");
 		goto out;
@@ -1457,5 +1487,5 @@ size_t sampler_slot_size(const struct sampler_config *cfg)
 {
 	uint32_t sb = cfg->stack_bytes ? cfg->stack_bytes : 8192;
 	return sizeof(struct qp_sample) + 2 * sb + cfg->ustack_bytes + QP_CODE_BYTES +
-	       QP_COMM_BYTES + cfg->linux_kstack;
+	       QP_COMM_BYTES + cfg->linux_kstack + (cfg->linux_kstack ? KSTACK_BELOW : 0);
 }

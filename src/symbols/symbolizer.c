@@ -30,6 +30,8 @@
 #define PCCACHE_BITS 16
 #define PCCACHE_SIZE (1u << PCCACHE_BITS)
 #define MAX_PROGRAMS 4096
+#define SP_AHEAD_WINDOW 96  /* bytes past a block-start rip whose rsp a running read may show */
+#define RA_SCAN 512         /* how far from a running read's rsp a return address into rip's function is looked for */
 #define TRAP_NEAR 1024      /* entry stub frame: at most this far below the trap frame */
 
 struct range { uint64_t lo, hi; };
@@ -1075,6 +1077,45 @@ static int ret_vouched_uncached(const struct bin *b, uint64_t ra, uint64_t calle
 	return 0;
 }
 
+/* Stricter than ret_vouched, for placing a frame by a return address found
+ * in the stack copy (not one a walk led to): the call before ra is a
+ * direct one (in the file or patched in at boot) to the function holding
+ * pc itself: no indirect call, thunk or tail call, which would vouch for
+ * stale return addresses of unrelated calls. */
+static int ret_calls_exactly(const struct bin *b, uint64_t ra, uint64_t pc)
+{
+	const struct sym *cs = b && b->syms ? symtab_lookup(b->syms, pc) : NULL;
+	const uint8_t *p = cs ? code_at(b, ra - 5, 5) : NULL;
+	if (!p)
+		return 0;
+	if (p[0] == 0xe8 && ra + (uint64_t)(int64_t)rel32_at(p + 1) == cs->addr)
+		return 1;
+	size_t lo = 0, hi = b->nalts;           /* sorted by site */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (b->alts[mid].site < ra - 5)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < b->nalts && b->alts[lo].site == ra - 5; lo++)
+		if (b->alts[lo].target == cs->addr)
+			return 1;
+	return 0;
+}
+
+/* The first frame of a walk (leaf first) whose return address is not
+ * vouched for, or 0 when all are.  Frames with an exact pc (isact: after
+ * an interrupt or trap frame) start afresh. */
+static int vouch_first_fail(const struct bin *b, const struct uw_frame *f, int n)
+{
+	for (int i = 1; i < n; i++)
+		if (!f[i].isact &&
+		    !ret_vouched(b, f[i].pc, f[i - 1].isact ? f[i - 1].pc : f[i - 1].pc - 1))
+			return i;
+	return 0;
+}
+
 /* Cut a walk (leaf first) at the first return address that is not vouched
  * for.  Frames with an exact pc (isact: after an interrupt or trap frame)
  * start afresh. */
@@ -1203,24 +1244,70 @@ static int kernel_walk(struct symbolizer *s, struct bin *kb, int kws,
 		lk_user = linux_kernel_walk_sample_adj(s->lk, s->cfg.kernel_offset,
 						       smp, copy0, 0, out, s->fmax,
 						       res, lus);
-		/* Read running (TCG), rsp may be a few pushes or pops away
-		 * from the block-start rip: when the first steps fail, try
-		 * the nearby stack pointers; vouching (below) keeps only a
-		 * chain whose return addresses all check. */
-		static const int64_t adj[] = { 8, -8, 16, -16, 24, -24, 32, -32 };
-		for (size_t i = 0; (smp->flags & QP_SF_RUNNING) && res->n <= 2 &&
-		     res->end == UW_END_FAIL && i < sizeof adj / sizeof *adj; i++) {
-			struct uw_result r2;
-			struct uw_state l2;
-			int u2 = linux_kernel_walk_sample_adj(s->lk, s->cfg.kernel_offset,
-							      smp, copy0, adj[i], s->tmpf,
-							      s->fmax, &r2, &l2);
-			if (r2.end == UW_END_OK && r2.n > 2) {
-				memcpy(out, s->tmpf, (size_t)r2.n * sizeof *out);
-				*res = r2;
-				*lus = l2;
-				lk_user = u2;
-				s->st.sp_adjusted++;
+		/* Read running (TCG), rsp may be ahead of the block-start rip
+		 * by what the block did before its last write-back: try the
+		 * rsp the ORC table gives for each instruction a little past
+		 * rip, then a few plain pushes and pops; the first that walks
+		 * whole with every return address vouched for wins. */
+		int fail = res->end != UW_END_OK ||
+			   vouch_first_fail(kb, out, res->n) > 0;
+		if ((smp->flags & QP_SF_RUNNING) && fail) {
+			int64_t adj[24];
+			int nadj = orc_sp_deltas(linux_kernel_orc(s->lk),
+						 smp->regs.ip - (uint64_t)s->cfg.kernel_offset,
+						 SP_AHEAD_WINDOW, adj, 16);
+			static const int64_t plain[] = { 8, -8, 16, -16, 24, -24, 32, -32 };
+			for (size_t i = 0; i < sizeof plain / sizeof *plain; i++) {
+				int seen = 0;
+				for (int j = 0; j < nadj && !seen; j++)
+					seen = adj[j] == plain[i];
+				if (!seen)
+					adj[nadj++] = plain[i];
+			}
+			/* rsp and rip are read one after the other while
+			 * the vCPU runs, so rsp may belong to another moment
+			 * altogether: a return address in the copy whose call
+			 * leads to rip's function places the frame (nearest
+			 * to the read rsp first) */
+			struct orc_entry oe;
+			uint64_t urip = smp->regs.ip - (uint64_t)s->cfg.kernel_offset;
+			uint64_t rsp = smp->regs.gpr[QP_RSP];
+			if (orc_lookup(linux_kernel_orc(s->lk), urip, &oe) == 0 &&
+			    oe.sp_reg == ORC_REG_SP && oe.type == ORC_TYPE_CALL &&
+			    kb && mem->len >= 8) {
+				for (int64_t d = 8; d <= RA_SCAN && nadj < 24; d += 8) {
+					for (int sgn = 1; sgn >= -1 && nadj < 24; sgn -= 2) {
+						uint64_t q = rsp + (uint64_t)(sgn * d) +
+							     (uint64_t)oe.sp_offset - 8;
+						if (q < mem->addr || q + 8 > mem->addr + mem->len)
+							continue;
+						uint64_t ra;
+						memcpy(&ra, mem->buf + (q - mem->addr), 8);
+						if (ret_calls_exactly(kb, ra, smp->regs.ip)) {
+							int seen = 0;
+							for (int j = 0; j < nadj && !seen; j++)
+								seen = adj[j] == sgn * d;
+							if (!seen)
+								adj[nadj++] = sgn * d;
+						}
+					}
+				}
+			}
+			for (int i = 0; i < nadj; i++) {
+				struct uw_result r2;
+				struct uw_state l2;
+				int u2 = linux_kernel_walk_sample_adj(s->lk, s->cfg.kernel_offset,
+								      smp, copy0, adj[i], s->tmpf,
+								      s->fmax, &r2, &l2);
+				if (r2.end == UW_END_OK && r2.n > 1 &&
+				    vouch_first_fail(kb, s->tmpf, r2.n) == 0) {
+					memcpy(out, s->tmpf, (size_t)r2.n * sizeof *out);
+					*res = r2;
+					*lus = l2;
+					lk_user = u2;
+					s->st.sp_adjusted++;
+					break;
+				}
 			}
 		}
 	} else {
@@ -1399,6 +1486,11 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 			int reached = lk_user || kres.beyond_valid ||
 				(kres.n && smp->trap_addr >= s->kf[kres.n - 1].sp &&
 				 smp->trap_addr - s->kf[kres.n - 1].sp <= TRAP_NEAR);
+			/* an ORC walk reaches the entry code's pt_regs itself
+			 * or it was cut: ending somewhere below it says
+			 * nothing (its frames are large) */
+			if (s->lk && !lk_user && !kres.beyond_valid)
+				reached = 0;
 			if (!reached || kres.end == UW_END_DEPTH)
 				truncated = 1;
 			/* entry stubs leave the frame pointer alone: the last

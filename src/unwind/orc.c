@@ -182,6 +182,35 @@ int orc_lookup(const struct orc_table *t, uint64_t ip, struct orc_entry *e)
 	return 0;
 }
 
+int orc_sp_deltas(const struct orc_table *t, uint64_t ip, uint64_t window,
+		  int64_t *out, int max)
+{
+	struct orc_entry e0;
+	if (orc_lookup(t, ip, &e0) < 0 || e0.sp_reg != ORC_REG_SP || max <= 0)
+		return 0;
+	size_t lo = 0, hi = t->n;          /* first ip[i] > ip */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->ip[mid] <= ip)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	int n = 0;
+	for (size_t i = lo; i < t->n && t->ip[i] < ip + window && n < max; i++) {
+		const struct orc_entry *e = &t->e[i];
+		if (e->sp_reg != ORC_REG_SP || e->type != ORC_TYPE_CALL)
+			break;          /* past a stack switch or an entry stub */
+		int64_t d = (int64_t)e->sp_offset - e0.sp_offset;
+		int seen = d == 0;
+		for (int j = 0; j < n && !seen; j++)
+			seen = out[j] == d;
+		if (!seen)
+			out[n++] = d;
+	}
+	return n;
+}
+
 int orc_mem_read(void *ctx, uint64_t addr, uint64_t *val)
 {
 	const struct orc_mem *m = ctx;

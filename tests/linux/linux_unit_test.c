@@ -191,6 +191,15 @@ static void test_orc(void)
 	CHECK(orc_lookup(t, K + 0x105, &e) == 0 && e.sp_reg == ORC_REG_BP);
 	CHECK(orc_lookup(t, K + 0x100, &e) == 0 && e.sp_offset == 8);
 	CHECK(orc_lookup(t, K + 0x250, &e) == 0 && e.type == ORC_TYPE_REGS);
+	/* a running read at the leaf's entry with rsp already past its push:
+	 * +8 puts it back; at mid's entry, the push then the switch to rbp
+	 * (a frame-pointer frame ends the list) */
+	int64_t d[8];
+	CHECK(orc_sp_deltas(t, K + 0x000, 64, d, 8) == 1 && d[0] == 8);
+	CHECK(orc_sp_deltas(t, K + 0x100, 64, d, 8) == 1 && d[0] == 8);
+	CHECK(orc_sp_deltas(t, K + 0x001, 64, d, 8) == 0);   /* nothing ahead */
+	CHECK(orc_sp_deltas(t, K + 0x104, 64, d, 8) == 0);   /* rbp based */
+	CHECK(orc_sp_deltas(t, K + 0x000, 64, d, 0) == 0);
 
 	/* stack: sp0 -> [rbx][ret mid] ; mid frame [rbp][ret entry] ; pt_regs */
 	uint8_t st[1024];
