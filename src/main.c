@@ -23,6 +23,7 @@
 #include "serial.h"
 #include "symbolizer.h"
 #include "commprog.h"
+#include "timeline.h"   /* #16: timeline_load_report */
 #include "tui.h"
 
 #include <errno.h>
@@ -881,7 +882,11 @@ static int run_load(const struct options *o)
 			profile_free(p);
 			return 1;
 		}
-		rc = run_static(o, p, NULL, o->load, NULL);
+		/* #16: a JSON report's samples keep their times for the TUI's timeline */
+		struct samplelog *tl = fmt == EXPORT_JSON && !o->batch ? timeline_load_report(o->load,
+			o->from, o->to, &((struct options *)o)->ms, NULL, err, sizeof err) : NULL;
+		rc = run_static(o, p, tl, o->load, NULL);
+		samplelog_free(tl);
 		profile_free(p);
 		return rc;
 	}
@@ -1719,6 +1724,7 @@ int main(int argc, char **argv)
 	markers_init(&o.ms);
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
+	o.tui.markers = &o.ms;   /* #16: the timeline's marker ticks */
 	if (o.diff_before)
 		return run_diff(&o);
 	if (o.load)
