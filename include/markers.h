@@ -53,6 +53,9 @@ void markers_scan_log(struct markers *ms, const struct samplelog *log);
 uint64_t markers_time(struct markers *ms, int i);
 /* Stamp marker by hand (e.g. from a loaded report). */
 void markers_set(struct markers *ms, int i, uint64_t t_ns);
+/* A marker reached at t_ns, known only by its name (from a loaded
+ * report: no regex, no symbol to look for).  0, or -1 when full. */
+int markers_add_reached(struct markers *ms, const char *name, uint64_t t_ns);
 /* The marker named name, or -1. */
 int markers_find(const struct markers *ms, const char *name);
 /* "boot 0.412 s · running 1.203 s (+0.791)": the reached ones in time order,

@@ -70,6 +70,15 @@ int report_time_spec(const char *spec, const char *const *names,
 long import_report(struct profile *p, const void *buf, size_t len,
 		   const char *from, const char *to, char *err, size_t errlen);
 
+/* import_report, and (each may be NULL) also: the samples with a time
+ * into log (t = *t0_ns + seconds; *t0_ns is meta.t0_monotonic_ns, or 1e12
+ * when absent, so that times stay positive), the reached markers into ms
+ * (markers_add_reached).  p may be NULL too. */
+long import_report_log(struct profile *p, struct samplelog *log,
+		       struct markers *ms, uint64_t *t0_ns, const void *buf,
+		       size_t len, const char *from, const char *to,
+		       char *err, size_t errlen);
+
 /* The GNU build-id of an ELF file as hex.  0, or -1 (none, unreadable). */
 int report_build_id(const char *path, char *hex, size_t len);
 

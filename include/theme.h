@@ -43,7 +43,11 @@
 	X(diff_grow,     "#e02020")       \
 	X(diff_shrink,   "#2060e0")       \
 	X(diff_grow_cb,  "#e69f00")       \
-	X(diff_shrink_cb, "#0072b2")
+	X(diff_shrink_cb, "#0072b2")     \
+	/* timeline cells: what a vCPU ran */                            \
+	X(timeline_kernel, "#d75f00")     \
+	X(timeline_user,   "#5faf5f")     \
+	X(timeline_idle,   "#444444")
 
 enum theme_el {
 #define THEME_ENUM_(k, d) THEME_##k,

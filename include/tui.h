@@ -8,6 +8,8 @@
 #include "profile.h"
 #include "samplelog.h"
 
+struct markers;
+
 #define TUI_MAX_OUTPUTS 8
 
 struct tui_output {
@@ -54,7 +56,7 @@ struct tui_options {
 	int noutputs;              /* 0: 's' writes a timestamped file in cwd */
 	int save_format;           /* its format (--format; 'e' cycles it) */
 	double period_ns;          /* time per sample per vCPU (1e9 / --hz), 0: unknown */
-	int start_view;            /* 0 hotspots, 1 processes, 2 flame */
+	int start_view;            /* 0 hotspots, 1 processes, 2 flame, 3 timeline */
 	double decay_halflife_s;   /* for the decaying-window toggle (default 5) */
 	/* --diff: the BEFORE profile (the caller owns it; `live` is AFTER)
 	 * and the names shown for both; NULL: no diff until 'b' takes a
@@ -62,6 +64,8 @@ struct tui_options {
 	const struct profile *diff_before;
 	const char *diff_before_name, *diff_after_name;
 	int no_normalize;          /* --no-normalize: compare counts, not shares */
+	/* --mark/--until and t0 (markers.h), for the timeline; NULL: none */
+	struct markers *markers;
 };
 
 /* Run until the user quits or a signal arrives.  Restores the terminal on

@@ -17,6 +17,7 @@
 #include "pdiff.h"
 #include "profile.h"
 #include "theme.h"
+#include "timeline.h"
 #include "tui.h"
 
 #define TPATH_MAX 512
@@ -64,15 +65,28 @@ struct tui_view_ops {
 	/* n / N: dir +1 / -1; 0 = the current item if it matches, else next */
 	void (*jump)(struct tui *t, int dir);
 	void (*free)(struct tui *t);
+	/* Every mouse event (press, release, motion) instead of `mouse`,
+	 * when set (the timeline's drag).  Returns TR_*. */
+	int (*mouse_ev)(struct tui *t, const MEVENT *ev);
 };
 
-enum { VIEW_HOT, VIEW_PROC, VIEW_FLAME, TUI_NVIEWS };
+/* The mouse events asked for: clicks and the wheel; the timeline view
+ * adds press, release and motion (drag) while it is shown. */
+#define TUI_MOUSE_DEFAULT (BUTTON1_CLICKED | BUTTON1_DOUBLE_CLICKED | \
+			   BUTTON4_PRESSED | BUTTON5_PRESSED)
+#define TUI_MOUSE_DRAG (BUTTON1_PRESSED | BUTTON1_RELEASED | BUTTON1_CLICKED | \
+			REPORT_MOUSE_POSITION | BUTTON4_PRESSED | BUTTON5_PRESSED)
+
+enum { VIEW_HOT, VIEW_PROC, VIEW_FLAME, VIEW_TIMELINE, TUI_NVIEWS };
 extern const struct tui_view_ops *const tui_views[TUI_NVIEWS];
-extern const struct tui_view_ops tui_view_hot, tui_view_proc, tui_view_flame;
+extern const struct tui_view_ops tui_view_hot, tui_view_proc, tui_view_flame,
+	tui_view_timeline;
 
 enum tui_style {
 	ST_NORMAL, ST_TITLE, ST_HI, ST_DIM, ST_HEADER, ST_SELECTED, ST_STATUS,
-	ST_FROZEN, ST_ERROR, ST_MATCH, ST_KERNEL, ST_USER, ST_N
+	ST_FROZEN, ST_ERROR, ST_MATCH, ST_KERNEL, ST_USER,
+	ST_TL_KERNEL, ST_TL_USER, ST_TL_IDLE,   /* timeline cells */
+	ST_N
 };
 #define FLAME_SHADES 12
 enum { FL_USER, FL_KERNEL, FL_MARK, FL_NKINDS };
@@ -86,6 +100,7 @@ struct tui_styles {
 	attr_t diff[2][2][FLAME_SHADES];
 	attr_t diff_text[2][2];   /* delta numbers in the table */
 	int mono;               /* attributes only (NO_COLOR, mono theme, no colours) */
+	int tl_letters;         /* timeline cells as k/u/. (no cell colours) */
 };
 
 struct hot_state {
@@ -132,6 +147,17 @@ struct flame_state {
 	double dmax;            /* largest |delta| below the zoom root */
 };
 
+/* The timeline view: the grid of the last draw, the selection (ns, half
+ * open; from == to == 0: none), colouring, and a drag in progress. */
+struct tl_state {
+	struct tl_grid g;
+	int ok;                 /* g holds samples */
+	int by_proc;            /* 'p': cells coloured by process */
+	uint64_t sel_from, sel_to;
+	int y0, rows_y, rows_n, bar_y, x0;   /* last draw, for the mouse */
+	int drag, drag_col;
+};
+
 struct tui {
 	const struct tui_options *opt;
 	struct profile *live;
@@ -170,12 +196,19 @@ struct tui {
 	struct hot_state hot;
 	struct proc_state procv;
 	struct flame_state fl;
+	struct tl_state tl;
+	/* An applied time window (the timeline's Enter): the profile of the
+	 * samples in [win_from, win_to), shown instead of live/frozen; NULL:
+	 * none. */
+	struct profile *window;
+	uint64_t win_from, win_to;
 };
 
-/* The profile on screen: the frozen clone or the live one. */
+/* The profile on screen: an applied time window, the frozen clone or the
+ * live one. */
 static inline struct profile *tui_shown(const struct tui *t)
 {
-	return t->frozen ? t->frozen : t->live;
+	return t->window ? t->window : t->frozen ? t->frozen : t->live;
 }
 
 /* tui_state.c */
@@ -237,6 +270,14 @@ attr_t tui_diff_attr(const struct tui *t, double delta, double dmax);
 /* A path (process filter, zoom) resolved exactly in any profile: the
  * node, or PDIFF_NONE when p lacks it. */
 uint32_t tui_path_in(const struct tpath *tp, const struct profile *p);
+
+/* view_timeline.c: drop the applied window and the selection (Esc);
+ * returns TR_REBUILD when there was one, else TR_NONE. */
+int tui_window_clear(struct tui *t);
+/* The WINDOW badge of the status line at (y, x): returns columns used. */
+int tui_window_badge(struct tui *t, int y, int x);
+/* Ask for drag events (1, the timeline) or clicks only (0). */
+void tui_mouse_mode(int drag);
 
 /* Shared list movement for table views: returns TR_* for a movement key. */
 int tui_list_move(long *sel, long n, int page, int key);

@@ -23,6 +23,8 @@
 #include "serial.h"
 #include "symbolizer.h"
 #include "commprog.h"
+#include "timeline.h"   /* #16: timeline_load_report */
+#include "bootmatrix.h" /* #16: --repeat, --smp-list */
 #include "tui.h"
 
 #include <errno.h>
@@ -68,6 +70,8 @@ struct options {
 	const char *json;          /* --json FILE */
 	const char *from, *to;     /* --from T / --to T: seconds or marker */
 	struct markers ms;         /* --mark, --until */
+	int repeat;                /* #16 --repeat N (boot matrix) */
+	const char *smp_list;      /* #16 --smp-list 1,2,4 (boot matrix) */
 };
 
 static volatile sig_atomic_t got_signal;
@@ -118,6 +122,10 @@ static void usage(FILE *f)
 "  --from T, --to T    keep the samples from/to T: seconds since the reset\n"
 "                      (or the start), or a marker name (batch, replay, --load\n"
 "                      of a JSON report)\n"
+"  --repeat N          --launch: boot N times (a boot matrix: marker times'\n"
+"                      mean, median, stdev, min/max; --json the matrix report)\n"
+"  --smp-list 1,2,4    --launch: boot with each -smp count (speedup, efficiency;\n"
+"                      merged folded profile per count: STEM-smpN.folded)\n"
 "Symbols and processes:\n"
 "  --kernel ELF        guest kernel with symbols\n"
 "  --symbols FILE      nm / System.map / kallsyms text\n"
@@ -197,7 +205,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	       O_UONLY, O_BATCH, O_SAMPLES, O_FOLDED, O_TOP, O_RECORD,
 	       O_REPLAY, O_LOAD, O_REFRESH, O_THEME, O_THEMES_DIR, O_VERSION, O_QMP,
 	       O_FORMAT, O_DIFF, O_NO_NORMALIZE, O_ENGINE, O_PLUGIN_SHM,
-	       O_LAUNCH, O_BOOT, O_SERIAL_LOG, O_MARK, O_UNTIL, O_JSON, O_FROM, O_TO };
+	       O_LAUNCH, O_BOOT, O_SERIAL_LOG, O_MARK, O_UNTIL, O_JSON, O_FROM, O_TO,
+	       O_REPEAT, O_SMP_LIST };
 	static const struct option lo[] = {
 		{ "qmp", required_argument, 0, O_QMP },
 		{ "engine", required_argument, 0, O_ENGINE },
@@ -243,6 +252,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "json", required_argument, 0, O_JSON },
 		{ "from", required_argument, 0, O_FROM },
 		{ "to", required_argument, 0, O_TO },
+		{ "repeat", required_argument, 0, O_REPEAT },     /* #16 boot matrix */
+		{ "smp-list", required_argument, 0, O_SMP_LIST }, /* #16 boot matrix */
 		{ "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, O_VERSION },
 		{ 0, 0, 0, 0 }
@@ -373,6 +384,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case O_JSON: o->json = optarg; break;
 		case O_FROM: o->from = optarg; break;
 		case O_TO: o->to = optarg; break;
+		case O_REPEAT:   /* #16 boot matrix */
+			o->repeat = (int)strtol(optarg, &end, 10);
+			if (*end || o->repeat < 1 || o->repeat > BOOTMATRIX_MAX_REPEAT) goto bad;
+			break;
+		case O_SMP_LIST: o->smp_list = optarg; break;   /* #16 boot matrix */
 		case O_MARK:
 		case O_UNTIL: {
 			char e[256];
@@ -881,7 +897,11 @@ static int run_load(const struct options *o)
 			profile_free(p);
 			return 1;
 		}
-		rc = run_static(o, p, NULL, o->load, NULL);
+		/* #16: a JSON report's samples keep their times for the TUI's timeline */
+		struct samplelog *tl = fmt == EXPORT_JSON && !o->batch ? timeline_load_report(o->load,
+			o->from, o->to, &((struct options *)o)->ms, NULL, err, sizeof err) : NULL;
+		rc = run_static(o, p, tl, o->load, NULL);
+		samplelog_free(tl);
 		profile_free(p);
 		return rc;
 	}
@@ -1719,6 +1739,11 @@ int main(int argc, char **argv)
 	markers_init(&o.ms);
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
+	o.tui.markers = &o.ms;   /* #16: the timeline's marker ticks */
+	if (o.repeat || o.smp_list)   /* #16: boot matrix */
+		return bootmatrix_run(&(struct bootmatrix_opts){ .launch = o.launch,
+			.repeat = o.repeat, .smp_list = o.smp_list, .json = o.json,
+			.out = o.nout ? o.out[0].path : NULL, .argc = argc, .argv = argv });
 	if (o.diff_before)
 		return run_diff(&o);
 	if (o.load)

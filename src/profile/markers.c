@@ -156,6 +156,23 @@ void markers_set(struct markers *ms, int i, uint64_t t_ns)
 	pthread_mutex_unlock(&ms->lock);
 }
 
+int markers_add_reached(struct markers *ms, const char *name, uint64_t t_ns)
+{
+	pthread_mutex_lock(&ms->lock);
+	int rc = -1;
+	if (ms->n < MARKERS_MAX) {
+		struct marker *m = &ms->m[ms->n];
+		memset(m, 0, sizeof *m);
+		snprintf(m->name, sizeof m->name, "%s", name);
+		m->symbol = 1;          /* no regex to free; sym "" is never looked for */
+		m->t_ns = t_ns ? t_ns : 1;
+		ms->n++;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&ms->lock);
+	return rc;
+}
+
 int markers_find(const struct markers *ms, const char *name)
 {
 	for (int i = 0; i < ms->n; i++)

@@ -318,6 +318,14 @@ static const char *gets(json_object *o, const char *k)
 long import_report(struct profile *p, const void *buf, size_t len,
 		   const char *from, const char *to, char *err, size_t errlen)
 {
+	return import_report_log(p, NULL, NULL, NULL, buf, len, from, to, err, errlen);
+}
+
+long import_report_log(struct profile *p, struct samplelog *log,
+		       struct markers *ms, uint64_t *t0_ns, const void *buf,
+		       size_t len, const char *from, const char *to,
+		       char *err, size_t errlen)
+{
 	if (len > EXPORT_MAX_INPUT || len > INT32_MAX) {
 		snprintf(err, errlen, "file too large");
 		return -EFBIG;
@@ -368,6 +376,20 @@ long import_report(struct profile *p, const void *buf, size_t len,
 			mnames[i] = "";
 		mtimes[i] = t ? json_object_get_double(t) : NAN;
 	}
+	/* the log's times: t0 of the run, or a base that keeps t > 0 */
+	json_object *t0o = get(get(root, "meta"), "t0_monotonic_ns");
+	uint64_t base = t0o && json_object_is_type(t0o, json_type_int) &&
+			json_object_get_int64(t0o) > 1000000000000LL ?
+			(uint64_t)json_object_get_int64(t0o) : 1000000000000ull;
+	if (t0_ns)
+		*t0_ns = base;
+	if (ms)
+		atomic_store(&ms->t0_ns, base);
+	for (int i = 0; ms && i < nm; i++)
+		if (!isnan(mtimes[i]) && *mnames[i] &&
+		    markers_add_reached(ms, mnames[i],
+					(uint64_t)((double)base + mtimes[i] * 1e9)) < 0)
+			break;
 	double lo = -INFINITY, hi = INFINITY;
 	if ((from && report_time_spec(from, mnames, mtimes, nm, &lo, err, errlen) < 0) ||
 	    (to && report_time_spec(to, mnames, mtimes, nm, &hi, err, errlen) < 0)) {
@@ -398,8 +420,9 @@ long import_report(struct profile *p, const void *buf, size_t len,
 			added = -EINVAL;
 			goto out;
 		}
+		double tv = NAN;
 		if (t && !json_object_is_type(t, json_type_null)) {
-			double tv = json_object_get_double(t);
+			tv = json_object_get_double(t);
 			if (tv < lo || tv >= hi)
 				continue;
 		}
@@ -450,10 +473,24 @@ long import_report(struct profile *p, const void *buf, size_t len,
 		int64_t wt = w ? json_object_get_int64(w) : 1;
 		if (wt <= 0)
 			continue;
-		if (!profile_add(p, st, d + 1, c, (uint64_t)wt)) {
+		if (p && !profile_add(p, st, d + 1, c, (uint64_t)wt)) {
 			snprintf(err, errlen, "the profile cannot grow");
 			added = -ENOMEM;
 			goto out;
+		}
+		if (log && !isnan(tv)) {
+			/* the timeline's copy: time, vCPU, mode as written */
+			const char *mo = gets(s, "mode");
+			int mode = !mo ? SLOG_MODE_UNKNOWN : !strcmp(mo, "kernel") ? SLOG_MODE_KERNEL
+				 : !strcmp(mo, "user") ? SLOG_MODE_USER
+				 : !strcmp(mo, "idle") ? SLOG_MODE_IDLE : SLOG_MODE_UNKNOWN;
+			double tn = (double)base + tv * 1e9;
+			if (samplelog_add(log, st, d + 1, tn < 1 ? 1 : (uint64_t)tn, c, mode,
+					  wt > UINT32_MAX ? UINT32_MAX : (uint32_t)wt) < 0) {
+				snprintf(err, errlen, "out of memory");
+				added = -ENOMEM;
+				goto out;
+			}
 		}
 		added += (long)wt;
 	}

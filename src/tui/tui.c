@@ -84,9 +84,7 @@ static void screen_setup(void)
 	nodelay(stdscr, TRUE);
 	set_escdelay(25);   /* Esc is a key here, not only a prefix */
 	curs_set(0);
-	mousemask(BUTTON1_CLICKED | BUTTON1_DOUBLE_CLICKED | BUTTON4_PRESSED |
-		  BUTTON5_PRESSED, NULL);
-	mouseinterval(200);
+	tui_mouse_mode(0);
 }
 
 static void main_loop(struct tui *t)

@@ -55,7 +55,7 @@ int tui_act_save(struct tui *t, int key)
 	 * them; a zoom, a process filter or the decaying window export the
 	 * stacks shown, aggregated. */
 	const struct samplelog *log = t->src ? t->src->log : NULL;
-	if (log && !under && !t->decay &&
+	if (log && !under && !t->decay && !t->window &&
 	    (!t->frozen || t->frozen_loggen == samplelog_generation(log))) {
 		in.log = log;
 		in.nsamples = t->frozen ? t->frozen_nlog : 0;

@@ -59,6 +59,10 @@ static void mono_styles(struct tui_styles *s)
 	s->st[ST_ERROR] = A_BOLD;
 	s->st[ST_MATCH] = A_BOLD | A_UNDERLINE;
 	s->st[ST_KERNEL] = A_BOLD;
+	s->st[ST_TL_KERNEL] = A_REVERSE | A_BOLD;
+	s->st[ST_TL_USER] = A_REVERSE;
+	s->st[ST_TL_IDLE] = A_DIM;
+	s->tl_letters = 1;
 	/* no hue: growth bold, shrinkage dim (labels also get + / -) */
 	for (int c = 0; c < 2; c++) {
 		for (int i = 0; i < FLAME_SHADES; i++) {
@@ -102,6 +106,17 @@ void tui_colors_init(struct tui *t)
 	s->st[ST_MATCH] = pair_of(c[THEME_match_fg], c[THEME_match_bg]);
 	s->st[ST_KERNEL] = pair_of(c[THEME_kernel_fg], bg);
 	s->st[ST_USER] = pair_of(c[THEME_user_fg], bg);
+	/* timeline cells: the colour is the cell; unset ones get letters */
+	const int tl[3][2] = { { ST_TL_KERNEL, THEME_timeline_kernel },
+			       { ST_TL_USER, THEME_timeline_user },
+			       { ST_TL_IDLE, THEME_timeline_idle } };
+	s->tl_letters = 0;
+	for (int i = 0; i < 3; i++) {
+		struct theme_color x = c[tl[i][1]];
+		s->st[tl[i][0]] = x.set ? pair_of(text_on(x), x)
+				: i == 2 ? A_DIM : A_REVERSE | (i == 0 ? A_BOLD : 0);
+		s->tl_letters |= !x.set;
+	}
 	/* Unset gradient colours would make boxes invisible: keep reverse. */
 	for (int i = 0; i < FLAME_SHADES; i++) {
 		double f = (double)i / (FLAME_SHADES - 1);

@@ -61,6 +61,9 @@ static int act_clear(struct tui *t, int key)
 	else if (t->proc.n) {
 		tpath_clear(&t->proc);
 		tui_msg(t, 0, "process filter cleared");
+	} else if (t->window) {
+		tui_window_clear(t);
+		tui_msg(t, 0, "time window cleared: all samples");
 	} else
 		return TR_NONE;
 	return TR_REBUILD;
@@ -83,7 +86,7 @@ static int act_redraw(struct tui *t, int key)
 const struct tui_key tui_global_keys[] = {
 	{ {'q', KEY_F(10)}, act_quit, "q F10", "quit" },
 	{ {'?', KEY_F(1)}, act_help, "? F1", "this help" },
-	{ {'\t', KEY_BTAB, '1', '2', '3'}, act_view, "Tab S-Tab 1-3",
+	{ {'\t', KEY_BTAB, '1', '2', '3', '4'}, act_view, "Tab S-Tab 1-4",
 	  "next / previous view, or view N" },
 	{ {'z'}, tui_act_freeze, "z", "freeze the display (sampling goes on); again: live" },
 	{ {'s'}, tui_act_save, "s", "save what is shown (-o files, or a new file; never overwrites)" },
@@ -96,7 +99,7 @@ const struct tui_key tui_global_keys[] = {
 	{ {'/'}, act_prompt, "/", "search: highlight matches" },
 	{ {'\\'}, act_prompt, "\\", "filter: hide rows that don't match" },
 	{ {'n', 'N'}, act_jump, "n N", "next / previous match" },
-	{ {KEY_ESC}, act_clear, "Esc", "clear search, filter, process filter" },
+	{ {KEY_ESC}, act_clear, "Esc", "clear search, filter, process filter, time window" },
 	{ {CTRL('l')}, act_redraw, "^L", "redraw the screen" },
 	{ {0}, NULL, NULL, NULL },
 };
@@ -162,7 +165,11 @@ int tui_dispatch_key(struct tui *t, int key)
 	}
 	if (key == KEY_MOUSE) {
 		MEVENT ev;
-		if (getmouse(&ev) != OK || !tui_views[t->view]->mouse)
+		if (getmouse(&ev) != OK)
+			return TR_NONE;
+		if (tui_views[t->view]->mouse_ev)
+			return tui_views[t->view]->mouse_ev(t, &ev);
+		if (!tui_views[t->view]->mouse)
 			return TR_NONE;
 		if (ev.bstate & BUTTON4_PRESSED)
 			return table_dispatch(t, tui_views[t->view]->keys, KEY_UP);
@@ -237,5 +244,6 @@ void tui_draw_help(struct tui *t)
 	}
 	tui_fill(y0 + h - 1, x0, w, t->sty.st[ST_DIM]);
 	tui_put(t, y0 + h - 1, x0 + 1, w - 2,
-		"mouse: click selects, double-click zooms", t->sty.st[ST_DIM]);
+		"mouse: click selects, double-click zooms; timeline: drag selects a window",
+		t->sty.st[ST_DIM]);
 }

@@ -9,7 +9,7 @@
 #include "tui_view.h"
 
 const struct tui_view_ops *const tui_views[TUI_NVIEWS] = {
-	&tui_view_hot, &tui_view_proc, &tui_view_flame,
+	&tui_view_hot, &tui_view_proc, &tui_view_flame, &tui_view_timeline,
 };
 
 /* Below this the frame cannot hold a view: one "too small" line instead. */
@@ -48,6 +48,8 @@ void tui_state_free(struct tui *t)
 	t->frozen = NULL;
 	profile_free(t->baseline);
 	t->baseline = NULL;
+	profile_free(t->window);
+	t->window = NULL;
 	t->before = NULL;
 }
 
@@ -202,6 +204,7 @@ static void draw_status(struct tui *t, int y)
 	if (t->frozen)
 		x += tui_put(t, y, x, t->cols - x, " FROZEN ", t->sty.st[ST_FROZEN]);
 	x += tui_diff_badge(t, y, x);
+	x += tui_window_badge(t, y, x);
 	tui_status_text(t, t->cols - x, b, sizeof b);
 	tui_put(t, y, x, t->cols - x, b, a);
 }
@@ -238,6 +241,7 @@ void tui_draw(struct tui *t)
 		tui_put(t, 0, 0, t->cols, b, t->sty.st[ST_ERROR]);
 		return;
 	}
+	tui_mouse_mode(t->view == VIEW_TIMELINE);
 	tui_ensure_updated(t);
 	if (t->jump_pending) {
 		t->jump_pending = 0;

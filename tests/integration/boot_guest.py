@@ -15,6 +15,9 @@ Usage: boot_guest.py BUILD_DIR CASE
            directory gone
   qemukill SIGKILL of the QEMU: qtop-prof ends cleanly and saves
   profkill SIGKILL of qtop-prof: its QEMU dies with it (PR_SET_PDEATHSIG)
+  matrix   --repeat 2 --smp-list 1,2 --until: the matrix report (schema,
+           2 x 2 runs, statistics, speedup/efficiency from the times), the
+           merged folded files, progress lines, nothing left behind
 """
 import json
 import os
@@ -278,7 +281,73 @@ def case_profkill(build, tmp):
         os.rmdir(d)
 
 
-CASES = {"launch": case_launch, "until": case_until, "sigint": case_sigint,
+def case_matrix(build, tmp):
+    """--repeat 2 --smp-list 1,2 --until: 2 configurations x 2 boots."""
+    js = os.path.join(tmp, "matrix.json")
+    r = Run(build, tmp, ["-d", "30", "--hz", "100", "--mark", "boot=qtop-guest: boot",
+                         "--until", "workload running", "--repeat", "2", "--smp-list", "1,2",
+                         "--json", js])
+    rc = r.finish(120)
+    el = time.monotonic() - r.t_start
+    check(rc == 0, "matrix exits 0 (%.1f s)" % el)
+    check(len([l for _, l in r.lines if re.search(r"matrix: boot \d/4 done", l)]) == 4,
+          "a progress line per boot on stderr")
+    left = [x for x in os.listdir(tmp) if x.startswith(("qtop-launch-", "qtop-matrix-"))]
+    check(left == [], "no qtop-launch-*/qtop-matrix-* directory left (%s)" % left)
+    qemus = subprocess.run(["pgrep", "-f", os.path.join(tmp, "qtop-launch-")],
+                           capture_output=True, text=True)
+    check(qemus.stdout.strip() == "", "no QEMU of ours still running")
+    if rc != 0:
+        return
+    rep = json.load(open(js))
+    try:
+        import jsonschema
+        schema = json.load(open(os.path.join(SRC, "doc", "report.schema.json")))
+        try:
+            jsonschema.validate(rep, schema)
+            check(True, "the matrix report validates against doc/report.schema.json")
+        except jsonschema.ValidationError as e:
+            check(False, "schema: %s" % e.message)
+    except ImportError:
+        print("SKIP schema check: python3-jsonschema not installed (scripts/setup.sh)")
+    mx = rep["matrix"]
+    confs = mx["configurations"]
+    check(mx["version"] == 1 and mx["vcpus"] == [1, 2] and mx["baseline_vcpus"] == 1
+          and [c["vcpus"] for c in confs] == [1, 2], "2 configurations: 1 and 2 vCPUs")
+    check(all(len(c["runs"]) == 2 for c in confs), "2 runs each")
+    for c in confs:
+        for run in c["runs"]:
+            mk = run["markers"]
+            check(run["exit_status"] == 0 and 0 < mk.get("boot", -1) < mk.get("until", -1),
+                  "%d vCPUs run %d: marker times positive and ordered %s"
+                  % (c["vcpus"], run["run"], mk))
+        st = c["stats"]["until"]
+        ts = sorted(run["markers"]["until"] for run in c["runs"])
+        mean = sum(ts) / 2
+        sd = abs(ts[1] - ts[0]) / 2 ** 0.5
+        check(st["n"] == 2 and abs(st["mean"] - mean) < 1e-6 and abs(st["median"] - mean) < 1e-6
+              and abs(st["stdev"] - sd) < 1e-6 and st["min"] == ts[0] and st["max"] == ts[1],
+              "%d vCPUs: mean/median/stdev/min/max of until from its runs" % c["vcpus"])
+        check(c["folded"] and os.path.getsize(c["folded"]) > 0,
+              "%d vCPUs: merged folded file %s non-empty" % (c["vcpus"], c["folded"]))
+        n_folded = sum(int(l.rsplit(" ", 1)[1]) for l in open(c["folded"]) if l.strip())
+        check(n_folded == sum(run["samples"] for run in c["runs"]),
+              "%d vCPUs: the folded file holds the samples of both boots (%d)"
+              % (c["vcpus"], n_folded))
+    t1 = confs[0]["stats"]["until"]["mean"]
+    t2 = confs[1]["stats"]["until"]["mean"]
+    sp, ef = confs[1]["stats"]["until"]["speedup"], confs[1]["stats"]["until"]["efficiency"]
+    check(abs(sp - t1 / t2) < 1e-6 and abs(ef - t1 / (2 * t2)) < 1e-6
+          and confs[0]["stats"]["until"]["speedup"] == 1,
+          "speedup T(1)/T(2) = %.3f and efficiency %.3f from the means" % (sp, ef))
+    out = r.out.decode()
+    check("SPEEDUP" in out and len([l for l in out.splitlines() if l.startswith("until")]) == 2,
+          "the text table on stdout:\n" + out)
+    check(os.path.exists(os.path.join(tmp, "matrix-smp1.folded")),
+          "folded files named after --json (matrix-smpN.folded)")
+
+
+CASES = {"launch": case_launch, "matrix": case_matrix, "until": case_until, "sigint": case_sigint,
          "qemukill": case_qemukill, "profkill": case_profkill}
 
 

@@ -1,8 +1,9 @@
 /* tui_driver.c - runs tui_run on a folded file, optionally with a fake live
  * source that keeps adding samples (to test freeze, decay, reset without a
- * guest).  Used by the tmux integration tests.
+ * guest; --fake-log: its samples also go to a sample log with their
+ * times, for the timeline).  Used by the tmux integration tests.
  *
- *   tui_driver [--fake-live] [--theme T] [--themes-dir D] [-o PATH]
+ *   tui_driver [--fake-live [--fake-log]] [--theme T] [--themes-dir D] [-o PATH]
  *              [--view N] [--refresh HZ] FILE.folded
  */
 #include <stdio.h>
@@ -17,6 +18,7 @@
 struct fake {
 	uint64_t samples, calls;
 	double t0;
+	struct samplelog *log;   /* --fake-log, or NULL */
 };
 
 static double now_s(void)
@@ -38,6 +40,10 @@ static long fake_pump(void *ctx, struct profile *p, int budget_ms)
 	};
 	f->calls++;
 	profile_add(p, fr, 3 + (f->calls % 2), (uint32_t)(f->calls % 2), 3);
+	if (f->log)
+		samplelog_add(f->log, fr, 3 + (f->calls % 2), (uint64_t)(now_s() * 1e9),
+			      (uint32_t)(f->calls % 2), f->calls % 2 ? SLOG_MODE_KERNEL
+								: SLOG_MODE_USER, 3);
 	f->samples += 3;
 	return 3;
 }
@@ -75,10 +81,12 @@ int main(int argc, char **argv)
 	struct tui_options o = { .refresh_hz = 4, .decay_halflife_s = 5 };
 	const char *file = NULL;
 	struct tui_output out;
-	int live = 0;
+	int live = 0, fake_log = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--fake-live"))
 			live = 1;
+		else if (!strcmp(argv[i], "--fake-log"))
+			fake_log = 1;
 		else if (!strcmp(argv[i], "--theme") && i + 1 < argc)
 			o.theme = argv[++i];
 		else if (!strcmp(argv[i], "--themes-dir") && i + 1 < argc)
@@ -110,13 +118,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	struct fake fk = { .t0 = now_s() };
+	struct fake fk = { .t0 = now_s(), .log = fake_log ? samplelog_new(0) : NULL };
 	struct stat_ctx sc = { p->samples };
-	struct app_source src_live = { &fk, fake_pump, fake_status, fake_reset, NULL };
+	struct app_source src_live = { &fk, fake_pump, fake_status, fake_reset, fk.log };
 	struct app_source src_file = { &sc, NULL, file_status, NULL, NULL };
 	int rc = tui_run(&o, p, live ? &src_live : &src_file, err, sizeof err);
 	if (rc < 0)
 		fprintf(stderr, "tui_driver: %s\n", err);
 	profile_free(p);
+	samplelog_free(fk.log);
 	return rc < 0 ? 1 : 0;
 }
