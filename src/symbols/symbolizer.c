@@ -8,6 +8,7 @@
 #include "symbolizer.h"
 #include "errmsg.h"
 #include "linux_guest.h"
+#include "progmatch.h"
 #include "symtab.h"
 #include "unwind.h"
 
@@ -69,6 +70,7 @@ struct aspace {
 	char (*cpu_comm)[QP_COMM_BYTES + 1];    /* [64], allocated on first use */
 	char (*cpu_pending)[QP_COMM_BYTES + 1]; /* [64]: a new name seen once */
 	char asname[32];
+	int pm_known;           /* #15: progmatch's decision applied */
 };
 
 struct arena_blk {
@@ -112,6 +114,7 @@ struct symbolizer {
 	int kws;                /* kernel word size, 0 = from samples */
 	struct bin *progs;
 	int nprogs;
+	struct progmatch *pm;   /* #15: address space -> program by pages */
 	struct aspace *as;
 	int nas, capas, lastas;
 	struct pcinfo *cache;
@@ -614,6 +617,7 @@ struct symbolizer *symbolizer_new(const struct symbolizer_config *cfg,
 									   : NULL;
 		scan_dir(s, cfg->sysroot, 0, kr);
 		qsort(s->progs, (size_t)s->nprogs, sizeof *s->progs, prog_cmp);
+		s->pm = progmatch_new(cfg->sysroot, kr);   /* #15 */
 	}
 	s->caphex = 2 * s->fmax + 8;
 	s->hex = calloc((size_t)s->caphex, sizeof *s->hex);
@@ -640,6 +644,7 @@ void symbolizer_free(struct symbolizer *s)
 	for (int i = 0; i < s->nprogs; i++)
 		bin_free(&s->progs[i]);
 	free(s->progs);
+	progmatch_free(s->pm);
 	for (int i = 0; i < s->nas; i++) {
 		free(s->as[i].cpu_comm);
 		free(s->as[i].cpu_pending);
@@ -873,6 +878,56 @@ static void as_match(struct symbolizer *s, struct aspace *a,
 		a->has_comm = 0;        /* the name belonged to the old owner */
 		a->cpu_has = 0;
 	}
+}
+
+/* ---- #15: the program decided by whole pages (progmatch.c) ----
+ * Applies progmatch's decision for the address space; 1 when it settled
+ * the program, 0 to fall back to the code bytes at the pc (no decision, or
+ * these code bytes say the address space changed hands). */
+static int pm_apply(struct symbolizer *s, struct aspace *a,
+		    const struct qp_sample *smp)
+{
+	const char *path;
+	int64_t bias;
+	if (progmatch_lookup(s->pm, a->cr3, &path, &bias) <= 0) {
+		a->pm_known = 0;
+		return 0;
+	}
+	if (!a->pm_known) {
+		int idx = -1;
+		for (int i = 0; i < s->nprogs && idx < 0; i++) {
+			char real[PATH_MAX];
+			if (s->progs[i].path && realpath(s->progs[i].path, real) &&
+			    !strcmp(real, path) && s->progs[i].bias == bias)
+				idx = i;
+		}
+		if (idx < 0)
+			return 0;       /* a PIE program: not symbolized here */
+		if (a->prog >= 0 && a->prog != idx) {
+			a->has_comm = 0;
+			a->cpu_has = 0;
+		}
+		a->prog = idx;
+		a->pm_known = 1;
+	}
+	if ((smp->flags & QP_SF_HAS_CODE) && smp->code_len &&
+	    !bin_code_matches(&s->progs[a->prog], smp->code_addr,
+			      qp_sample_code(smp), smp->code_len)) {
+		progmatch_forget(s->pm, a->cr3);   /* exec'd another program? */
+		a->pm_known = 0;
+		return 0;
+	}
+	return 1;
+}
+
+struct progmatch *symbolizer_progmatch(struct symbolizer *s)
+{
+	return s ? s->pm : NULL;
+}
+
+int symbolizer_match_report(struct symbolizer *s, FILE *f)
+{
+	return s ? progmatch_report(s->pm, f, "qtop-prof: ") : 0;
 }
 
 /* ---- output ---- */
@@ -1310,7 +1365,9 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 				set_cpu_comm(a, smp->cpu, tmp);
 		}
 	}
-	if (smp->flags & QP_SF_HAS_CODE)
+	if (s->pm && pm_apply(s, a, smp))
+		;                       /* #15: settled by whole pages */
+	else if (smp->flags & QP_SF_HAS_CODE)
 		as_match(s, a, smp);
 	struct bin *prog = NULL;
 	if (a->prog >= 0) {
