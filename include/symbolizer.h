@@ -94,6 +94,8 @@ struct symbolizer_stats {
 	uint64_t sp_adjusted;     /* Linux walks whole only with rsp a few words off */
 	uint64_t kernel_samples;  /* kernel-mode samples */
 	uint64_t kernel_unnamed;  /* ... whose pc is in no kernel symbol */
+	uint64_t frameless_leaves; /* #15: user chains continued from the return
+				      address at sp of a frameless leaf */
 };
 /* Each module frames can name ("kernel", each program of the sysroot) with
  * the host ELF file it is symbolized from (not the stripped-symbol-file

@@ -9,6 +9,7 @@
 #include "errmsg.h"
 #include "linux_guest.h"
 #include "progmatch.h"
+#include "frameless.h"
 #include "symtab.h"
 #include "unwind.h"
 
@@ -1197,6 +1198,44 @@ static void walk(struct symbolizer *s, struct bin *b, int ws, int kernel,
 	s->st.fp_steps += res->fp_steps;
 }
 
+/* #15: a user chain that starts in a frameless leaf (a system-call stub
+ * with no frame pointer and no CFI, see frameless.h): the leaf, then the
+ * walk from the return address at sp by CFI or frame pointers.  Returns 0
+ * when the pc is no such leaf (walk as usual). */
+static int walk_frameless(struct symbolizer *s, struct bin *b, int ws,
+			  const struct uw_mem *mem, const struct uw_state *st,
+			  struct uw_frame *out, struct uw_result *res)
+{
+	if (!b || !b->syms || st->pc < 2)
+		return 0;
+	const struct sym *fn = symtab_lookup(b->syms, st->pc);
+	const uint8_t *before = code_at(b, st->pc - 2, 2);
+	const uint8_t *first = fn ? code_at(b, fn->addr, 1) : NULL;
+	int cfi = b->dw ? frameless_cfi_covers(uw_dwfl_module(b->dw), st->pc) : 0;
+	if (!frameless_leaf(st->pc, fn ? fn->addr : 0, first ? first[0] : -1,
+			    before, before ? 2 : 0, cfi))
+		return 0;
+	struct tctx tc = { b, 0, ws, st->pc };
+	struct uw_walk w = { ws, mem, 1, is_text_cb, is_entry_cb, &tc, 0 };
+	struct uw_state caller;
+	int r = frameless_step(&w, st, &caller);
+	if (r < 0)
+		return 0;
+	out[0] = (struct uw_frame){ st->pc, st->sp, st->fp, 1 };
+	if (r == 0) {
+		memset(res, 0, sizeof *res);
+		res->n = 1;
+		res->end = UW_END_OK;
+		return 1;
+	}
+	walk(s, b, ws, 0, mem, 1, &caller, NULL, 0, out + 1, res);
+	if (res->n)
+		out[1].isact = 0;       /* a return address: looked up at pc - 1 */
+	res->n++;
+	s->st.frameless_leaves++;
+	return 1;
+}
+
 /* A chain read running, walked in the copy made after the registers (a,
  * in fa) and in the one made before them (b, in fb); whole: walked to a
  * clean end with every return address vouched for.  The registers fall
@@ -1471,7 +1510,8 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 					       .buf = qp_sample_ustack(smp),
 					       .len = smp->flags & QP_SF_USTACK_FAILED ? 0 :
 						      smp->ustack_len };
-			walk(s, prog, uws, 0, &umem, 1, &us, NULL, 0, s->uf, &ures);
+			if (!walk_frameless(s, prog, uws, &umem, &us, s->uf, &ures))   /* #15 */
+				walk(s, prog, uws, 0, &umem, 1, &us, NULL, 0, s->uf, &ures);
 			if (smp->flags & QP_SF_RUNNING)
 				vouch_walk(s, prog, s->uf, &ures);
 			have_user = 1;
@@ -1492,7 +1532,8 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		uint64_t um = uws == 4 ? 0xffffffffull : ~0ull;
 		struct uw_state us = { r->ip & um, r->gpr[QP_RSP] & um,
 				       r->gpr[QP_RBP] & um };
-		walk(s, prog, uws, 0, &kmem, 1, &us, r->gpr, 0, s->uf, &ures);
+		if (!walk_frameless(s, prog, uws, &kmem, &us, s->uf, &ures))   /* #15 */
+			walk(s, prog, uws, 0, &kmem, 1, &us, r->gpr, 0, s->uf, &ures);
 		if (smp->flags & QP_SF_RUNNING) {
 			int cutu = vouch_walk(s, prog, s->uf, &ures);
 			if (smp->stack0_len) {
@@ -1502,7 +1543,8 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 						     .buf = qp_sample_stack0(smp),
 						     .len = smp->stack0_len };
 				struct uw_result r0;
-				walk(s, prog, uws, 0, &m0, 1, &us, r->gpr, 0, s->kf, &r0);
+				if (!walk_frameless(s, prog, uws, &m0, &us, s->kf, &r0))   /* #15 */
+					walk(s, prog, uws, 0, &m0, 1, &us, r->gpr, 0, s->kf, &r0);
 				int cut0 = vouch_walk(s, prog, s->kf, &r0);
 				reconcile(s, s->uf, &ures, !cutu && ures.end == UW_END_OK,
 					  s->kf, &r0, !cut0 && r0.end == UW_END_OK);
