@@ -10,6 +10,7 @@
 #include "linux_guest.h"
 #include "progmatch.h"
 #include "frameless.h"
+#include "chainroot.h"
 #include "symtab.h"
 #include "unwind.h"
 
@@ -1236,6 +1237,22 @@ static int walk_frameless(struct symbolizer *s, struct bin *b, int ws,
 	return 1;
 }
 
+/* #15: did a walk that failed a step still end at a root (chainroot.h):
+ * its outermost frame (f[n-1]) a program's entry point or a kernel root? */
+static int ends_at_root(const struct bin *b, const struct uw_frame *f, int n,
+			int kernel)
+{
+	if (!b || !b->syms || n <= 0)
+		return 0;
+	uint64_t pc = f[n - 1].isact ? f[n - 1].pc : f[n - 1].pc - 1;
+	const struct sym *fn = symtab_lookup(b->syms, pc);
+	if (!fn)
+		return 0;
+	uint64_t entry = chainroot_elf_entry(b->file, b->filelen);
+	const struct sym *efn = entry ? symtab_lookup(b->syms, entry + (uint64_t)b->bias) : NULL;
+	return chainroot_is_root(fn->name, fn->addr, efn ? efn->addr : 0, kernel);
+}
+
 /* A chain read running, walked in the copy made after the registers (a,
  * in fa) and in the one made before them (b, in fb); whole: walked to a
  * clean end with every return address vouched for.  The registers fall
@@ -1518,10 +1535,14 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 			if (!ures.n) {
 				/* not even the user pc is plausible */
 				truncated = 1;
-			} else if (ures.end != UW_END_OK) {
+			} else if (ures.end != UW_END_OK &&
+				   !(ures.end == UW_END_FAIL &&   /* #15 */
+				     ends_at_root(prog, s->uf, ures.n, 0))) {
 				truncated = 1;
 			}
-		} else if (kres.end != UW_END_OK) {
+		} else if (kres.end != UW_END_OK &&
+			   !(kres.end == UW_END_FAIL && !cut &&   /* #15 */
+			     ends_at_root(kb, s->kf, kres.n, 1))) {
 			truncated = 1;
 		}
 		if (!kres.n)
@@ -1551,7 +1572,9 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 			}
 		}
 		have_user = 1;
-		if (ures.end != UW_END_OK || !ures.n)
+		if ((ures.end != UW_END_OK || !ures.n) &&
+		    !(ures.end == UW_END_FAIL &&   /* #15 */
+		      ends_at_root(prog, s->uf, ures.n, 0)))
 			truncated = 1;
 	}
 
