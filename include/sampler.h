@@ -85,6 +85,10 @@ struct sampler_config {
 	const char *mem_file;     /* DIRECT from QEMU's shared RAM file (--mem file:PATH) */
 	int stop;                 /* enum sampler_stop */
 	int want_code;            /* capture code bytes at user pcs */
+	/* Program matching by whole pages (progmatch.h), or NULL: a new
+	 * address space seen at a user pc is probed from the sampler thread
+	 * (direct memory reads, or a stopped guest) */
+	struct progmatch *progmatch;
 	/* Linux x86_64 guest: kernel stacks are this size and aligned to it
 	 * (THREAD_SIZE, 16384); the user trap frame is the last 5 words of
 	 * the task stack (TSS.sp0 points at the entry trampoline there, so

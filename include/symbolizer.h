@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "profile.h"
 #include "sample.h"
 #include "sampler.h"
@@ -93,6 +94,8 @@ struct symbolizer_stats {
 	uint64_t sp_adjusted;     /* Linux walks whole only with rsp a few words off */
 	uint64_t kernel_samples;  /* kernel-mode samples */
 	uint64_t kernel_unnamed;  /* ... whose pc is in no kernel symbol */
+	uint64_t frameless_leaves; /* #15: user chains continued from the return
+				      address at sp of a frameless leaf */
 };
 /* Each module frames can name ("kernel", each program of the sysroot) with
  * the host ELF file it is symbolized from (not the stripped-symbol-file
@@ -102,5 +105,14 @@ void symbolizer_each_module(const struct symbolizer *s,
 			    void *ctx);
 void symbolizer_get_stats(const struct symbolizer *s,
 			  struct symbolizer_stats *st);
+
+/* #15: program matching by whole pages (progmatch.h), owned by s, or NULL
+ * without a sysroot: hand it to the sampler (sampler_config.progmatch),
+ * which probes new address spaces with it. */
+struct progmatch;
+struct progmatch *symbolizer_progmatch(struct symbolizer *s);
+/* One stderr-style line per address space probed: which program matched
+ * and how sure, or that none did.  Returns the lines written. */
+int symbolizer_match_report(struct symbolizer *s, FILE *f);
 
 #endif

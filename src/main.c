@@ -1509,6 +1509,7 @@ static int run_live(struct options *o)
 			}
 	}
 	o->samp.want_code = symbolizer_wants_code(sym);
+	o->samp.progmatch = symbolizer_progmatch(sym);   /* #15 */
 	if (ring_init(&ring, 1024, sampler_slot_size(&o->samp)) < 0) {
 		fputs("qtop-prof: out of memory\n", stderr);
 		goto out;
@@ -1637,6 +1638,7 @@ static int run_live(struct options *o)
 					"%" PRIu64 " of them whole in the copy made before the "
 					"registers\n",
 					ss.vouched, ss.vouch_cuts, ss.vouch_rescued);
+			symbolizer_match_report(pl.sym, stderr);   /* #15 */
 			if (ss.samples)
 				fprintf(stderr, "qtop-prof: whole chains %.1f %% (%" PRIu64
 					" whole, %" PRIu64 " cut)\n",

@@ -18,6 +18,7 @@
 #include "sampler.h"
 #include "commprog.h"
 #include "memread.h"
+#include "progmatch.h"
 #include "qmp.h"
 #include "regs.h"
 #include "sample.h"
@@ -229,6 +230,32 @@ static int query_cpus(struct sampler *s, char *err, size_t errlen)
 static int cpu_selected(const struct sampler *s, int cpu)
 {
 	return s->cfg.cpu_mask == 0 || (cpu < 64 && (s->cfg.cpu_mask >> cpu) & 1);
+}
+
+/* ---- #15 program matching by pages (progmatch.c): the reads ---- */
+struct pm_rd { struct sampler *s; int cpu; };
+
+static long pm_read(void *ctx, uint64_t addr, void *buf, uint32_t len)
+{
+	struct pm_rd *r = ctx;
+	char err[256];
+	long got = memread_virt(r->s->mr, r->cpu, addr, buf, len, err, sizeof err);
+	return got < 0 ? -1 : got;
+}
+
+/* A new address space at a user pc: read the pages that tell programs
+ * apart, when the reads are sure to be of this address space (direct reads
+ * translate with the sampled CR3; or the guest is stopped). */
+static void pm_hook(struct sampler *s, int cpu, const struct qp_sample *smp,
+		    uint64_t user_ip, uint64_t now)
+{
+	if (!s->cfg.progmatch || (smp->flags & QP_SF_UNSTABLE) ||
+	    (memread_mode(s->mr) != SAMPLER_MEM_DIRECT &&
+	     !(smp->flags & QP_SF_STOPPED)) ||
+	    !progmatch_wants(s->cfg.progmatch, smp->regs.cr3, now))
+		return;
+	struct pm_rd rd = { s, cpu };
+	progmatch_probe(s->cfg.progmatch, smp->regs.cr3, user_ip, now, pm_read, &rd);
 }
 
 static uint64_t load_word(const uint8_t *p, int ws)
@@ -897,6 +924,8 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 				code_dst[cpu] = (uint8_t *)1;   /* filled after the user stack */
 			}
 		}
+		if (user_ip)
+			pm_hook(s, cpu, smp, user_ip, t_regs);   /* #15 */
 	}
 	if (nreq) {
 		rc = followup_reads(s, req, nreq, &followups, err, sizeof err);

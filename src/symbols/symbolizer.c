@@ -8,6 +8,9 @@
 #include "symbolizer.h"
 #include "errmsg.h"
 #include "linux_guest.h"
+#include "progmatch.h"
+#include "frameless.h"
+#include "chainroot.h"
 #include "symtab.h"
 #include "unwind.h"
 
@@ -71,6 +74,7 @@ struct aspace {
 	char (*cpu_comm)[QP_COMM_BYTES + 1];    /* [64], allocated on first use */
 	char (*cpu_pending)[QP_COMM_BYTES + 1]; /* [64]: a new name seen once */
 	char asname[32];
+	int pm_known;           /* #15: progmatch's decision applied */
 };
 
 struct arena_blk {
@@ -114,6 +118,7 @@ struct symbolizer {
 	int kws;                /* kernel word size, 0 = from samples */
 	struct bin *progs;
 	int nprogs;
+	struct progmatch *pm;   /* #15: address space -> program by pages */
 	struct aspace *as;
 	int nas, capas, lastas;
 	struct pcinfo *cache;
@@ -616,6 +621,7 @@ struct symbolizer *symbolizer_new(const struct symbolizer_config *cfg,
 									   : NULL;
 		scan_dir(s, cfg->sysroot, 0, kr);
 		qsort(s->progs, (size_t)s->nprogs, sizeof *s->progs, prog_cmp);
+		s->pm = progmatch_new(cfg->sysroot, kr);   /* #15 */
 	}
 	s->caphex = 2 * s->fmax + 8;
 	s->hex = calloc((size_t)s->caphex, sizeof *s->hex);
@@ -642,6 +648,7 @@ void symbolizer_free(struct symbolizer *s)
 	for (int i = 0; i < s->nprogs; i++)
 		bin_free(&s->progs[i]);
 	free(s->progs);
+	progmatch_free(s->pm);
 	for (int i = 0; i < s->nas; i++) {
 		free(s->as[i].cpu_comm);
 		free(s->as[i].cpu_pending);
@@ -875,6 +882,56 @@ static void as_match(struct symbolizer *s, struct aspace *a,
 		a->has_comm = 0;        /* the name belonged to the old owner */
 		a->cpu_has = 0;
 	}
+}
+
+/* ---- #15: the program decided by whole pages (progmatch.c) ----
+ * Applies progmatch's decision for the address space; 1 when it settled
+ * the program, 0 to fall back to the code bytes at the pc (no decision, or
+ * these code bytes say the address space changed hands). */
+static int pm_apply(struct symbolizer *s, struct aspace *a,
+		    const struct qp_sample *smp)
+{
+	const char *path;
+	int64_t bias;
+	if (progmatch_lookup(s->pm, a->cr3, &path, &bias) <= 0) {
+		a->pm_known = 0;
+		return 0;
+	}
+	if (!a->pm_known) {
+		int idx = -1;
+		for (int i = 0; i < s->nprogs && idx < 0; i++) {
+			char real[PATH_MAX];
+			if (s->progs[i].path && realpath(s->progs[i].path, real) &&
+			    !strcmp(real, path) && s->progs[i].bias == bias)
+				idx = i;
+		}
+		if (idx < 0)
+			return 0;       /* a PIE program: not symbolized here */
+		if (a->prog >= 0 && a->prog != idx) {
+			a->has_comm = 0;
+			a->cpu_has = 0;
+		}
+		a->prog = idx;
+		a->pm_known = 1;
+	}
+	if ((smp->flags & QP_SF_HAS_CODE) && smp->code_len &&
+	    !bin_code_matches(&s->progs[a->prog], smp->code_addr,
+			      qp_sample_code(smp), smp->code_len)) {
+		progmatch_forget(s->pm, a->cr3);   /* exec'd another program? */
+		a->pm_known = 0;
+		return 0;
+	}
+	return 1;
+}
+
+struct progmatch *symbolizer_progmatch(struct symbolizer *s)
+{
+	return s ? s->pm : NULL;
+}
+
+int symbolizer_match_report(struct symbolizer *s, FILE *f)
+{
+	return s ? progmatch_report(s->pm, f, "qtop-prof: ") : 0;
 }
 
 /* ---- output ---- */
@@ -1183,6 +1240,60 @@ static void walk(struct symbolizer *s, struct bin *b, int ws, int kernel,
 	s->st.fp_steps += res->fp_steps;
 }
 
+/* #15: a user chain that starts in a frameless leaf (a system-call stub
+ * with no frame pointer and no CFI, see frameless.h): the leaf, then the
+ * walk from the return address at sp by CFI or frame pointers.  Returns 0
+ * when the pc is no such leaf (walk as usual). */
+static int walk_frameless(struct symbolizer *s, struct bin *b, int ws,
+			  const struct uw_mem *mem, const struct uw_state *st,
+			  struct uw_frame *out, struct uw_result *res)
+{
+	if (!b || !b->syms || st->pc < 2)
+		return 0;
+	const struct sym *fn = symtab_lookup(b->syms, st->pc);
+	const uint8_t *before = code_at(b, st->pc - 2, 2);
+	const uint8_t *first = fn ? code_at(b, fn->addr, 1) : NULL;
+	int cfi = b->dw ? frameless_cfi_covers(uw_dwfl_module(b->dw), st->pc) : 0;
+	if (!frameless_leaf(st->pc, fn ? fn->addr : 0, first ? first[0] : -1,
+			    before, before ? 2 : 0, cfi))
+		return 0;
+	struct tctx tc = { b, 0, ws, st->pc };
+	struct uw_walk w = { ws, mem, 1, is_text_cb, is_entry_cb, &tc, 0 };
+	struct uw_state caller;
+	int r = frameless_step(&w, st, &caller);
+	if (r < 0)
+		return 0;
+	out[0] = (struct uw_frame){ st->pc, st->sp, st->fp, 1 };
+	if (r == 0) {
+		memset(res, 0, sizeof *res);
+		res->n = 1;
+		res->end = UW_END_OK;
+		return 1;
+	}
+	walk(s, b, ws, 0, mem, 1, &caller, NULL, 0, out + 1, res);
+	if (res->n)
+		out[1].isact = 0;       /* a return address: looked up at pc - 1 */
+	res->n++;
+	s->st.frameless_leaves++;
+	return 1;
+}
+
+/* #15: did a walk that failed a step still end at a root (chainroot.h):
+ * its outermost frame (f[n-1]) a program's entry point or a kernel root? */
+static int ends_at_root(const struct bin *b, const struct uw_frame *f, int n,
+			int kernel)
+{
+	if (!b || !b->syms || n <= 0)
+		return 0;
+	uint64_t pc = f[n - 1].isact ? f[n - 1].pc : f[n - 1].pc - 1;
+	const struct sym *fn = symtab_lookup(b->syms, pc);
+	if (!fn)
+		return 0;
+	uint64_t entry = chainroot_elf_entry(b->file, b->filelen);
+	const struct sym *efn = entry ? symtab_lookup(b->syms, entry + (uint64_t)b->bias) : NULL;
+	return chainroot_is_root(fn->name, fn->addr, efn ? efn->addr : 0, kernel);
+}
+
 /* A chain read running, walked in the copy made after the registers (a,
  * in fa) and in the one made before them (b, in fb); whole: walked to a
  * clean end with every return address vouched for.  The registers fall
@@ -1397,7 +1508,9 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 				set_cpu_comm(a, smp->cpu, tmp);
 		}
 	}
-	if (smp->flags & QP_SF_HAS_CODE)
+	if (s->pm && pm_apply(s, a, smp))
+		;                       /* #15: settled by whole pages */
+	else if (smp->flags & QP_SF_HAS_CODE)
 		as_match(s, a, smp);
 	struct bin *prog = NULL;
 	if (a->prog >= 0) {
@@ -1506,17 +1619,22 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 					       .buf = qp_sample_ustack(smp),
 					       .len = smp->flags & QP_SF_USTACK_FAILED ? 0 :
 						      smp->ustack_len };
-			walk(s, prog, uws, 0, &umem, 1, &us, NULL, 0, s->uf, &ures);
+			if (!walk_frameless(s, prog, uws, &umem, &us, s->uf, &ures))   /* #15 */
+				walk(s, prog, uws, 0, &umem, 1, &us, NULL, 0, s->uf, &ures);
 			if (smp->flags & QP_SF_RUNNING)
 				vouch_walk(s, prog, s->uf, &ures);
 			have_user = 1;
 			if (!ures.n) {
 				/* not even the user pc is plausible */
 				truncated = 1;
-			} else if (ures.end != UW_END_OK) {
+			} else if (ures.end != UW_END_OK &&
+				   !(ures.end == UW_END_FAIL &&   /* #15 */
+				     ends_at_root(prog, s->uf, ures.n, 0))) {
 				truncated = 1;
 			}
-		} else if (kres.end != UW_END_OK) {
+		} else if (kres.end != UW_END_OK &&
+			   !(kres.end == UW_END_FAIL && !cut &&   /* #15 */
+			     ends_at_root(kb, s->kf, kres.n, 1))) {
 			truncated = 1;
 		}
 		if (!kres.n)
@@ -1527,7 +1645,8 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		uint64_t um = uws == 4 ? 0xffffffffull : ~0ull;
 		struct uw_state us = { r->ip & um, r->gpr[QP_RSP] & um,
 				       r->gpr[QP_RBP] & um };
-		walk(s, prog, uws, 0, &kmem, 1, &us, r->gpr, 0, s->uf, &ures);
+		if (!walk_frameless(s, prog, uws, &kmem, &us, s->uf, &ures))   /* #15 */
+			walk(s, prog, uws, 0, &kmem, 1, &us, r->gpr, 0, s->uf, &ures);
 		if (smp->flags & QP_SF_RUNNING) {
 			int cutu = vouch_walk(s, prog, s->uf, &ures);
 			if (smp->stack0_len) {
@@ -1537,14 +1656,17 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 						     .buf = qp_sample_stack0(smp),
 						     .len = smp->stack0_len };
 				struct uw_result r0;
-				walk(s, prog, uws, 0, &m0, 1, &us, r->gpr, 0, s->kf, &r0);
+				if (!walk_frameless(s, prog, uws, &m0, &us, s->kf, &r0))   /* #15 */
+					walk(s, prog, uws, 0, &m0, 1, &us, r->gpr, 0, s->kf, &r0);
 				int cut0 = vouch_walk(s, prog, s->kf, &r0);
 				reconcile(s, s->uf, &ures, !cutu && ures.end == UW_END_OK,
 					  s->kf, &r0, !cut0 && r0.end == UW_END_OK);
 			}
 		}
 		have_user = 1;
-		if (ures.end != UW_END_OK || !ures.n)
+		if ((ures.end != UW_END_OK || !ures.n) &&
+		    !(ures.end == UW_END_FAIL &&   /* #15 */
+		      ends_at_root(prog, s->uf, ures.n, 0)))
 			truncated = 1;
 	}
 

@@ -116,14 +116,18 @@ def main():
     progs = {t: Symbols(os.path.join(a.build, truth['sysroot'], v['program']))
              for t, v in truth['tasks'].items() if v['program']}
     cfi_only = set(truth['cfi_required'])
+    frameless = set(truth.get('frameless', ()))
     cpus = [c['cpu'] for c in truth['cpus'] if c['smp_min'] <= a.smp]
     expected = collections.defaultdict(dict)   # cpu -> leaf -> (task, chain)
     for ch in truth['chains']:
         # A function without a frame pointer leaves rbp as its caller set
         # it, so a frame-pointer walk still sees it (through the return
         # address its callee pushed) but loses its CALLER's frame.
+        # A frameless stub (truth "frameless", entered from the trap
+        # frame) loses its caller the same way.
         fns = [f['fn'] for f in ch['frames']]
-        lost = {i - 1 for i, fn in enumerate(fns) if fn in cfi_only and i > 0}
+        lost = {i - 1 for i, fn in enumerate(fns)
+                if (fn in cfi_only or fn in frameless) and i > 0}
         fr = [(f['fn'], f['mode']) for i, f in enumerate(ch['frames']) if i not in lost]
         expected[ch['cpu']][fr[-1][0]] = (ch['task'], fr)
     ctvar = {0: truth['current_task']}

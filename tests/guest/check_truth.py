@@ -4,8 +4,12 @@ booting anything: shares and chain weights add up, every chain function
 exists in the right ELF, cfi_required functions really have no frame pointer
 but do have CFI, every other chain function does set up a frame pointer,
 the sysroot holds the kernel and the programs at user_load_addr, the
-programs' code differs in every 64-byte window at a shared address (what a
-profiler matches address spaces by), and the current-task symbols exist.  Catches a renamed function or a changed flag
+shared library (shared_text) is byte-identical at the same addresses in
+every program and fills their first text page (a matcher that compares the
+first page, or the code at a pc in the library, cannot tell them apart),
+the programs' own code differs in every 64-byte window at a shared address,
+frameless stubs neither touch the frame pointer nor have CFI, and the
+current-task symbols exist.  Catches a renamed function or a changed flag
 before the slow tests do.
 
     check_truth.py --build BUILD --arch x86_64
@@ -134,6 +138,7 @@ def main():
 
     # chain functions: in the right ELF, frame pointer unless CFI-only
     cfi_only = set(truth['cfi_required'])
+    frameless = set(truth.get('frameless', ()))
     stubs = set(truth.get('entry_stubs', ('syscall_entry', 'irq0_entry')))
     checked = set()
     for ch in truth['chains']:
@@ -155,7 +160,14 @@ def main():
             ins = first_insns(elf[owner], f['fn'])
             has_fp = (len(ins) == 2 and ins[0] == 'push %' + bp and
                       ins[1] == 'mov %%%s,%%%s' % (sp, bp))
-            if f['fn'] in cfi_only:
+            if f['fn'] in frameless:
+                # the return address at the user sp is the only way out
+                need(not any(bp in i for i in first_insns(elf[owner], f['fn'], 12)),
+                     '%s touches %s (must be a frameless stub)' % (f['fn'], bp))
+                pc = s.addr[f['fn']]
+                need(not any(lo <= pc < hi for lo, hi in fde_ranges(elf[owner])),
+                     'CFI (FDE) covers the frameless stub %s' % f['fn'])
+            elif f['fn'] in cfi_only:
                 need(not any(bp in i for i in first_insns(elf[owner], f['fn'], 8)),
                      '%s touches %s (must be built without frame pointer)' % (f['fn'], bp))
                 need(f.get('cfi'), 'chain frame %s lacks "cfi": true' % f['fn'])
@@ -170,15 +182,35 @@ def main():
             need(any(lo <= pc < hi for lo, hi in ranges), 'no CFI (FDE) covers %s' % fn)
         else:
             need(False, '%s not in the kernel' % fn)
-    # Programs share addresses; a profiler tells them apart by the code bytes
-    # at the user pc (QP_CODE_BYTES = 64 in include/sample.h): no 64-byte
-    # window at any function address of one program may equal the other's.
+    # Programs share addresses.  The shared library: same bytes at the same
+    # addresses in every program, and its page(s) -- the first text page --
+    # identical as a whole: only the programs' own code tells them apart.
     images = {task: load_segments(elf[task]) for task in progs}
     tasks = sorted(progs)
+    shared = set(truth.get('shared_text', ()))
+    for fn in sorted(shared):
+        where = {syms[t].addr.get(fn) for t in tasks}
+        need(len(where) == 1 and None not in where,
+             'shared %s not at one address in every program: %s' % (fn, where))
+        if len(where) == 1 and None not in where:
+            pc = where.pop()
+            page = pc & ~0xfff
+            pages = {read_at(images[t], page, 4096) for t in tasks}
+            need(len(pages) == 1 and None not in pages,
+                 'the page %#x of shared %s differs between programs' % (page, fn))
+    if shared:
+        first_text = min(min(a0 for a0, _, _ in syms[t].funcs) for t in tasks)
+        need(any(syms[tasks[0]].addr[fn] & ~0xfff == first_text & ~0xfff
+                 for fn in shared if fn in syms[tasks[0]].addr),
+             'the shared library is not on the first text page %#x' % first_text)
+    # Their own code: no 64-byte window at any function address of one
+    # program may equal the other's (QP_CODE_BYTES = 64 in include/sample.h).
     for i, t1 in enumerate(tasks):
         for t2 in tasks[i + 1:]:
             same = 0
-            for a0, size, _ in syms[t1].funcs:
+            for a0, size, fname in syms[t1].funcs:
+                if fname in shared:
+                    continue
                 for pc in range(a0, a0 + max(size, 1)):
                     w1, w2 = read_at(images[t1], pc, 64), read_at(images[t2], pc, 64)
                     if w1 is not None and w1 == w2:

@@ -2,10 +2,13 @@
 """Real-OS features on the test guest (issue 15), qtop-prof --batch:
   1. one --comm expression for every vCPU, xv6-style: 'cpus[$cpu].proc->name'
      names the right task on >= 95 % of the samples (task by leaf, truth.json);
-  2. the programs: every user leaf of truth.json is named (its address space
-     was matched to the right ELF: alpha_hot only exists in alpha);
+  2. the programs: the page matcher reports every address space matched,
+     one per program, all its distinguishing pages equal (alpha and beta
+     share their first text page); every user leaf of truth.json is named
+     (alpha_hot only exists in alpha);
   3. syscall samples (k_spin_inner) carry the whole user->kernel chain on
-     >= 90 %;
+     >= 90 % (sys_spin is a frameless stub: beta_loop comes from the return
+     address at the user sp);
   4. '[truncated]' on <= 5 % of the samples whose chain is complete.
 Usage: realos_guest.py BUILD_DIR ARCH SMP [qtop-prof options...]
 """
@@ -50,6 +53,16 @@ def main():
         check(p.returncode == 0, "qtop-prof --batch exits 0")
         if p.returncode != 0:
             return
+        # the page matcher's report: every address space that ran user
+        # code matched to its program, each program once, none unmatched
+        import re
+        rep = re.findall(r"qtop-prof: as-([0-9a-f]+): (\S+) \((\d+)/(\d+) distinguishing pages",
+                         p.stderr)
+        none = [l for l in p.stderr.splitlines() if re.match(r"qtop-prof: as-[0-9a-f]+: (matched no|not decided)", l)]
+        want = sorted({v["program"] for v in t["tasks"].values() if v["program"]})
+        got = sorted(name for _, name, _, _ in rep)
+        check(got == want and not none and all(int(k) == int(n) and int(n) > 0 for _, _, k, n in rep),
+              f"address spaces matched by pages: {rep} (want {want}, unmatched {none})")
         stacks = []
         with open(folded) as f:
             for line in f:

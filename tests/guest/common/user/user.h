@@ -15,6 +15,7 @@ static inline __attribute__((always_inline)) long qg_syscall(long nr, long arg)
 	return ret;
 }
 
+/* ulib.c: frameless asm stubs (no frame pointer, no CFI) */
 long sys_spin(long n);
 void sys_yield(void);
 int main(void);
