@@ -18,9 +18,12 @@ the same with the monitor for memory (--mem hmp: the old engine), --stop,
 the default at 1 kHz and at the top rate, and the prior technique
 (bench/baseline_sampler: stop, info registers, one x/1gx per stack word).
 
-    python3 bench/bench_linux.py BUILD_DIR [--seconds S] [--json FILE]
+Observer shift: the default mode at 10 Hz over a long window and at the
+top rate, each function's self share compared (|difference| against the
+two runs' combined sampling error, 2 sigma).
 
-(the system QEMU; QTOP_QEMU=10.0 is not wired in here yet)
+    python3 bench/bench_linux.py BUILD_DIR [--seconds S] [--qemu 7.2|10.0]
+                                 [--shift-seconds S] [--json FILE]
 """
 import argparse
 import json
@@ -62,6 +65,36 @@ def classify(folded):
         if ENTRY_RE.match(kf[0]):
             whole += n
     return kern, whole, user, trunc
+
+
+def self_shares(folded):
+    """{leaf function: share of samples}, idle leaves included."""
+    c, tot = {}, 0
+    for line in open(folded):
+        stack, n = line.rstrip('\n').rsplit(' ', 1)
+        n = int(n)
+        leaf = stack.split(';')[-1]
+        c[leaf] = c.get(leaf, 0) + n
+        tot += n
+    return {k: v / tot for k, v in c.items()} if tot else {}, tot
+
+
+def observer_shift(slow, fast):
+    """Functions with >= 2 % self share in either run: their shares at the
+    slow and the fast rate, the difference in pp, and 2 sigma of the
+    difference from sampling alone."""
+    a, na = self_shares(slow)
+    b, nb = self_shares(fast)
+    rows = []
+    for f in set(a) | set(b):
+        pa, pb = a.get(f, 0.0), b.get(f, 0.0)
+        if max(pa, pb) < 0.02:
+            continue
+        p = (pa * na + pb * nb) / (na + nb)
+        sig2 = 2 * (p * (1 - p) * (1.0 / na + 1.0 / nb)) ** 0.5 if na and nb else 0
+        rows.append((f, pa, pb, 100 * (pb - pa), 100 * sig2))
+    rows.sort(key=lambda r: -abs(r[3]))
+    return rows, na, nb
 
 
 def qemu_other_cpu(snap0, snap1):
@@ -133,12 +166,15 @@ def main():
     ap.add_argument('build')
     ap.add_argument('--seconds', type=float, default=8.0)
     ap.add_argument('--json')
+    ap.add_argument('--qemu', default=None, help='7.2 (system) or 10.0 (tests/lib/qemus.py)')
+    ap.add_argument('--shift-seconds', type=float, default=60.0,
+                    help='the 10 Hz window of the observer-shift pair')
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     qtop = os.path.join(build, 'src', 'qtop-prof')
     base = os.path.join(build, 'bench', 'baseline_sampler')
     D = a.seconds
-    with LinuxGuest(smp=2, kaslr=True) as g, tempfile.TemporaryDirectory() as d:
+    with LinuxGuest(smp=2, kaslr=True, qemu=a.qemu) as g, tempfile.TemporaryDirectory() as d:
         sysroot = os.path.join(d, 'sysroot')
         os.mkdir(sysroot)
         os.symlink(g.paths['busybox'], os.path.join(sysroot, 'busybox'))
@@ -155,14 +191,16 @@ def main():
             ('default top rate', [qtop] + common + ['--hz', '0'], 0),
             ('baseline top rate', [base, '--qmp', g.qmp_path, '--duration', str(D),
                                    '-o', '@OUT@'], 0),
+            ('default 10Hz (observer shift)', [qtop] + [c if c != str(D) else str(a.shift_seconds)
+                                                        for c in common] + ['--hz', '10'], 10),
         ]
         res = []
         print('Linux 6.1 guest, 2 vCPUs, TCG, %s; %.0f s windows' % (
-            subprocess.run(['qemu-system-x86_64', '--version'], capture_output=True,
-                           text=True).stdout.splitlines()[0], D), flush=True)
+            g.qemu.version(), D), flush=True)
         for name, cmd, hz in cfgs:
+            secs_cfg = a.shift_seconds if hz == 10 else D
             before, _ = idle_window(g, D / 2)
-            r = run_cfg(g, name, cmd, D, d)
+            r = run_cfg(g, name, cmd, secs_cfg, d)
             after, _ = idle_window(g, D / 2)
             r['alive_without'] = (before + after) / 2
             r['hz'] = hz
@@ -181,6 +219,21 @@ def main():
                   flush=True)
             if r['rc']:
                 print('   rc=%d: %s' % (r['rc'], ' | '.join(r['stderr_tail'])))
+        slow = os.path.join(d, 'default_10Hz_(observer_shift).folded')
+        fast = os.path.join(d, 'default_top_rate.folded')
+        if os.path.exists(slow) and os.path.exists(fast):
+            rows, na, nb = observer_shift(slow, fast)
+            print('observer shift, self share at 10 Hz (%d samples) vs top rate (%d samples):'
+                  % (na, nb))
+            for f, pa, pb, dpp, sig in rows[:12]:
+                print('   %-40s %5.1f %% -> %5.1f %%  %+5.1f pp  (2 sigma %.1f pp)'
+                      % (f, 100 * pa, 100 * pb, dpp, sig))
+            if rows:
+                worst = max(rows, key=lambda r: abs(r[3]) - r[4])
+                print('   largest shift beyond sampling error: %s %+.1f pp (2 sigma %.1f)'
+                      % (worst[0], worst[3], worst[4]))
+            res.append({'observer_shift': [dict(zip(('fn', 'slow', 'fast', 'pp', 'sigma2_pp'), r))
+                                           for r in rows], 'slow_n': na, 'fast_n': nb})
         if a.json:
             with open(a.json, 'w') as f:
                 json.dump(res, f, indent=1)
