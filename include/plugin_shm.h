@@ -26,7 +26,7 @@
 #include "sample.h"
 
 #define QPS_MAGIC        "QTOPPLG\0"
-#define QPS_VERSION      1u
+#define QPS_VERSION      2u
 #define QPS_MAX_CPUS     64
 #define QPS_CLIENT_TIMEOUT_MS 1000
 #define QPS_NAME_PREFIX  "qtop-plugin-"      /* + QEMU's pid, in /dev/shm */
@@ -63,6 +63,8 @@ struct qps_cpu {
 						    pending (vCPU thread not running) */
 	_Atomic uint64_t idle_arms;              /* arms skipped: the vCPU was halted */
 	_Atomic uint64_t late;                   /* served too late: dropped */
+	_Atomic uint64_t irq_stack2;             /* records on a Linux IRQ stack that
+						    carry the task stack behind it */
 };
 
 /* Late records are dropped: an arm served more than late_ns after it was

@@ -346,9 +346,11 @@ static void *engine_main(void *arg)
 			while (n++ < 256 && (s = shmring_peek(r))) {
 				/* Untrusted sizes: a record must fit its slot and ours. */
 				size_t sz = sizeof *s + (size_t)s->stack_len + s->ustack_len +
-					    s->code_len + s->comm_len;
+					    s->code_len + s->comm_len + s->stack2_len;
 				if (s->stack_len > r->slot_size || s->ustack_len > r->slot_size ||
 				    s->code_len > QP_CODE_BYTES || s->comm_len > QP_COMM_BYTES ||
+				    s->stack0_len || s->stack2_len > r->slot_size ||
+				    (s->stack2_len && !e->cfg.linux_kstack) ||
 				    sz > r->slot_size || sz > e->ring->slot_size) {
 					atomic_fetch_add(&e->st.errors, 1);
 					shmring_release(r);
@@ -467,7 +469,7 @@ const char *plugin_engine_last_error(struct plugin_engine *e)
 void plugin_engine_summary(struct plugin_engine *e, char *buf, size_t len)
 {
 	struct qps_ctl *c = e->ctl;
-	uint64_t arms = 0, recs = 0, lost = 0, rf = 0, merged = 0, idle = 0, late = 0;
+	uint64_t arms = 0, recs = 0, lost = 0, rf = 0, merged = 0, idle = 0, late = 0, s2 = 0;
 
 	for (uint32_t i = 0; i < c->ncpus; i++) {
 		struct shmring *r = (struct shmring *)((uint8_t *)c + c->ring_off +
@@ -478,11 +480,13 @@ void plugin_engine_summary(struct plugin_engine *e, char *buf, size_t len)
 		merged += atomic_load(&c->cpu[i].merged);
 		idle += atomic_load(&c->cpu[i].idle_arms);
 		late += atomic_load(&c->cpu[i].late);
+		s2 += atomic_load(&c->cpu[i].irq_stack2);
 		lost += shmring_dropped(r);
 	}
 	snprintf(buf, len, "plugin (since QEMU started): %" PRIu64 " arms, %" PRIu64
 		 " records, %" PRIu64 " served late + %" PRIu64 " merged (vCPU thread not "
 		 "running: not sampled), %" PRIu64 " while halted, %" PRIu64 " lost in "
-		 "QEMU's rings (qtop-prof behind), %" PRIu64 " register reads failed",
-		 arms, recs, late, merged, idle, lost, rf);
+		 "QEMU's rings (qtop-prof behind), %" PRIu64 " register reads failed, "
+		 "%" PRIu64 " on an IRQ stack with the task stack behind it",
+		 arms, recs, late, merged, idle, lost, rf, s2);
 }
