@@ -706,6 +706,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
 	struct qps_ctl *c = P.ctl;
 	c->version = QPS_VERSION;
 	c->ctl_bytes = sizeof *c;
+	qps_build_id(c->build);
 	c->total_bytes = total;
 	c->qemu_pid = (int32_t)getpid();
 	c->qemu_start = proc_starttime(getpid());
