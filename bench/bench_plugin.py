@@ -1,71 +1,475 @@
 #!/usr/bin/env python3
-"""Exact mode: rate qtop-plugin.so holds inside QEMU 10.0 and what it loses.
+"""Exact mode (issue #20): every target of qtop-plugin.so in ONE run, QEMU 10.0.
 
-    python3 bench/bench_plugin.py BUILD_DIR [SECONDS] [SMP]
+    python3 bench/bench_plugin.py BUILD_DIR [--window S] [--reads N] [--no-linux]
 
-Boots the test guest (x86_64, TCG) under QEMU 10.0 with the plugin, runs
-qtop-prof --batch --engine plugin for SECONDS (default 8) at 1 kHz and at
-10 kHz per vCPU, and prints one line per rate: achieved samples/s per vCPU,
-arms, records, arms served late or merged (vCPU thread not running, not
-sampled), lost in QEMU's rings (qtop-prof behind), ring drops here, and the
-CPU QEMU's process used (cores) during the run.
+One run, ~4-6 minutes; every comparison is made inside this run (ratios
+of adjacent windows), never against numbers from another run.
+
+Test guest (x86_64, TCG, 2 vCPUs; three QEMUs booted side by side: with
+qtop-plugin.so, without any plugin, with bench/callret-plugin.so; only
+the one measured runs, the others are paused with QMP stop):
+  (a) leaf shares of vCPU 0 from the plugin at 1 kHz, against N (default
+      10,000) paused reads (stop, info registers, cont) of the same QEMU
+      and guest (target +-1.5 pp), and against the guest's instruction-
+      count split in truth.json (target +-2.5 pp);
+  (b) whole chains: the truth chains complete root to leaf;
+  (c) guest slowdown: work rate (the guest's rounds per host second, from
+      its serial progress lines) and vCPU alive share ((run + run-queue
+      wait) / wall of the vCPU threads, /proc/PID/task/TID/schedstat),
+      with the profiler against the mean of the windows just before and
+      after without it, at 1 kHz and 10 kHz per vCPU; the plugin loaded
+      but idle (no qtop-prof) against no plugin (the paused-sibling
+      QEMUs, alternating windows);
+  (d) achieved rate against asked at 1 kHz and 10 kHz, samples lost
+      (QEMU's rings, qtop-prof's ring), arms not served;
+  (e) the QMP engine (qtop-prof's default mode) at 1 kHz beside it: the
+      same leaf, chain, slowdown and rate figures;
+  (f) the instrumenting approach of other TCG-plugin profilers (a callback
+      on every call and ret, bench/callret_plugin.c) against no plugin.
+Linux guest (Debian 6.1, 2 vCPUs, busybox dd|sha256sum workload):
+  (b) whole kernel chains (outermost kernel frame an entry point, as
+      bench/bench_linux.py) with the plugin and with the QMP engine.
 """
+import argparse
+import bisect
+import collections
 import os
+import random
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "lib"))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "linux"))
+import qemus  # noqa: E402
 from guest import Guest  # noqa: E402
+from qmp import QMP, parse_registers  # noqa: E402
+from bench_sampling import CpuSnap, Progress  # noqa: E402
 
-Q10 = os.environ.get("QTOP_QEMU10_DIR", os.path.expanduser("~/.cache/qtop-prof/qemu-10.0"))
+
+def log(*a):
+    print(*a, flush=True)
 
 
-def cpu_ticks(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        v = f.read().rsplit(")", 1)[1].split()
-    return int(v[11]) + int(v[12])
+def strip(fr):
+    return fr[:-4] if fr.endswith("_[k]") else fr
+
+
+class Symbols:
+    def __init__(self, path):
+        out = subprocess.run(["nm", "-S", "-n", "--defined-only", path], check=True,
+                             capture_output=True, text=True).stdout
+        fs = []
+        for line in out.splitlines():
+            f = line.split()
+            if len(f) == 4 and f[2] in "TtWw":
+                fs.append((int(f[0], 16), int(f[1], 16), f[3]))
+        fs.sort()
+        self.starts = [x[0] for x in fs]
+        self.fs = fs
+
+    def lookup(self, pc):
+        i = bisect.bisect_right(self.starts, pc) - 1
+        if i < 0:
+            return None
+        a, size, name = self.fs[i]
+        return name if not size or pc < a + size else None
+
+
+def qmp_do(g, fn):
+    with QMP(g.qmp_path) as q:
+        return fn(q)
+
+
+def pause(g):
+    qmp_do(g, lambda q: q.execute("stop"))
+
+
+def resume(g):
+    qmp_do(g, lambda q: q.execute("cont"))
+
+
+def work_at(lines, t):
+    """The guest's rounds (both vCPUs) at host time t, interpolated between
+    the progress lines around it; None without a line on each side."""
+    ts = [x[0] for x in lines]
+    i = bisect.bisect_right(ts, t)
+    if i == 0 or i >= len(lines):
+        return None
+    (ta, ra, aa), (tb, rb, ab) = lines[i - 1], lines[i]
+    f = (t - ta) / (tb - ta) if tb > ta else 0.0
+    return (ra + aa) + f * ((rb + ab) - (ra + aa))
+
+
+class Win:
+    """One measured window of a test guest: work rate and alive share
+    (work is filled in by finish(), once the line after the window came)."""
+
+    def __init__(self, g, prog):
+        self.g, self.prog = g, prog
+
+    def begin(self):
+        self.s0 = CpuSnap(self.g.pid)
+        self.t0 = time.monotonic()
+
+    def end(self):
+        s1 = CpuSnap(self.g.pid)
+        self.t1 = time.monotonic()
+        wall, vcpu, other = self.s0.delta(s1)
+        self.alive = self.s0.runnable_share(wall)
+        self.vcpu_cores = sum(vcpu.values()) / wall
+        self.other_cpu = other / wall
+        return self
+
+    def finish(self):
+        a = work_at(self.prog.lines, self.t0)
+        b = work_at(self.prog.lines, self.t1)
+        dt = self.t1 - self.t0
+        self.work = (b - a) / dt if a is not None and b is not None else float("nan")
+        # per CPU-second of the vCPU threads: what instrumentation costs
+        # per guest instruction, whatever share of the host they got
+        self.work_cpu = self.work / self.vcpu_cores if self.vcpu_cores else float("nan")
+        return self
+
+
+def idle_window(g, prog, secs):
+    w = Win(g, prog)
+    w.begin()
+    time.sleep(secs)
+    return w.end()
+
+
+def profiled_window(g, prog, cmd, secs, settle=1.5):
+    """qtop-prof runs for settle + secs + 0.5; the window is the middle."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(settle)
+    w = Win(g, prog)
+    w.begin()
+    time.sleep(secs)
+    w.end()
+    out, err = p.communicate(timeout=secs + 120)
+    w.rc, w.out, w.err = p.returncode, out, err
+    return w
+
+
+def parse_run(err):
+    r = {}
+    m = re.search(r"(\d+) samples in ([\d.]+) s \(([\d.]+)/s\), (\d+) dropped", err)
+    if m:
+        r.update(samples=int(m.group(1)), secs=float(m.group(2)), dropped=int(m.group(4)))
+    m = re.search(r"([\d.]+) Hz asked, ([\d.]+)/s per vCPU", err)
+    if m:
+        r["per_vcpu"] = float(m.group(2))
+    m = re.search(r"(\d+) arms, (\d+) records, (\d+) served late \+ (\d+) merged.*?"
+                  r"(\d+) while halted, (\d+) lost", err)
+    if m:
+        r.update(arms=int(m.group(1)), records=int(m.group(2)), late=int(m.group(3)),
+                 merged=int(m.group(4)), lost=int(m.group(6)))
+    return r
+
+
+def folded(path):
+    out = []
+    if os.path.exists(path):
+        for line in open(path):
+            line = line.rstrip("\n")
+            if line:
+                fr, _, n = line.rpartition(" ")
+                out.append((fr.split(";"), int(n)))
+    return out
+
+
+def leaf_shares(stacks, leaves):
+    got = collections.Counter()
+    for fr, n in stacks:
+        lf = strip(fr[-1])
+        if lf in leaves:
+            got[lf] += n
+    tot = sum(got.values())
+    return {lf: 100.0 * got[lf] / tot if tot else 0.0 for lf in leaves}, tot
+
+
+def chains_whole(stacks, truth):
+    n_leaf = n_full = 0
+    for ch in truth["chains"]:
+        if ch["cpu"] >= 2:
+            continue
+        names = [f["fn"] for f in ch["frames"]]
+        for fr, n in stacks:
+            if strip(fr[-1]) != names[-1]:
+                continue
+            n_leaf += n
+            if [strip(x) for x in fr[1:]] == names and fr[0] == ch["task"]:
+                n_full += n
+    return 100.0 * n_full / n_leaf if n_leaf else 0.0, n_leaf
+
+
+def paused_reads(g, n, ksyms, usyms):
+    """n x (stop, info registers of vCPU 0, cont) on g: leaf names.  User
+    pcs are told apart by CR3 (alpha and beta share 0x400000): beta's CR3
+    is the one its kernel leaf k_spin_inner runs in."""
+    raw = []
+    prev = None
+    dup = 0
+    rng = random.Random(1)
+    t0 = time.monotonic()
+    with QMP(g.qmp_path) as q:
+        while len(raw) < n:
+            q.execute("stop")
+            try:
+                text = q.hmp("info registers", cpu=0)
+            finally:
+                q.execute("cont")
+            # the vCPU thread may not have run since the last read (the
+            # host is loaded): the same registers again measure the host,
+            # not the guest (tests/guest/check_split.py does the same)
+            if text == prev:
+                dup += 1
+            else:
+                r = parse_registers(text)
+                raw.append((r.get("PC", 0), r.get("CR3", 0), r.get("CPL", 0)))
+            prev = text
+            time.sleep(rng.uniform(0, 0.002))
+    dt = time.monotonic() - t0
+    kname = [(ksyms.lookup(pc) if cpl == 0 else None) for pc, _, cpl in raw]
+    beta_cr3 = collections.Counter(cr3 for (pc, cr3, cpl), k in zip(raw, kname)
+                                   if k == "k_spin_inner").most_common(1)
+    beta_cr3 = beta_cr3[0][0] if beta_cr3 else None
+    names = []
+    for (pc, cr3, cpl), k in zip(raw, kname):
+        if cpl == 0:
+            names.append(k)
+        else:
+            names.append(usyms["beta" if cr3 == beta_cr3 else "alpha"].lookup(pc))
+    return names, dt, dup
+
+
+def pm(x):
+    return "%+.1f" % x
 
 
 def main():
-    build = sys.argv[1]
-    secs = float(sys.argv[2]) if len(sys.argv) > 2 else 8.0
-    smp = int(sys.argv[3]) if len(sys.argv) > 3 else 1
-    b = os.path.join(Q10, "usr", "bin", "qemu-system-x86_64")
-    if not os.access(b, os.X_OK):
-        print("SKIP: no QEMU 10.0 at %s" % b)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("--window", type=float, default=6.0)
+    ap.add_argument("--reads", type=int, default=10000)
+    ap.add_argument("--no-linux", action="store_true")
+    a = ap.parse_args()
+    build = os.path.abspath(a.build)
+    W = a.window
+    try:
+        Q = qemus.resolve("10.0", "qemu-system-x86_64")
+    except qemus.Unavailable as ex:
+        log("SKIP: %s" % ex)
         return 77
-    argv = [b, "-L", os.path.join(Q10, "usr", "share", "qemu"), "-L", os.path.join(Q10, "usr", "share", "seabios")]
-    env = dict(os.environ, QEMU_MODULE_DIR=os.path.join(Q10, "usr", "lib", "x86_64-linux-gnu", "qemu"))
     qtop = os.path.join(build, "src", "qtop-prof")
-    with Guest(build, arch="x86_64", smp=smp, qemu_argv=argv, env=env,
-               extra_args=["-plugin", os.path.join(build, "plugin", "qtop-plugin.so")]) as g:
-        hz_ = os.sysconf("SC_CLK_TCK")
-        prev = [0] * 6     # the plugin's counters run from QEMU's start
-        for hz in (1000, 10000):
-            c0, t0 = cpu_ticks(g.pid), time.time()
-            p = subprocess.run([qtop, "--qmp", g.qmp_path, "--batch", "--engine", "plugin",
-                                "--hz", str(hz), "--duration", str(secs),
-                                "--kernel", g.path(g.truth["kernel"]), "--top", "0"],
-                               capture_output=True, text=True, timeout=secs + 120)
-            cores = (cpu_ticks(g.pid) - c0) / hz_ / (time.time() - t0)
-            err = p.stderr
-            m = re.search(r"(\d+) samples in ([\d.]+) s \(([\d.]+)/s\), (\d+) dropped", err)
-            s = re.search(r"(\d+) arms, (\d+) records, (\d+) served late \+ (\d+) merged.*?(\d+) while halted, (\d+) lost", err)
-            if p.returncode != 0 or not m or not s:
-                print("bench_plugin: run at %d Hz failed:\n%s" % (hz, err))
-                return 1
-            cur = [int(s.group(i)) for i in range(1, 7)]
-            d = [a - b for a, b in zip(cur, prev)]
-            prev = cur
-            print("bench_plugin: QEMU 10.0 TCG, test guest x86_64 smp%d, asked %5d Hz/vCPU: "
-                  "achieved %7.1f /s per vCPU, %s samples in %s s; arms %s, records %s, "
-                  "late %s + merged %s (vCPU thread not running), lost in QEMU's rings %s, "
-                  "dropped here %s; QEMU used %.2f cores"
-                  % (smp, hz, float(m.group(3)) / smp, m.group(1), m.group(2), d[0],
-                     d[1], d[2], d[3], d[5], m.group(4), cores), flush=True)
+    so = os.path.join(build, "plugin", "qtop-plugin.so")
+    cr = os.path.join(build, "bench", "callret-plugin.so")
+    t_start = time.monotonic()
+    log("bench_plugin: %s; host load %s (1/5/15 min), %d cores; %s" % (
+        time.strftime("%Y-%m-%d %H:%M"), " ".join("%.1f" % x for x in os.getloadavg()),
+        os.cpu_count(), subprocess.run(Q.argv + ["--version"], capture_output=True, text=True,
+                                        env=Q.env).stdout.splitlines()[0]))
+    dbg = ["-name", "qtop-bench,debug-threads=on"]
+    gP = Guest(build, arch="x86_64", smp=2, qemu_argv=Q.argv, env=Q.env,
+               extra_args=dbg + ["-plugin", so])
+    gN = Guest(build, arch="x86_64", smp=2, qemu_argv=Q.argv, env=Q.env, extra_args=dbg)
+    gI = Guest(build, arch="x86_64", smp=2, qemu_argv=Q.argv, env=Q.env,
+               extra_args=dbg + ["-plugin", cr])
+    guests = [gP, gN, gI]
+    res = {}
+    try:
+        for g in guests:
+            g.start()
+            pause(g)
+        progs = {}
+        for g in guests:
+            progs[id(g)] = Progress(g.serial_log)
+            progs[id(g)].start()
+        truth = gP.truth
+        leaves0 = {lf["leaf"]: lf["share"] for c in truth["cpus"] if c["cpu"] == 0
+                   for lf in c["leaves"]}
+
+        # (c, f) loaded-idle plugin and call/ret instrumentation against no plugin
+        xb = collections.defaultdict(list)
+        for rep in range(2):
+            for name, g in (("none", gN), ("plugin idle", gP), ("callret", gI)):
+                n0 = len(progs[id(g)].lines)
+                resume(g)
+                t_end = time.monotonic() + 4.0
+                while len(progs[id(g)].lines) == n0 and time.monotonic() < t_end:
+                    time.sleep(0.02)     # a progress line after the pause
+                time.sleep(0.2)
+                xb[name].append(idle_window(g, progs[id(g)], W))
+                time.sleep(1.3)      # a progress line after the window
+                pause(g)
+        resume(gP)
+        time.sleep(1.0)
+
+        def cmd(engine, hz, secs, out):
+            return [qtop, "--qmp", gP.qmp_path, "--batch", "--engine", engine,
+                    "--hz", str(hz), "--duration", str(secs),
+                    "--kernel", gP.path(truth["kernel"]), "--sysroot", gP.path(truth["sysroot"]),
+                    "--comm", "current_task->name", "--comm", "1:current_task_ap->name",
+                    "-o", out, "--top", "0"]
+
+        tmp = tempfile.mkdtemp(prefix="bench-plugin-")
+        P = progs[id(gP)]
+        seq = []
+        seq.append(("idle", idle_window(gP, P, W)))
+        for label, eng, hz, secs in (("plugin 1kHz", "plugin", 1000, 2 * W),
+                                     ("plugin 10kHz", "plugin", 10000, W),
+                                     ("qmp 1kHz", "qmp", 1000, 2 * W)):
+            out = os.path.join(tmp, label.replace(" ", "_") + ".folded")
+            w = profiled_window(gP, P, cmd(eng, hz, secs + 2.0, out), secs)
+            w.run = parse_run(w.err)
+            w.stacks = folded(out)
+            w.hz = hz
+            if w.rc:
+                log("  %s: rc=%d %s" % (label, w.rc, w.err.strip()[-400:]))
+            seq.append((label, w))
+            seq.append(("idle", idle_window(gP, P, W)))
+
+        # (a) the paused reference on the same QEMU and guest (plugin idle)
+        ksyms = Symbols(gP.path(truth["kernel"]))
+        usyms = {p: Symbols(os.path.join(gP.path(truth["sysroot"]), p)) for p in ("alpha", "beta")}
+        names, pdt, pdup = paused_reads(gP, a.reads, ksyms, usyms)
+        pshare, pn = leaf_shares([([x], 1) for x in names if x], leaves0)
+        time.sleep(1.3)
+        for g in guests:
+            progs[id(g)].stop_ev.set()
+        for _, w in seq:
+            w.finish()
+        for lst in xb.values():
+            for w in lst:
+                w.finish()
+    finally:
+        for g in guests:
+            g.stop()
+
+    # ---- report: test guest ----
+    log("")
+    log("== test guest (x86_64, 2 vCPUs, TCG), windows of %.0f s ==" % W)
+    log("(a) vCPU 0 leaf shares, %% of the truth leaves (paused: %d reads of stop + info "
+        "registers + cont in %.0f s, %d more dropped as no progress since the previous one, "
+        "%d on truth leaves)" % (a.reads, pdt, pdup, pn))
+    ws = dict((lbl, w) for lbl, w in seq if lbl != "idle")
+    shares = {}
+    for lbl in ("plugin 1kHz", "qmp 1kHz"):
+        shares[lbl], shares[lbl + " n"] = leaf_shares(ws[lbl].stacks, leaves0)
+    log("   %-14s %6s %8s %8s %8s   %s" % ("leaf", "truth", "paused", "plugin", "qmp",
+                                         "plugin-paused  plugin-truth  qmp-paused  qmp-truth"))
+    dmax = collections.defaultdict(float)
+    for lf, tr in sorted(leaves0.items()):
+        pl, qm, pa = shares["plugin 1kHz"][lf], shares["qmp 1kHz"][lf], pshare[lf]
+        d = {"pp": pl - pa, "pt": pl - tr, "qp": qm - pa, "qt": qm - tr}
+        for k, v in d.items():
+            dmax[k] = max(dmax[k], abs(v))
+        log("   %-14s %6d %8.1f %8.1f %8.1f   %13s %13s %11s %10s" % (
+            lf, tr, pa, pl, qm, pm(d["pp"]), pm(d["pt"]), pm(d["qp"]), pm(d["qt"])))
+    log("   samples on truth leaves: plugin %d, qmp %d, paused %d" % (
+        shares["plugin 1kHz n"], shares["qmp 1kHz n"], pn))
+    log("   max |plugin - paused| %.2f pp (target <= 1.5: %s); max |plugin - truth| %.2f pp "
+        "(target <= 2.5: %s)" % (dmax["pp"], "met" if dmax["pp"] <= 1.5 else "NOT met",
+                                  dmax["pt"], "met" if dmax["pt"] <= 2.5 else "NOT met"))
+    log("   QMP engine: max |qmp - paused| %.2f pp, max |qmp - truth| %.2f pp"
+        % (dmax["qp"], dmax["qt"]))
+    log("(b) truth chains complete root to leaf: plugin 1 kHz %.2f %% of %d, plugin 10 kHz "
+        "%.2f %% of %d, qmp 1 kHz %.2f %% of %d" % (
+            chains_whole(ws["plugin 1kHz"].stacks, truth) +
+            chains_whole(ws["plugin 10kHz"].stacks, truth) +
+            chains_whole(ws["qmp 1kHz"].stacks, truth)))
+    log("(c) slowdown, with / without: work = guest rounds per host s; work/cpu = rounds "
+        "per CPU-second of the vCPU threads; alive = vCPU threads' (run + wait) / wall")
+    idles = [w for lbl, w in seq if lbl == "idle"]
+    log("   windows without a profiler, work: %s rounds/s (spread %.0f %% of their mean): "
+        "the noise floor" % (" ".join("%.2f" % w.work for w in idles),
+                             100 * (max(w.work for w in idles) - min(w.work for w in idles)) /
+                             (sum(w.work for w in idles) / len(idles))))
+    for i, (lbl, w) in enumerate(seq):
+        if lbl == "idle":
+            continue
+        b, f = seq[i - 1][1], seq[i + 1][1]
+        wk, al = (b.work + f.work) / 2, (b.alive + f.alive) / 2
+        wc = (b.work_cpu + f.work_cpu) / 2
+        log("   %-13s work %6.1f %%  work/cpu %6.1f %%  alive %6.1f %% (%.3f vs %.3f)  "
+            "QEMU non-vCPU threads %.2f cores" % (
+                lbl, 100 * w.work / wk, 100 * w.work_cpu / wc, 100 * w.alive / al,
+                w.alive, al, w.other_cpu))
+        res[lbl] = (w.work / wk, w.alive / al)
+
+    def mean(xs):
+        return sum(xs) / len(xs)
+    bw, bc, ba = (mean([getattr(x, k) for x in xb["none"]]) for k in ("work", "work_cpu", "alive"))
+    log("   QEMUs side by side (alternating %.0f s windows, the others paused), against no "
+        "plugin: work %s rounds/s, work/cpu %s" % (
+            W, " ".join("%.2f" % x.work for x in xb["none"]),
+            " ".join("%.2f" % x.work_cpu for x in xb["none"])))
+    for name in ("plugin idle", "callret"):
+        wk, wc, al = (mean([getattr(x, k) for x in xb[name]]) for k in ("work", "work_cpu", "alive"))
+        log("   %-13s work %6.1f %%  work/cpu %6.1f %%  alive %6.1f %%   (work %s, work/cpu %s)%s" % (
+            name, 100 * wk / bw, 100 * wc / bc, 100 * al / ba,
+            " ".join("%.2f" % x.work for x in xb[name]),
+            " ".join("%.2f" % x.work_cpu for x in xb[name]),
+            "\n                 (f) a callback on every call and ret; the test guest's hot "
+            "loops make no calls: a lower bound" if name == "callret" else ""))
+    log("(d) rate and losses")
+    for lbl in ("plugin 1kHz", "plugin 10kHz", "qmp 1kHz"):
+        r = ws[lbl].run
+        pv = r.get("per_vcpu", 0)
+        extra = ""
+        if "arms" in r:
+            extra = ("; plugin since QEMU start: %d arms, %d records, %d late + %d merged "
+                     "(vCPU thread not running), %d lost in QEMU's rings" % (
+                         r["arms"], r["records"], r["late"], r["merged"], r["lost"]))
+        log("   %-13s asked %5d/s per vCPU, achieved %7.1f (%5.1f %%), %d samples, %d dropped "
+            "in qtop-prof's ring%s" % (lbl, ws[lbl].hz, pv, 100 * pv / ws[lbl].hz,
+                                       r.get("samples", 0), r.get("dropped", 0), extra))
+
+    if a.no_linux:
+        log("total %.0f s" % (time.monotonic() - t_start))
+        return 0
+    # ---- Linux guest: whole kernel chains, plugin and QMP engine ----
+    from linux_boot import LinuxGuest
+    from plugin_linux import analyse
+    log("")
+    log("== Linux guest (Debian 6.1, 2 vCPUs, TCG, busybox dd|sha256sum), %.0f s each ==" % (2 * W))
+    with LinuxGuest(smp=2, kaslr=True, qemu=Q, extra_args=["-plugin", so]) as g, \
+            tempfile.TemporaryDirectory() as d:
+        sysroot = os.path.join(d, "sysroot")
+        os.mkdir(sysroot)
+        os.symlink(g.paths["busybox"], os.path.join(sysroot, "busybox"))
+        for eng in ("plugin", "qmp"):
+            out = os.path.join(d, eng + ".folded")
+            p = subprocess.run([qtop, "--qmp", g.qmp_path, "--kernel", g.paths["vmlinux"],
+                                "--symbols", g.paths["sysmap"], "--kernel-offset", "auto",
+                                "--comm", "linux", "--sysroot", sysroot, "--batch",
+                                "--engine", eng, "--hz", "1000", "--duration", str(2 * W),
+                                "-o", out, "--top", "0"], capture_output=True, text=True,
+                               timeout=2 * W + 240)
+            r = parse_run(p.stderr)
+            if p.returncode or not os.path.exists(out):
+                log("   %s: rc=%d %s" % (eng, p.returncode, p.stderr.strip()[-400:]))
+                continue
+            kern, whole, user, roots, _, _ = analyse(out)
+            # inner labels of entry_SYSCALL_64 (entry_64.S): the syscall
+            # entry itself, outside bench_linux.py's list of entry points
+            inner = sum(n for fn, n in roots.items()
+                        if fn.startswith(("syscall_return_via_sysret", "entry_SYSRETQ_")))
+            log("(b) %-6s 1 kHz: whole kernel chains %.2f %% of %d kernel samples (target >= 99 %%: "
+                "%s); %.1f/s per vCPU; not whole, outermost: %s" % (
+                    eng, 100.0 * whole / kern if kern else 0, kern,
+                    "met" if kern and whole >= 0.99 * kern else "NOT met", r.get("per_vcpu", 0),
+                    ", ".join("%s %.2f %%" % (fn, 100.0 * n / kern) for fn, n in roots.most_common(4))))
+            log("           with entry_SYSCALL_64's inner labels (syscall_return_via_sysret, "
+                "entry_SYSRETQ_*) counted as entry: %.2f %%" % (100.0 * (whole + inner) / kern))
+    log("host load at the end %s; total %.0f s" % (
+        " ".join("%.1f" % x for x in os.getloadavg()), time.monotonic() - t_start))
     return 0
 
 

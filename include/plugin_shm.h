@@ -26,10 +26,11 @@
 #include "sample.h"
 
 #define QPS_MAGIC        "QTOPPLG\0"
-#define QPS_VERSION      1u
+#define QPS_VERSION      2u
 #define QPS_MAX_CPUS     64
 #define QPS_CLIENT_TIMEOUT_MS 1000
 #define QPS_NAME_PREFIX  "qtop-plugin-"      /* + QEMU's pid, in /dev/shm */
+#define QPS_BUILD_LEN    64
 
 enum qps_state { QPS_STARTING = 0, QPS_RUNNING = 1, QPS_EXITED = 2 };
 
@@ -63,6 +64,8 @@ struct qps_cpu {
 						    pending (vCPU thread not running) */
 	_Atomic uint64_t idle_arms;              /* arms skipped: the vCPU was halted */
 	_Atomic uint64_t late;                   /* served too late: dropped */
+	_Atomic uint64_t irq_stack2;             /* records on a Linux IRQ stack that
+						    carry the task stack behind it */
 };
 
 /* Late records are dropped: an arm served more than late_ns after it was
@@ -73,10 +76,14 @@ struct qps_cpu {
  * running time, at the asked rate. */
 
 struct qps_ctl {
-	/* identity: written once by the plugin before QPS_RUNNING */
+	/* identity: written once by the plugin before QPS_RUNNING.  magic,
+	 * version and (from version 2) build stay at these offsets in every
+	 * version, so a qtop-prof can name what made a segment it cannot
+	 * read. */
 	char magic[8];
 	uint32_t version;
 	uint32_t ctl_bytes;          /* sizeof(struct qps_ctl) */
+	char build[QPS_BUILD_LEN];   /* qps_build_id() of the plugin's build */
 	uint64_t total_bytes;        /* whole segment */
 	int32_t qemu_pid;
 	uint32_t ncpus;              /* rings (vCPUs at load) */
@@ -103,5 +110,27 @@ struct qps_ctl {
 
 	struct qps_cpu cpu[QPS_MAX_CPUS];
 };
+
+/* The build a plugin and a qtop-prof must share: the layout version and
+ * the sizes of everything the two exchange (a layout change that forgot to
+ * bump QPS_VERSION still shows), and the compiler that laid them out.
+ * Equal strings: the segment can be read; the two need not come from the
+ * same commit. */
+#include <stdio.h>
+#include "shmring.h"
+static inline void qps_build_id(char out[QPS_BUILD_LEN])
+{
+	snprintf(out, QPS_BUILD_LEN, "v%u/ctl%zu/smp%zu/cfg%zu/ring%zu/%s",
+		 QPS_VERSION, sizeof(struct qps_ctl), sizeof(struct qp_sample),
+		 sizeof(struct qps_cfg), sizeof(struct shmring),
+#if defined(__clang__)
+		 "clang"
+#elif defined(__GNUC__)
+		 "gcc"
+#else
+		 "cc"
+#endif
+		 );
+}
 
 #endif

@@ -37,6 +37,7 @@
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QTOP_PLUGIN_API_VERSION;
 
 #define PAGE 4096u
+#define KERNEL_HALF 0x8000000000000000ull
 
 /* Register slots we look up by name (gdbstub names of QEMU's x86 targets). */
 enum reg_id {
@@ -57,6 +58,9 @@ static const char *const reg_names32[QP_NGPR + 1] = {
 struct vcpu {
 	struct qemu_plugin_register *reg[R_NREGS];
 	GByteArray *buf;             /* vCPU thread only */
+	uint8_t *stk2;               /* the task stack behind an IRQ stack
+					(linux_kstack bytes), vCPU thread only */
+	uint32_t stk2_cap;
 	_Atomic int ready;           /* init callback ran: may be armed */
 	_Atomic int idle;            /* halted (idle callback) until resumed */
 	_Atomic uint64_t arm_ns;     /* when the pending arm was set */
@@ -239,14 +243,51 @@ static void capture(struct vcpu *v, unsigned idx, const struct qps_cfg *c,
 		atomic_fetch_add_explicit(&P.ctl->cpu[idx].stack_fail, 1, memory_order_relaxed);
 	}
 
-	/* The user context behind a kernel trap frame (as sampler.c). */
+	/* Linux: a kernel stack copied to its top whose top word points into
+	 * another kernel stack is an IRQ stack (call_on_irqstack saved the
+	 * task's sp there, the per-CPU hardirq_stack_ptr's word): copy that
+	 * task stack too, from the saved sp to its top (stack2), as the QMP
+	 * engine does (sampler.c); the walk goes on through it into the task
+	 * and its user trap frame. */
 	uint64_t end = smp->stack_addr + smp->stack_len;
+	uint32_t s2len = 0;
+	uint64_t s2addr = 0;
+	if (r->cpl == 0 && c->linux_kstack && ws == 8 && smp->stack_len >= 8) {
+		uint64_t ks = c->linux_kstack, top = (smp->stack_addr | (ks - 1u)) + 1;
+		/* to its top: the kstack boundary, or a page end where the read
+		 * stopped (an IRQ stack need not be ks-aligned; a guard page
+		 * follows it) */
+		if (end == top || !(end & (PAGE - 1))) {
+			uint64_t old = load_word(qp_sample_stack(smp) + smp->stack_len - 8, 8);
+			if (old >= KERNEL_HALF && !(old >= top - ks && old < top) && !(old & 7)) {
+				uint64_t top2 = (old | (ks - 1u)) + 1, want = top2 - old;
+				if (!v->stk2 || v->stk2_cap < ks) {
+					free(v->stk2);
+					v->stk2 = malloc(ks);
+					v->stk2_cap = v->stk2 ? (uint32_t)ks : 0;
+				}
+				if (v->stk2 && want <= v->stk2_cap) {
+					s2len = read_mem(v, old, v->stk2, (uint32_t)want);
+					if (s2len >= 16)
+						s2addr = old;
+					else
+						s2len = 0;
+				}
+			}
+		}
+	}
+
+	/* The user context behind a kernel trap frame (as sampler.c). */
 	if (r->cpl == 3) {
 		user_ip = r->ip;
 	} else if (smp->stack_len && c->linux_kstack && ws == 8) {
-		uint64_t top = (sp | (c->linux_kstack - 1u)) + 1, tf = top - 40;
-		if (tf >= smp->stack_addr && tf + 40 <= end) {
-			const uint8_t *p = qp_sample_stack(smp) + (tf - smp->stack_addr);
+		/* pt_regs ends the task stack: on an IRQ stack, the one behind */
+		uint64_t base = s2len ? s2addr : smp->stack_addr;
+		uint64_t blen = s2len ? s2len : smp->stack_len;
+		const uint8_t *copy = s2len ? v->stk2 : qp_sample_stack(smp);
+		uint64_t top = (base | (c->linux_kstack - 1u)) + 1, tf = top - 40;
+		if (tf >= base && tf + 40 <= base + blen) {
+			const uint8_t *p = copy + (tf - base);
 			uint64_t cs = load_word(p + 8, 8), ss = load_word(p + 32, 8);
 			if ((cs == 0x33 || cs == 0x23) && ss == 0x2b) {
 				smp->flags |= QP_SF_HAS_TRAP;
@@ -297,6 +338,22 @@ static void capture(struct vcpu *v, unsigned idx, const struct qps_cfg *c,
 			smp->comm_len = read_mem(v, a, dst, cr->len);
 			if (smp->comm_len)
 				smp->flags |= QP_SF_HAS_COMM;
+		}
+		dst += smp->comm_len;
+	}
+	/* stack2 last (after the empty stack0), clipped to the slot's room:
+	 * its low end (where the walk resumes) is kept */
+	if (s2len) {
+		size_t used = (size_t)(dst - (uint8_t *)smp);
+		size_t room = P.ctl->slot_size > used ? P.ctl->slot_size - used : 0;
+		if (s2len > room)
+			s2len = (uint32_t)(room & ~(size_t)7);
+		if (s2len >= 16) {
+			memcpy(dst, v->stk2, s2len);
+			smp->stack2_addr = s2addr;
+			smp->stack2_len = s2len;
+			atomic_fetch_add_explicit(&P.ctl->cpu[idx].irq_stack2, 1,
+						  memory_order_relaxed);
 		}
 	}
 }
@@ -649,6 +706,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
 	struct qps_ctl *c = P.ctl;
 	c->version = QPS_VERSION;
 	c->ctl_bytes = sizeof *c;
+	qps_build_id(c->build);
 	c->total_bytes = total;
 	c->qemu_pid = (int32_t)getpid();
 	c->qemu_start = proc_starttime(getpid());

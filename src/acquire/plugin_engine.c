@@ -7,6 +7,7 @@
 #include "shmring.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -185,11 +186,28 @@ static int open_segment(struct plugin_engine *e, const char *path, int want_pid,
 	e->ctl = c;
 	e->bytes = (size_t)sb.st_size;
 	atomic_thread_fence(memory_order_acquire);
-	if (memcmp(c->magic, QPS_MAGIC, 8) || c->version != QPS_VERSION ||
-	    c->ctl_bytes != sizeof *c || c->total_bytes != e->bytes ||
+	if (memcmp(c->magic, QPS_MAGIC, 8)) {
+		snprintf(err, errlen, "%s: not a qtop-plugin segment (no magic: "
+			 "another program's, or one still being set up)", path);
+		return -1;
+	}
+	char mine[QPS_BUILD_LEN], theirs[QPS_BUILD_LEN] = "";
+	qps_build_id(mine);
+	if (c->version >= 2 && e->bytes >= offsetof(struct qps_ctl, build) + QPS_BUILD_LEN)
+		snprintf(theirs, sizeof theirs, "%.*s", QPS_BUILD_LEN - 1, c->build);
+	if (c->version != QPS_VERSION || strcmp(theirs, mine)) {
+		snprintf(err, errlen, "%s was made by a qtop-plugin.so of another build "
+			 "(segment version %u, build %s); this qtop-prof reads version %u, "
+			 "build %s: load the qtop-plugin.so built with this qtop-prof",
+			 path, c->version, c->version >= 2 ? theirs : "(not recorded)",
+			 QPS_VERSION, mine);
+		return -1;
+	}
+	if (c->ctl_bytes != sizeof *c || c->total_bytes != e->bytes ||
 	    c->ncpus == 0 || c->ncpus > QPS_MAX_CPUS) {
-		snprintf(err, errlen, "%s: not a qtop-plugin segment of this version "
-			 "(or one still being set up)", path);
+		snprintf(err, errlen, "%s: header inconsistent with its size (ctl %u "
+			 "bytes, total %" PRIu64 " of %zu, %u vCPUs)", path, c->ctl_bytes,
+			 c->total_bytes, e->bytes, c->ncpus);
 		return -1;
 	}
 	if (c->ring_off < sizeof *c || c->ring_stride == 0 ||
@@ -208,15 +226,33 @@ static int open_segment(struct plugin_engine *e, const char *path, int want_pid,
 	}
 	e->qemu_pid = c->qemu_pid;
 	e->qemu_start = c->qemu_start;
+	if (!pid_alive(c->qemu_pid) || proc_starttime(c->qemu_pid) != c->qemu_start) {
+		/* Provably stale: the process that made it has ended (its pid
+		 * is free, a zombie, or another process's now: start time
+		 * differs).  Ours (owner checked), of our format: removed, if
+		 * the name still holds the file we checked. */
+		struct stat now;
+		char proc[64];
+		snprintf(proc, sizeof proc, "/proc/%d/stat", (int)c->qemu_pid);
+		/* proc_starttime() is 0 for a zombie and for a /proc entry we
+		 * may not read (hidepid): only the first is proof */
+		int proof = !pid_alive(c->qemu_pid) || access(proc, R_OK) == 0;
+		int gone = proof && stat(path, &now) == 0 && now.st_ino == sb.st_ino &&
+			   now.st_dev == sb.st_dev && unlink(path) == 0;
+		snprintf(err, errlen, "%s is stale: its QEMU (pid %d) is gone; not used%s",
+			 path, c->qemu_pid, gone ? ", removed" : " (remove it)");
+		return -1;
+	}
 	if (want_pid && c->qemu_pid != want_pid) {
 		snprintf(err, errlen, "%s names QEMU pid %d, the QMP socket's is %d",
 			 path, c->qemu_pid, want_pid);
 		return -1;
 	}
-	if (!pid_alive(c->qemu_pid) || proc_starttime(c->qemu_pid) != c->qemu_start ||
-	    atomic_load(&c->plugin_state) != QPS_RUNNING) {
-		snprintf(err, errlen, "%s is stale: its QEMU (pid %d) is gone; not used "
-			 "(remove it)", path, c->qemu_pid);
+	if (atomic_load(&c->plugin_state) != QPS_RUNNING) {
+		snprintf(err, errlen, "%s: its QEMU (pid %d) runs but the plugin is %s: "
+			 "not used", path, c->qemu_pid,
+			 atomic_load(&c->plugin_state) == QPS_EXITED ? "shut down" :
+			 "still starting");
 		return -1;
 	}
 	/* The plugin's timer beats at least every 100 ms. */
@@ -346,9 +382,11 @@ static void *engine_main(void *arg)
 			while (n++ < 256 && (s = shmring_peek(r))) {
 				/* Untrusted sizes: a record must fit its slot and ours. */
 				size_t sz = sizeof *s + (size_t)s->stack_len + s->ustack_len +
-					    s->code_len + s->comm_len;
+					    s->code_len + s->comm_len + s->stack2_len;
 				if (s->stack_len > r->slot_size || s->ustack_len > r->slot_size ||
 				    s->code_len > QP_CODE_BYTES || s->comm_len > QP_COMM_BYTES ||
+				    s->stack0_len || s->stack2_len > r->slot_size ||
+				    (s->stack2_len && !e->cfg.linux_kstack) ||
 				    sz > r->slot_size || sz > e->ring->slot_size) {
 					atomic_fetch_add(&e->st.errors, 1);
 					shmring_release(r);
@@ -403,7 +441,9 @@ struct plugin_engine *plugin_engine_start(const struct sampler_config *cfg,
 		pid = 0;          /* a named segment: QMP is optional */
 	}
 	seg_path(path, sizeof path, name, pid);
-	if (open_segment(e, path, name ? 0 : pid, err, errlen) < 0 ||
+	/* named or not, a segment of another QEMU than the QMP socket's is
+	 * refused (pid 0: no QMP, a named segment taken on its word) */
+	if (open_segment(e, path, pid, err, errlen) < 0 ||
 	    attach(e, err, errlen) < 0)
 		goto fail;
 	configure(e, tss);
@@ -467,7 +507,7 @@ const char *plugin_engine_last_error(struct plugin_engine *e)
 void plugin_engine_summary(struct plugin_engine *e, char *buf, size_t len)
 {
 	struct qps_ctl *c = e->ctl;
-	uint64_t arms = 0, recs = 0, lost = 0, rf = 0, merged = 0, idle = 0, late = 0;
+	uint64_t arms = 0, recs = 0, lost = 0, rf = 0, merged = 0, idle = 0, late = 0, s2 = 0;
 
 	for (uint32_t i = 0; i < c->ncpus; i++) {
 		struct shmring *r = (struct shmring *)((uint8_t *)c + c->ring_off +
@@ -478,11 +518,13 @@ void plugin_engine_summary(struct plugin_engine *e, char *buf, size_t len)
 		merged += atomic_load(&c->cpu[i].merged);
 		idle += atomic_load(&c->cpu[i].idle_arms);
 		late += atomic_load(&c->cpu[i].late);
+		s2 += atomic_load(&c->cpu[i].irq_stack2);
 		lost += shmring_dropped(r);
 	}
 	snprintf(buf, len, "plugin (since QEMU started): %" PRIu64 " arms, %" PRIu64
 		 " records, %" PRIu64 " served late + %" PRIu64 " merged (vCPU thread not "
 		 "running: not sampled), %" PRIu64 " while halted, %" PRIu64 " lost in "
-		 "QEMU's rings (qtop-prof behind), %" PRIu64 " register reads failed",
-		 arms, recs, late, merged, idle, lost, rf);
+		 "QEMU's rings (qtop-prof behind), %" PRIu64 " register reads failed, "
+		 "%" PRIu64 " on an IRQ stack with the task stack behind it",
+		 arms, recs, late, merged, idle, lost, rf, s2);
 }

@@ -5,8 +5,19 @@ Usage: plugin_guest.py BUILD_DIR CASE
   profile    --engine plugin: leaf split per vCPU against the guest's own
              clock (its per-phase kilo-cycles over the profiler's window)
              and truth.json, chains complete; --engine auto picks the plugin
-  reattach   qtop-prof SIGKILLed mid-run, a new one attaches at once; the
-             guest runs on
+  reattach   qtop-prof SIGKILLed mid-run: QEMU runs on and the guest keeps
+             making progress (its own clock), a new one attaches at once
+             and profiles; a second one at once is refused
+  otherbuild the segment says it was made by another build (version or
+             build id patched in the live segment): --engine plugin refuses
+             naming both builds, --engine auto falls back to QMP saying why;
+             the bytes put back, the plugin is used again
+  stale      leftover segments whose QEMU is gone: --engine auto on a QEMU
+             without the plugin falls back to QMP (leftovers ignored, not
+             removed); named (--plugin-shm) it says stale and removes it
+             (provably stale: its QEMU's pid is gone); a file that is not a
+             plugin segment and the segment of a live QEMU are left alone;
+             a QEMU started with name= of a stale segment replaces it
   qemu_dies  QEMU SIGKILLed mid-run: qtop-prof ends and says why; the
              segment the killed QEMU left is then refused as stale
   noplugin   QEMU 7.2 (no usable plugin API): -plugin fails with a message;
@@ -149,6 +160,11 @@ def case_reattach(e):
         time.sleep(3)
         os.kill(p.pid, signal.SIGKILL)
         p.wait()
+        k0 = g.phase_kcycles()
+        k1 = g.phase_kcycles(newer_than=k0, timeout=15)
+        check(k0 and k1 and k1[0] > k0[0] and sum(k1[1].values()) > sum(k0[1].values()),
+              "the guest keeps making progress after qtop-prof was SIGKILLed "
+              "(progress lines %s -> %s)" % (k0 and k0[0], k1 and k1[0]))
         t0 = time.time()
         q = subprocess.run(e.cmd(g, "--engine", "plugin", "--hz", "1000", "--samples", "1000"),
                            capture_output=True, text=True, timeout=120)
@@ -168,6 +184,119 @@ def case_reattach(e):
               "a second qtop-prof is refused: " + b.stderr.strip()[-120:])
         a.wait(timeout=60)
         check(a.returncode == 0, "the first one finished normally")
+
+
+def seg_of(g):
+    return "/dev/shm/qtop-plugin-%d" % g.pid
+
+
+BUILD_OFF = 16      # plugin_shm.h: magic[8], version, ctl_bytes, build[64]
+
+
+def case_otherbuild(e):
+    with e.guest(smp=1) as g:
+        seg = seg_of(g)
+        with open(seg, "rb") as f:
+            head = f.read(BUILD_OFF + 64)
+        ours = head[BUILD_OFF:].split(b"\0")[0].decode()
+        print("segment build id:", ours, flush=True)
+        check(ours.startswith("v"), "the segment carries a build id (%s)" % ours)
+        for label, patch in (("build id", (BUILD_OFF, b"v2/another-build-test\0")),
+                             ("version", (8, (1).to_bytes(4, "little")))):
+            with open(seg, "r+b") as f:
+                f.seek(patch[0])
+                f.write(patch[1])
+            p = subprocess.run(e.cmd(g, "--engine", "plugin", "--samples", "10"),
+                               capture_output=True, text=True, timeout=60)
+            print(p.stderr, flush=True)
+            theirs = "another-build-test" if label == "build id" else "version 1"
+            check(p.returncode != 0 and "another build" in p.stderr and theirs in p.stderr
+                  and ours in p.stderr,
+                  "other %s: --engine plugin refuses, naming both builds" % label)
+            p = subprocess.run(e.cmd(g, "--engine", "auto", "--hz", "100", "--samples", "50"),
+                               capture_output=True, text=True, timeout=120)
+            print(p.stderr, flush=True)
+            check(p.returncode == 0 and "engine qmp (auto: no plugin" in p.stderr
+                  and "another build" in p.stderr,
+                  "other %s: --engine auto falls back to QMP and says why" % label)
+            with open(seg, "r+b") as f:
+                f.write(head)
+        check(os.path.exists(seg), "the segment was not removed")
+        p = subprocess.run(e.cmd(g, "--engine", "plugin", "--hz", "500", "--samples", "200"),
+                           capture_output=True, text=True, timeout=120)
+        check(p.returncode == 0 and "200 samples" in p.stderr,
+              "header put back: the plugin is used again")
+
+
+def case_stale(e):
+    made = []
+    try:
+        # A QEMU with the plugin, SIGKILLed: its segment is left behind.
+        g0 = e.guest(smp=1)
+        g0.start()
+        dead = seg_of(g0)
+        os.kill(g0.pid, signal.SIGKILL)
+        g0.proc.wait()
+        g0.stop()
+        check(os.path.exists(dead), "a SIGKILLed QEMU leaves %s" % dead)
+        made.append(dead)
+        with open(dead, "rb") as f:
+            stale_bytes = f.read()
+        # the same stale bytes under a name= a new QEMU will ask for, and a
+        # file in the plugin's name space that is no plugin segment
+        named = "/dev/shm/qtop-plugin-test-stale-%d" % os.getpid()
+        foreign = "/dev/shm/qtop-plugin-test-foreign-%d" % os.getpid()
+        for path, data in ((named, stale_bytes), (foreign, b"not a segment\n" * 512)):
+            with open(path, "wb") as f:
+                f.write(data)
+            os.chmod(path, 0o600)
+            made.append(path)
+        argv, env = qemu10()
+        with Guest(e.build, arch="x86_64", smp=1, qemu_argv=argv, env=env) as g, \
+                e.guest(smp=1, plugin_args=",name=" + os.path.basename(named)) as live:
+            # the live QEMU's plugin replaced the stale segment of its name
+            with open(named, "rb") as f:
+                f.seek(BUILD_OFF + 64 + 8)     # version 2: total_bytes, then qemu_pid
+                pid = int.from_bytes(f.read(4), "little", signed=True)
+            check(pid == live.pid, "a QEMU started with name= of a stale segment "
+                  "replaced it (segment names pid %d, QEMU is %d)" % (pid, live.pid))
+            p = subprocess.run(e.cmd(g, "--engine", "auto", "--hz", "100", "--samples", "50"),
+                               capture_output=True, text=True, timeout=120)
+            print(p.stderr, flush=True)
+            check(p.returncode == 0 and "engine qmp (auto: no plugin" in p.stderr,
+                  "leftover segments, QEMU without the plugin: --engine auto falls back "
+                  "to QMP and says why")
+            check(os.path.exists(dead) and os.path.exists(foreign) and os.path.exists(named),
+                  "segments it was not asked about are left alone")
+            p = subprocess.run(e.cmd(g, "--engine", "auto", "--hz", "100", "--samples", "50",
+                                     "--plugin-shm", os.path.basename(dead)),
+                               capture_output=True, text=True, timeout=120)
+            print(p.stderr, flush=True)
+            check(p.returncode == 0 and "engine qmp (auto: no plugin" in p.stderr and
+                  "stale" in p.stderr and "removed" in p.stderr,
+                  "named stale segment: auto falls back to QMP, says stale and removed")
+            check(not os.path.exists(dead), "the provably stale segment is gone")
+            p = subprocess.run(e.cmd(g, "--engine", "plugin", "--samples", "10",
+                                     "--plugin-shm", os.path.basename(foreign)),
+                               capture_output=True, text=True, timeout=60)
+            print(p.stderr, flush=True)
+            check(p.returncode != 0 and "not a qtop-plugin segment" in p.stderr and
+                  os.path.exists(foreign), "a file that is not a segment: refused, kept")
+            p = subprocess.run(e.cmd(g, "--engine", "plugin", "--samples", "10",
+                                     "--plugin-shm", os.path.basename(named)),
+                               capture_output=True, text=True, timeout=60)
+            print(p.stderr, flush=True)
+            check(p.returncode != 0 and os.path.exists(named),
+                  "another live QEMU's segment: not used through this QMP, kept")
+            p = subprocess.run(e.cmd(live, "--engine", "plugin", "--hz", "500", "--samples", "200",
+                                     "--plugin-shm", os.path.basename(named)),
+                               capture_output=True, text=True, timeout=120)
+            check(p.returncode == 0 and "200 samples" in p.stderr,
+                  "the live QEMU's plugin still profiles: " + p.stderr.strip()[-150:])
+    finally:
+        for f in made:
+            if os.path.exists(f):
+                os.unlink(f)
 
 
 def case_qemu_dies(e):
@@ -223,7 +352,7 @@ def case_noplugin(e):
 def main():
     e = Env(sys.argv[1])
     {"profile": case_profile, "reattach": case_reattach, "qemu_dies": case_qemu_dies,
-     "noplugin": case_noplugin}[sys.argv[2]](e)
+     "noplugin": case_noplugin, "otherbuild": case_otherbuild, "stale": case_stale}[sys.argv[2]](e)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ RUNNING_RE = re.compile(rb'qtop-linux: workload running cpus=(\d+)')
 
 class LinuxGuest(guestlib.Guest):
     def __init__(self, smp=2, kaslr=True, mem_mb=256, boot_timeout=120.0,
-                 cpu='max', extra_append='', qemu=None):
+                 cpu='max', extra_append='', qemu=None, extra_args=()):
         # not Guest.__init__: no truth.json, no build dir
         self.smp = int(smp)
         self.kaslr = kaslr
@@ -38,6 +38,7 @@ class LinuxGuest(guestlib.Guest):
         self.cpu = cpu
         self.boot_timeout = boot_timeout
         self.extra_append = extra_append
+        self.extra_args = list(extra_args)    # e.g. ['-plugin', SO]
         self.paths = linux_fixture.ensure()
         self.kernel = self.paths['vmlinuz']
         self._own_dir = True
@@ -66,7 +67,8 @@ class LinuxGuest(guestlib.Guest):
                '-name', 'qtop-linux,debug-threads=on',   # "CPU n/TCG" threads
                '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path,
                '-display', 'none', '-nodefaults', '-no-reboot',
-               '-monitor', 'none', '-serial', 'file:%s' % self.serial_log]
+               '-monitor', 'none', '-serial', 'file:%s' % self.serial_log
+               ] + self.extra_args
         self._install_sigterm()
         t0 = time.monotonic()
         with open(self.qemu_log, 'wb') as log:
