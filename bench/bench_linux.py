@@ -40,7 +40,10 @@ sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'linux'))
 from bench_sampling import CpuSnap, task_times, is_vcpu  # noqa: E402
 from linux_boot import LinuxGuest  # noqa: E402
 
+# entry_SYSCALL_64's inner labels (syscall_return_via_sysret,
+# entry_SYSRETQ_*) are the same entry code, on its way out.
 ENTRY_RE = re.compile(r'^(entry_SYSCALL_64|entry_INT80|entry_SYSENTER|asm_|'
+                      r'syscall_return_via_sysret|entry_SYSRETQ|'
                       r'common_interrupt|ret_from_fork|secondary_startup_64|'
                       r'start_secondary|x86_64_start_kernel|start_kernel|'
                       r'rest_init|cpu_startup_entry|do_idle|'

@@ -457,17 +457,11 @@ def main():
                 log("   %s: rc=%d %s" % (eng, p.returncode, p.stderr.strip()[-400:]))
                 continue
             kern, whole, user, roots, _, _ = analyse(out)
-            # inner labels of entry_SYSCALL_64 (entry_64.S): the syscall
-            # entry itself, outside bench_linux.py's list of entry points
-            inner = sum(n for fn, n in roots.items()
-                        if fn.startswith(("syscall_return_via_sysret", "entry_SYSRETQ_")))
             log("(b) %-6s 1 kHz: whole kernel chains %.2f %% of %d kernel samples (target >= 99 %%: "
                 "%s); %.1f/s per vCPU; not whole, outermost: %s" % (
                     eng, 100.0 * whole / kern if kern else 0, kern,
                     "met" if kern and whole >= 0.99 * kern else "NOT met", r.get("per_vcpu", 0),
                     ", ".join("%s %.2f %%" % (fn, 100.0 * n / kern) for fn, n in roots.most_common(4))))
-            log("           with entry_SYSCALL_64's inner labels (syscall_return_via_sysret, "
-                "entry_SYSRETQ_*) counted as entry: %.2f %%" % (100.0 * (whole + inner) / kern))
     log("host load at the end %s; total %.0f s" % (
         " ".join("%.1f" % x for x in os.getloadavg()), time.monotonic() - t_start))
     return 0

@@ -25,7 +25,10 @@ struct linux_kernel {
 	int have_banner;
 	int have_layout;
 	char layout_err[160];
+	uint64_t thunk_lo, thunk_hi;    /* unslid __x86_indirect_thunk_* array */
 };
+
+#define THUNK_SIZE 32                   /* one retpoline thunk per register */
 
 struct linux_kernel *linux_kernel_open(const char *vmlinux, const char *sysmap,
 				       char *err, size_t errlen)
@@ -55,6 +58,12 @@ struct linux_kernel *linux_kernel_open(const char *vmlinux, const char *sysmap,
 	} else if (!(k->syms = symtab_from_nm_flags(sysmap, 0, SYMTAB_ALL, err,
 						    errlen))) {
 		goto fail;
+	}
+	const struct sym *ta = symtab_find(k->syms, "__x86_indirect_thunk_array");
+	const struct sym *te = symtab_find(k->syms, "__x86_indirect_thunk_r15");
+	if (ta && te && te->addr > ta->addr) {
+		k->thunk_lo = ta->addr;
+		k->thunk_hi = te->addr + THUNK_SIZE;
 	}
 	const struct sym *b = symtab_find(k->syms, "linux_banner");
 	if (b && kaslr_elf_read(vmlinux, b->addr, k->banner, BANNER_BYTES,
@@ -301,6 +310,14 @@ void linux_kernel_unwind(const struct linux_kernel *k, int64_t slide,
 	orc_unwind(k->orc, slide, &st, multi_read, &mm, out, max, res);
 }
 
+/* A return address out of a thunk: kernel text the ORC table covers. */
+static int thunk_caller_ok(const struct linux_kernel *k, uint64_t ura)
+{
+	uint64_t lo, hi;
+	orc_range(k->orc, &lo, &hi);
+	return ura > lo && ura <= hi;
+}
+
 static int walk_copy(const struct linux_kernel *k, int64_t slide,
 		     const struct qp_sample *smp, struct orc_mem mem, int64_t sp_adj,
 		     struct uw_frame *out, int max, struct uw_result *res,
@@ -321,6 +338,22 @@ static int walk_copy(const struct linux_kernel *k, int64_t slide,
 	gpr[QP_RSP] += (uint64_t)sp_adj;
 	linux_kernel_unwind(k, slide, smp->regs.ip, gpr[QP_RSP], gpr, mems,
 			    smp->stack2_len ? 2 : 1, fr, max, &r);
+	/* at a retpoline thunk's first instruction the caller's return
+	 * address is at sp (objtool gives the thunks an "empty" entry, which
+	 * reads as the end of a kernel thread's stack) */
+	uint64_t uip = smp->regs.ip - (uint64_t)slide;
+	struct multi mm = { mems, smp->stack2_len ? 2 : 1 };
+	uint64_t ra;
+	if (r.n == 1 && r.end != ORC_END_USER &&
+	    uip >= k->thunk_lo && uip < k->thunk_hi &&
+	    (uip - k->thunk_lo) % THUNK_SIZE == 0 && max > 1 &&
+	    multi_read(&mm, gpr[QP_RSP], &ra) == 0 && thunk_caller_ok(k, ra - (uint64_t)slide)) {
+		gpr[QP_RSP] += 8;
+		linux_kernel_unwind(k, slide, ra, gpr[QP_RSP], gpr, mems,
+				    smp->stack2_len ? 2 : 1, fr + 1, max - 1, &r);
+		fr[1].signal = 0;       /* a return address */
+		r.n++;
+	}
 	for (int i = 0; i < r.n; i++)
 		out[i] = (struct uw_frame){ .pc = fr[i].ip, .sp = fr[i].sp,
 					    .fp = 0, .isact = fr[i].signal };

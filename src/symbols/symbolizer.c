@@ -560,6 +560,8 @@ struct symbolizer *symbolizer_new(const struct symbolizer_config *cfg,
 		s->have_kernel = 1;
 		/* a Linux vmlinux (ORC tables): its kernel stacks are walked
 		 * by ORC; anything else keeps CFI / frame pointers */
+		if (!s->lk && cfg->symbols)   /* its names: the retpoline thunks */
+			s->lk = linux_kernel_open(cfg->kernel, cfg->symbols, NULL, 0);
 		if (!s->lk)
 			s->lk = linux_kernel_open(cfg->kernel, NULL, NULL, 0);
 	}
