@@ -17,6 +17,7 @@
 #include "profile.h"
 #include "qmp.h"
 #include "record.h"
+#include "regs.h"
 #include "report.h"
 #include "ring.h"
 #include "sampler.h"
@@ -1547,6 +1548,28 @@ static int run_live(struct options *o)
 		 * here (its first sample is the first armed block) */
 		int code = 0;
 		struct qmp *q = qmp_connect(o->samp.qmp_spec, 3000, &code, err, sizeof err);
+		/* #16: the round the qmp engine takes before cont: the vCPUs at
+		 * the reset vector (the plugin records nothing while the guest
+		 * waits, so this thread is the ring's only producer until cont) */
+		char *text = NULL;
+		if (q && qmp_hmp(q, "info registers -a", 0, &text, err, sizeof err) >= 0 &&
+		    text) {
+			struct qp_regs rg[64];
+			int ids[64], nr = regs_parse_all(text, strlen(text), rg, ids, 64);
+			uint64_t now = (uint64_t)(mono_s() * 1e9);
+			for (int i = 0; i < nr; i++) {
+				struct qp_sample *sl = ring_reserve(&ring);
+				if (!sl)
+					break;
+				memset(sl, 0, sizeof *sl);
+				sl->t_ns = now;
+				sl->cpu = (uint32_t)ids[i];
+				sl->flags = QP_SF_STOPPED | QP_SF_STACK_FAILED;
+				sl->regs = rg[i];
+				ring_commit(&ring);
+			}
+		}
+		free(text);
 		atomic_store(&acquire_stats(smp)->cont_ns, (uint64_t)(mono_s() * 1e9));
 		if (!q || qmp_execute(q, "cont", NULL, NULL, err, sizeof err) < 0)
 			fprintf(stderr, "qtop-prof: cont: %s\n", err);

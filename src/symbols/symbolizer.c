@@ -1541,9 +1541,17 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 				       r->gpr[QP_RBP] & mask };
 		/* the front end's "wrong slide / wrong vmlinux" check: the
 		 * leaf is enough (a wrong slide misses almost every pc) */
-		s->st.kernel_samples++;
-		if (!kb || !kb->syms || !symtab_lookup(kb->syms, st.pc))
-			s->st.kernel_unnamed++;
+		uint64_t klo = 0;
+		if (kb && kb->syms)
+			symtab_range(kb->syms, &klo, NULL);
+		/* a kernel in the upper half (Linux): a lower-half pc is
+		 * firmware or the boot decompressor (a boot profile before
+		 * the kernel runs), no sign of a wrong slide */
+		if (!(klo >> 63) || (st.pc >> 63)) {
+			s->st.kernel_samples++;
+			if (!kb || !kb->syms || !symtab_lookup(kb->syms, st.pc))
+				s->st.kernel_unnamed++;
+		}
 		uint64_t trap_ip = 0, trap_sp = 0, trap_cs = 0;
 		int trap = 0;
 		if (smp->flags & QP_SF_HAS_TRAP &&

@@ -53,22 +53,28 @@ class LinuxGuest(guestlib.Guest):
             guestlib.qemus.resolve(qemu, 'qemu-system-x86_64')
         self.qemu_version = None
 
+    def qemu_argv(self):
+        """The QEMU command line without its QMP socket and serial port
+        (start() adds both; qtop-prof --launch adds its own)."""
+        append = 'console=ttyS0 panic=-1 loglevel=4 ' + (
+            '' if self.kaslr else 'nokaslr ') + self.extra_append
+        return self.qemu.argv + [
+               '-accel', 'tcg', '-cpu', self.cpu,
+               '-kernel', self.paths['vmlinuz'],
+               '-initrd', self.paths['initramfs'], '-append', append,
+               '-smp', str(self.smp), '-m', str(self.mem_mb),
+               '-name', 'qtop-linux,debug-threads=on',   # "CPU n/TCG" threads
+               '-display', 'none', '-nodefaults', '-no-reboot',
+               '-monitor', 'none']
+
     def start(self):
         self.dir = tempfile.mkdtemp(prefix='qtop-linux-')
         self.qmp_path = os.path.join(self.dir, 'qmp.sock')
         self.serial_log = os.path.join(self.dir, 'serial.log')
         self.qemu_log = os.path.join(self.dir, 'qemu.log')
-        append = 'console=ttyS0 panic=-1 loglevel=4 ' + (
-            '' if self.kaslr else 'nokaslr ') + self.extra_append
-        cmd = self.qemu.argv + ['-accel', 'tcg', '-cpu', self.cpu,
-               '-kernel', self.paths['vmlinuz'],
-               '-initrd', self.paths['initramfs'], '-append', append,
-               '-smp', str(self.smp), '-m', str(self.mem_mb),
-               '-name', 'qtop-linux,debug-threads=on',   # "CPU n/TCG" threads
+        cmd = self.qemu_argv() + [
                '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path,
-               '-display', 'none', '-nodefaults', '-no-reboot',
-               '-monitor', 'none', '-serial', 'file:%s' % self.serial_log
-               ] + self.extra_args
+               '-serial', 'file:%s' % self.serial_log] + self.extra_args
         self._install_sigterm()
         t0 = time.monotonic()
         with open(self.qemu_log, 'wb') as log:
