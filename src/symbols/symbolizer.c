@@ -1055,8 +1055,11 @@ static int call_leads_to(const struct bin *b, uint64_t tgt, const struct sym *cs
 			continue;
 		uint64_t d = ts->addr + i + 5 + (uint64_t)(int64_t)rel32_at(q + i + 1);
 		const struct sym *m = symtab_lookup(b->syms, d);
+		/* a tail call through a retpoline thunk (indirect: may
+		 * lead anywhere), e.g. arch_cpu_idle -> x86_idle */
 		if (m && m->addr == d && m != ts &&
-		    (same_function(cs, m) || jumps_to(b, m, cs->addr)))
+		    (same_function(cs, m) || name_is_thunk(m->name) ||
+		     jumps_to(b, m, cs->addr)))
 			return 1;
 	}
 	return 0;
@@ -1092,6 +1095,12 @@ static int ret_vouched_uncached(const struct bin *b, uint64_t ra, uint64_t calle
 	if (!p)
 		return 0;
 	const struct sym *cs = b->syms ? symtab_lookup(b->syms, callee) : NULL;
+	/* Linux's boot entry pushes a return address for unwinders
+	 * (.Lafter_lret) and far-returns into start_kernel/start_secondary:
+	 * no call precedes it */
+	const struct sym *rs = b->syms ? symtab_lookup(b->syms, ra - 1) : NULL;
+	if (rs && !strncmp(rs->name, "secondary_startup_64", 20))
+		return 1;
 	/* patched at boot: a call the file does not show */
 	if (b->nalts) {
 		size_t lo = 0, hi = b->nalts;
