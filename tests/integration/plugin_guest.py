@@ -48,10 +48,10 @@ def check(cond, msg):
         failures.append(msg)
 
 
-def qemu10():
+def qemu10(binary="qemu-system-x86_64"):
     """QEMU 10.0's argv and env (tests/lib/qemus.py): missing, the test
     fails, or skips (77) with QTOP_NO_QEMU10=1."""
-    q = qemu_or_exit("qemu-system-x86_64", "10.0")
+    q = qemu_or_exit(binary, "10.0")
     if not q:
         sys.exit(77)
     return q.argv, q.env
@@ -78,9 +78,11 @@ class Env:
         self.qtop = os.path.join(build, "src", "qtop-prof")
         self.plugin = os.path.join(build, "plugin", "qtop-plugin.so")
 
-    def guest(self, smp=2, plugin_args=""):
-        argv, env = qemu10()
-        return Guest(self.build, arch="x86_64", smp=smp, qemu_argv=argv, env=env,
+    def guest(self, smp=2, plugin_args="", arch="x86_64"):
+        # the i386 guest on qemu-system-i386 (the plugin reads e*
+        # registers there), x86_64 on qemu-system-x86_64
+        argv, env = qemu10("qemu-system-i386" if arch == "i386" else "qemu-system-x86_64")
+        return Guest(self.build, arch=arch, smp=smp, qemu_argv=argv, env=env,
                      extra_args=["-plugin", self.plugin + plugin_args])
 
     def cmd(self, g, *extra):
@@ -91,8 +93,8 @@ class Env:
                 "--comm", "current_task->name", "--comm", "1:current_task_ap->name"] + list(extra)
 
 
-def case_profile(e):
-    with e.guest(smp=2) as g:
+def case_profile(e, arch="x86_64"):
+    with e.guest(smp=2, arch=arch) as g:
         t = g.truth
         out = os.path.join(g.dir, "plugin.folded")
         k0 = g.phase_kcycles()
@@ -124,13 +126,15 @@ def case_profile(e):
             tot = sum(got.values())
             for lf, share in sorted(leaves.items()):
                 meas = 100.0 * got.get(lf, 0) / tot if tot else 0
-                if cpu["cpu"] == 0 and lf in clock:
-                    ref = clock[lf]
-                    check(abs(meas - ref) <= 2.5, "vCPU 0 leaf %s: %.1f%% vs %.1f%% by the "
-                          "guest's clock (+-2.5 pp; nominal %d%%)" % (lf, meas, ref, share))
-                else:
-                    check(abs(meas - share) <= 3, "vCPU %d leaf %s: %.1f%% vs %d%% (+-3 pp)"
-                          % (cpu["cpu"], lf, meas, share))
+                # The plugin samples a vCPU while its thread runs guest
+                # code: the split it measures is the executed one (the
+                # guest's instruction split, the nominal shares), not the
+                # guest clock's, which also counts the time a loaded host
+                # kept the vCPU thread off a core (shown, not judged).
+                ref = clock.get(lf) if cpu["cpu"] == 0 else None
+                check(abs(meas - share) <= 2.5, "vCPU %d leaf %s: %.1f%% vs %d%% nominal "
+                      "(+-2.5 pp)%s" % (cpu["cpu"], lf, meas, share,
+                                        "; guest clock %.1f%%" % ref if ref is not None else ""))
         # Chains root -> leaf, complete.
         for ch in t["chains"]:
             if ch["cpu"] >= 2:
@@ -351,7 +355,8 @@ def case_noplugin(e):
 
 def main():
     e = Env(sys.argv[1])
-    {"profile": case_profile, "reattach": case_reattach, "qemu_dies": case_qemu_dies,
+    {"profile": case_profile, "profile_i386": lambda env: case_profile(env, "i386"),
+     "reattach": case_reattach, "qemu_dies": case_qemu_dies,
      "noplugin": case_noplugin, "otherbuild": case_otherbuild, "stale": case_stale}[sys.argv[2]](e)
 
 
