@@ -10,7 +10,8 @@ is the top function; in the first second it is absent and early_init /
 must change the hotspot table (and the flame graph) that way; Esc brings the
 whole run back.  Also: the marker tick, colouring by process, a live
 timeline that grows and holds still while frozen (tui_driver --fake-live
---fake-log), a tiny terminal, and the help screen."""
+--fake-log), a mouse drag (xterm mouse reports sent into the pane), a tiny
+terminal, and the help screen."""
 import json
 import os
 import re
@@ -142,6 +143,35 @@ def test_window_first_second():
         assert hot_names(s)[0] == "late_work", s
 
 
+def mouse(b, x, y):
+    """One mouse report as an xterm sends it (X10 encoding: button code,
+    column and row, each + 32, 1-based): b 0 = button 1 pressed, 32 + 0 =
+    moved with it held, 3 = released."""
+    return "\x1b[M" + chr(32 + b) + chr(33 + x) + chr(33 + y)
+
+
+def test_mouse_drag_applies_window():
+    with Tmux(100, 24) as tm:
+        s = open_timeline(tm)
+        lines = s.split("\n")
+        y = next(k for k, l in enumerate(lines) if l.startswith("cpu0"))
+        tick = lines[y].index("|")            # the marker at 1 s
+        x0 = len("cpu0") + 2                  # the first cell
+        # drag from the start to a few cells before the marker
+        tm.send_literal(mouse(0, x0, y))
+        time.sleep(0.1)
+        tm.send_literal(mouse(32, (x0 + tick) // 2, y))
+        time.sleep(0.1)
+        tm.send_literal(mouse(3, tick - 3, y))
+        s = tm.wait_for("WINDOW 0.00-")
+        assert "hotspots and flame show only" in s, s
+        tm.send("1")
+        s = tm.wait_for("FUNCTION")
+        names = hot_names(s)
+        assert set(names[:2]) == {"early_init", "[idle]"}, names
+        assert "late_work" not in names, names
+
+
 def test_window_last_part():
     with Tmux(100, 24) as tm:
         open_timeline(tm)
@@ -205,5 +235,6 @@ def test_live_grows_and_freezes():
 
 if __name__ == "__main__":
     run_cases([test_view_rows_and_marker, test_window_first_second,
+               test_mouse_drag_applies_window,
                test_window_last_part, test_tiny_terminal, test_help_lists_keys,
                test_live_grows_and_freezes])
