@@ -149,6 +149,8 @@ static volatile sig_atomic_t bm_signal;
 static void bm_on_signal(int sig) { bm_signal = sig; }
 
 struct bm_run {
+	int started;           /* the child was started (an interrupted matrix
+				  leaves later runs unstarted) */
 	int done;              /* the child ran and wrote its report */
 	int status;            /* its wait status */
 	long samples;
@@ -171,6 +173,7 @@ struct bm {
 	char dir[512];         /* the private run directory */
 	json_object *meta;     /* the first report's meta */
 	int qemu_at;           /* argv index of the QEMU command */
+	int interrupted;       /* SIGINT/SIGTERM: the boots done so far */
 };
 
 /* Options of the matrix itself, not passed to a boot: name, and whether it
@@ -428,8 +431,9 @@ static long write_matrix(FILE *f, void *ctx)
 		      "\"hz_achieved\":0,\"mode\":null,\"engine\":null,\"kernel_build_id\":null,"
 		      "\"start_unix\":0,\"t0_monotonic_ns\":0,\"boot\":true}", f);
 	}
-	fprintf(f, ",\"matrix\":{\"version\":1,\"repeat\":%d,\"baseline_vcpus\":%d,\"vcpus\":[",
-		m->repeat, m->conf[base_conf(m)].ncpu);
+	fprintf(f, ",\"matrix\":{\"version\":1,\"repeat\":%d,\"interrupted\":%s,"
+		"\"baseline_vcpus\":%d,\"vcpus\":[",
+		m->repeat, m->interrupted ? "true" : "false", m->conf[base_conf(m)].ncpu);
 	for (int c = 0; c < m->nconf; c++)
 		fprintf(f, "%s%d", c ? "," : "", m->conf[c].ncpu);
 	fputs("],\"markers\":[", f);
@@ -451,10 +455,12 @@ static long write_matrix(FILE *f, void *ctx)
 		else
 			fputs("null", f);
 		fputs(",\"runs\":[", f);
-		for (int r = 0; r < m->repeat; r++) {
+		for (int r = 0, nr = 0; r < m->repeat; r++) {
 			const struct bm_run *rn = &cf->runs[r];
+			if (!rn->started)
+				continue;
 			fprintf(f, "%s{\"run\":%d,\"exit_status\":%d,\"samples\":%ld,\"markers\":{",
-				r ? "," : "", r + 1,
+				nr++ ? "," : "", r + 1,
 				WIFEXITED(rn->status) ? WEXITSTATUS(rn->status) : -1, rn->samples);
 			int first = 1;
 			for (int k = 0; k < m->nnames; k++)
@@ -626,6 +632,7 @@ int bootmatrix_run(const struct bootmatrix_opts *o)
 				"(%.0f s so far)\n", done + 1, total, cf->ncpu,
 				cf->ncpu == 1 ? "" : "s", r + 1, m.repeat, now_s() - t_start);
 			int st = 0;
+			rn->started = 1;
 			int e = run_child(a, lg, &st);
 			free(a);
 			bootmatrix_free_argv(q);
@@ -666,10 +673,20 @@ int bootmatrix_run(const struct bootmatrix_opts *o)
 		}
 	}
 	if (bm_signal) {
-		fprintf(stderr, "qtop-prof: matrix: %s after %d of %d boots: no report\n",
-			strsignal(bm_signal), done, total);
-		rc = 130;
-		goto out;
+		/* what was measured is kept: the boots that finished make the
+		 * table, the merged profiles and the report (marked) */
+		int ok = 0;
+		for (int c = 0; c < m.nconf; c++)
+			for (int r = 0; r < m.repeat; r++)
+				ok += m.conf[c].runs[r].done;
+		fprintf(stderr, "qtop-prof: matrix: %s after %d of %d boots%s\n",
+			strsignal(bm_signal), done, total,
+			ok ? ": the report holds the boots that finished" : ": no boot finished, no report");
+		m.interrupted = 1;
+		if (!ok) {
+			rc = 130;
+			goto out;
+		}
 	}
 	print_table(&m);
 	const char *stem = o->out ? o->out : o->json ? o->json : "qtop-matrix";
@@ -685,10 +702,13 @@ int bootmatrix_run(const struct bootmatrix_opts *o)
 			cf->folded[0] = 0;
 			rc = 1;
 		} else {
+			int nd = 0;
+			for (int r = 0; r < m.repeat; r++)
+				nd += cf->runs[r].done;
 			fprintf(stderr, "qtop-prof: matrix: %d vCPU%s: %llu samples of %d boot%s "
 				"merged in %s\n", cf->ncpu, cf->ncpu == 1 ? "" : "s",
-				(unsigned long long)cf->merged->samples, m.repeat,
-				m.repeat == 1 ? "" : "s", cf->folded);
+				(unsigned long long)cf->merged->samples, nd,
+				nd == 1 ? "" : "s", cf->folded);
 		}
 	}
 	if (o->json) {
@@ -702,6 +722,8 @@ int bootmatrix_run(const struct bootmatrix_opts *o)
 			fprintf(stderr, "qtop-prof: matrix report written to %s\n", path);
 		}
 	}
+	if (m.interrupted)
+		rc = 130;
 out:
 	remove_dir(m.dir);
 	sigaction(SIGINT, &old_int, NULL);

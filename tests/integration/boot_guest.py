@@ -281,6 +281,38 @@ def case_profkill(build, tmp):
         os.rmdir(d)
 
 
+def case_matrix_sigint(build, tmp):
+    """SIGINT in the middle of a matrix: the running boot and its QEMU end,
+    nothing is left behind, exit 130, and what was measured is kept: the
+    report (marked interrupted) and merged profile of the boots that
+    finished."""
+    js = os.path.join(tmp, "mxint.json")
+    r = Run(build, tmp, ["-d", "30", "--hz", "100", "--until", "workload running",
+                         "--repeat", "4", "--smp-list", "1,2", "--json", js])
+    t, _ = r.wait_line(r"matrix: boot 1/8 done", 60)
+    check(t is not None, "the first boot of the matrix finished")
+    time.sleep(0.3)                       # the second boot is under way
+    r.p.send_signal(signal.SIGINT)
+    rc = r.finish(30)
+    check(rc == 130, "SIGINT: the matrix exits 130 (%s)" % rc)
+    check(os.path.exists(js), "SIGINT: the report of the boots that finished is written")
+    if os.path.exists(js):
+        mx = json.load(open(js))["matrix"]
+        runs = [(c["vcpus"], r) for c in mx["configurations"] for r in c["runs"]]
+        fin = [(v, r) for v, r in runs if r["exit_status"] == 0 and r["markers"]]
+        check(mx.get("interrupted") is True and 1 <= len(fin) < 8 and len(runs) < 8,
+              "SIGINT: the report is marked interrupted and holds %d finished of %d started "
+              "boots (of 8)" % (len(fin), len(runs)))
+        c1 = mx["configurations"][0]
+        check(c1["folded"] and os.path.getsize(c1["folded"]) > 0,
+              "SIGINT: the merged profile of the finished boots is saved (%s)" % c1["folded"])
+    left = [x for x in os.listdir(tmp) if x.startswith(("qtop-launch-", "qtop-matrix-"))]
+    check(left == [], "SIGINT: no qtop-launch-*/qtop-matrix-* directory left (%s)" % left)
+    qemus = subprocess.run(["pgrep", "-f", os.path.join(tmp, "qtop-launch-")],
+                           capture_output=True, text=True)
+    check(qemus.stdout.strip() == "", "SIGINT: no QEMU of ours still running")
+
+
 def case_matrix(build, tmp):
     """--repeat 2 --smp-list 1,2 --until: 2 configurations x 2 boots."""
     js = os.path.join(tmp, "matrix.json")
@@ -347,7 +379,7 @@ def case_matrix(build, tmp):
           "folded files named after --json (matrix-smpN.folded)")
 
 
-CASES = {"launch": case_launch, "matrix": case_matrix, "until": case_until, "sigint": case_sigint,
+CASES = {"launch": case_launch, "matrix": case_matrix, "matrix_sigint": case_matrix_sigint, "until": case_until, "sigint": case_sigint,
          "qemukill": case_qemukill, "profkill": case_profkill}
 
 
