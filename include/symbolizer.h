@@ -24,8 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "profile.h"
+#include "capture.h"
 #include "sample.h"
-#include "sampler.h"
 
 struct linux_kernel;
 

@@ -13,11 +13,11 @@
 #include <stdint.h>
 
 #include "flame.h"
+#include "frontend.h"
 #include "hotspot.h"
 #include "pdiff.h"
 #include "profile.h"
 #include "theme.h"
-#include "tui.h"
 
 #define TPATH_MAX 512
 

@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "sampler.h"
+#include "capture.h"
 
 /* A copy of guest memory. */
 struct uw_mem {

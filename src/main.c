@@ -10,6 +10,7 @@
 #include "hotspot.h"
 #include "launch.h"
 #include "linux_guest.h"
+#include "linux_live.h"
 #include "markers.h"
 #include "pdiff.h"
 #include "profload.h"

@@ -1,9 +1,8 @@
-/* linux_guest.c - one Linux kernel build: ORC, BTF layout, symbols; the live
- * slide detection and the per-vCPU comm recipe. */
+/* linux_guest.c - one Linux kernel build: ORC, BTF layout, symbols; the
+ * slide from IDT bytes and the per-vCPU comm recipe (the live reads that
+ * feed them are src/acquire/linux_live.c). */
 #include "linux_guest.h"
 #include "errmsg.h"
-#include "memread.h"
-#include "qmp.h"
 #include "sample.h"
 #include "symtab.h"
 
@@ -135,90 +134,26 @@ const struct symtab *linux_kernel_syms(const struct linux_kernel *k)
 	return k->syms;
 }
 
-struct live_ctx {
-	struct memread *m;
-	int cpu;
-};
-
-static int live_read(void *ctx, uint64_t addr, void *buf, size_t len)
-{
-	struct live_ctx *c = ctx;
-	/* With page-table isolation (PTI) a vCPU in user mode does not map
-	 * kernel data: try the other vCPUs, then a little later (one of them
-	 * is soon in the kernel or idle). */
-	for (int attempt = 0; attempt < 5; attempt++) {
-		for (int k = -1; k < 8; k++) {
-			int cpu = k < 0 ? c->cpu : k;
-			if (k == c->cpu)
-				continue;
-			long got = memread_virt(c->m, cpu, addr, buf,
-						(uint32_t)len, NULL, 0);
-			if (got == (long)len)
-				return 0;
-		}
-		usleep(20000);
-	}
-	return -1;
-}
-
-int linux_kernel_detect_slide(struct linux_kernel *k, struct qmp *q,
-			      struct memread *m, int cpu,
-			      struct kaslr_result *res, char *err,
-			      size_t errlen)
+int linux_kernel_slide_from_idt(const struct linux_kernel *k,
+				const uint8_t *idt, size_t idt_len,
+				kaslr_read_fn read, void *ctx,
+				struct kaslr_result *res, char *err,
+				size_t errlen)
 {
 	if (!k->syms) {
 		seterr(err, errlen, "kaslr: needs the kernel's System.map");
 		return -1;
 	}
-	char *text = NULL;
-	if (qmp_hmp(q, "info registers", cpu, &text, err, errlen) < 0)
-		return -5;
-	uint64_t base;
-	uint32_t limit;
-	int rc = kaslr_parse_idt(text, strlen(text), &base, &limit);
-	free(text);
-	if (rc < 0) {
-		seterr(err, errlen, "kaslr: no IDT= in info registers of CPU %d",
-		       cpu);
-		return -5;
-	}
-	uint8_t idt[4096];
-	uint32_t want = limit + 1u < sizeof idt ? limit + 1u : sizeof idt;
-	long got = memread_virt(m, cpu, base, idt, want, err, errlen);
-	if (got < 16 * 15) {
-		if (got >= 0)
-			seterr(err, errlen, "kaslr: read %ld of %u IDT bytes at "
-			       "0x%llx", got, want, (unsigned long long)base);
-		return -5;
-	}
 	struct kaslr_vec vecs[32];
 	int nv = kaslr_linux_vectors(k->syms, vecs, 32);
-	struct live_ctx c = { m, cpu };
 	struct kaslr_input in = {
-		.idt = idt, .idt_len = (size_t)got, .vecs = vecs, .nvecs = nv,
+		.idt = idt, .idt_len = idt_len, .vecs = vecs, .nvecs = nv,
 		.confirm_addr = k->banner_addr,
 		.confirm_bytes = k->have_banner ? k->banner : NULL,
 		.confirm_len = k->have_banner ? k->banner_len : 0,
-		.read = live_read, .ctx = &c,
+		.read = read, .ctx = ctx,
 	};
 	return kaslr_detect(&in, res, err, errlen);
-}
-
-int linux_kernel_detect_slide_qmp(struct linux_kernel *k, const char *qmp_spec,
-				  int cpu, struct kaslr_result *res, char *err,
-				  size_t errlen)
-{
-	int code;
-	struct qmp *q = qmp_connect(qmp_spec, 5000, &code, err, errlen);
-	if (!q)
-		return -5;
-	struct memread *m = memread_new(q, SAMPLER_MEM_AUTO, err, errlen);
-	int rc = -5;
-	if (m)
-		rc = linux_kernel_detect_slide(k, q, m, cpu, res, err, errlen);
-	memread_free(m);
-	qmp_close(q);
-	return rc;
 }
 
 int linux_kernel_stack_recipe(const struct linux_kernel *k, int64_t slide,
