@@ -31,6 +31,14 @@ struct linux_kernel;
  * need the IDT handlers and __per_cpu_offset, which are not in BTF). */
 struct linux_kernel *linux_kernel_open(const char *vmlinux, const char *sysmap,
 				       char *err, size_t errlen);
+/* The same over a vmlinux already open (e; vmlinux names it in messages)
+ * and the System.map text already read (sysmap names it; NULL: none). */
+struct Elf;
+struct linux_kernel *linux_kernel_open_elf(struct Elf *e, const char *vmlinux,
+					   const char *sysmap,
+					   const char *sysmap_text,
+					   size_t sysmap_len, char *err,
+					   size_t errlen);
 void linux_kernel_free(struct linux_kernel *k);
 
 /* 1 when t holds a Linux kernel's symbols (linux_banner or start_kernel). */
@@ -43,6 +51,13 @@ int linux_symtab_is_linux(const struct symtab *t);
  * message when path names no Linux kernel. */
 struct linux_kernel *linux_kernel_open_syms(const char *path, char *err,
 					    size_t errlen);
+
+/* The same over a file already read: its bytes (text, len) and, when they
+ * are an ELF, its Elf (e; else NULL).  path names it in messages. */
+struct linux_kernel *linux_kernel_open_syms_src(const char *path,
+						struct Elf *e,
+						const char *text, size_t len,
+						char *err, size_t errlen);
 
 const struct orc_table *linux_kernel_orc(const struct linux_kernel *k);
 /* NULL when the vmlinux has no usable BTF. */

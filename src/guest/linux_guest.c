@@ -5,6 +5,7 @@
 #include "errmsg.h"
 #include "sample.h"
 #include "symtab.h"
+#include "elffile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,35 +30,65 @@ struct linux_kernel {
 struct linux_kernel *linux_kernel_open(const char *vmlinux, const char *sysmap,
 				       char *err, size_t errlen)
 {
+	int fd;
+	Elf *e = elffile_open(vmlinux, &fd, err, errlen);
+	if (!e)
+		return NULL;
+	char *text = NULL, e2[512] = "";
+	size_t len = 0;
+	if (sysmap)
+		text = symtab_read_text(sysmap, &len, e2, sizeof e2);
+	struct linux_kernel *k = linux_kernel_open_elf(e, vmlinux,
+		text ? sysmap : NULL, text, len, err, errlen);
+	if (k && sysmap && !text) {
+		/* the vmlinux is fine, the System.map is not */
+		linux_kernel_free(k);
+		k = NULL;
+		seterr(err, errlen, "%s", e2);
+	}
+	free(text);
+	elffile_close(e, fd);
+	return k;
+}
+
+struct linux_kernel *linux_kernel_open_elf(Elf *e, const char *vmlinux,
+					   const char *sysmap,
+					   const char *sysmap_text,
+					   size_t sysmap_len, char *err,
+					   size_t errlen)
+{
 	struct linux_kernel *k = calloc(1, sizeof *k);
 	if (!k) {
 		seterr(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (!(k->orc = orc_from_elf(vmlinux, err, errlen)))
+	if (!(k->orc = orc_from_elf_handle(e, vmlinux, err, errlen)))
 		goto fail;
 	/* BTF only matters for the comm recipe: without it the ORC walk and
 	 * the slide detection still work */
-	k->btf = btf_from_elf(vmlinux, k->layout_err, sizeof k->layout_err);
+	k->btf = btf_from_elf_handle(e, vmlinux, k->layout_err,
+				     sizeof k->layout_err);
 	if (k->btf && btf_linux_task_layout(k->btf, &k->layout, k->layout_err,
 					    sizeof k->layout_err) == 0)
 		k->have_layout = 1;
 	if (!sysmap) {
 		/* an unstripped vmlinux names its own symbols */
-		k->syms = symtab_from_elf_flags(vmlinux, 0, SYMTAB_ALL, NULL, 0);
+		k->syms = symtab_from_elf_handle(e, vmlinux, 0, SYMTAB_ALL,
+						 NULL, 0);
 		if (k->syms && !linux_symtab_is_linux(k->syms)) {
 			symtab_free(k->syms);
 			k->syms = NULL;
 		}
 		if (!k->syms)
 			return k;
-	} else if (!(k->syms = symtab_from_nm_flags(sysmap, 0, SYMTAB_ALL, err,
-						    errlen))) {
+	} else if (!(k->syms = symtab_from_nm_buf(sysmap, sysmap_text,
+						  sysmap_len, 0, SYMTAB_ALL,
+						  err, errlen))) {
 		goto fail;
 	}
 	const struct sym *b = symtab_find(k->syms, "linux_banner");
-	if (b && kaslr_elf_read(vmlinux, b->addr, k->banner, BANNER_BYTES,
-				NULL, 0) == 0) {
+	if (b && kaslr_elf_read_handle(e, vmlinux, b->addr, k->banner,
+				       BANNER_BYTES, NULL, 0) == 0) {
 		k->banner_addr = b->addr;
 		k->banner_len = BANNER_BYTES;
 		k->have_banner = 1;
@@ -76,15 +107,38 @@ int linux_symtab_is_linux(const struct symtab *t)
 struct linux_kernel *linux_kernel_open_syms(const char *path, char *err,
 					    size_t errlen)
 {
+	size_t len = 0;
+	char *text = symtab_read_text(path, &len, err, errlen);
+	if (!text)
+		return NULL;
+	Elf *e = NULL;
+	if (len >= SELFMAG && !memcmp(text, ELFMAG, SELFMAG)) {
+		elf_version(EV_CURRENT);
+		e = elf_memory(text, len);
+	}
+	struct linux_kernel *k = linux_kernel_open_syms_src(path, e, text, len,
+							   err, errlen);
+	if (e)
+		elf_end(e);
+	free(text);
+	return k;
+}
+
+struct linux_kernel *linux_kernel_open_syms_src(const char *path, Elf *e,
+						const char *text, size_t len,
+						char *err, size_t errlen)
+{
 	struct linux_kernel *k = calloc(1, sizeof *k);
 	if (!k) {
 		seterr(err, errlen, "out of memory");
 		return NULL;
 	}
-	k->syms = symtab_from_elf_flags(path, 0, SYMTAB_ALL, NULL, 0);
+	k->syms = e ? symtab_from_elf_handle(e, path, 0, SYMTAB_ALL, NULL, 0)
+		    : NULL;
 	if (!k->syms || !symtab_count(k->syms)) {
 		symtab_free(k->syms);
-		k->syms = symtab_from_nm_flags(path, 0, SYMTAB_ALL, err, errlen);
+		k->syms = symtab_from_nm_buf(path, text, len, 0, SYMTAB_ALL,
+					     err, errlen);
 		if (!k->syms)
 			goto fail;
 	}
