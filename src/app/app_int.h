@@ -20,24 +20,27 @@ void install_signals(void);
 double app_mono_s(void);
 
 /* session.c: the pipeline set-up every run mode over samples shares (live,
- * --replay): the symbolizer of o->sym (its warnings printed), the profile,
- * the sample log (with the symbolizer's modules), and the pipeline over
- * them (no ring, no --record: the caller adds those). */
+ * --replay): the guest model (guest.h: its kernel files read once), the
+ * symbolizer of o->sym over it (its warnings printed), the profile, the
+ * sample log (with the symbolizer's modules), and the pipeline over them
+ * (no ring, no --record: the caller adds those). */
+struct guest;
 struct session {
+	struct guest *guest;
 	struct symbolizer *sym;
 	struct profile *p;
 	struct samplelog *log;
 	struct pipeline pl;
 };
-/* 0, or -1 after a message (s closed). */
+/* s zeroed first.  The guest alone (the live set-up needs it before the
+ * symbolizer: KASLR, --comm linux); 0 or -1 after a message. */
+int session_open_guest(struct session *s, const struct options *o);
+/* The rest (and the guest if not open yet).  0, or -1 after a message
+ * (then session_close). */
 int session_open(struct session *s, const struct options *o);
-/* Frees what session_open made (not pl.ring, pl.rec). Zeroed s ok. */
+/* Frees what session_open made (not pl.ring, pl.rec), the guest last.
+ * Zeroed s ok. */
 void session_close(struct session *s);
-
-/* session.c: the symbolizer of o->sym, its warnings printed (NULL after
- * a message); its modules into a sample log (symbolizer_each_module). */
-struct symbolizer *open_symbolizer(const struct options *o);
-void log_module(void *ctx, const char *name, const char *path);
 
 /* output.c */
 /* The status of a finished profile shown in the TUI ("file"). */

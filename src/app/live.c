@@ -2,6 +2,7 @@
  * the acquisition engine -> ring -> pipeline -> profile, then the TUI or
  * --batch. */
 #include "app_int.h"
+#include "guest.h"
 #include "acquire.h"
 #include "commprog.h"
 #include "launch.h"
@@ -313,13 +314,14 @@ static int linux_slide(struct options *o, struct linux_kernel *k,
  * found from their 16 KiB alignment and --comm linux is resolved.  All on a
  * QMP connection of our own closed before the sampler opens its one.
  * Returns 0, or -1 with a message. */
-static int linux_setup(struct options *o, char *err, size_t errlen)
+static int linux_setup(struct options *o, struct guest *g, char *err,
+		       size_t errlen)
 {
 	int want_slide = o->koff_auto || !o->koff_given;
 	struct linux_kernel *k = NULL;
 
 	if (o->sym.kernel)
-		k = linux_kernel_open(o->sym.kernel, o->sym.symbols, err, errlen);
+		k = guest_linux_open(g, 1, err, errlen);
 	if (!k) {
 		if (o->comm_linux) {
 			if (!o->sym.kernel)
@@ -331,7 +333,7 @@ static int linux_setup(struct options *o, char *err, size_t errlen)
 			return 0;
 		/* not a vmlinux with ORC: the symbols may still be Linux's */
 		const char *path = o->sym.symbols ? o->sym.symbols : o->sym.kernel;
-		k = path ? linux_kernel_open_syms(path, err, errlen) : NULL;
+		k = path ? guest_linux_open_syms(g, err, errlen) : NULL;
 		if (!k) {
 			if (!o->koff_auto)
 				return 0;   /* not Linux: nothing to do */
@@ -361,7 +363,7 @@ static int linux_setup(struct options *o, char *err, size_t errlen)
 					      &o->samp.kstack[c], e2, sizeof e2) < 0)
 			break;   /* no BTF layout: pre-reads at the previous sp */
 	}
-	o->sym.linux_kernel = k;   /* the symbolizer walks with it (ORC) */
+	guest_adopt_linux(g, k);   /* the symbolizer walks with it (ORC) */
 	return 0;
 }
 
@@ -384,6 +386,7 @@ int app_run_live(struct options *o)
 	lch.serial_fd = -1;
 	memset(&live, 0, sizeof live);
 	memset(&ses, 0, sizeof ses);
+	memset(&ring, 0, sizeof ring);   /* ring_free at out: is safe from here */
 	if (!o->batch && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
 		fputs("qtop-prof: not a terminal: use --batch for headless profiling\n", stderr);
 		return 1;
@@ -446,15 +449,15 @@ int app_run_live(struct options *o)
 			      "cannot see it\n", stderr);
 		}
 	}
-	if (o->sym.kernel)
-		report_build_id(o->sym.kernel, buildid, sizeof buildid);
+	if (session_open_guest(&ses, o) < 0)
+		goto out;
+	guest_build_id(ses.guest, buildid, sizeof buildid);
 	if (o->json)
 		query_meta(o->samp.qmp_spec, qver, sizeof qver, accel, sizeof accel);
 	if (qmp_spec_is_remote(o->samp.qmp_spec))
 		fprintf(stderr, "qtop-prof: warning: %s is not loopback; QMP has no authentication\n",
 			o->samp.qmp_spec);
-	memset(&ring, 0, sizeof ring);
-	if (linux_setup(o, err, sizeof err) < 0) {
+	if (linux_setup(o, ses.guest, err, sizeof err) < 0) {
 		fprintf(stderr, "qtop-prof: %s\n", err);
 		goto out;
 	}

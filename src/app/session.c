@@ -1,6 +1,7 @@
 /* session.c - the pipeline set-up the run modes share (symbolizer,
  * profile, sample log), and --replay FILE. */
 #include "app_int.h"
+#include "guest.h"
 #include "pipeline.h"
 #include "profile.h"
 #include "record.h"
@@ -21,18 +22,29 @@
 #include <unistd.h>
 
 
-/* The exports' mappings name the host's ELF files and their build-ids. */
-void log_module(void *ctx, const char *name, const char *path)
+/* The exports' mappings name the host's ELF files and their build-ids
+ * (the kernel's from the guest's image, read already).  ctx: the session. */
+static void log_module(void *ctx, const char *name, const char *path)
 {
+	struct session *s = ctx;
+	const char *kp = s->guest ? guest_kernel_path(s->guest) : NULL;
 	char bid[128] = "";
-	report_build_id(path, bid, sizeof bid);
-	samplelog_set_module(ctx, name, path, bid);
+	if (kp && !strcmp(kp, path))
+		guest_build_id(s->guest, bid, sizeof bid);
+	else
+		report_build_id(path, bid, sizeof bid);
+	samplelog_set_module(s->log, name, path, bid);
 }
 
-struct symbolizer *open_symbolizer(const struct options *o)
+/* The symbolizer of o->sym over the guest's files, its warnings printed
+ * (NULL after a message). */
+static struct symbolizer *open_symbolizer(const struct options *o,
+					  struct guest *g)
 {
 	char err[512];
-	struct symbolizer *s = symbolizer_new(&o->sym, err, sizeof err);
+	struct symbolizer_config cfg = o->sym;
+	cfg.guest = g;
+	struct symbolizer *s = symbolizer_new(&cfg, err, sizeof err);
 	if (!s) {
 		fprintf(stderr, "qtop-prof: %s\n", err);
 		return NULL;
@@ -46,12 +58,31 @@ struct symbolizer *open_symbolizer(const struct options *o)
 	return s;
 }
 
+int session_open_guest(struct session *s, const struct options *o)
+{
+	char err[512];
+	struct guest_config gc = { .kernel = o->sym.kernel,
+				   .symbols = o->sym.symbols };
+
+	if (s->guest)
+		return 0;
+	s->guest = guest_open(&gc, err, sizeof err);
+	if (!s->guest) {
+		fprintf(stderr, "qtop-prof: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 int session_open(struct session *s, const struct options *o)
 {
-	memset(s, 0, sizeof *s);
-	s->sym = open_symbolizer(o);
-	if (!s->sym)
+	if (session_open_guest(s, o) < 0)
 		return -1;
+	s->sym = open_symbolizer(o, s->guest);
+	if (!s->sym) {
+		session_close(s);
+		return -1;
+	}
 	s->p = profile_new();
 	s->log = samplelog_new(0);
 	if (!s->p || !s->log) {
@@ -62,7 +93,7 @@ int session_open(struct session *s, const struct options *o)
 	s->pl.sym = s->sym;
 	s->pl.filter = o->filter;
 	s->pl.log = s->log;
-	symbolizer_each_module(s->sym, log_module, s->log);
+	symbolizer_each_module(s->sym, log_module, s);
 	return 0;
 }
 
@@ -71,6 +102,7 @@ void session_close(struct session *s)
 	profile_free(s->p);
 	samplelog_free(s->log);
 	symbolizer_free(s->sym);
+	guest_close(s->guest);   /* after the symbolizer, which borrows it */
 	memset(s, 0, sizeof *s);
 }
 
@@ -86,6 +118,7 @@ int app_run_replay(struct options *o)
 		fprintf(stderr, "qtop-prof: %s\n", err);
 		return 1;
 	}
+	memset(&ses, 0, sizeof ses);
 	if (session_open(&ses, o) < 0) {
 		record_reader_close(r);
 		return 1;
@@ -112,7 +145,7 @@ int app_run_replay(struct options *o)
 		struct report_meta meta = { .hz_asked = o->samp.hz, .t0_ns = t0,
 			.source = o->replay };
 		char bid[128] = "";
-		if (o->sym.kernel && report_build_id(o->sym.kernel, bid, sizeof bid) == 0)
+		if (guest_build_id(ses.guest, bid, sizeof bid) == 0)
 			meta.build_id = bid;
 		rc = batch_finish(o, p, log, &o->ms, &meta);
 		if (symwarn[0])
