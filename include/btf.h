@@ -20,6 +20,10 @@ struct btf *btf_from_bytes(const uint8_t *buf, size_t len, char *err,
 			   size_t errlen);
 /* Reads the .BTF section of an ELF (the vmlinux from the bzImage has it). */
 struct btf *btf_from_elf(const char *path, char *err, size_t errlen);
+/* The same over an ELF already open; path only names it in messages. */
+struct Elf;
+struct btf *btf_from_elf_handle(struct Elf *e, const char *path, char *err,
+				size_t errlen);
 void btf_free(struct btf *b);
 /* Number of types (ids 1..n). */
 uint32_t btf_count(const struct btf *b);

@@ -10,8 +10,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "capture.h"
 #include "sample.h"
-#include "sampler.h"
 
 /* Reads len bytes of guest memory at addr; returns the bytes read (a
  * prefix), or < 0. */

@@ -78,5 +78,9 @@ int kaslr_detect(const struct kaslr_input *in, struct kaslr_result *res,
  * allocated sections (e.g. linux_banner from the vmlinux). 0 or -1. */
 int kaslr_elf_read(const char *path, uint64_t addr, void *buf, size_t len,
 		   char *err, size_t errlen);
+/* The same over an ELF already open; path only names it in messages. */
+struct Elf;
+int kaslr_elf_read_handle(struct Elf *e, const char *path, uint64_t addr,
+			  void *buf, size_t len, char *err, size_t errlen);
 
 #endif

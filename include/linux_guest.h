@@ -1,6 +1,6 @@
-/* linux_guest.h - what qtop-prof knows about one Linux x86_64 kernel build,
- * and the live steps that need QMP: KASLR slide detection and the per-vCPU
- * --comm recipe of the current task.
+/* linux_guest.h - what qtop-prof knows about one Linux x86_64 kernel build:
+ * KASLR slide detection from IDT bytes and the per-vCPU --comm recipe of the
+ * current task (the QMP reads that feed them: linux_live.h).
  *
  * Inputs: the vmlinux ELF (the one inside /boot/vmlinuz is enough: it keeps
  * .orc_unwind*, .BTF and .rodata; tests/linux/fetch_kernel.py extracts it)
@@ -16,12 +16,10 @@
 #include "btf.h"
 #include "kaslr.h"
 #include "orc.h"
+#include "capture.h"
 #include "sample.h"
-#include "sampler.h"
 #include "unwind.h"
 
-struct qmp;
-struct memread;
 struct symtab;
 
 struct linux_kernel;
@@ -33,6 +31,14 @@ struct linux_kernel;
  * need the IDT handlers and __per_cpu_offset, which are not in BTF). */
 struct linux_kernel *linux_kernel_open(const char *vmlinux, const char *sysmap,
 				       char *err, size_t errlen);
+/* The same over a vmlinux already open (e; vmlinux names it in messages)
+ * and the System.map text already read (sysmap names it; NULL: none). */
+struct Elf;
+struct linux_kernel *linux_kernel_open_elf(struct Elf *e, const char *vmlinux,
+					   const char *sysmap,
+					   const char *sysmap_text,
+					   size_t sysmap_len, char *err,
+					   size_t errlen);
 void linux_kernel_free(struct linux_kernel *k);
 
 /* 1 when t holds a Linux kernel's symbols (linux_banner or start_kernel). */
@@ -46,25 +52,29 @@ int linux_symtab_is_linux(const struct symtab *t);
 struct linux_kernel *linux_kernel_open_syms(const char *path, char *err,
 					    size_t errlen);
 
+/* The same over a file already read: its bytes (text, len) and, when they
+ * are an ELF, its Elf (e; else NULL).  path names it in messages. */
+struct linux_kernel *linux_kernel_open_syms_src(const char *path,
+						struct Elf *e,
+						const char *text, size_t len,
+						char *err, size_t errlen);
+
 const struct orc_table *linux_kernel_orc(const struct linux_kernel *k);
 /* NULL when the vmlinux has no usable BTF. */
 const struct linux_task_layout *linux_kernel_layout(const struct linux_kernel *k);
 /* Unslid symbols (text and data: SYMTAB_ALL). */
 const struct symtab *linux_kernel_syms(const struct linux_kernel *k);
 
-/* Live: info registers (IDT=) of vCPU cpu, the IDT through memread,
- * vote, then confirm with linux_banner.  0 with *res, or negative (see
- * kaslr_detect; -5 QMP failures). */
-int linux_kernel_detect_slide(struct linux_kernel *k, struct qmp *q,
-			      struct memread *m, int cpu,
-			      struct kaslr_result *res, char *err,
-			      size_t errlen);
-
-/* The same over its own QMP connection, closed before returning (a QMP
- * unix socket serves one client: call it before sampler_start). */
-int linux_kernel_detect_slide_qmp(struct linux_kernel *k, const char *qmp_spec,
-				  int cpu, struct kaslr_result *res, char *err,
-				  size_t errlen);
+/* The slide from the IDT bytes of one vCPU (read at its IDT= base), then
+ * confirmed with linux_banner through read (kernel memory of the running
+ * guest; NULL: not confirmed).  0 with *res, or negative (see
+ * kaslr_detect; -1 also without the kernel's symbols).  The live reads are
+ * linux_live.h's. */
+int linux_kernel_slide_from_idt(const struct linux_kernel *k,
+				const uint8_t *idt, size_t idt_len,
+				kaslr_read_fn read, void *ctx,
+				struct kaslr_result *res, char *err,
+				size_t errlen);
 
 /* Per-vCPU --comm recipe, valid in user and kernel mode alike:
  * __per_cpu_offset[cpu] -> per-CPU base; + current_task -> task;

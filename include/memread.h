@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "qmp.h"
+#include "capture.h"
 #include "sample.h"
-#include "sampler.h"
 
 struct memread;
 

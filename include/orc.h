@@ -45,6 +45,11 @@ struct orc_table;
  * the ORC sections).  NULL with a message when the file has no ORC tables or
  * an unsupported layout. */
 struct orc_table *orc_from_elf(const char *path, char *err, size_t errlen);
+/* The same over an ELF already open (the guest's kernel image); path only
+ * names it in messages. */
+struct Elf;
+struct orc_table *orc_from_elf_handle(struct Elf *e, const char *path,
+				      char *err, size_t errlen);
 /* From raw section contents (tests, fuzzing): ip_bytes at ip_addr (unslid
  * address of .orc_unwind_ip), entries 6 bytes each; n entries.  The bytes
  * are copied. */

@@ -25,8 +25,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "profile.h"
+#include "capture.h"
 #include "sample.h"
-#include "sampler.h"
 
 struct linux_kernel;
 
@@ -42,6 +42,10 @@ struct symbolizer_config {
 	 * linux), or NULL: symbolizer_new takes it over (frees it, also on
 	 * failure) instead of loading the same ORC tables a second time. */
 	struct linux_kernel *linux_kernel;
+	/* The guest whose --kernel and --symbols files are read already
+	 * (guest.h), or NULL: then the paths above are opened here.  Borrowed:
+	 * it outlives the symbolizer; its Linux kernel, if set up, is used. */
+	struct guest *guest;
 };
 
 struct symbolizer;

@@ -38,6 +38,20 @@ struct symtab *symtab_from_elf_flags(const char *path, uint64_t bias,
 				     unsigned flags, char *err, size_t errlen);
 struct symtab *symtab_from_nm_flags(const char *path, uint64_t bias,
 				    unsigned flags, char *err, size_t errlen);
+/* symtab_from_elf_flags over an ELF already open; path only names it in
+ * messages. */
+struct Elf;
+struct symtab *symtab_from_elf_handle(struct Elf *e, const char *path,
+				      uint64_t bias, unsigned flags,
+				      char *err, size_t errlen);
+/* A text file read whole (NUL-terminated, its length in *len), or NULL
+ * with "PATH: reason": so one file can serve several symtabs. */
+char *symtab_read_text(const char *path, size_t *len, char *err,
+		       size_t errlen);
+/* symtab_from_nm_flags over that text; path only names it in messages. */
+struct symtab *symtab_from_nm_buf(const char *path, const char *text,
+				  size_t len, uint64_t bias, unsigned flags,
+				  char *err, size_t errlen);
 /* Parse nm text from memory (the fuzz target and tests use it). */
 struct symtab *symtab_from_nm_text(const char *text, size_t len,
 				   uint64_t bias, unsigned flags, char *err,

@@ -13,12 +13,12 @@
 #include <stdint.h>
 
 #include "flame.h"
+#include "frontend.h"
 #include "hotspot.h"
 #include "pdiff.h"
 #include "profile.h"
 #include "theme.h"
 #include "timeline.h"
-#include "tui.h"
 
 #define TPATH_MAX 512
 

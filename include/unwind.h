@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "sampler.h"
+#include "capture.h"
 
 /* A copy of guest memory. */
 struct uw_mem {
@@ -100,6 +100,12 @@ void uw_fp_walk(const struct uw_walk *w, const struct uw_state *st,
 struct uw_dwfl;
 struct uw_dwfl *uw_dwfl_new(const char *path, const char *modname,
 			    int64_t bias, char *err, size_t errlen);
+/* The same over a file already open (the guest's kernel image): libdwfl
+ * gets dups of f->fd, so the path is not opened again; f may be closed
+ * after this returns. */
+struct elffile;
+struct uw_dwfl *uw_dwfl_new_file(const struct elffile *f, const char *modname,
+				 int64_t bias, char *err, size_t errlen);
 void uw_dwfl_free(struct uw_dwfl *d);
 /* libdwfl handle and the module, for getsrc/addrdie (opaque here). */
 void *uw_dwfl_handle(struct uw_dwfl *d);
@@ -122,6 +128,19 @@ void uw_dwfl_walk(struct uw_dwfl *d, const struct uw_walk *w,
 int comm_resolve(const char *expr, const char *kernel, const char *symbols,
 		 int64_t bias, int wordsize, struct comm_recipe *r,
 		 char *err, size_t errlen);
+/* The same over files already open: the kernel's Elf (symbols, DWARF) and
+ * the --symbols text; a NULL handle beside a path: that path is opened. */
+struct Elf;
+struct comm_files {
+	const char *kernel;          /* path (messages), or NULL: none */
+	struct Elf *kernel_elf;      /* its ELF, or NULL */
+	const char *symbols;         /* path (messages), or NULL: none */
+	const char *symbols_text;    /* its text, or NULL */
+	size_t symbols_len;
+};
+int comm_resolve_files(const char *expr, const struct comm_files *f,
+		       int64_t bias, int wordsize, struct comm_recipe *r,
+		       char *err, size_t errlen);
 /* The compiler alone, over an open Dwarf * (or NULL) and symbols (or NULL):
  * for the fuzzer. 0 or -1 with "column N: ..." in err. */
 struct symtab;

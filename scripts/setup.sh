@@ -33,7 +33,7 @@ echo "setup: QEMUs available to the tests:" >&2
 python3 tests/lib/qemus.py >&2 || true
 
 # speedscope's file-format schema and ajv for the export test, in a cache
-# folder (tests/unit/export reads QTOP_NPM_DIR or this default); best effort:
+# folder (tests/unit/profile/export_test.py reads QTOP_NPM_DIR or this default); best effort:
 # without them the test checks the schema's structure itself.
 NPM_DIR=${QTOP_NPM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/qtop-prof/npm}
 if command -v npm >/dev/null && [ ! -d "$NPM_DIR/node_modules/ajv" ]; then

@@ -27,17 +27,34 @@
 
 #define COMM_DEFAULT_LEN 16   /* Linux TASK_COMM_LEN; the name is NUL-terminated */
 
-static int sym_addr(const char *name, const char *kernel, const char *symbols,
+/* All symbols (SYMTAB_ALL) of the kernel ELF, else of the --symbols text,
+ * from the files already open when f has them. */
+static struct symtab *all_syms(const struct comm_files *f, int64_t bias,
+			       char *e2, size_t e2len)
+{
+	struct symtab *t = NULL;
+	if (f->kernel)
+		t = f->kernel_elf
+			? symtab_from_elf_handle(f->kernel_elf, f->kernel,
+						 (uint64_t)bias, SYMTAB_ALL, e2,
+						 e2len)
+			: symtab_from_elf_flags(f->kernel, (uint64_t)bias,
+						SYMTAB_ALL, e2, e2len);
+	if (!t && f->symbols)
+		t = f->symbols_text
+			? symtab_from_nm_buf(f->symbols, f->symbols_text,
+					     f->symbols_len, (uint64_t)bias,
+					     SYMTAB_ALL, e2, e2len)
+			: symtab_from_nm_flags(f->symbols, (uint64_t)bias,
+					       SYMTAB_ALL, e2, e2len);
+	return t;
+}
+
+static int sym_addr(const char *name, const struct comm_files *f,
 		    int64_t bias, uint64_t *addr, char *err, size_t errlen)
 {
 	char e2[200] = "";
-	struct symtab *t = NULL;
-	if (kernel)
-		t = symtab_from_elf_flags(kernel, (uint64_t)bias, SYMTAB_ALL, e2,
-					  sizeof e2);
-	if (!t && symbols)
-		t = symtab_from_nm_flags(symbols, (uint64_t)bias, SYMTAB_ALL, e2,
-					 sizeof e2);
+	struct symtab *t = all_syms(f, bias, e2, sizeof e2);
 	if (!t) {
 		seterr(err, errlen, "--comm: no symbols (%s)",
 		       *e2 ? e2 : "need --kernel or --symbols");
@@ -932,6 +949,14 @@ int comm_resolve(const char *expr_s, const char *kernel, const char *symbols,
 		 int64_t bias, int wordsize, struct comm_recipe *r,
 		 char *err, size_t errlen)
 {
+	struct comm_files f = { .kernel = kernel, .symbols = symbols };
+	return comm_resolve_files(expr_s, &f, bias, wordsize, r, err, errlen);
+}
+
+int comm_resolve_files(const char *expr_s, const struct comm_files *f,
+		       int64_t bias, int wordsize, struct comm_recipe *r,
+		       char *err, size_t errlen)
+{
 	if (!expr_s || !*expr_s || strlen(expr_s) >= 256) {
 		seterr(err, errlen, "empty or too long expression");
 		return -1;
@@ -962,7 +987,7 @@ int comm_resolve(const char *expr_s, const char *kernel, const char *symbols,
 			*plus = 0;
 		}
 		uint64_t a;
-		if (sym_addr(sym, kernel, symbols, bias, &a, err, errlen) < 0)
+		if (sym_addr(sym, f, bias, &a, err, errlen) < 0)
 			return -1;
 		if (deref) {
 			out.addr = a;
@@ -981,14 +1006,28 @@ int comm_resolve(const char *expr_s, const char *kernel, const char *symbols,
 			.errlen = errlen };
 	char e2[200] = "";
 	int fd = -1;
-	if (kernel) {
-		c.syms = symtab_from_elf_flags(kernel, (uint64_t)bias, SYMTAB_ALL, e2, sizeof e2);
-		fd = open(kernel, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0)
-			c.dw = dwarf_begin(fd, DWARF_C_READ);
+	if (f->kernel) {
+		c.syms = f->kernel_elf
+			? symtab_from_elf_handle(f->kernel_elf, f->kernel,
+						 (uint64_t)bias, SYMTAB_ALL, e2,
+						 sizeof e2)
+			: symtab_from_elf_flags(f->kernel, (uint64_t)bias,
+						SYMTAB_ALL, e2, sizeof e2);
+		if (f->kernel_elf) {
+			c.dw = dwarf_begin_elf(f->kernel_elf, DWARF_C_READ, NULL);
+		} else {
+			fd = open(f->kernel, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0)
+				c.dw = dwarf_begin(fd, DWARF_C_READ);
+		}
 	}
-	if (!c.syms && symbols)
-		c.syms = symtab_from_nm_flags(symbols, (uint64_t)bias, SYMTAB_ALL, e2, sizeof e2);
+	if (!c.syms && f->symbols)
+		c.syms = f->symbols_text
+			? symtab_from_nm_buf(f->symbols, f->symbols_text,
+					     f->symbols_len, (uint64_t)bias,
+					     SYMTAB_ALL, e2, sizeof e2)
+			: symtab_from_nm_flags(f->symbols, (uint64_t)bias,
+					       SYMTAB_ALL, e2, sizeof e2);
 	int rc = -1;
 	if (!c.syms && !c.dw) {
 		seterr(err, errlen, "no symbols (%s)", *e2 ? e2 : "need --kernel or --symbols");

@@ -1,11 +1,11 @@
-/* linux_guest.c - one Linux kernel build: ORC, BTF layout, symbols; the live
- * slide detection and the per-vCPU comm recipe. */
+/* linux_guest.c - one Linux kernel build: ORC, BTF layout, symbols; the
+ * slide from IDT bytes and the per-vCPU comm recipe (the live reads that
+ * feed them are src/acquire/linux_live.c). */
 #include "linux_guest.h"
 #include "errmsg.h"
-#include "memread.h"
-#include "qmp.h"
 #include "sample.h"
 #include "symtab.h"
+#include "elffile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,30 +33,60 @@ struct linux_kernel {
 struct linux_kernel *linux_kernel_open(const char *vmlinux, const char *sysmap,
 				       char *err, size_t errlen)
 {
+	int fd;
+	Elf *e = elffile_open(vmlinux, &fd, err, errlen);
+	if (!e)
+		return NULL;
+	char *text = NULL, e2[512] = "";
+	size_t len = 0;
+	if (sysmap)
+		text = symtab_read_text(sysmap, &len, e2, sizeof e2);
+	struct linux_kernel *k = linux_kernel_open_elf(e, vmlinux,
+		text ? sysmap : NULL, text, len, err, errlen);
+	if (k && sysmap && !text) {
+		/* the vmlinux is fine, the System.map is not */
+		linux_kernel_free(k);
+		k = NULL;
+		seterr(err, errlen, "%s", e2);
+	}
+	free(text);
+	elffile_close(e, fd);
+	return k;
+}
+
+struct linux_kernel *linux_kernel_open_elf(Elf *e, const char *vmlinux,
+					   const char *sysmap,
+					   const char *sysmap_text,
+					   size_t sysmap_len, char *err,
+					   size_t errlen)
+{
 	struct linux_kernel *k = calloc(1, sizeof *k);
 	if (!k) {
 		seterr(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (!(k->orc = orc_from_elf(vmlinux, err, errlen)))
+	if (!(k->orc = orc_from_elf_handle(e, vmlinux, err, errlen)))
 		goto fail;
 	/* BTF only matters for the comm recipe: without it the ORC walk and
 	 * the slide detection still work */
-	k->btf = btf_from_elf(vmlinux, k->layout_err, sizeof k->layout_err);
+	k->btf = btf_from_elf_handle(e, vmlinux, k->layout_err,
+				     sizeof k->layout_err);
 	if (k->btf && btf_linux_task_layout(k->btf, &k->layout, k->layout_err,
 					    sizeof k->layout_err) == 0)
 		k->have_layout = 1;
 	if (!sysmap) {
 		/* an unstripped vmlinux names its own symbols */
-		k->syms = symtab_from_elf_flags(vmlinux, 0, SYMTAB_ALL, NULL, 0);
+		k->syms = symtab_from_elf_handle(e, vmlinux, 0, SYMTAB_ALL,
+						 NULL, 0);
 		if (k->syms && !linux_symtab_is_linux(k->syms)) {
 			symtab_free(k->syms);
 			k->syms = NULL;
 		}
 		if (!k->syms)
 			return k;
-	} else if (!(k->syms = symtab_from_nm_flags(sysmap, 0, SYMTAB_ALL, err,
-						    errlen))) {
+	} else if (!(k->syms = symtab_from_nm_buf(sysmap, sysmap_text,
+						  sysmap_len, 0, SYMTAB_ALL,
+						  err, errlen))) {
 		goto fail;
 	}
 	const struct sym *ta = symtab_find(k->syms, "__x86_indirect_thunk_array");
@@ -66,8 +96,8 @@ struct linux_kernel *linux_kernel_open(const char *vmlinux, const char *sysmap,
 		k->thunk_hi = te->addr + THUNK_SIZE;
 	}
 	const struct sym *b = symtab_find(k->syms, "linux_banner");
-	if (b && kaslr_elf_read(vmlinux, b->addr, k->banner, BANNER_BYTES,
-				NULL, 0) == 0) {
+	if (b && kaslr_elf_read_handle(e, vmlinux, b->addr, k->banner,
+				       BANNER_BYTES, NULL, 0) == 0) {
 		k->banner_addr = b->addr;
 		k->banner_len = BANNER_BYTES;
 		k->have_banner = 1;
@@ -86,15 +116,38 @@ int linux_symtab_is_linux(const struct symtab *t)
 struct linux_kernel *linux_kernel_open_syms(const char *path, char *err,
 					    size_t errlen)
 {
+	size_t len = 0;
+	char *text = symtab_read_text(path, &len, err, errlen);
+	if (!text)
+		return NULL;
+	Elf *e = NULL;
+	if (len >= SELFMAG && !memcmp(text, ELFMAG, SELFMAG)) {
+		elf_version(EV_CURRENT);
+		e = elf_memory(text, len);
+	}
+	struct linux_kernel *k = linux_kernel_open_syms_src(path, e, text, len,
+							   err, errlen);
+	if (e)
+		elf_end(e);
+	free(text);
+	return k;
+}
+
+struct linux_kernel *linux_kernel_open_syms_src(const char *path, Elf *e,
+						const char *text, size_t len,
+						char *err, size_t errlen)
+{
 	struct linux_kernel *k = calloc(1, sizeof *k);
 	if (!k) {
 		seterr(err, errlen, "out of memory");
 		return NULL;
 	}
-	k->syms = symtab_from_elf_flags(path, 0, SYMTAB_ALL, NULL, 0);
+	k->syms = e ? symtab_from_elf_handle(e, path, 0, SYMTAB_ALL, NULL, 0)
+		    : NULL;
 	if (!k->syms || !symtab_count(k->syms)) {
 		symtab_free(k->syms);
-		k->syms = symtab_from_nm_flags(path, 0, SYMTAB_ALL, err, errlen);
+		k->syms = symtab_from_nm_buf(path, text, len, 0, SYMTAB_ALL,
+					     err, errlen);
 		if (!k->syms)
 			goto fail;
 	}
@@ -144,90 +197,26 @@ const struct symtab *linux_kernel_syms(const struct linux_kernel *k)
 	return k->syms;
 }
 
-struct live_ctx {
-	struct memread *m;
-	int cpu;
-};
-
-static int live_read(void *ctx, uint64_t addr, void *buf, size_t len)
-{
-	struct live_ctx *c = ctx;
-	/* With page-table isolation (PTI) a vCPU in user mode does not map
-	 * kernel data: try the other vCPUs, then a little later (one of them
-	 * is soon in the kernel or idle). */
-	for (int attempt = 0; attempt < 5; attempt++) {
-		for (int k = -1; k < 8; k++) {
-			int cpu = k < 0 ? c->cpu : k;
-			if (k == c->cpu)
-				continue;
-			long got = memread_virt(c->m, cpu, addr, buf,
-						(uint32_t)len, NULL, 0);
-			if (got == (long)len)
-				return 0;
-		}
-		usleep(20000);
-	}
-	return -1;
-}
-
-int linux_kernel_detect_slide(struct linux_kernel *k, struct qmp *q,
-			      struct memread *m, int cpu,
-			      struct kaslr_result *res, char *err,
-			      size_t errlen)
+int linux_kernel_slide_from_idt(const struct linux_kernel *k,
+				const uint8_t *idt, size_t idt_len,
+				kaslr_read_fn read, void *ctx,
+				struct kaslr_result *res, char *err,
+				size_t errlen)
 {
 	if (!k->syms) {
 		seterr(err, errlen, "kaslr: needs the kernel's System.map");
 		return -1;
 	}
-	char *text = NULL;
-	if (qmp_hmp(q, "info registers", cpu, &text, err, errlen) < 0)
-		return -5;
-	uint64_t base;
-	uint32_t limit;
-	int rc = kaslr_parse_idt(text, strlen(text), &base, &limit);
-	free(text);
-	if (rc < 0) {
-		seterr(err, errlen, "kaslr: no IDT= in info registers of CPU %d",
-		       cpu);
-		return -5;
-	}
-	uint8_t idt[4096];
-	uint32_t want = limit + 1u < sizeof idt ? limit + 1u : sizeof idt;
-	long got = memread_virt(m, cpu, base, idt, want, err, errlen);
-	if (got < 16 * 15) {
-		if (got >= 0)
-			seterr(err, errlen, "kaslr: read %ld of %u IDT bytes at "
-			       "0x%llx", got, want, (unsigned long long)base);
-		return -5;
-	}
 	struct kaslr_vec vecs[32];
 	int nv = kaslr_linux_vectors(k->syms, vecs, 32);
-	struct live_ctx c = { m, cpu };
 	struct kaslr_input in = {
-		.idt = idt, .idt_len = (size_t)got, .vecs = vecs, .nvecs = nv,
+		.idt = idt, .idt_len = idt_len, .vecs = vecs, .nvecs = nv,
 		.confirm_addr = k->banner_addr,
 		.confirm_bytes = k->have_banner ? k->banner : NULL,
 		.confirm_len = k->have_banner ? k->banner_len : 0,
-		.read = live_read, .ctx = &c,
+		.read = read, .ctx = ctx,
 	};
 	return kaslr_detect(&in, res, err, errlen);
-}
-
-int linux_kernel_detect_slide_qmp(struct linux_kernel *k, const char *qmp_spec,
-				  int cpu, struct kaslr_result *res, char *err,
-				  size_t errlen)
-{
-	int code;
-	struct qmp *q = qmp_connect(qmp_spec, 5000, &code, err, errlen);
-	if (!q)
-		return -5;
-	struct memread *m = memread_new(q, SAMPLER_MEM_AUTO, err, errlen);
-	int rc = -5;
-	if (m)
-		rc = linux_kernel_detect_slide(k, q, m, cpu, res, err, errlen);
-	memread_free(m);
-	qmp_close(q);
-	return rc;
 }
 
 int linux_kernel_stack_recipe(const struct linux_kernel *k, int64_t slide,

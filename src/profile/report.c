@@ -505,36 +505,17 @@ out:
 
 #include <fcntl.h>
 #include <gelf.h>
+#include "elffile.h"
 #include <unistd.h>
 
 int report_build_id(const char *path, char *hex, size_t len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
 	if (fd < 0)
 		return -1;
 	elf_version(EV_CURRENT);
 	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
-	Elf_Scn *scn = NULL;
-	while (e && rc < 0 && (scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
-			continue;
-		Elf_Data *d = elf_getdata(scn, NULL);
-		size_t off = 0, noff, doff;
-		GElf_Nhdr nh;
-		while (d && (off = gelf_getnote(d, off, &nh, &noff, &doff)) > 0) {
-			if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
-			    memcmp((char *)d->d_buf + noff, "GNU", 4))
-				continue;
-			if (len < 2 * (size_t)nh.n_descsz + 1)
-				break;
-			for (size_t i = 0; i < nh.n_descsz; i++)
-				snprintf(hex + 2 * i, 3, "%02x",
-					 ((unsigned char *)d->d_buf)[doff + i]);
-			rc = 0;
-			break;
-		}
-	}
+	rc = elffile_build_id(e, hex, len);
 	elf_end(e);
 	close(fd);
 	return rc;

@@ -175,14 +175,23 @@ fail:
 struct btf *btf_from_elf(const char *path, char *err, size_t errlen)
 {
 	int fd;
-	GElf_Shdr sh;
-	struct btf *b = NULL;
 	Elf *e = elffile_open(path, &fd, err, errlen);
-	Elf_Scn *scn;
-	Elf_Data *d;
 
 	if (!e)
 		return NULL;
+	struct btf *b = btf_from_elf_handle(e, path, err, errlen);
+	elffile_close(e, fd);
+	return b;
+}
+
+struct btf *btf_from_elf_handle(Elf *e, const char *path, char *err,
+				size_t errlen)
+{
+	GElf_Shdr sh;
+	struct btf *b = NULL;
+	Elf_Scn *scn;
+	Elf_Data *d;
+
 	scn = elffile_section(e, ".BTF", &sh);
 	if (!scn)
 		seterr(err, errlen, "%s: no .BTF section (kernel built without "
@@ -191,7 +200,6 @@ struct btf *btf_from_elf(const char *path, char *err, size_t errlen)
 		seterr(err, errlen, "%s: cannot read .BTF", path);
 	else
 		b = btf_from_bytes(d->d_buf, sh.sh_size, err, errlen);
-	elffile_close(e, fd);
 	return b;
 }
 

@@ -183,10 +183,18 @@ int kaslr_elf_read(const char *path, uint64_t addr, void *buf, size_t len,
 		   char *err, size_t errlen)
 {
 	int fd;
-	int rc = -1;
 	Elf *e = elffile_open(path, &fd, err, errlen);
 	if (!e)
 		return -1;
+	int rc = kaslr_elf_read_handle(e, path, addr, buf, len, err, errlen);
+	elffile_close(e, fd);
+	return rc;
+}
+
+int kaslr_elf_read_handle(Elf *e, const char *path, uint64_t addr, void *buf,
+			  size_t len, char *err, size_t errlen)
+{
+	int rc = -1;
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
 	seterr(err, errlen, "%s: 0x%llx+%zu is in no section with data", path,
@@ -206,6 +214,5 @@ int kaslr_elf_read(const char *path, uint64_t addr, void *buf, size_t len,
 		rc = 0;
 		break;
 	}
-	elffile_close(e, fd);
 	return rc;
 }

@@ -7,6 +7,8 @@
  * costs the walk plus a few hash probes. */
 #include "symbolizer.h"
 #include "errmsg.h"
+#include "elffile.h"
+#include "guest.h"
 #include "linux_guest.h"
 #include "progmatch.h"
 #include "frameless.h"
@@ -54,6 +56,8 @@ struct bin {
 	int ntext;
 	const uint8_t *file;    /* mmap of the ELF, for code matching */
 	size_t filelen;
+	struct elffile *ef;     /* the file (file, filelen are its map) */
+	int ef_borrowed;        /* the guest's kernel image: not ours to close */
 	struct seg *segs;
 	int nsegs;
 	/* Linux: call sites that alternatives patch into another call at
@@ -113,6 +117,7 @@ struct symbolizer {
 	char warnings[2048];     /* see warn() */
 	struct symbolizer_config cfg;
 	struct linux_kernel *lk; /* a Linux vmlinux with ORC: kernel walks by ORC */
+	int lk_borrowed;         /* lk is the guest's (cfg.guest) */
 	struct bin kernel;
 	int have_kernel;        /* symbols or ELF for the kernel */
 	int kws;                /* kernel word size, 0 = from samples */
@@ -255,7 +260,8 @@ static void load_alternatives(struct bin *b, Elf *e)
 }
 
 static int bin_open(struct bin *b, const char *path, const char *name,
-		    int64_t bias, char *err, size_t errlen)
+		    int64_t bias, const struct elffile *shared, char *err,
+		    size_t errlen)
 {
 	memset(b, 0, sizeof *b);
 	b->bias = bias;
@@ -265,37 +271,30 @@ static int bin_open(struct bin *b, const char *path, const char *name,
 		seterr(err, errlen, "out of memory");
 		return -1;
 	}
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
+	if (shared) {
+		b->ef = (struct elffile *)shared;
+		b->ef_borrowed = 1;
+	} else {
+		b->ef = elffile_map(path, err, errlen);
+		if (!b->ef)
+			return -1;
+		/* a sysroot may hold many programs: no fd kept per file
+		 * (libdwfl opens the path itself, bin_load) */
+		close(b->ef->fd);
+		b->ef->fd = -1;
 	}
-	struct stat stt;
-	if (fstat(fd, &stt) < 0 || stt.st_size < 64) {
-		close(fd);
-		seterr(err, errlen, "%s: not an ELF file", path);
-		return -1;
-	}
-	void *m = mmap(NULL, (size_t)stt.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (m == MAP_FAILED) {
-		close(fd);
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	b->file = m;
-	b->filelen = (size_t)stt.st_size;
+	b->file = b->ef->map;
+	b->filelen = b->ef->len;
 	elf_version(EV_CURRENT);
-	Elf *e = elf_memory((char *)m, b->filelen);
+	Elf *e = elf_memory((char *)b->file, b->filelen);
 	GElf_Ehdr eh;
 	size_t np = 0;
 	if (!e || !gelf_getehdr(e, &eh) || elf_getphdrnum(e, &np) != 0) {
 		if (e)
 			elf_end(e);
-		close(fd);
 		seterr(err, errlen, "%s: not an ELF file", path);
 		return -1;
 	}
-	close(fd);
 	/* A cut file still has valid headers: check that what they describe
 	 * is there, so the user hears "truncated" and not "no symbols". */
 	{
@@ -305,10 +304,10 @@ static int bin_open(struct bin *b, const char *path, const char *name,
 		while ((scn = elf_nextscn(e, scn)) && gelf_getshdr(scn, &sh))
 			if (sh.sh_type != SHT_NOBITS && sh.sh_offset + sh.sh_size > need)
 				need = sh.sh_offset + sh.sh_size;
-		if (need > (uint64_t)stt.st_size) {
+		if (need > (uint64_t)b->filelen) {
 			elf_end(e);
 			seterr(err, errlen, "%s: truncated ELF file (%lld bytes, its headers describe %llu)",
-			       path, (long long)stt.st_size, (unsigned long long)need);
+			       path, (long long)b->filelen, (unsigned long long)need);
 			return -1;
 		}
 	}
@@ -357,9 +356,14 @@ static void bin_load(struct bin *b)
 	b->loaded = 1;
 	char err[256];
 	if (!b->syms)
-		b->syms = symtab_from_elf(b->path, (uint64_t)b->bias, err,
-					  sizeof err);
-	b->dw = uw_dwfl_new(b->path, b->name, b->bias, err, sizeof err);
+		b->syms = !b->ef || !b->ef->elf ? NULL :
+			symtab_from_elf_handle(b->ef->elf, b->path,
+						 (uint64_t)b->bias, 0, err,
+						 sizeof err);
+	/* the guest's kernel image keeps its fd: libdwfl gets a dup */
+	b->dw = b->ef && b->ef->fd >= 0
+		? uw_dwfl_new_file(b->ef, b->name, b->bias, err, sizeof err)
+		: uw_dwfl_new(b->path, b->name, b->bias, err, sizeof err);
 	b->mod = b->dw ? uw_dwfl_module(b->dw) : NULL;
 	Dwarf_Addr cbias;
 	/* without any CFI libdwfl would only run its frame-pointer fallback
@@ -374,8 +378,8 @@ static void bin_free(struct bin *b)
 		return;
 	uw_dwfl_free(b->dw);
 	symtab_free(b->syms);
-	if (b->file)
-		munmap((void *)b->file, b->filelen);
+	if (!b->ef_borrowed)
+		elffile_unmap(b->ef);
 	free(b->segs);
 	free(b->text);
 	free(b->alts);
@@ -503,17 +507,17 @@ static void scan_dir(struct symbolizer *s, const char *dir, int depth,
 			warn(s, "%s: %s (skipped)", path, strerror(errno));
 			continue;
 		}
-		if (!is_elf_exec(path))
-			continue;
 		char real[PATH_MAX];
 		if (kreal && realpath(path, real) && !strcmp(real, kreal))
-			continue;       /* the kernel itself */
+			continue;       /* the kernel itself (the guest's, open) */
+		if (!is_elf_exec(path))
+			continue;
 		struct bin *nb = realloc(s->progs, (size_t)(s->nprogs + 1) * sizeof *nb);
 		if (!nb)
 			break;
 		s->progs = nb;
 		char err[256];
-		if (bin_open(&s->progs[s->nprogs], path, de->d_name, 0, err,
+		if (bin_open(&s->progs[s->nprogs], path, de->d_name, 0, NULL, err,
 			     sizeof err) < 0) {
 			bin_free(&s->progs[s->nprogs]);
 			continue;
@@ -547,23 +551,33 @@ struct symbolizer *symbolizer_new(const struct symbolizer_config *cfg,
 	}
 	s->cfg = *cfg;
 	s->lk = cfg->linux_kernel;   /* ours now; freed with s */
+	if (!s->lk && cfg->guest && guest_linux(cfg->guest)) {
+		s->lk = guest_linux(cfg->guest);   /* the guest's: borrowed */
+		s->lk_borrowed = 1;
+	}
 	if (s->cfg.max_depth <= 0)
 		s->cfg.max_depth = 128;
 	s->fmax = s->cfg.max_depth;
 	s->lastas = -1;
 	strcpy(s->kname, "kernel");
 	if (cfg->kernel) {
+		/* the guest's kernel image, read once for everyone */
+		const struct elffile *kf = NULL;
+		if (cfg->guest && !(kf = guest_kernel(cfg->guest, err, errlen)))
+			goto fail;
 		if (bin_open(&s->kernel, cfg->kernel, "kernel", cfg->kernel_offset,
-			     err, errlen) < 0)
+			     kf, err, errlen) < 0)
 			goto fail;
 		s->kws = s->kernel.cls == ELFCLASS32 ? 4 : 8;
 		s->have_kernel = 1;
 		/* a Linux vmlinux (ORC tables): its kernel stacks are walked
 		 * by ORC; anything else keeps CFI / frame pointers */
 		if (!s->lk && cfg->symbols)   /* its names: the retpoline thunks */
-			s->lk = linux_kernel_open(cfg->kernel, cfg->symbols, NULL, 0);
+			s->lk = cfg->guest ? guest_linux_open(cfg->guest, 1, NULL, 0)
+					   : linux_kernel_open(cfg->kernel, cfg->symbols, NULL, 0);
 		if (!s->lk)
-			s->lk = linux_kernel_open(cfg->kernel, NULL, NULL, 0);
+			s->lk = cfg->guest ? guest_linux_open(cfg->guest, 0, NULL, 0)
+					   : linux_kernel_open(cfg->kernel, NULL, NULL, 0);
 	}
 	if (cfg->symbols) {
 		if (!s->kernel.path) {
@@ -572,17 +586,32 @@ struct symbolizer *symbolizer_new(const struct symbolizer_config *cfg,
 		}
 		/* the text file names the kernel when the ELF is stripped */
 		char e2[256];
-		struct symtab *t = symtab_from_nm(cfg->symbols,
-						  (uint64_t)cfg->kernel_offset,
-						  e2, sizeof e2);
+		struct symtab *t = NULL;
+		if (cfg->guest) {
+			size_t len;
+			const char *text = guest_symbols_text(cfg->guest, &len,
+							      e2, sizeof e2);
+			if (text)
+				t = symtab_from_nm_buf(cfg->symbols, text, len,
+					(uint64_t)cfg->kernel_offset, 0, e2,
+					sizeof e2);
+		} else {
+			t = symtab_from_nm(cfg->symbols,
+					   (uint64_t)cfg->kernel_offset,
+					   e2, sizeof e2);
+		}
 		if (!t) {
 			seterr(err, errlen, "--symbols %s", e2);
 			goto fail;
 		}
 		if (cfg->kernel) {
 			char e3[256];
-			struct symtab *et = symtab_from_elf(cfg->kernel,
-				(uint64_t)cfg->kernel_offset, e3, sizeof e3);
+			struct symtab *et = s->kernel.ef && s->kernel.ef->elf
+				? symtab_from_elf_handle(s->kernel.ef->elf,
+					cfg->kernel, (uint64_t)cfg->kernel_offset,
+					0, e3, sizeof e3)
+				: symtab_from_elf(cfg->kernel,
+					(uint64_t)cfg->kernel_offset, e3, sizeof e3);
 			if (et && symtab_count(et)) {
 				symtab_free(t);
 				t = et;
@@ -645,7 +674,8 @@ void symbolizer_free(struct symbolizer *s)
 {
 	if (!s)
 		return;
-	linux_kernel_free(s->lk);
+	if (!s->lk_borrowed)
+		linux_kernel_free(s->lk);
 	bin_free(&s->kernel);
 	for (int i = 0; i < s->nprogs; i++)
 		bin_free(&s->progs[i]);
@@ -677,14 +707,29 @@ int symbolizer_has_kernel_symbols(const struct symbolizer *s)
 	       symtab_count(s->kernel.syms) > 0;
 }
 
+/* --comm reads the kernel files already open: the kernel image (mapped
+ * by bin_open) and the guest's --symbols text. */
+static void comm_files_of(const struct symbolizer *s, struct comm_files *f)
+{
+	memset(f, 0, sizeof *f);
+	f->kernel = s->cfg.kernel;
+	f->kernel_elf = s->kernel.ef ? s->kernel.ef->elf : NULL;
+	f->symbols = s->cfg.symbols;
+	if (s->cfg.symbols && s->cfg.guest)
+		f->symbols_text = guest_symbols_text(s->cfg.guest,
+						     &f->symbols_len, NULL, 0);
+}
+
 int symbolizer_comm_recipe(struct symbolizer *s, struct comm_recipe *r,
 			   char *err, size_t errlen)
 {
 	if (!s->cfg.comm_expr)
 		return 1;
 	int ws = s->kws ? s->kws : 8;
-	return comm_resolve(s->cfg.comm_expr, s->cfg.kernel, s->cfg.symbols,
-			    s->cfg.kernel_offset, ws, r, err, errlen) < 0 ? -1 : 0;
+	struct comm_files f;
+	comm_files_of(s, &f);
+	return comm_resolve_files(s->cfg.comm_expr, &f, s->cfg.kernel_offset,
+				  ws, r, err, errlen) < 0 ? -1 : 0;
 }
 
 void symbolizer_each_module(const struct symbolizer *s,
@@ -1742,6 +1787,8 @@ int symbolizer_resolve_comm(struct symbolizer *s, const char *expr,
 			    struct comm_recipe *r, char *err, size_t errlen)
 {
 	int ws = s->kws ? s->kws : 8;
-	return comm_resolve(expr, s->cfg.kernel, s->cfg.symbols,
-			    s->cfg.kernel_offset, ws, r, err, errlen) < 0 ? -1 : 0;
+	struct comm_files f;
+	comm_files_of(s, &f);
+	return comm_resolve_files(expr, &f, s->cfg.kernel_offset, ws, r, err,
+				  errlen) < 0 ? -1 : 0;
 }

@@ -304,6 +304,17 @@ struct symtab *symtab_from_elf_flags(const char *path, uint64_t bias,
 		close(fd);
 		return NULL;
 	}
+	struct symtab *t = symtab_from_elf_handle(elf, path, bias, flags, err,
+						  errlen);
+	elf_end(elf);
+	close(fd);
+	return t;
+}
+
+struct symtab *symtab_from_elf_handle(Elf *elf, const char *path,
+				      uint64_t bias, unsigned flags,
+				      char *err, size_t errlen)
+{
 	struct symtab *t = calloc(1, sizeof *t);
 	int rc = -1;
 	if (!t)
@@ -316,8 +327,6 @@ struct symtab *symtab_from_elf_flags(const char *path, uint64_t bias,
 		snprintf(tmp, sizeof tmp, "%s", err ? err : "");
 		seterr(err, errlen, "%s: %s", path, tmp);
 	}
-	elf_end(elf);
-	close(fd);
 	if (rc < 0) {
 		symtab_free(t);
 		return NULL;
@@ -455,8 +464,8 @@ struct symtab *symtab_from_nm_text(const char *text, size_t len,
 	return t;
 }
 
-struct symtab *symtab_from_nm_flags(const char *path, uint64_t bias,
-				    unsigned flags, char *err, size_t errlen)
+char *symtab_read_text(const char *path, size_t *lenp, char *err,
+		       size_t errlen)
 {
 	FILE *f = fopen(path, "re");
 	if (!f) {
@@ -468,8 +477,8 @@ struct symtab *symtab_from_nm_flags(const char *path, uint64_t bias,
 	char chunk[65536];
 	size_t r;
 	while ((r = fread(chunk, 1, sizeof chunk, f)) > 0) {
-		if (len + r > cap) {
-			size_t nc = (len + r) * 2;
+		if (len + r + 1 > cap) {
+			size_t nc = (len + r + 1) * 2;
 			char *nb = realloc(buf, nc);
 			if (!nb) {
 				free(buf);
@@ -490,12 +499,37 @@ struct symtab *symtab_from_nm_flags(const char *path, uint64_t bias,
 		seterr(err, errlen, "%s: read error", path);
 		return NULL;
 	}
+	if (!buf && !(buf = malloc(1))) {
+		seterr(err, errlen, "out of memory");
+		return NULL;
+	}
+	buf[len] = 0;
+	*lenp = len;
+	return buf;
+}
+
+struct symtab *symtab_from_nm_buf(const char *path, const char *text,
+				  size_t len, uint64_t bias, unsigned flags,
+				  char *err, size_t errlen)
+{
 	char e2[200] = "";
-	struct symtab *t = symtab_from_nm_text(buf ? buf : "", len, bias, flags,
+	struct symtab *t = symtab_from_nm_text(text, len, bias, flags,
 					       e2, sizeof e2);
-	free(buf);
 	if (!t)
 		seterr(err, errlen, "%s: %s", path, e2);
+	return t;
+}
+
+struct symtab *symtab_from_nm_flags(const char *path, uint64_t bias,
+				    unsigned flags, char *err, size_t errlen)
+{
+	size_t len = 0;
+	char *buf = symtab_read_text(path, &len, err, errlen);
+	if (!buf)
+		return NULL;
+	struct symtab *t = symtab_from_nm_buf(path, buf, len, bias, flags,
+					      err, errlen);
+	free(buf);
 	return t;
 }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tui.h"
 #include "tui_view.h"
 
 static volatile sig_atomic_t quit_signal;

@@ -100,10 +100,18 @@ struct orc_table *orc_from_bytes(const uint8_t *ip_bytes, uint64_t ip_addr,
 struct orc_table *orc_from_elf(const char *path, char *err, size_t errlen)
 {
 	int fd;
-	struct orc_table *t = NULL;
 	Elf *e = elffile_open(path, &fd, err, errlen);
 	if (!e)
 		return NULL;
+	struct orc_table *t = orc_from_elf_handle(e, path, err, errlen);
+	elffile_close(e, fd);
+	return t;
+}
+
+struct orc_table *orc_from_elf_handle(Elf *e, const char *path, char *err,
+				      size_t errlen)
+{
+	struct orc_table *t = NULL;
 	GElf_Ehdr eh;
 	if (gelf_getclass(e) != ELFCLASS64 || !gelf_getehdr(e, &eh) ||
 	    eh.e_machine != EM_X86_64) {
@@ -142,7 +150,6 @@ struct orc_table *orc_from_elf(const char *path, char *err, size_t errlen)
 	t = orc_from_bytes(dip->d_buf, hip.sh_addr, dorc->d_buf,
 			   hip.sh_size / 4, err, errlen);
 out:
-	elffile_close(e, fd);
 	return t;
 }
 

@@ -9,6 +9,7 @@
  * CFI and frame pointers combine per frame (and i386, whose libdwfl
  * fallback is broken in 0.188, still walks). */
 #include "unwind.h"
+#include "elffile.h"
 #include "errmsg.h"
 
 #include <dwarf.h>
@@ -39,6 +40,9 @@ struct uw_dwfl {
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
 	char *path;
+	int fd;                  /* the caller's, while reporting: libdwfl
+				    gets dups of it */
+	Dwfl_Callbacks cbs;
 	int elfclass;
 	int attached;
 	/* per walk */
@@ -59,20 +63,88 @@ struct uw_dwfl {
 static int find_elf_cb(Dwfl_Module *mod, void **userdata, const char *modname,
 		       Dwarf_Addr base, char **file_name, Elf **elfp)
 {
-	const char *path = *userdata;
-	if (!path)
+	const struct uw_dwfl *d = *userdata;
+	if (!d)
 		return -1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = dup(d->fd);
 	if (fd >= 0)
-		*file_name = strdup(path);
+		*file_name = strdup(d->path);
 	return fd;
 }
 
-static const Dwfl_Callbacks dwfl_cbs = {
-	.find_elf = find_elf_cb,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
-	.section_address = dwfl_offline_section_address,
-};
+/* A candidate debug file: open, and (when the module has a build-id)
+ * carrying the same one, as libdwfl validates its own candidates.  The
+ * fd, or -1. */
+static int try_debug(Dwfl_Module *mod, const char *path, char **out)
+{
+	const unsigned char *bits = NULL;
+	GElf_Addr vaddr;
+	int nbits = dwfl_module_build_id(mod, &bits, &vaddr);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (nbits > 0) {
+		char want[2 * 64 + 1] = "", got[2 * 64 + 1] = "";
+		for (int i = 0; i < nbits && i < 64; i++)
+			snprintf(want + 2 * i, 3, "%02x", bits[i]);
+		Elf *e = elf_begin(fd, ELF_C_READ, NULL);
+		int ok = e && elffile_build_id(e, got, sizeof got) == 0 &&
+			 !strcmp(want, got);
+		if (e)
+			elf_end(e);
+		if (!ok) {
+			close(fd);
+			return -1;
+		}
+	}
+	*out = strdup(path);
+	return fd;
+}
+
+/* libdwfl's standard search for separate debug info, less the candidate
+ * that is the file itself: that file is open already (its DWARF, if any,
+ * was looked at), so it is not opened a second time.  Without a
+ * .gnu_debuglink libdwfl tries NAME.debug and NAME in the file's
+ * directory, its .debug/ and under /usr/lib/debug; here NAME.debug through
+ * libdwfl (build-id, path, debuginfod), then NAME in .debug/ and under
+ * /usr/lib/debug/DIR for each tail DIR of the file's directory. */
+static int find_debuginfo_cb(Dwfl_Module *mod, void **userdata,
+			     const char *modname, Dwarf_Addr base,
+			     const char *file_name, const char *debuglink_file,
+			     GElf_Word crc, char **debuginfo_file_name)
+{
+	const char *b = file_name ? strrchr(file_name, '/') : NULL;
+	char alt[4096], dir[4096];
+
+	if (debuglink_file || !b)
+		return dwfl_standard_find_debuginfo(mod, userdata, modname, base,
+						    file_name, debuglink_file,
+						    crc, debuginfo_file_name);
+	snprintf(alt, sizeof alt, "%s.debug", b + 1);
+	int fd = dwfl_standard_find_debuginfo(mod, userdata, modname, base,
+					      file_name, alt, crc,
+					      debuginfo_file_name);
+	if (fd >= 0)
+		return fd;
+	if (snprintf(dir, sizeof dir, "%.*s", (int)(b - file_name),
+		     file_name) >= (int)sizeof dir)
+		return -1;
+	if (snprintf(alt, sizeof alt, "%s/.debug/%s", dir, b + 1) <
+	    (int)sizeof alt && (fd = try_debug(mod, alt,
+					      debuginfo_file_name)) >= 0)
+		return fd;
+	for (const char *sub = dir; sub && dir[0] == '/';
+	     sub = strchr(sub + 1, '/')) {
+		if (snprintf(alt, sizeof alt, "/usr/lib/debug%s/%s", sub,
+			     b + 1) < (int)sizeof alt &&
+		    (fd = try_debug(mod, alt, debuginfo_file_name)) >= 0)
+			return fd;
+	}
+	if (snprintf(alt, sizeof alt, "/usr/lib/debug/%s", b + 1) >=
+	    (int)sizeof alt)
+		return -1;
+	return try_debug(mod, alt, debuginfo_file_name);
+}
 
 static pid_t next_thread_cb(Dwfl *dwfl, void *arg, void **thread_argp)
 {
@@ -146,22 +218,12 @@ static const Dwfl_Thread_Callbacks thread_cbs = {
 	.set_initial_registers = set_initial_registers_cb,
 };
 
-static int elf_info(const char *path, int *cls, int *type, uint64_t *lo,
-		    uint64_t *hi, char *err, size_t errlen)
+static int elf_info(Elf *e, const char *path, int *cls, int *type,
+		    uint64_t *lo, uint64_t *hi, char *err, size_t errlen)
 {
-	elf_version(EV_CURRENT);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	GElf_Ehdr eh;
 	if (!e || !gelf_getehdr(e, &eh)) {
 		seterr(err, errlen, "%s: not an ELF file", path);
-		if (e)
-			elf_end(e);
-		close(fd);
 		return -1;
 	}
 	*cls = eh.e_ident[EI_CLASS];
@@ -179,8 +241,6 @@ static int elf_info(const char *path, int *cls, int *type, uint64_t *lo,
 		if (ph.p_vaddr + ph.p_memsz > *hi)
 			*hi = ph.p_vaddr + ph.p_memsz;
 	}
-	elf_end(e);
-	close(fd);
 	if (*lo >= *hi) {
 		seterr(err, errlen, "%s: no loadable segments", path);
 		return -1;
@@ -191,9 +251,21 @@ static int elf_info(const char *path, int *cls, int *type, uint64_t *lo,
 struct uw_dwfl *uw_dwfl_new(const char *path, const char *modname,
 			    int64_t bias, char *err, size_t errlen)
 {
+	struct elffile *f = elffile_map(path, err, errlen);
+	if (!f)
+		return NULL;
+	struct uw_dwfl *d = uw_dwfl_new_file(f, modname, bias, err, errlen);
+	elffile_unmap(f);   /* libdwfl keeps its own dup of the fd */
+	return d;
+}
+
+struct uw_dwfl *uw_dwfl_new_file(const struct elffile *f, const char *modname,
+				 int64_t bias, char *err, size_t errlen)
+{
+	const char *path = f->path;
 	int cls, type;
 	uint64_t lo, hi;
-	if (elf_info(path, &cls, &type, &lo, &hi, err, errlen) < 0)
+	if (elf_info(f->elf, path, &cls, &type, &lo, &hi, err, errlen) < 0)
 		return NULL;
 	struct uw_dwfl *d = calloc(1, sizeof *d);
 	if (!d || !(d->path = strdup(path))) {
@@ -201,11 +273,17 @@ struct uw_dwfl *uw_dwfl_new(const char *path, const char *modname,
 		seterr(err, errlen, "out of memory");
 		return NULL;
 	}
+	d->fd = f->fd;
 	d->elfclass = cls;
+	d->cbs = (Dwfl_Callbacks){
+		.find_elf = find_elf_cb,
+		.find_debuginfo = find_debuginfo_cb,
+		.section_address = dwfl_offline_section_address,
+	};
 	d->fpc = calloc(FPC_SIZE, sizeof *d->fpc);
 	if (!d->fpc)
 		goto dwerr;
-	d->dwfl = dwfl_begin(&dwfl_cbs);
+	d->dwfl = dwfl_begin(&d->cbs);
 	if (!d->dwfl)
 		goto dwerr;
 	dwfl_report_begin(d->dwfl);
@@ -214,22 +292,29 @@ struct uw_dwfl *uw_dwfl_new(const char *path, const char *modname,
 		 * range and hand the file over in find_elf */
 		d->mod = dwfl_report_module(d->dwfl, modname, lo + (uint64_t)bias,
 					    hi + (uint64_t)bias);
-		if (d->mod) {
-			void **ud = NULL;
-			dwfl_module_info(d->mod, &ud, NULL, NULL, NULL, NULL,
-					 NULL, NULL);
-			if (ud)
-				*ud = d->path;
-		}
 	} else {
-		d->mod = dwfl_report_elf(d->dwfl, modname, path, -1,
-					 (Dwarf_Addr)bias, type == ET_DYN);
+		/* libdwfl owns (and closes) the fd it is given: a dup */
+		int fd = dup(d->fd);
+		d->mod = fd < 0 ? NULL
+			: dwfl_report_elf(d->dwfl, modname, path, fd,
+					  (Dwarf_Addr)bias, type == ET_DYN);
+		if (!d->mod && fd >= 0)
+			close(fd);
+	}
+	if (d->mod) {
+		/* find_elf_cb and find_debuginfo_cb get d */
+		void **ud = NULL;
+		dwfl_module_info(d->mod, &ud, NULL, NULL, NULL, NULL, NULL,
+				 NULL);
+		if (ud)
+			*ud = d;
 	}
 	if (!d->mod || dwfl_report_end(d->dwfl, NULL, NULL) != 0)
 		goto dwerr;
 	Dwarf_Addr mbias;
 	if (!dwfl_module_getelf(d->mod, &mbias))
 		goto dwerr;
+	d->fd = -1;   /* libdwfl has its own now; the caller's may close */
 	if (!dwfl_attach_state(d->dwfl, NULL, 1, &thread_cbs, d))
 		goto dwerr;
 	d->attached = 1;

@@ -5,7 +5,7 @@
  * Usage: qmp_fault_test PYTHON FAKEQMP.PY CASE */
 #include "qmp.h"
 #include "regs.h"
-#include "../unit/qmp/check.h"
+#include "../unit/acquire/check.h"
 
 #include <errno.h>
 #include <netinet/in.h>

@@ -9,6 +9,7 @@
  *       stack copy, ORC walk, symbols, comm of the current task, cont.
  */
 #include "linux_guest.h"
+#include "linux_live.h"
 #include "memread.h"
 #include "qmp.h"
 #include "regs.h"

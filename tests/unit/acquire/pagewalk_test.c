@@ -3,7 +3,7 @@
  * pages, non-present entries, reads across pages (into an unmapped one),
  * canonical-address checks, the translation cache and its invalidation. */
 #include "pagewalk.h"
-#include "../qmp/check.h"
+#include "check.h"
 
 #include <stdint.h>
 

@@ -2,7 +2,7 @@
  * -f" (captures of QEMU 7.2 and 10.0 on the test guest, and a synthetic one
  * with RAM above 4 GiB, a memory backend, romd and MMIO) and "gpa2hva". */
 #include "guestmem.h"
-#include "../qmp/check.h"
+#include "check.h"
 
 static void test_capture(const char *dir, const char *name)
 {
