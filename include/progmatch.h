@@ -53,6 +53,11 @@ void progmatch_probe(struct progmatch *pm, uint64_t cr3, uint64_t user_ip,
 int progmatch_lookup(struct progmatch *pm, uint64_t cr3, const char **path,
 		     int64_t *bias);
 
+/* The same decision as an index into the list (progmatch_prog_path):
+ * 1 with *idx and *bias set, -1 matched none, 0 not decided. */
+int progmatch_lookup_index(struct progmatch *pm, uint64_t cr3, int *idx,
+			   int64_t *bias);
+
 /* The address space changed hands (its code no longer is the matched
  * program's): probe it again. */
 void progmatch_forget(struct progmatch *pm, uint64_t cr3);

@@ -95,7 +95,13 @@ struct qp_sample {
 	 * trap frame (trap_addr may lie here). */
 	uint64_t stack2_addr;
 	uint32_t stack2_len;
-	uint32_t _pad;
+	/* The program the sampler's page matcher (progmatch.h) had settled
+	 * on for this address space when the sample was taken: 1 + its index
+	 * in progmatch's list (the sysroot's programs, sorted by path), 0 when
+	 * none yet.  It travels with the sample (and into --record files), so
+	 * the consumer and a replay apply a decision at the same sample.  Was
+	 * padding (0) before. */
+	uint32_t prog;
 };
 
 static inline uint8_t *qp_sample_stack(struct qp_sample *s)

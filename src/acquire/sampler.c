@@ -246,16 +246,25 @@ static long pm_read(void *ctx, uint64_t addr, void *buf, uint32_t len)
 /* A new address space at a user pc: read the pages that tell programs
  * apart, when the reads are sure to be of this address space (direct reads
  * translate with the sampled CR3; or the guest is stopped). */
-static void pm_hook(struct sampler *s, int cpu, const struct qp_sample *smp,
+static void pm_hook(struct sampler *s, int cpu, struct qp_sample *smp,
 		    uint64_t user_ip, uint64_t now)
 {
-	if (!s->cfg.progmatch || (smp->flags & QP_SF_UNSTABLE) ||
-	    (memread_mode(s->mr) != SAMPLER_MEM_DIRECT &&
-	     !(smp->flags & QP_SF_STOPPED)) ||
-	    !progmatch_wants(s->cfg.progmatch, smp->regs.cr3, now))
+	if (!s->cfg.progmatch || (smp->flags & QP_SF_UNSTABLE))
 		return;
-	struct pm_rd rd = { s, cpu };
-	progmatch_probe(s->cfg.progmatch, smp->regs.cr3, user_ip, now, pm_read, &rd);
+	if ((memread_mode(s->mr) == SAMPLER_MEM_DIRECT ||
+	     (smp->flags & QP_SF_STOPPED)) &&
+	    progmatch_wants(s->cfg.progmatch, smp->regs.cr3, now)) {
+		struct pm_rd rd = { s, cpu };
+		progmatch_probe(s->cfg.progmatch, smp->regs.cr3, user_ip, now,
+				pm_read, &rd);
+	}
+	/* the decision so far goes with the sample (a static program's:
+	 * the symbolizer loads those at their link address) */
+	int idx;
+	int64_t bias;
+	if (progmatch_lookup_index(s->cfg.progmatch, smp->regs.cr3, &idx, &bias) == 1 &&
+	    bias == 0)
+		smp->prog = (uint32_t)idx + 1;
 }
 
 static uint64_t load_word(const uint8_t *p, int ws)

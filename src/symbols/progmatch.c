@@ -563,6 +563,26 @@ int progmatch_lookup(struct progmatch *pm, uint64_t cr3, const char **path,
 	return st;
 }
 
+int progmatch_lookup_index(struct progmatch *pm, uint64_t cr3, int *idx,
+			   int64_t *bias)
+{
+	if (!pm)
+		return 0;
+	cr3 &= ~0xfffull;
+	int st = 0;
+	pthread_mutex_lock(&pm->lock);
+	struct entry *e = entry_get(pm, cr3, 0);
+	if (e) {
+		st = e->state;
+		if (st == 1) {
+			*idx = e->prog;
+			*bias = e->bias;
+		}
+	}
+	pthread_mutex_unlock(&pm->lock);
+	return st;
+}
+
 void progmatch_forget(struct progmatch *pm, uint64_t cr3)
 {
 	if (!pm)

@@ -79,6 +79,7 @@ struct aspace {
 	char (*cpu_pending)[QP_COMM_BYTES + 1]; /* [64]: a new name seen once */
 	char asname[32];
 	int pm_known;           /* #15: progmatch's decision applied */
+	int pm_idx;             /* its sample.h prog (1 + index) */
 };
 
 struct arena_blk {
@@ -938,28 +939,30 @@ static void as_match(struct symbolizer *s, struct aspace *a,
 static int pm_apply(struct symbolizer *s, struct aspace *a,
 		    const struct qp_sample *smp)
 {
-	const char *path;
-	int64_t bias;
-	if (progmatch_lookup(s->pm, a->cr3, &path, &bias) <= 0) {
-		a->pm_known = 0;
-		return 0;
-	}
-	if (!a->pm_known) {
+	/* the sampler's decision as of this sample (sample.h: prog), so a
+	 * replay decides at the same samples as the live run did; a sample
+	 * that carries none keeps what the address space had */
+	if (!smp->prog) {
+		if (!a->pm_known)
+			return 0;
+	} else if (!a->pm_known || a->pm_idx != (int)smp->prog) {
+		const char *path = progmatch_prog_path(s->pm, (int)smp->prog - 1);
 		int idx = -1;
-		for (int i = 0; i < s->nprogs && idx < 0; i++) {
+		for (int i = 0; path && i < s->nprogs && idx < 0; i++) {
 			char real[PATH_MAX];
 			if (s->progs[i].path && realpath(s->progs[i].path, real) &&
-			    !strcmp(real, path) && s->progs[i].bias == bias)
+			    !strcmp(real, path) && s->progs[i].bias == 0)
 				idx = i;
 		}
 		if (idx < 0)
-			return 0;       /* a PIE program: not symbolized here */
+			return 0;       /* not a program of this sysroot */
 		if (a->prog >= 0 && a->prog != idx) {
 			a->has_comm = 0;
 			a->cpu_has = 0;
 		}
 		a->prog = idx;
 		a->pm_known = 1;
+		a->pm_idx = (int)smp->prog;
 	}
 	if ((smp->flags & QP_SF_HAS_CODE) && smp->code_len &&
 	    !bin_code_matches(&s->progs[a->prog], smp->code_addr,
