@@ -229,9 +229,16 @@ class Guest:
             cur = None
             if lines:
                 cur = {}
-                for kv in lines[-1].split(' kcycles=', 1)[1].split(','):
-                    k, v = kv.split(':')
-                    cur[k] = int(v)
+                # " kcycles=a_inner:N,...": vCPU 0's phases; " apkcycles=
+                # ap_x:N,ap_y:N": vCPU 1's (keys ap_*)
+                for tok in (' kcycles=', ' apkcycles='):
+                    i = lines[-1].find(tok)
+                    if i < 0:
+                        continue
+                    body = lines[-1][i + len(tok):].split(' ', 1)[0]
+                    for kv in body.split(','):
+                        k, v = kv.split(':')
+                        cur[k] = int(v)
                 cur = (len(lines), cur)
             if cur and (newer_than is None or cur[0] > newer_than[0]):
                 return cur
@@ -240,9 +247,11 @@ class Guest:
             time.sleep(0.1)
 
     @staticmethod
-    def window_split(k0, k1):
-        """Shares (%) of each phase between two phase_kcycles() results."""
-        d = {k: k1[1][k] - k0[1].get(k, 0) for k in k1[1]}
+    def window_split(k0, k1, keys=None):
+        """Shares (%) of each phase between two phase_kcycles() results:
+        vCPU 0's phases, or those named in keys (e.g. ('ap_x', 'ap_y'))."""
+        d = {k: k1[1][k] - k0[1].get(k, 0) for k in k1[1]
+             if (k in keys if keys else not k.startswith('ap_'))}
         tot = sum(d.values())
         return {k: 100.0 * v / tot for k, v in d.items()} if tot > 0 else {}
 
