@@ -94,6 +94,10 @@ struct sampler_config {
 	 * the task stack (TSS.sp0 points at the entry trampoline there, so
 	 * it is not read).  0 = other kernels: TSS.sp0 as before. */
 	uint32_t linux_kstack;
+	/* Linux i386 (4; 0 = 8): 8 KiB stacks, 32-bit words, the kernel
+	 * above 0xc0000000 (3G/1G split), the iret frame 8 bytes below the
+	 * stack top (TOP_OF_KERNEL_STACK_PADDING), user CS 0x73 / SS 0x7b */
+	uint8_t linux_ws;
 	struct comm_recipe comm[SAMPLER_MAX_CPUS];   /* --comm, per vCPU */
 	/* Linux: where each vCPU's current kernel stack starts (the recipe's
 	 * derefs give the address; len unused): copied before the registers

@@ -1359,7 +1359,9 @@ static int linux_setup(struct options *o, char *err, size_t errlen)
 		linux_kernel_free(k);
 		return rc;
 	}
-	o->samp.linux_kstack = 16384;
+	/* i386 (a 32-bit vmlinux): 8 KiB stacks, 32-bit words */
+	o->samp.linux_ws = (uint8_t)linux_kernel_wordsize(k);
+	o->samp.linux_kstack = o->samp.linux_ws == 4 ? 8192 : 16384;
 	if (want_slide && linux_slide(o, k, err, errlen) < 0) {
 		linux_kernel_free(k);
 		return -1;

@@ -47,6 +47,7 @@
 /* The upper (kernel) half of a 64-bit address space, 4- or 5-level paging
  * alike (LA57 kernels live from 0xff00000000000000). */
 #define KERNEL_HALF 0x8000000000000000ull
+#define KERNEL_HALF32 0x80000000ull   /* i386: the kernel is at 0xc0000000 */
 #define KSTACK_BELOW 256         /* vouch mode, Linux: bytes kept below a
 				    kernel sp (the leaf's frame may be there) */
 #define PRE_BELOW 512            /* vouch mode: the earlier copy starts this far
@@ -252,10 +253,11 @@ static void pm_hook(struct sampler *s, int cpu, const struct qp_sample *smp,
 	if (!s->cfg.progmatch || (smp->flags & QP_SF_UNSTABLE) ||
 	    (memread_mode(s->mr) != SAMPLER_MEM_DIRECT &&
 	     !(smp->flags & QP_SF_STOPPED)) ||
-	    !progmatch_wants(s->cfg.progmatch, smp->regs.cr3, now))
+	    !progmatch_wants(s->cfg.progmatch, qp_regs_as(&smp->regs), now))
 		return;
 	struct pm_rd rd = { s, cpu };
-	progmatch_probe(s->cfg.progmatch, smp->regs.cr3, user_ip, now, pm_read, &rd);
+	progmatch_probe(s->cfg.progmatch, qp_regs_as(&smp->regs), user_ip, now,
+			pm_read, &rd);
 }
 
 static uint64_t load_word(const uint8_t *p, int ws)
@@ -263,6 +265,17 @@ static uint64_t load_word(const uint8_t *p, int ws)
 	uint64_t v = 0;
 	memcpy(&v, p, (size_t)ws);   /* little-endian host and guest */
 	return v;
+}
+
+/* Linux: the kernel word size (4 on i386) and where kernel addresses start */
+static int lk_ws(const struct sampler *s)
+{
+	return s->cfg.linux_ws == 4 ? 4 : 8;
+}
+
+static uint64_t lk_half(const struct sampler *s)
+{
+	return s->cfg.linux_ws == 4 ? KERNEL_HALF32 : KERNEL_HALF;
 }
 
 /* Collect the reply to a cont sent without waiting; a cont that failed is
@@ -365,12 +378,15 @@ static int read_task_stack(struct sampler *s, int cpu, uint8_t *buf,
 	char err[64];
 	int ok = kr->valid && ks;
 
+	int ws = lk_ws(s);
 	for (int d = 0; d < kr->nderef && ok; d++) {
 		uint8_t w[8] = { 0 };
-		ok = memread_virt(s->mr, cpu, a, w, 8, err, sizeof err) == 8;
-		a = load_word(w, 8) + (uint64_t)kr->off[d];
+		ok = memread_virt(s->mr, cpu, a, w, (uint32_t)ws, err, sizeof err) == ws;
+		a = load_word(w, ws) + (uint64_t)kr->off[d];
+		if (ws == 4)
+			a &= 0xffffffffull;
 	}
-	if (!ok || a < KERNEL_HALF || (a & (ks - 1)))
+	if (!ok || a < lk_half(s) || (a & (ks - 1)))
 		return 0;
 	if (len > ks)
 		len = ks;
@@ -393,13 +409,13 @@ static void read_near_prev_sp(struct sampler *s, int cpu, uint8_t *buf,
 	*kernel = 0;
 	if (!psp)
 		return;
-	if (psp >= KERNEL_HALF && read_task_stack(s, cpu, buf, addr, got)) {
+	if (psp >= lk_half(s) && read_task_stack(s, cpu, buf, addr, got)) {
 		*kernel = 1;
 		return;
 	}
 	uint64_t lo = (psp & ~(uint64_t)15) - PRE_BELOW;
 	uint64_t len = s->cfg.stack_bytes + PRE_BELOW;
-	if (s->cfg.linux_kstack && psp >= KERNEL_HALF) {
+	if (s->cfg.linux_kstack && psp >= lk_half(s)) {
 		uint64_t top = (psp | (s->cfg.linux_kstack - 1u)) + 1;
 		if (top - lo < len)
 			len = top - lo;
@@ -829,9 +845,10 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 		 * a guard page follows it) */
 		if (end != top && (end & 0xfff))
 			continue;
-		uint64_t old = load_word(qp_sample_stack(smp) + smp->stack_len - 8, 8);
-		if (old < KERNEL_HALF || (old >= top - ks && old < top) ||
-		    (old & 7))
+		int ws = lk_ws(s);
+		uint64_t old = load_word(qp_sample_stack(smp) + smp->stack_len - ws, ws);
+		if (old < lk_half(s) || (old >= top - ks && old < top) ||
+		    (old & (uint64_t)(ws - 1)))
 			continue;
 		uint64_t top2 = (old | (ks - 1u)) + 1;
 		long got = memread_virt(s->mr, cpu, old, s->stk2[cpu],
@@ -857,6 +874,25 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			continue;
 		if (r->cpl == 3) {
 			user_ip = r->ip;
+		} else if (smp->stack_len && s->cfg.linux_kstack && ws == 4 &&
+			   s->cfg.linux_ws == 4) {
+			/* i386: pt_regs ends 8 bytes below the task stack's
+			 * top; its iret frame ip cs flags sp ss, from user mode
+			 * with __USER_CS 0x73 and __USER_DS 0x7b */
+			uint64_t base = smp->stack_addr, len = smp->stack_len;
+			uint64_t top = (base | (s->cfg.linux_kstack - 1u)) + 1;
+			uint64_t tf = top - 8 - 20;
+			if (tf >= base && tf + 20 <= base + len) {
+				const uint8_t *p = qp_sample_stack(smp) + (tf - base);
+				uint64_t cs = load_word(p + 4, 4) & 0xffff;
+				uint64_t ss = load_word(p + 16, 4) & 0xffff;
+				if (cs == 0x73 && ss == 0x7b) {
+					smp->flags |= QP_SF_HAS_TRAP;
+					smp->trap_addr = tf;
+					user_ip = load_word(p, 4);
+					user_sp = load_word(p + 12, 4);
+				}
+			}
 		} else if (smp->stack_len && s->cfg.linux_kstack && ws == 8) {
 			/* pt_regs ends the task stack: ip cs flags sp ss are
 			 * its last 5 words.  Only Linux's user selectors count
@@ -988,7 +1024,12 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			 * read: see set_cpu_comm). */
 			int moved = s->prev_cr3[cpu] != smp->regs.cr3;
 			s->prev_cr3[cpu] = smp->regs.cr3;
-			if (a->comm_ns[cpu] && t_regs - a->comm_ns[cpu] < COMM_PROBE_NS && !moved)
+			/* Linux, paused: every sample reads its own task's
+			 * name (inside a task switch CR3 is already the next
+			 * task's while current is not) */
+			int own = s->cfg.linux_kstack && (smp->flags & QP_SF_STOPPED);
+			if (a->comm_ns[cpu] && t_regs - a->comm_ns[cpu] < COMM_PROBE_NS &&
+			    !moved && !own)
 				continue;
 			a->comm_ns[cpu] = t_regs;
 			followups = 1;
