@@ -84,6 +84,11 @@ int linux_kernel_stack_recipe(const struct linux_kernel *k, int64_t slide,
 int linux_kernel_comm_recipe(const struct linux_kernel *k, int64_t slide,
 			     int cpu, struct comm_recipe *r, char *err,
 			     size_t errlen);
+/* i386: vCPU cpu's current task's active_mm->pgd (offsets from init_task
+ * and init_mm's bytes), and the kernel's PAGE_OFFSET (*page_offset;
+ * lowmem: physical = virtual - PAGE_OFFSET).  -1 when not known (x86_64). */
+int linux_kernel_mm_recipe(const struct linux_kernel *k, int64_t slide,
+			   int cpu, struct comm_recipe *r, uint64_t *page_offset);
 
 /* ORC walk of one kernel-mode register set over stack copies (mem, nmem).
  * gpr in enum qp_gpr order (may be NULL). */

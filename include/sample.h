@@ -52,6 +52,10 @@ enum {
 					 for (it follows a call that leads to
 					 its callee); the chain is cut where
 					 one is not */
+	QP_SF_COMM_NOT_AS  = 1u << 10, /* the comm is the sampled task's, but
+					  its memory is not CR3's (Linux: inside
+					  a task switch): not this address
+					  space's name */
 };
 
 /* Fixed part of a sample.  The variable part (stack bytes, user stack bytes,

@@ -103,6 +103,12 @@ struct sampler_config {
 	 * derefs give the address; len unused): copied before the registers
 	 * in the vouched mode */
 	struct comm_recipe kstack[SAMPLER_MAX_CPUS];
+	/* Linux i386: the current task's active_mm->pgd (a kernel virtual
+	 * address, linux_page_offset above its physical one): a task name
+	 * read in kernel mode names CR3's address space only when they agree
+	 * (not valid: not checked) */
+	struct comm_recipe kmm[SAMPLER_MAX_CPUS];
+	uint64_t linux_page_offset;
 	uint64_t max_samples;     /* stop after this many (0 = no limit) */
 	int timeout_ms;           /* per QMP wait */
 	/* --launch / --boot: the guest was started with -S and the user asked

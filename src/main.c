@@ -1378,6 +1378,10 @@ static int linux_setup(struct options *o, char *err, size_t errlen)
 					      &o->samp.kstack[c], e2, sizeof e2) < 0)
 			break;   /* no BTF layout: pre-reads at the previous sp */
 	}
+	for (int c = 0; c < SAMPLER_MAX_CPUS; c++)
+		if (linux_kernel_mm_recipe(k, o->sym.kernel_offset, c, &o->samp.kmm[c],
+					   &o->samp.linux_page_offset) < 0)
+			break;   /* not known (x86_64): names not checked against CR3 */
 	o->sym.linux_kernel = k;   /* the symbolizer walks with it (ORC) */
 	return 0;
 }

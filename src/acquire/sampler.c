@@ -1024,12 +1024,20 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			 * read: see set_cpu_comm). */
 			int moved = s->prev_cr3[cpu] != smp->regs.cr3;
 			s->prev_cr3[cpu] = smp->regs.cr3;
-			/* Linux, paused: every sample reads its own task's
-			 * name (inside a task switch CR3 is already the next
-			 * task's while current is not) */
-			int own = s->cfg.linux_kstack && (smp->flags & QP_SF_STOPPED);
+			/* Linux, paused or in kernel mode: every sample
+			 * reads its own task's name (inside a task switch CR3
+			 * is already the next task's while current is not) */
+			int own = s->cfg.linux_kstack && ((smp->flags & QP_SF_STOPPED) ||
+							  smp->regs.cpl == 0);
 			if (a->comm_ns[cpu] && t_regs - a->comm_ns[cpu] < COMM_PROBE_NS &&
 			    !moved && !own)
+				continue;
+			/* Linux, read running: a task switch between the
+			 * registers and this read names another task.  In
+			 * kernel mode the read is checked below; in user mode
+			 * it cannot be: only this address space's first one */
+			int lrun = s->cfg.linux_kstack && !(smp->flags & QP_SF_STOPPED);
+			if (lrun && smp->regs.cpl != 0 && a->comm_ns[cpu])
 				continue;
 			a->comm_ns[cpu] = t_regs;
 			followups = 1;
@@ -1047,6 +1055,40 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			if (got < 0 && got != QMP_E_ERROR) {
 				rc = (int)got;
 				goto fail;
+			}
+			if (got > 0 && s->cfg.linux_kstack && smp->regs.cpl == 0 &&
+			    s->cfg.kmm[cpu].valid) {
+				/* the task's memory is CR3's?  Else (inside a
+				 * task switch) the name is the sample's task's
+				 * but not this address space's */
+				uint64_t pgd = 0;
+				if (comm_eval(&s->cfg.kmm[cpu], cpu, &smp->regs, comm_read,
+					      &rd, &pgd) != 0 ||
+				    pgd - s->cfg.linux_page_offset != qp_regs_as(&smp->regs))
+					smp->flags |= QP_SF_COMM_NOT_AS;
+				if (rd.fatal < 0) {
+					rc = (int)rd.fatal;
+					snprintf(err, sizeof err, "%s", rd.err);
+					goto fail;
+				}
+			}
+			if (got > 0 && s->cfg.linux_kstack && smp->regs.cpl == 0) {
+				/* the task running now is the sampled one when
+				 * its kernel stack is the one sp is on (paused
+				 * too: in __switch_to the stack is already the
+				 * next task's, current not yet) */
+				uint64_t ks = s->cfg.linux_kstack, stk = 0;
+				const struct comm_recipe *kr = &s->cfg.kstack[cpu];
+				if (!kr->valid ||
+				    comm_eval(kr, cpu, &smp->regs, comm_read, &rd, &stk) != 0 ||
+				    stk != (smp->regs.gpr[QP_RSP] & ~(uint64_t)(ks - 1))) {
+					got = 0;   /* kernel samples read again anyway */
+				}
+				if (rd.fatal < 0) {
+					rc = (int)rd.fatal;
+					snprintf(err, sizeof err, "%s", rd.err);
+					goto fail;
+				}
 			}
 			if (got > 0) {
 				smp->comm_len = (uint32_t)got;

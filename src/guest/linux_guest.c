@@ -25,6 +25,7 @@ struct linux_kernel {
 	int have_banner;
 	int have_layout;
 	int ws;                         /* 8, or 4 for an i386 kernel */
+	uint64_t active_mm_off, pgd_off;   /* i386, from init_task / init_mm; 0: unknown */
 	char layout_err[160];
 };
 
@@ -82,6 +83,28 @@ static int layout_from_init_task(struct linux_kernel *k, const char *vmlinux)
 			l.stack_off = i;
 			break;
 		}
+	}
+	/* init_task.active_mm = &init_mm, init_mm.pgd = swapper_pg_dir */
+	const struct sym *im = symtab_find(k->syms, "init_mm");
+	const struct sym *sp = symtab_find(k->syms, "swapper_pg_dir");
+	uint8_t mb[2048];
+	for (size_t i = 0; im && sp && i + 4 <= n && i < l.comm_off; i += 4) {
+		uint32_t w = (uint32_t)b[i] | (uint32_t)b[i + 1] << 8 |
+			     (uint32_t)b[i + 2] << 16 | (uint32_t)b[i + 3] << 24;
+		if (w != (uint32_t)im->addr)
+			continue;
+		if (kaslr_elf_read(vmlinux, im->addr, mb, sizeof mb, NULL, 0) == 0)
+			for (size_t j = 0; j + 4 <= sizeof mb; j += 4) {
+				uint32_t v = (uint32_t)mb[j] | (uint32_t)mb[j + 1] << 8 |
+					     (uint32_t)mb[j + 2] << 16 |
+					     (uint32_t)mb[j + 3] << 24;
+				if (v == (uint32_t)sp->addr) {
+					k->active_mm_off = i;
+					k->pgd_off = j;
+					break;
+				}
+			}
+		break;
 	}
 	if (l.comm_off == (uint64_t)-1) {
 		seterr(k->layout_err, sizeof k->layout_err, "no BTF, and no "
@@ -361,6 +384,23 @@ int linux_kernel_comm_recipe(const struct linux_kernel *k, int64_t slide,
 		? (uint8_t)k->layout.comm_size : 16;
 	c.valid = 1;
 	*r = c;
+	return 0;
+}
+
+int linux_kernel_mm_recipe(const struct linux_kernel *k, int64_t slide,
+			   int cpu, struct comm_recipe *r, uint64_t *page_offset)
+{
+	struct comm_recipe c;
+	if (!k->active_mm_off || linux_kernel_comm_recipe(k, slide, cpu, &c,
+							  NULL, 0) < 0)
+		return -1;
+	c.off[1] = (int64_t)k->active_mm_off;
+	c.off[2] = (int64_t)k->pgd_off;
+	c.off[3] = 0;
+	c.nderef = 4;
+	c.len = 0;
+	*r = c;
+	*page_offset = 0xc0000000ull;   /* CONFIG_PAGE_OFFSET, 3G/1G split */
 	return 0;
 }
 

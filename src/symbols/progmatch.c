@@ -525,7 +525,11 @@ void progmatch_probe(struct progmatch *pm, uint64_t cr3, uint64_t user_ip,
 	pthread_mutex_lock(&pm->lock);
 	struct entry *e = entry_get(pm, cr3, 1);
 	if (e) {
-		e->attempts++;
+		/* a pc no program covers at all (Linux i386: the vDSO's
+		 * landing pad after sysenter, where most syscall samples
+		 * are) decides nothing: probed again, not counted */
+		if (!(r == -1 && !ncand))
+			e->attempts++;
 		e->last_ns = now_ns;
 		e->ncand = ncand;
 		e->matched = matched;
@@ -536,10 +540,7 @@ void progmatch_probe(struct progmatch *pm, uint64_t cr3, uint64_t user_ip,
 			e->bias = bias;
 		} else if ((r == -1 && ncand && e->attempts >= 2) ||
 			   e->attempts >= MAX_ATTEMPTS) {
-			/* none, seen twice (a probe may race an exec); a pc
-			 * no program covers at all (Linux i386: the vDSO's
-			 * landing pad after sysenter) is tried up to
-			 * MAX_ATTEMPTS times, at other pcs */
+			/* none, seen twice (a probe may race an exec) */
 			e->state = -1;
 		}
 	}

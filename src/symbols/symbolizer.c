@@ -1525,11 +1525,17 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		}
 		tmp[k] = 0;
 		/* only a clean NUL-terminated name counts */
-		if (k && (k == smp->comm_len || c[k] == 0)) {
-			/* read with the guest paused: the task running at
-			 * this very sample (inside a task switch, CR3 is
-			 * already the next task's) */
-			if (smp->flags & QP_SF_STOPPED)
+		if (k && (k == smp->comm_len || c[k] == 0) &&
+		    (smp->flags & QP_SF_COMM_NOT_AS)) {
+			/* the sampled task's, inside a task switch: names
+			 * this sample, not CR3's address space */
+			memcpy(own_comm, tmp, k + 1);
+		} else if (k && (k == smp->comm_len || c[k] == 0)) {
+			/* read with the guest paused, or (Linux, kernel
+			 * mode) checked against the task's stack: the task
+			 * running at this very sample (inside a task switch,
+			 * CR3 is already the next task's) */
+			if ((smp->flags & QP_SF_STOPPED) || (s->lk && r->cpl == 0))
 				memcpy(own_comm, tmp, k + 1);
 			memcpy(a->comm, tmp, k + 1);
 			a->has_comm = 1;
