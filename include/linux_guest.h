@@ -24,7 +24,8 @@ struct symtab;
 
 struct linux_kernel;
 
-/* vmlinux: ELF with ORC (required) and BTF (needed only for the comm
+/* vmlinux: ELF with ORC (required for x86_64; an i386 one has none, and
+ * no BTF: its task layout then comes from init_task's bytes) and BTF (needed only for the comm
  * recipe); sysmap: System.map/kallsyms text
  * (may be NULL: then the vmlinux's own .symtab when it has one, else only
  * the ORC walk and the BTF layout work; slide detection and the comm recipe
@@ -59,7 +60,12 @@ struct linux_kernel *linux_kernel_open_syms_src(const char *path,
 						const char *text, size_t len,
 						char *err, size_t errlen);
 
+/* NULL for an i386 kernel (no ORC: frame pointers, walked by the
+ * symbolizer's CFI / frame-pointer walk). */
 const struct orc_table *linux_kernel_orc(const struct linux_kernel *k);
+/* 8, or 4 for a 32-bit (i386) vmlinux: word size of __per_cpu_offset,
+ * pointers and stacks; its kernel stacks are 8 KiB (THREAD_SIZE). */
+int linux_kernel_wordsize(const struct linux_kernel *k);
 /* NULL when the vmlinux has no usable BTF. */
 const struct linux_task_layout *linux_kernel_layout(const struct linux_kernel *k);
 /* Unslid symbols (text and data: SYMTAB_ALL). */
@@ -88,6 +94,11 @@ int linux_kernel_stack_recipe(const struct linux_kernel *k, int64_t slide,
 int linux_kernel_comm_recipe(const struct linux_kernel *k, int64_t slide,
 			     int cpu, struct comm_recipe *r, char *err,
 			     size_t errlen);
+/* i386: vCPU cpu's current task's active_mm->pgd (offsets from init_task
+ * and init_mm's bytes), and the kernel's PAGE_OFFSET (*page_offset;
+ * lowmem: physical = virtual - PAGE_OFFSET).  -1 when not known (x86_64). */
+int linux_kernel_mm_recipe(const struct linux_kernel *k, int64_t slide,
+			   int cpu, struct comm_recipe *r, uint64_t *page_offset);
 
 /* ORC walk of one kernel-mode register set over stack copies (mem, nmem).
  * gpr in enum qp_gpr order (may be NULL). */

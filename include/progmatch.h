@@ -40,7 +40,8 @@ int progmatch_nprogs(const struct progmatch *pm);
 typedef long (*progmatch_read_fn)(void *ctx, uint64_t addr, void *buf,
 				  uint32_t len);
 
-/* Sampler thread: should the address space cr3 be probed now?  (Not
+/* cr3 everywhere: the address-space key, qp_regs_as() (sample.h).
+ * Sampler thread: should the address space cr3 be probed now?  (Not
  * decided yet, and the last attempt long enough ago.) */
 int progmatch_wants(struct progmatch *pm, uint64_t cr3, uint64_t now_ns);
 

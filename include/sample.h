@@ -52,6 +52,10 @@ enum {
 					 for (it follows a call that leads to
 					 its callee); the chain is cut where
 					 one is not */
+	QP_SF_COMM_NOT_AS  = 1u << 10, /* the comm is the sampled task's, but
+					  its memory is not CR3's (Linux: inside
+					  a task switch): not this address
+					  space's name */
 };
 
 /* Fixed part of a sample.  The variable part (stack bytes, user stack bytes,
@@ -129,6 +133,13 @@ static inline uint64_t qp_sample_sp(const struct qp_sample *s)
  * 4 otherwise. */
 static inline int qp_regs_wordsize(const struct qp_regs *r)
 { return r->long_mode ? 8 : 4; }
+
+/* The address-space key of a CR3: its page-table base.  Long mode and
+ * 32-bit paging: CR3 & ~0xfff (the low bits are PCID / cache flags).  PAE
+ * (CR4.PAE, 32-bit): the PDPT is 32-byte aligned, and Linux i386 packs
+ * several processes' PDPTs in one page: CR3 & ~0x1f. */
+static inline uint64_t qp_regs_as(const struct qp_regs *r)
+{ return !r->long_mode && (r->cr4 & 0x20) ? r->cr3 & ~0x1full : r->cr3 & ~0xfffull; }
 
 #define QP_CODE_BYTES 64u   /* code bytes captured for address-space matching */
 #define QP_COMM_BYTES 32u   /* max bytes of a --comm read */

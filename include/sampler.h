@@ -47,11 +47,21 @@ struct sampler_config {
 	 * the task stack (TSS.sp0 points at the entry trampoline there, so
 	 * it is not read).  0 = other kernels: TSS.sp0 as before. */
 	uint32_t linux_kstack;
+	/* Linux i386 (4; 0 = 8): 8 KiB stacks, 32-bit words, the kernel
+	 * above 0xc0000000 (3G/1G split), the iret frame 8 bytes below the
+	 * stack top (TOP_OF_KERNEL_STACK_PADDING), user CS 0x73 / SS 0x7b */
+	uint8_t linux_ws;
 	struct comm_recipe comm[SAMPLER_MAX_CPUS];   /* --comm, per vCPU */
 	/* Linux: where each vCPU's current kernel stack starts (the recipe's
 	 * derefs give the address; len unused): copied before the registers
 	 * in the vouched mode */
 	struct comm_recipe kstack[SAMPLER_MAX_CPUS];
+	/* Linux i386: the current task's active_mm->pgd (a kernel virtual
+	 * address, linux_page_offset above its physical one): a task name
+	 * read in kernel mode names CR3's address space only when they agree
+	 * (not valid: not checked) */
+	struct comm_recipe kmm[SAMPLER_MAX_CPUS];
+	uint64_t linux_page_offset;
 	uint64_t max_samples;     /* stop after this many (0 = no limit) */
 	int timeout_ms;           /* per QMP wait */
 	/* --launch / --boot: the guest was started with -S and the user asked

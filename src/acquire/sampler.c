@@ -47,6 +47,7 @@
 /* The upper (kernel) half of a 64-bit address space, 4- or 5-level paging
  * alike (LA57 kernels live from 0xff00000000000000). */
 #define KERNEL_HALF 0x8000000000000000ull
+#define KERNEL_HALF32 0x80000000ull   /* i386: the kernel is at 0xc0000000 */
 #define KSTACK_BELOW 256         /* vouch mode, Linux: bytes kept below a
 				    kernel sp (the leaf's frame may be there) */
 #define PRE_BELOW 512            /* vouch mode: the earlier copy starts this far
@@ -251,19 +252,18 @@ static void pm_hook(struct sampler *s, int cpu, struct qp_sample *smp,
 {
 	if (!s->cfg.progmatch || (smp->flags & QP_SF_UNSTABLE))
 		return;
+	uint64_t as = qp_regs_as(&smp->regs);
 	if ((memread_mode(s->mr) == SAMPLER_MEM_DIRECT ||
 	     (smp->flags & QP_SF_STOPPED)) &&
-	    progmatch_wants(s->cfg.progmatch, smp->regs.cr3, now)) {
+	    progmatch_wants(s->cfg.progmatch, as, now)) {
 		struct pm_rd rd = { s, cpu };
-		progmatch_probe(s->cfg.progmatch, smp->regs.cr3, user_ip, now,
-				pm_read, &rd);
+		progmatch_probe(s->cfg.progmatch, as, user_ip, now, pm_read, &rd);
 	}
 	/* the decision so far goes with the sample (a static program's:
 	 * the symbolizer loads those at their link address) */
 	int idx;
 	int64_t bias;
-	if (progmatch_lookup_index(s->cfg.progmatch, smp->regs.cr3, &idx, &bias) == 1 &&
-	    bias == 0)
+	if (progmatch_lookup_index(s->cfg.progmatch, as, &idx, &bias) == 1 && bias == 0)
 		smp->prog = (uint32_t)idx + 1;
 }
 
@@ -272,6 +272,17 @@ static uint64_t load_word(const uint8_t *p, int ws)
 	uint64_t v = 0;
 	memcpy(&v, p, (size_t)ws);   /* little-endian host and guest */
 	return v;
+}
+
+/* Linux: the kernel word size (4 on i386) and where kernel addresses start */
+static int lk_ws(const struct sampler *s)
+{
+	return s->cfg.linux_ws == 4 ? 4 : 8;
+}
+
+static uint64_t lk_half(const struct sampler *s)
+{
+	return s->cfg.linux_ws == 4 ? KERNEL_HALF32 : KERNEL_HALF;
 }
 
 /* Collect the reply to a cont sent without waiting; a cont that failed is
@@ -374,12 +385,15 @@ static int read_task_stack(struct sampler *s, int cpu, uint8_t *buf,
 	char err[64];
 	int ok = kr->valid && ks;
 
+	int ws = lk_ws(s);
 	for (int d = 0; d < kr->nderef && ok; d++) {
 		uint8_t w[8] = { 0 };
-		ok = memread_virt(s->mr, cpu, a, w, 8, err, sizeof err) == 8;
-		a = load_word(w, 8) + (uint64_t)kr->off[d];
+		ok = memread_virt(s->mr, cpu, a, w, (uint32_t)ws, err, sizeof err) == ws;
+		a = load_word(w, ws) + (uint64_t)kr->off[d];
+		if (ws == 4)
+			a &= 0xffffffffull;
 	}
-	if (!ok || a < KERNEL_HALF || (a & (ks - 1)))
+	if (!ok || a < lk_half(s) || (a & (ks - 1)))
 		return 0;
 	if (len > ks)
 		len = ks;
@@ -402,13 +416,13 @@ static void read_near_prev_sp(struct sampler *s, int cpu, uint8_t *buf,
 	*kernel = 0;
 	if (!psp)
 		return;
-	if (psp >= KERNEL_HALF && read_task_stack(s, cpu, buf, addr, got)) {
+	if (psp >= lk_half(s) && read_task_stack(s, cpu, buf, addr, got)) {
 		*kernel = 1;
 		return;
 	}
 	uint64_t lo = (psp & ~(uint64_t)15) - PRE_BELOW;
 	uint64_t len = s->cfg.stack_bytes + PRE_BELOW;
-	if (s->cfg.linux_kstack && psp >= KERNEL_HALF) {
+	if (s->cfg.linux_kstack && psp >= lk_half(s)) {
 		uint64_t top = (psp | (s->cfg.linux_kstack - 1u)) + 1;
 		if (top - lo < len)
 			len = top - lo;
@@ -838,9 +852,10 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 		 * a guard page follows it) */
 		if (end != top && (end & 0xfff))
 			continue;
-		uint64_t old = load_word(qp_sample_stack(smp) + smp->stack_len - 8, 8);
-		if (old < KERNEL_HALF || (old >= top - ks && old < top) ||
-		    (old & 7))
+		int ws = lk_ws(s);
+		uint64_t old = load_word(qp_sample_stack(smp) + smp->stack_len - ws, ws);
+		if (old < lk_half(s) || (old >= top - ks && old < top) ||
+		    (old & (uint64_t)(ws - 1)))
 			continue;
 		uint64_t top2 = (old | (ks - 1u)) + 1;
 		long got = memread_virt(s->mr, cpu, old, s->stk2[cpu],
@@ -866,6 +881,25 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			continue;
 		if (r->cpl == 3) {
 			user_ip = r->ip;
+		} else if (smp->stack_len && s->cfg.linux_kstack && ws == 4 &&
+			   s->cfg.linux_ws == 4) {
+			/* i386: pt_regs ends 8 bytes below the task stack's
+			 * top; its iret frame ip cs flags sp ss, from user mode
+			 * with __USER_CS 0x73 and __USER_DS 0x7b */
+			uint64_t base = smp->stack_addr, len = smp->stack_len;
+			uint64_t top = (base | (s->cfg.linux_kstack - 1u)) + 1;
+			uint64_t tf = top - 8 - 20;
+			if (tf >= base && tf + 20 <= base + len) {
+				const uint8_t *p = qp_sample_stack(smp) + (tf - base);
+				uint64_t cs = load_word(p + 4, 4) & 0xffff;
+				uint64_t ss = load_word(p + 16, 4) & 0xffff;
+				if (cs == 0x73 && ss == 0x7b) {
+					smp->flags |= QP_SF_HAS_TRAP;
+					smp->trap_addr = tf;
+					user_ip = load_word(p, 4);
+					user_sp = load_word(p + 12, 4);
+				}
+			}
 		} else if (smp->stack_len && s->cfg.linux_kstack && ws == 8) {
 			/* pt_regs ends the task stack: ip cs flags sp ss are
 			 * its last 5 words.  Only Linux's user selectors count
@@ -997,7 +1031,20 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			 * read: see set_cpu_comm). */
 			int moved = s->prev_cr3[cpu] != smp->regs.cr3;
 			s->prev_cr3[cpu] = smp->regs.cr3;
-			if (a->comm_ns[cpu] && t_regs - a->comm_ns[cpu] < COMM_PROBE_NS && !moved)
+			/* Linux, paused or in kernel mode: every sample
+			 * reads its own task's name (inside a task switch CR3
+			 * is already the next task's while current is not) */
+			int own = s->cfg.linux_kstack && ((smp->flags & QP_SF_STOPPED) ||
+							  smp->regs.cpl == 0);
+			if (a->comm_ns[cpu] && t_regs - a->comm_ns[cpu] < COMM_PROBE_NS &&
+			    !moved && !own)
+				continue;
+			/* Linux, read running: a task switch between the
+			 * registers and this read names another task.  In
+			 * kernel mode the read is checked below; in user mode
+			 * it cannot be: only this address space's first one */
+			int lrun = s->cfg.linux_kstack && !(smp->flags & QP_SF_STOPPED);
+			if (lrun && smp->regs.cpl != 0 && a->comm_ns[cpu])
 				continue;
 			a->comm_ns[cpu] = t_regs;
 			followups = 1;
@@ -1015,6 +1062,40 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			if (got < 0 && got != QMP_E_ERROR) {
 				rc = (int)got;
 				goto fail;
+			}
+			if (got > 0 && s->cfg.linux_kstack && smp->regs.cpl == 0 &&
+			    s->cfg.kmm[cpu].valid) {
+				/* the task's memory is CR3's?  Else (inside a
+				 * task switch) the name is the sample's task's
+				 * but not this address space's */
+				uint64_t pgd = 0;
+				if (comm_eval(&s->cfg.kmm[cpu], cpu, &smp->regs, comm_read,
+					      &rd, &pgd) != 0 ||
+				    pgd - s->cfg.linux_page_offset != qp_regs_as(&smp->regs))
+					smp->flags |= QP_SF_COMM_NOT_AS;
+				if (rd.fatal < 0) {
+					rc = (int)rd.fatal;
+					snprintf(err, sizeof err, "%s", rd.err);
+					goto fail;
+				}
+			}
+			if (got > 0 && s->cfg.linux_kstack && smp->regs.cpl == 0) {
+				/* the task running now is the sampled one when
+				 * its kernel stack is the one sp is on (paused
+				 * too: in __switch_to the stack is already the
+				 * next task's, current not yet) */
+				uint64_t ks = s->cfg.linux_kstack, stk = 0;
+				const struct comm_recipe *kr = &s->cfg.kstack[cpu];
+				if (!kr->valid ||
+				    comm_eval(kr, cpu, &smp->regs, comm_read, &rd, &stk) != 0 ||
+				    stk != (smp->regs.gpr[QP_RSP] & ~(uint64_t)(ks - 1))) {
+					got = 0;   /* kernel samples read again anyway */
+				}
+				if (rd.fatal < 0) {
+					rc = (int)rd.fatal;
+					snprintf(err, sizeof err, "%s", rd.err);
+					goto fail;
+				}
 			}
 			if (got > 0) {
 				smp->comm_len = (uint32_t)got;

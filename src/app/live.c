@@ -347,7 +347,9 @@ static int linux_setup(struct options *o, struct guest *g, char *err,
 		linux_kernel_free(k);
 		return rc;
 	}
-	o->samp.linux_kstack = 16384;
+	/* i386 (a 32-bit vmlinux): 8 KiB stacks, 32-bit words */
+	o->samp.linux_ws = (uint8_t)linux_kernel_wordsize(k);
+	o->samp.linux_kstack = o->samp.linux_ws == 4 ? 8192 : 16384;
 	if (want_slide && linux_slide(o, k, err, errlen) < 0) {
 		linux_kernel_free(k);
 		return -1;
@@ -364,6 +366,10 @@ static int linux_setup(struct options *o, struct guest *g, char *err,
 					      &o->samp.kstack[c], e2, sizeof e2) < 0)
 			break;   /* no BTF layout: pre-reads at the previous sp */
 	}
+	for (int c = 0; c < SAMPLER_MAX_CPUS; c++)
+		if (linux_kernel_mm_recipe(k, o->sym.kernel_offset, c, &o->samp.kmm[c],
+					   &o->samp.linux_page_offset) < 0)
+			break;   /* not known (x86_64): names not checked against CR3 */
 	guest_adopt_linux(g, k);   /* the symbolizer walks with it (ORC) */
 	return 0;
 }

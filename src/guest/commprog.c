@@ -41,6 +41,8 @@ int comm_eval(const struct comm_recipe *r, int cpu, const struct qp_regs *regs,
 			if (read(ctx, a, w, (uint32_t)ws) != ws)
 				return -1;
 			a = load_le(w, ws) + (uint64_t)r->off[d];
+			if (ws == 4)      /* 32-bit pointers wrap */
+				a &= 0xffffffffull;
 		}
 		*addr = a;
 		return 0;

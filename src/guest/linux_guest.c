@@ -7,6 +7,7 @@
 #include "symtab.h"
 #include "elffile.h"
 
+#include <gelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +25,87 @@ struct linux_kernel {
 	size_t banner_len;              /* BANNER_BYTES, or the "Linux version " prefix */
 	int have_banner;
 	int have_layout;
+	int ws;                         /* 8, or 4 for an i386 kernel */
+	uint64_t active_mm_off, pgd_off;   /* i386, from init_task / init_mm; 0: unknown */
 	char layout_err[160];
 	uint64_t thunk_lo, thunk_hi;    /* unslid __x86_indirect_thunk_* array */
 };
 
 #define THUNK_SIZE 32                   /* one retpoline thunk per register */
+
+/* An i386 kernel has no BTF (Debian's 686 builds): the task_struct layout
+ * from init_task's bytes in the vmlinux, which the image holds initialized:
+ * comm is "swapper" (INIT_TASK_COMM), stack is &init_stack; current_task
+ * is a per-CPU symbol whose absolute address __per_cpu_offset[cpu] moves
+ * (on i386 the per-CPU section is not zero-based). */
+static int layout_from_init_task(struct linux_kernel *k, Elf *e,
+				 const char *vmlinux)
+{
+	const struct sym *it = symtab_find(k->syms, "init_task");
+	const struct sym *ct = symtab_find(k->syms, "current_task");
+	const struct sym *is = symtab_find(k->syms, "init_stack");
+	uint8_t b[8192];
+	size_t n = sizeof b;
+	if (!it || !ct) {
+		seterr(k->layout_err, sizeof k->layout_err, "no BTF, and no "
+		       "init_task / current_task in the symbols");
+		return -1;
+	}
+	while (n >= 1024 && kaslr_elf_read_handle(e, vmlinux, it->addr, b, n, NULL, 0))
+		n /= 2;
+	if (n < 1024) {
+		seterr(k->layout_err, sizeof k->layout_err, "no BTF, and "
+		       "init_task not in the vmlinux");
+		return -1;
+	}
+	struct linux_task_layout l = { .comm_off = (uint64_t)-1, .comm_size = 16,
+				       .pid_off = (uint64_t)-1, .mm_off = (uint64_t)-1,
+				       .current_task_off = ct->addr,
+				       .stack_off = (uint64_t)-1 };
+	for (size_t i = 0; i + 8 <= n; i += 4)
+		if (!memcmp(b + i, "swapper\0", 8)) {
+			l.comm_off = i;
+			break;
+		}
+	for (size_t i = 0; is && i + 4 <= n && i < l.comm_off; i += 4) {
+		uint32_t w = (uint32_t)b[i] | (uint32_t)b[i + 1] << 8 |
+			     (uint32_t)b[i + 2] << 16 | (uint32_t)b[i + 3] << 24;
+		if (w == (uint32_t)is->addr) {
+			l.stack_off = i;
+			break;
+		}
+	}
+	/* init_task.active_mm = &init_mm, init_mm.pgd = swapper_pg_dir */
+	const struct sym *im = symtab_find(k->syms, "init_mm");
+	const struct sym *sp = symtab_find(k->syms, "swapper_pg_dir");
+	uint8_t mb[2048];
+	for (size_t i = 0; im && sp && i + 4 <= n && i < l.comm_off; i += 4) {
+		uint32_t w = (uint32_t)b[i] | (uint32_t)b[i + 1] << 8 |
+			     (uint32_t)b[i + 2] << 16 | (uint32_t)b[i + 3] << 24;
+		if (w != (uint32_t)im->addr)
+			continue;
+		if (kaslr_elf_read_handle(e, vmlinux, im->addr, mb, sizeof mb, NULL, 0) == 0)
+			for (size_t j = 0; j + 4 <= sizeof mb; j += 4) {
+				uint32_t v = (uint32_t)mb[j] | (uint32_t)mb[j + 1] << 8 |
+					     (uint32_t)mb[j + 2] << 16 |
+					     (uint32_t)mb[j + 3] << 24;
+				if (v == (uint32_t)sp->addr) {
+					k->active_mm_off = i;
+					k->pgd_off = j;
+					break;
+				}
+			}
+		break;
+	}
+	if (l.comm_off == (uint64_t)-1) {
+		seterr(k->layout_err, sizeof k->layout_err, "no BTF, and no "
+		       "\"swapper\" comm in init_task");
+		return -1;
+	}
+	k->layout = l;
+	k->have_layout = 1;
+	return 0;
+}
 
 struct linux_kernel *linux_kernel_open(const char *vmlinux, const char *sysmap,
 				       char *err, size_t errlen)
@@ -65,7 +142,10 @@ struct linux_kernel *linux_kernel_open_elf(Elf *e, const char *vmlinux,
 		seterr(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (!(k->orc = orc_from_elf_handle(e, vmlinux, err, errlen)))
+	k->ws = gelf_getclass(e) == ELFCLASS32 ? 4 : 8;
+	/* a 32-bit kernel has no ORC (frame pointers): walked by the
+	 * symbolizer's own CFI / frame-pointer walk */
+	if (!(k->orc = orc_from_elf_handle(e, vmlinux, err, errlen)) && k->ws == 8)
 		goto fail;
 	/* BTF only matters for the comm recipe: without it the ORC walk and
 	 * the slide detection still work */
@@ -82,12 +162,28 @@ struct linux_kernel *linux_kernel_open_elf(Elf *e, const char *vmlinux,
 			symtab_free(k->syms);
 			k->syms = NULL;
 		}
-		if (!k->syms)
-			return k;
+		if (!k->syms) {
+			if (k->orc)
+				return k;
+			seterr(err, errlen, "%s: no ORC tables (a 32-bit "
+			       "kernel needs --symbols System.map)", vmlinux);
+			goto fail;
+		}
 	} else if (!(k->syms = symtab_from_nm_buf(sysmap, sysmap_text,
 						  sysmap_len, 0, SYMTAB_ALL,
 						  err, errlen))) {
 		goto fail;
+	}
+	if (!k->orc) {
+		/* a 32-bit ELF without ORC is taken only when its symbols
+		 * are a Linux kernel's (not any other i386 kernel) */
+		if (!linux_symtab_is_linux(k->syms)) {
+			seterr(err, errlen, "%s: no ORC tables, and not the "
+			       "symbols of a Linux kernel", vmlinux);
+			goto fail;
+		}
+		if (!k->have_layout)
+			layout_from_init_task(k, e, vmlinux);
 	}
 	const struct sym *ta = symtab_find(k->syms, "__x86_indirect_thunk_array");
 	const struct sym *te = symtab_find(k->syms, "__x86_indirect_thunk_r15");
@@ -187,6 +283,11 @@ const struct orc_table *linux_kernel_orc(const struct linux_kernel *k)
 	return k->orc;
 }
 
+int linux_kernel_wordsize(const struct linux_kernel *k)
+{
+	return k->ws ? k->ws : 8;
+}
+
 const struct linux_task_layout *linux_kernel_layout(const struct linux_kernel *k)
 {
 	return k->have_layout ? &k->layout : NULL;
@@ -257,15 +358,35 @@ int linux_kernel_comm_recipe(const struct linux_kernel *k, int64_t slide,
 		return -1;
 	}
 	struct comm_recipe c = { 0 };
-	c.addr = pco->addr + (uint64_t)slide + 8u * (uint64_t)cpu;
-	c.off[0] = (int64_t)k->layout.current_task_off;
+	int ws = linux_kernel_wordsize(k);
+	c.addr = pco->addr + (uint64_t)slide + (uint64_t)ws * (uint64_t)cpu;
+	/* i386: current_task is an absolute (slid) address */
+	c.off[0] = (int64_t)k->layout.current_task_off +
+		   (ws == 4 ? slide : 0);
 	c.off[1] = (int64_t)k->layout.comm_off;
 	c.nderef = 2;
-	c.wordsize = 8;
+	c.wordsize = (uint8_t)ws;
 	c.len = k->layout.comm_size && k->layout.comm_size <= QP_COMM_BYTES
 		? (uint8_t)k->layout.comm_size : 16;
 	c.valid = 1;
 	*r = c;
+	return 0;
+}
+
+int linux_kernel_mm_recipe(const struct linux_kernel *k, int64_t slide,
+			   int cpu, struct comm_recipe *r, uint64_t *page_offset)
+{
+	struct comm_recipe c;
+	if (!k->active_mm_off || linux_kernel_comm_recipe(k, slide, cpu, &c,
+							  NULL, 0) < 0)
+		return -1;
+	c.off[1] = (int64_t)k->active_mm_off;
+	c.off[2] = (int64_t)k->pgd_off;
+	c.off[3] = 0;
+	c.nderef = 4;
+	c.len = 0;
+	*r = c;
+	*page_offset = 0xc0000000ull;   /* CONFIG_PAGE_OFFSET, 3G/1G split */
 	return 0;
 }
 
@@ -296,6 +417,11 @@ void linux_kernel_unwind(const struct linux_kernel *k, int64_t slide,
 		st.bp = gpr[6];   /* QP_RBP */
 	}
 	struct multi mm = { mem, nmem };
+	if (!k->orc) {
+		memset(res, 0, sizeof *res);
+		res->end = ORC_END_BAD;
+		return;
+	}
 	orc_unwind(k->orc, slide, &st, multi_read, &mm, out, max, res);
 }
 

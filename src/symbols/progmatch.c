@@ -503,7 +503,7 @@ int progmatch_wants(struct progmatch *pm, uint64_t cr3, uint64_t now_ns)
 {
 	if (!pm)
 		return 0;
-	cr3 &= ~0xfffull;
+	cr3 &= ~0x1full;    /* callers give qp_regs_as() keys */
 	pthread_mutex_lock(&pm->lock);
 	struct entry *e = entry_get(pm, cr3, 0);
 	int want = !e || (e->state == 0 && e->attempts < MAX_ATTEMPTS &&
@@ -517,7 +517,7 @@ void progmatch_probe(struct progmatch *pm, uint64_t cr3, uint64_t user_ip,
 {
 	if (!pm)
 		return;
-	cr3 &= ~0xfffull;
+	cr3 &= ~0x1full;    /* callers give qp_regs_as() keys */
 	int64_t bias;
 	int matched, compared, ncand;
 	int r = progmatch_match(pm, user_ip, rdfn, ctx, &bias, &matched,
@@ -525,7 +525,11 @@ void progmatch_probe(struct progmatch *pm, uint64_t cr3, uint64_t user_ip,
 	pthread_mutex_lock(&pm->lock);
 	struct entry *e = entry_get(pm, cr3, 1);
 	if (e) {
-		e->attempts++;
+		/* a pc no program covers at all (Linux i386: the vDSO's
+		 * landing pad after sysenter, where most syscall samples
+		 * are) decides nothing: probed again, not counted */
+		if (!(r == -1 && !ncand))
+			e->attempts++;
 		e->last_ns = now_ns;
 		e->ncand = ncand;
 		e->matched = matched;
@@ -534,7 +538,7 @@ void progmatch_probe(struct progmatch *pm, uint64_t cr3, uint64_t user_ip,
 			e->state = 1;
 			e->prog = r;
 			e->bias = bias;
-		} else if ((r == -1 && e->attempts >= 2) ||
+		} else if ((r == -1 && ncand && e->attempts >= 2) ||
 			   e->attempts >= MAX_ATTEMPTS) {
 			/* none, seen twice (a probe may race an exec) */
 			e->state = -1;
@@ -548,7 +552,7 @@ int progmatch_lookup(struct progmatch *pm, uint64_t cr3, const char **path,
 {
 	if (!pm)
 		return 0;
-	cr3 &= ~0xfffull;
+	cr3 &= ~0x1full;    /* callers give qp_regs_as() keys */
 	int st = 0;
 	pthread_mutex_lock(&pm->lock);
 	struct entry *e = entry_get(pm, cr3, 0);
@@ -568,7 +572,7 @@ int progmatch_lookup_index(struct progmatch *pm, uint64_t cr3, int *idx,
 {
 	if (!pm)
 		return 0;
-	cr3 &= ~0xfffull;
+	cr3 &= ~0x1full;    /* callers give qp_regs_as() keys */
 	int st = 0;
 	pthread_mutex_lock(&pm->lock);
 	struct entry *e = entry_get(pm, cr3, 0);
@@ -587,7 +591,7 @@ void progmatch_forget(struct progmatch *pm, uint64_t cr3)
 {
 	if (!pm)
 		return;
-	cr3 &= ~0xfffull;
+	cr3 &= ~0x1full;    /* callers give qp_regs_as() keys */
 	pthread_mutex_lock(&pm->lock);
 	struct entry *e = entry_get(pm, cr3, 0);
 	if (e && e->state != 0) {

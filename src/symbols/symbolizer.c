@@ -1409,7 +1409,7 @@ static int kernel_walk(struct symbolizer *s, struct bin *kb, int kws,
 {
 	int lk_user = 0;
 
-	if (s->lk) {
+	if (s->lk && linux_kernel_orc(s->lk)) {   /* i386: no ORC, frame pointers */
 		int copy0 = mem->buf != qp_sample_stack_c(smp);
 		lk_user = linux_kernel_walk_sample_adj(s->lk, s->cfg.kernel_offset,
 						       smp, copy0, 0, out, s->fmax,
@@ -1491,6 +1491,37 @@ static int kernel_walk(struct symbolizer *s, struct bin *kb, int kws,
 	return lk_user;
 }
 
+/* Linux i386: a syscall entered by sysenter (entry_SYSENTER_32, the last
+ * kernel frame) returns to the vDSO's landing pad in __kernel_vsyscall,
+ * which no program file holds; the kernel set pt_regs.ip there, and
+ * __kernel_vsyscall's frame is fixed by the ABI the kernel relies on
+ * (push %ecx; push %edx; push %ebp before sysenter; pop them and ret
+ * after): the caller's ebp at sp, its return address at sp + 12.  The
+ * user walk goes on from there.  1 when taken (s->uf, *res filled). */
+static int vdso_landing(struct symbolizer *s, struct bin *prog,
+			const struct bin *kb, int kn, int uws,
+			const struct uw_mem *mem, const struct uw_state *us,
+			struct uw_result *res)
+{
+	uint64_t ra, fp;
+	if (!s->lk || uws != 4 || !prog || !kb || !kb->syms || code_at(prog, us->pc, 1))
+		return 0;
+	const struct sym *last = kn > 0 ? symtab_lookup(kb->syms, s->kf[kn - 1].pc - 1)
+					: NULL;
+	if (!last || !strstr(last->name, "SYSENTER") ||
+	    uw_read_word(mem, 1, 4, us->sp, &fp) < 0 ||
+	    uw_read_word(mem, 1, 4, us->sp + 12, &ra) < 0 ||
+	    !code_at(prog, ra, 1))
+		return 0;
+	struct uw_state caller = { ra, us->sp + 16, fp };
+	s->uf[0] = (struct uw_frame){ us->pc, us->sp, us->fp, 1 };
+	walk(s, prog, 4, 0, mem, 1, &caller, NULL, 0, s->uf + 1, res);
+	if (res->n)
+		s->uf[1].isact = 0;     /* a return address: looked up at pc - 1 */
+	res->n++;
+	return 1;
+}
+
 /* A vCPU's name for an address space changes only when the same new name
  * is read twice in a row: a read that lands inside a task switch (the
  * kernel's "current" and CR3 are not updated at the same instant) gives a
@@ -1537,10 +1568,11 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		s->ncache = 0;
 		arena_free(s);
 	}
-	uint64_t cr3 = r->cr3 & ~0xfffull;
+	uint64_t cr3 = qp_regs_as(r);   /* PAE: 32-byte PDPTs share pages */
 	struct aspace *a = as_get(s, cr3);
 	if (!a)
 		return -1;
+	char own_comm[QP_COMM_BYTES + 1] = "";
 	if (smp->flags & QP_SF_HAS_COMM && smp->comm_len) {
 		const uint8_t *c = qp_sample_comm(smp);
 		size_t k = 0;
@@ -1552,7 +1584,18 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		}
 		tmp[k] = 0;
 		/* only a clean NUL-terminated name counts */
-		if (k && (k == smp->comm_len || c[k] == 0)) {
+		if (k && (k == smp->comm_len || c[k] == 0) &&
+		    (smp->flags & QP_SF_COMM_NOT_AS)) {
+			/* the sampled task's, inside a task switch: names
+			 * this sample, not CR3's address space */
+			memcpy(own_comm, tmp, k + 1);
+		} else if (k && (k == smp->comm_len || c[k] == 0)) {
+			/* read with the guest paused, or (Linux, kernel
+			 * mode) checked against the task's stack: the task
+			 * running at this very sample (inside a task switch,
+			 * CR3 is already the next task's) */
+			if ((smp->flags & QP_SF_STOPPED) || (s->lk && r->cpl == 0))
+				memcpy(own_comm, tmp, k + 1);
 			memcpy(a->comm, tmp, k + 1);
 			a->has_comm = 1;
 			if (smp->cpu < 64 && !a->cpu_comm) {
@@ -1669,7 +1712,8 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 			/* an ORC walk reaches the entry code's pt_regs itself
 			 * or it was cut: ending somewhere below it says
 			 * nothing (its frames are large) */
-			if (s->lk && !lk_user && !kres.beyond_valid)
+			if (s->lk && linux_kernel_orc(s->lk) && !lk_user &&
+			    !kres.beyond_valid)
 				reached = 0;
 			if (!reached || kres.end == UW_END_DEPTH)
 				truncated = 1;
@@ -1678,6 +1722,12 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 			uint64_t ufp = kres.n ? s->kf[kres.n - 1].fp : 0;
 			if (kres.beyond_valid && kres.beyond.pc == trap_ip)
 				ufp = kres.beyond.fp;
+			/* i386 Linux: the entry code points ebp at its pt_regs
+			 * (ENCODE_FRAME_POINTER); the user's ebp is pt_regs.bp,
+			 * 7 words below the iret frame */
+			else if (s->lk && kws == 4 && !lk_user &&
+				 smp->trap_addr >= 28)
+				uw_read_word(tmem, 2, 4, smp->trap_addr - 28, &ufp);
 			int uws = prog && prog->cls == ELFCLASS32 ? 4 :
 				  prog ? 8 : kws;
 			uint64_t um = uws == 4 ? 0xffffffffull : ~0ull;
@@ -1686,7 +1736,9 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 					       .buf = qp_sample_ustack(smp),
 					       .len = smp->flags & QP_SF_USTACK_FAILED ? 0 :
 						      smp->ustack_len };
-			if (!walk_frameless(s, prog, uws, &umem, &us, s->uf, &ures))   /* #15 */
+			if (vdso_landing(s, prog, kb, kres.n, uws, &umem, &us, &ures))
+				;
+			else if (!walk_frameless(s, prog, uws, &umem, &us, s->uf, &ures))   /* #15 */
 				walk(s, prog, uws, 0, &umem, 1, &us, NULL, 0, s->uf, &ures);
 			if (smp->flags & QP_SF_RUNNING)
 				vouch_walk(s, prog, s->uf, &ures);
@@ -1739,7 +1791,10 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 
 	size_t cnt = 0;
 	const char *pname = a->asname;
-	if (smp->cpu < 64 && (a->cpu_has >> smp->cpu & 1))
+	const char *own = own_comm[0] ? arena_str(s, own_comm) : NULL;
+	if (own)
+		pname = own;
+	else if (smp->cpu < 64 && (a->cpu_has >> smp->cpu & 1))
 		pname = a->cpu_comm[smp->cpu];
 	else if (a->has_comm)
 		pname = a->comm;

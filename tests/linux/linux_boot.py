@@ -8,6 +8,8 @@ A Guest (tests/lib/guest.py) subclass: same lifecycle guarantees (its QEMU,
 by pid only, is killed on exit, on SIGTERM and when the test process dies).
 Waits for the initramfs' "qtop-linux: workload running cpus=N" line: two
 `dd if=/dev/zero bs=64k | sha256sum` loops are running then.
+LinuxGuest(arch='i386'): the i386 fixture (686-pae kernel, i386 busybox)
+on qemu-system-i386.
 The QEMU build: LinuxGuest(qemu='10.0'), else $QTOP_QEMU, else the system's
 (tests/lib/qemus.py); its QMP query-version is printed after boot.
 """
@@ -30,7 +32,8 @@ RUNNING_RE = re.compile(rb'qtop-linux: workload running cpus=(\d+)')
 
 class LinuxGuest(guestlib.Guest):
     def __init__(self, smp=2, kaslr=True, mem_mb=256, boot_timeout=120.0,
-                 cpu='max', extra_append='', qemu=None, extra_args=()):
+                 cpu='max', extra_append='', qemu=None, extra_args=(),
+                 arch='x86_64'):
         # not Guest.__init__: no truth.json, no build dir
         self.smp = int(smp)
         self.kaslr = kaslr
@@ -39,7 +42,8 @@ class LinuxGuest(guestlib.Guest):
         self.boot_timeout = boot_timeout
         self.extra_append = extra_append
         self.extra_args = list(extra_args)    # e.g. ['-plugin', SO]
-        self.paths = linux_fixture.ensure()
+        self.arch = arch
+        self.paths = linux_fixture.ensure(arch)
         self.kernel = self.paths['vmlinuz']
         self._own_dir = True
         self.dir = None
@@ -50,7 +54,7 @@ class LinuxGuest(guestlib.Guest):
         self._old_sigterm = None
         self.boot_s = None
         self.qemu = qemu if isinstance(qemu, guestlib.qemus.Qemu) else \
-            guestlib.qemus.resolve(qemu, 'qemu-system-x86_64')
+            guestlib.qemus.resolve(qemu, self.paths['qemu'])
         self.qemu_version = None
 
     def qemu_argv(self):

@@ -2,6 +2,7 @@
 """Fetch and cache a Debian 12 kernel + busybox, build the test initramfs.
 
     python3 tests/linux/linux_fixture.py          # prints the paths (JSON)
+    python3 tests/linux/linux_fixture.py i386     # the i386 variant
     python3 tests/linux/linux_fixture.py extract-vmlinux BZIMAGE OUT
 
 Idempotent: everything lives in $QTOP_LINUX_CACHE (default
@@ -12,6 +13,13 @@ Idempotent: everything lives in $QTOP_LINUX_CACHE (default
   linux-image-<abi>-cloud-amd64-dbg        only its System.map is kept (the
                                            image package ships a stub)
   busybox-static                           /bin/busybox for the initramfs
+
+ensure('i386') (cache subfolder i386/): Debian 12's 32-bit PAE kernel,
+linux-image-<abi>-686-pae-unsigned / -dbg, and busybox-static for i386,
+fetched with `apt-get download` over apt lists of its own (i386/apt/: an
+`apt-get update` for architecture i386 with Dir::State::Lists there and no
+dpkg status), so the host's dpkg architectures and apt lists are untouched.
+Its -dbg package is 765 MB (kept only while System.map is taken out).
 
 The vmlinux ELF is extracted from the bzImage the way the kernel's
 scripts/extract-vmlinux does (find the compressed payload's magic, decompress
@@ -47,12 +55,53 @@ def _run(cmd, **kw):
     return subprocess.run(cmd, check=True, **kw)
 
 
-def _apt_download(pkg, dest):
+# Per architecture: the cache subfolder, the kernel flavour, the QEMU binary.
+ARCHS = {
+    'x86_64': {'sub': '', 'flavour': 'cloud-amd64', 'default_abi': DEFAULT_ABI,
+               'qemu': 'qemu-system-x86_64'},
+    'i386': {'sub': 'i386', 'flavour': '686-pae',
+             'default_abi': os.environ.get('QTOP_LINUX386_ABI',
+                                           '6.1.0-50-686-pae'),
+             'qemu': 'qemu-system-i386'},
+}
+
+
+def _apt_opts(arch, cache):
+    """apt options for a foreign architecture: lists and package cache of
+    our own under cache/apt, no dpkg status (nothing is installed)."""
+    if arch == 'x86_64':
+        return []
+    d = os.path.join(cache, 'apt')
+    for sub in ('lists/partial', 'archives/partial'):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+    return ['-o', 'APT::Architecture=' + arch,
+            '-o', 'APT::Architectures::=' + arch,
+            '-o', 'Dir::State::Lists=' + os.path.join(d, 'lists'),
+            '-o', 'Dir::Cache=' + d,
+            '-o', 'Dir::Cache::archives=' + os.path.join(d, 'archives'),
+            '-o', 'Dir::State::status=/dev/null',
+            '-o', 'APT::Sandbox::User=root', '-o', 'Debug::NoLocking=1',
+            '-o', 'Acquire::Retries=2']
+
+
+def _apt_update(opts):
+    """apt-get update into our own lists, once (no Packages file yet)."""
+    ldir = [o.split('=', 1)[1] for o in opts if o.startswith('Dir::State::Lists=')][0]
+    if glob.glob(os.path.join(ldir, '*_Packages*')):
+        return
+    r = subprocess.run(['apt-get'] + opts + ['update'], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    if r.returncode != 0 or not glob.glob(os.path.join(ldir, '*_Packages*')):
+        raise Unavailable('apt-get update (%s) failed: %s' % (
+            opts[1], r.stdout.decode(errors='replace')[-400:]))
+
+
+def _apt_download(pkg, dest, opts=()):
     """apt-get download pkg into dest; returns the .deb path."""
     have = glob.glob(os.path.join(dest, pkg + '_*.deb'))
     if have:
         return have[0]
-    r = subprocess.run(['apt-get', 'download', pkg], cwd=dest,
+    r = subprocess.run(['apt-get'] + list(opts) + ['download', pkg], cwd=dest,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     have = glob.glob(os.path.join(dest, pkg + '_*.deb'))
     if r.returncode != 0 or not have:
@@ -61,23 +110,30 @@ def _apt_download(pkg, dest):
     return have[0]
 
 
-def _pick_abi():
-    if glob.glob(os.path.join(CACHE, 'vmlinuz-*')):
-        return os.path.basename(sorted(glob.glob(
-            os.path.join(CACHE, 'vmlinuz-*')))[-1])[len('vmlinuz-'):]
-    r = subprocess.run(['apt-cache', 'show', 'linux-image-%s-unsigned' %
-                        DEFAULT_ABI], stdout=subprocess.PIPE,
-                       stderr=subprocess.DEVNULL)
-    if r.returncode == 0 and r.stdout.strip():
-        return DEFAULT_ABI
-    r = subprocess.run(['apt-cache', 'search', '--names-only',
-                        r'^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$'],
+def _pick_abi(cache=None, arch='x86_64', opts=()):
+    cache = cache or CACHE
+    a = ARCHS[arch]
+    fl = re.escape(a['flavour'])
+    have = [x for x in glob.glob(os.path.join(cache, 'vmlinuz-*'))
+            if re.search(r'-%s$' % fl, x)]
+    if have:
+        return os.path.basename(sorted(have)[-1])[len('vmlinuz-'):]
+    if opts:
+        _apt_update(list(opts))
+    r = subprocess.run(['apt-cache'] + list(opts) +
+                       ['show', 'linux-image-%s-unsigned' % a['default_abi']],
                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    abis = re.findall(r'linux-image-(6\.1\.0-(\d+)-cloud-amd64)-unsigned',
+    if r.returncode == 0 and r.stdout.strip():
+        return a['default_abi']
+    r = subprocess.run(['apt-cache'] + list(opts) +
+                       ['search', '--names-only',
+                        r'^linux-image-6\.1\.0-[0-9]+-%s-unsigned$' % fl],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    abis = re.findall(r'linux-image-(6\.1\.0-(\d+)-%s)-unsigned' % fl,
                       r.stdout.decode())
     if not abis:
-        raise Unavailable('no linux-image-6.1.0-*-cloud-amd64-unsigned in '
-                          'the apt lists (run apt-get update?)')
+        raise Unavailable('no linux-image-6.1.0-*-%s-unsigned in '
+                          'the apt lists (run apt-get update?)' % a['flavour'])
     return max(abis, key=lambda a: int(a[1]))[0]
 
 
@@ -165,22 +221,34 @@ def build_initramfs(busybox, out):
     os.replace(tmp, out)
 
 
-def ensure():
-    """Returns {'abi','vmlinuz','vmlinux','sysmap','initramfs'}."""
-    os.makedirs(CACHE, exist_ok=True)
-    abi = _pick_abi()
+def ensure(arch='x86_64'):
+    """Returns {'abi','vmlinuz','vmlinux','sysmap','initramfs','busybox',
+    'arch','qemu'}; arch 'x86_64' (cache dir) or 'i386' (its i386/)."""
+    if arch not in ARCHS:
+        raise ValueError('arch %r: one of %s' % (arch, ', '.join(ARCHS)))
+    cache = os.path.join(CACHE, ARCHS[arch]['sub']) if ARCHS[arch]['sub'] \
+        else CACHE
+    os.makedirs(cache, exist_ok=True)
+    opts = _apt_opts(arch, cache)
+    abi = _pick_abi(cache, arch, opts)
     p = {
         'abi': abi,
-        'vmlinuz': os.path.join(CACHE, 'vmlinuz-' + abi),
-        'vmlinux': os.path.join(CACHE, 'vmlinux-' + abi),
-        'sysmap': os.path.join(CACHE, 'System.map-' + abi),
-        'initramfs': os.path.join(CACHE, 'initramfs.cpio.gz'),
-        'busybox': os.path.join(CACHE, 'busybox'),
+        'arch': arch,
+        'qemu': ARCHS[arch]['qemu'],
+        'vmlinuz': os.path.join(cache, 'vmlinuz-' + abi),
+        'vmlinux': os.path.join(cache, 'vmlinux-' + abi),
+        'sysmap': os.path.join(cache, 'System.map-' + abi),
+        'initramfs': os.path.join(cache, 'initramfs.cpio.gz'),
+        'busybox': os.path.join(cache, 'busybox'),
     }
-    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+    need = [k for k in ('vmlinuz', 'sysmap', 'busybox')
+            if not os.path.exists(p[k])]
+    if need and opts:
+        _apt_update(opts)
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
         os.chmod(tmp, 0o755)   # apt-get download drops privileges to _apt
         if not os.path.exists(p['vmlinuz']):
-            deb = _apt_download('linux-image-%s-unsigned' % abi, tmp)
+            deb = _apt_download('linux-image-%s-unsigned' % abi, tmp, opts)
             x = os.path.join(tmp, 'x')
             _run(['dpkg-deb', '-x', deb, x])
             shutil.copyfile(os.path.join(x, 'boot', 'vmlinuz-' + abi),
@@ -189,7 +257,7 @@ def ensure():
         if not os.path.exists(p['vmlinux']):
             extract_vmlinux(p['vmlinuz'], p['vmlinux'])
         if not os.path.exists(p['sysmap']):
-            deb = _apt_download('linux-image-%s-dbg' % abi, tmp)
+            deb = _apt_download('linux-image-%s-dbg' % abi, tmp, opts)
             member = './usr/lib/debug/boot/System.map-' + abi
             with open(p['sysmap'] + '.tmp', 'wb') as f:
                 fsys = subprocess.Popen(['dpkg-deb', '--fsys-tarfile', deb],
@@ -198,9 +266,9 @@ def ensure():
                 fsys.stdout.close()
                 fsys.wait()
             os.replace(p['sysmap'] + '.tmp', p['sysmap'])
-            os.unlink(deb)   # 280 MB; only System.map is needed
+            os.unlink(deb)   # 280 MB (i386: 765 MB); only System.map is needed
         if not os.path.exists(p['busybox']):
-            deb = _apt_download('busybox-static', tmp)
+            deb = _apt_download('busybox-static', tmp, opts)
             x = os.path.join(tmp, 'bb')
             _run(['dpkg-deb', '-x', deb, x])
             shutil.copyfile(os.path.join(x, 'bin', 'busybox'),
@@ -226,7 +294,7 @@ if __name__ == '__main__':
             sys.exit(1)
         sys.exit(0)
     try:
-        print(json.dumps(ensure(), indent=1))
+        print(json.dumps(ensure(*sys.argv[1:2]), indent=1))
     except Unavailable as e:
         print('SKIP: %s' % e, file=sys.stderr)
         sys.exit(77)

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""i386 Linux guest (issue 15): Debian 12's 686-pae kernel (no ORC, no BTF:
+frame pointers; 3G/1G split, PAE paging) and i386 busybox under
+qemu-system-i386 TCG, 2 vCPUs, nokaslr.  qtop-prof --batch --comm linux, in
+--stop mode and in the default (running) mode:
+
+  1. names: --comm linux (task_struct.comm through __per_cpu_offset and
+     current_task, the layout taken from init_task's bytes) gives the task
+     the kernel itself says: a chain through pipe_read is sha256sum's, one
+     through pipe_write or read_zero is dd's; >= 95 % of those in --stop
+     mode, >= 85 % in the default mode (read running: a task switch between
+     the registers and the name read leaves the address space's name);
+  2. the address space is matched to busybox (the page matcher's line);
+  3. kernel frames named (>= 95 %);
+  4. syscall samples (a chain with a syscall-path function) whose kernel
+     part reaches the entry (entry_SYSENTER_32, alias
+     __begin_SYSENTER_singlestep_region, or entry_INT80_32) and crosses to
+     the user pc: >= 90 % in --stop mode; the default mode's share is
+     printed (not asserted);
+  5. '[truncated]' among the chains that reached the entry is printed, not
+     asserted: Debian's busybox-static is stripped and its own code has no
+     CFI and no frame pointers (only its libc part has .eh_frame), so the
+     user walk stops one or two frames past the vDSO landing pad and those
+     chains are honestly cut.
+
+    test_linux386.py QTOP_PROF
+Exit 77 when the i386 kernel cannot be fetched and nothing is cached, or
+qemu-system-i386 is missing.
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
+import linux_fixture  # noqa: E402
+
+SKIP = 77
+ENTRY = ('entry_SYSENTER_32', '__begin_SYSENTER_singlestep_region',
+         'entry_INT80_32')
+SYSPATH = re.compile(r'^(do_SYSENTER_32|do_fast_syscall_32|__do_fast_syscall_32|'
+                     r'do_int80_syscall_32|ia32_sys_call|__ia32_sys_\w+|ksys_\w+|'
+                     r'vfs_read|vfs_write|pipe_read|pipe_write|read_zero|'
+                     r'syscall_exit_to_user_mode|syscall_enter_from_user_mode\w*)$')
+IRQ = re.compile(r'^(handle_exception|asm_\w+|sysvec_\w+|call_on_stack|'
+                 r'__do_softirq|irq_exit_rcu)$')
+failures = []
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def check(cond, msg):
+    log(('ok   ' if cond else 'FAIL ') + msg)
+    if not cond:
+        failures.append(msg)
+
+
+def parse(path):
+    out = []
+    for line in open(path):
+        stack, n = line.rstrip('\n').rsplit(' ', 1)
+        fr = stack.split(';')
+        trunc = '[truncated]' in fr
+        body = [f for f in fr[1:] if f != '[truncated]']
+        kern = [f[:-4] for f in body if f.endswith('_[k]')]
+        user = [f for f in body if not f.endswith('_[k]') and not f.startswith('[')]
+        out.append({'proc': fr[0], 'n': int(n), 'trunc': trunc,
+                    'kern': kern, 'user': user})
+    return out
+
+
+def measure(samples):
+    m = {}
+    # 1. names by what the kernel was doing
+    truth = right = 0
+    for s in samples:
+        k = set(s['kern'])
+        want = 'sha256sum' if 'pipe_read' in k else \
+            'dd' if ('pipe_write' in k or 'read_zero' in k) else None
+        if want:
+            truth += s['n']
+            right += s['n'] if s['proc'] == want else 0
+    m['names'] = (right, truth)
+    # 3. kernel frames named
+    kf = [f for s in samples for f in s['kern'] for _ in range(s['n'])]
+    m['named'] = (sum(1 for f in kf if not f.startswith('0x')), len(kf))
+    # 4. syscall samples: whole kernel part + crossing to user
+    sysc = [s for s in samples if s['kern'] and
+            any(SYSPATH.match(f) for f in s['kern'])]
+    whole = [s for s in sysc if s['kern'][0] in ENTRY and s['user']]
+    m['whole'] = (sum(s['n'] for s in whole), sum(s['n'] for s in sysc))
+    # the share of all kernel samples outside interrupts (chains cut to a
+    # leaf cannot be told apart: counted as not whole)
+    kall = [s for s in samples if s['kern'] and
+            not any(IRQ.match(f) for f in s['kern'])]
+    m['whole_all'] = (m['whole'][0], sum(s['n'] for s in kall))
+    # 5. [truncated] among chains that reached the entry
+    m['trunc'] = (sum(s['n'] for s in whole if s['trunc']), m['whole'][0])
+    m['procs'] = {}
+    for s in samples:
+        m['procs'][s['proc']] = m['procs'].get(s['proc'], 0) + s['n']
+    m['total'] = sum(s['n'] for s in samples)
+    return m
+
+
+def pct(a):
+    return 100.0 * a[0] / max(a[1], 1)
+
+
+def main():
+    qp = os.path.abspath(sys.argv[1])
+    import guest as guestlib
+    os.environ.pop('DEBUGINFOD_URLS', None)
+    if not guestlib.qemu_or_exit('qemu-system-i386'):
+        return SKIP
+    try:
+        paths = linux_fixture.ensure('i386')
+    except linux_fixture.Unavailable as e:
+        log('SKIP: Debian i386 kernel not available: %s' % e)
+        return SKIP
+    from linux_boot import LinuxGuest
+    res = {}
+    with LinuxGuest(smp=2, kaslr=False, arch='i386') as g, \
+            tempfile.TemporaryDirectory() as d:
+        log('booted %s in %.1f s (cpus=%d)' % (g.paths['abi'], g.boot_s, g.cpus))
+        check(g.cpus == 2, 'guest sees 2 CPUs')
+        sysroot = os.path.join(d, 'sysroot')
+        os.mkdir(sysroot)
+        os.symlink(paths['busybox'], os.path.join(sysroot, 'busybox'))
+        for mode in ('--stop', 'default'):
+            out = os.path.join(d, 'out-%s.folded' % mode.strip('-'))
+            cmd = [qp, '--qmp', g.qmp_path, '--kernel', paths['vmlinux'],
+                   '--symbols', paths['sysmap'], '--kernel-offset', '0',
+                   '--comm', 'linux', '--sysroot', sysroot, '--batch',
+                   '-d', '8', '-o', out] + ([mode] if mode != 'default' else [])
+            log('+ ' + ' '.join(cmd))
+            r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=120, text=True)
+            log('\n'.join(l for l in r.stderr.splitlines()
+                          if l.startswith('qtop-prof')))
+            check(r.returncode == 0, '%s: qtop-prof rc %d' % (mode, r.returncode))
+            if r.returncode:
+                continue
+            if os.environ.get('QTOP_KEEP_FOLDED'):   # a folder to keep them in
+                import shutil
+                shutil.copy(out, os.environ['QTOP_KEEP_FOLDED'])
+            res[mode] = m = measure(parse(out))
+            log('%s: %d samples, processes %s' % (mode, m['total'], m['procs']))
+            check(re.search(r'qtop-prof: as-[0-9a-f]+: busybox \(', r.stderr)
+                  is not None, '%s: an address space matched to busybox' % mode)
+    if '--stop' in res:
+        m = res['--stop']
+        check(m['names'][1] >= 50 and pct(m['names']) >= 95,
+              '--stop: right task name on %.1f %% of %d samples the kernel '
+              'attributes (>= 95 %%)' % (pct(m['names']), m['names'][1]))
+        check(pct(m['named']) >= 95, '--stop: kernel frames named %.1f %% of %d'
+              % (pct(m['named']), m['named'][1]))
+        check(m['whole'][1] >= 50 and pct(m['whole']) >= 90,
+              '--stop: whole user->kernel chains on %.1f %% of %d syscall '
+              'samples (>= 90 %%)' % (pct(m['whole']), m['whole'][1]))
+        log('--stop: reaching the entry among all non-interrupt kernel samples '
+            '%.1f %% of %d' % (pct(m['whole_all']), m['whole_all'][1]))
+        log('--stop: [truncated] on %.1f %% of %d chains that reached the entry '
+            '(user part: busybox has no CFI past its libc)' % (pct(m['trunc']),
+                                                               m['trunc'][1]))
+    if 'default' in res:
+        m = res['default']
+        # read running, a task switch between the register read and the
+        # name read (this pipe switches tasks on every 64 KiB write) can
+        # leave a sample only its address space's name: 91-99 % measured
+        check(m['names'][1] >= 50 and pct(m['names']) >= 85,
+              'default: right task name on %.1f %% of %d samples (>= 85 %%)'
+              % (pct(m['names']), m['names'][1]))
+        log('default: whole user->kernel chains on %.1f %% of %d syscall samples '
+            '(not asserted); [truncated] on %.1f %% of %d that reached the entry'
+            % (pct(m['whole']), m['whole'][1], pct(m['trunc']), m['trunc'][1]))
+    log('%d failure(s)' % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
