@@ -1,11 +1,14 @@
 /* guest.h - one guest, as qtop-prof knows it: its kernel image and kernel
- * symbols, each file opened and read once per run, and what is derived
- * from them (the Linux knowledge: ORC, BTF layout, symbols, the banner).
+ * symbols, the program ELFs of its --sysroot, each file opened and read
+ * once per run, and what is derived from them (the Linux knowledge: ORC,
+ * BTF layout, symbols, the banner).
  *
- * guest_open reads the files named by the config; the run's set-up (KASLR,
- * --comm linux), the symbolizer (kernel symbols, ORC, libdwfl) and --comm
- * all take what they need from here instead of opening the paths again,
- * and guest_close frees it once, after the symbolizer.
+ * guest_open reads the files named by the config and scans the sysroot
+ * once; the run's set-up (KASLR, --comm linux), the symbolizer (kernel
+ * symbols, ORC, libdwfl, the programs), the page matcher (progmatch.h),
+ * --comm and the build-ids of the exports all take what they need from
+ * here instead of opening the paths again, and guest_close frees it once,
+ * after the symbolizer.
  *
  * Library code: no printing.  A file that cannot be read is not an error
  * here: its message is kept and reported by the first user that needs the
@@ -24,6 +27,7 @@ struct Elf;
 struct guest_config {
 	const char *kernel;        /* --kernel ELF, or NULL */
 	const char *symbols;       /* --symbols nm/System.map/kallsyms text, or NULL */
+	const char *sysroot;       /* --sysroot DIR with the program ELFs, or NULL */
 };
 
 struct guest;
@@ -35,8 +39,38 @@ struct guest *guest_open(const struct guest_config *cfg, char *err,
  * ok. */
 void guest_close(struct guest *g);
 
+/* Only the programs of sysroot, for users without a run's guest (tests,
+ * recordings profiled again): kernel (a path, or NULL) is the image to
+ * leave out, not opened.  NULL only when out of memory. */
+struct guest *guest_open_sysroot(const char *sysroot, const char *kernel,
+				 char *err, size_t errlen);
+
 const char *guest_kernel_path(const struct guest *g);   /* NULL: none */
 const char *guest_symbols_path(const struct guest *g);  /* NULL: none */
+const char *guest_sysroot_path(const struct guest *g);  /* NULL: none */
+
+/* The program ELFs of the sysroot, in the order found: every readable
+ * regular file 4 levels deep (no dot files) whose bytes start as an ELF,
+ * except the kernel image (same realpath as --kernel), each mapped once
+ * (elffile_map; the first few hundred keep their fd for libdwfl, the
+ * others have fd -1).  Which of them are programs (ET_EXEC for the
+ * symbolizer, ET_EXEC/ET_DYN with code for progmatch; not an upper-half
+ * kernel image) each user decides from the mapped headers. */
+struct guest_prog {
+	const struct elffile *file;
+	const char *path;          /* as found: SYSROOT/sub/name (file->path) */
+	const char *name;          /* the file name */
+	const char *real;          /* its realpath (path when there is none) */
+};
+int guest_nprogs(const struct guest *g);              /* NULL ok: 0 */
+const struct guest_prog *guest_prog(const struct guest *g, int i);
+/* Problems met scanning the sysroot ("PATH: reason (skipped)" for an
+ * unreadable file or directory), newline-separated, "" if none: the
+ * symbolizer passes them on as its warnings. */
+const char *guest_sysroot_warnings(const struct guest *g);
+/* The guest's open file at path (the kernel image or a sysroot program,
+ * path as given / found), or NULL. */
+const struct elffile *guest_file(const struct guest *g, const char *path);
 
 /* The kernel image, mapped (its Elf in ->elf, NULL when the bytes are not
  * an ELF), or NULL with why in err ("PATH: reason"; "" when no --kernel). */

@@ -16,7 +16,8 @@
  * Threads: the sampler thread probes (progmatch_wants, progmatch_probe:
  * reads through its callback), the consumer reads the decisions
  * (progmatch_lookup) and the report; a mutex guards the per-CR3 table.  The
- * ELF images are read-only after progmatch_new.
+ * ELF images are the guest's mappings of the sysroot programs (guest.h),
+ * read-only, borrowed: the guest outlives the progmatch.
  */
 #ifndef QTOP_PROGMATCH_H
 #define QTOP_PROGMATCH_H
@@ -27,11 +28,12 @@
 #define PROGMATCH_PAGE 4096u
 
 struct progmatch;
+struct guest;
 
-/* Every ELF (ET_EXEC or ET_DYN with an executable PT_LOAD) under sysroot
- * (4 levels deep), except kernel_real (a realpath, or NULL).  NULL when
- * there is none, or out of memory. */
-struct progmatch *progmatch_new(const char *sysroot, const char *kernel_real);
+/* Every ELF of the guest's sysroot (guest_prog) that is ET_EXEC or ET_DYN
+ * with an executable PT_LOAD, except an upper-half kernel image.  NULL
+ * when there is none, or out of memory. */
+struct progmatch *progmatch_new(const struct guest *g);
 void progmatch_free(struct progmatch *pm);       /* NULL ok */
 int progmatch_nprogs(const struct progmatch *pm);
 

@@ -1,7 +1,8 @@
 /* symbolizer.h - turn a raw sample into a named stack, root -> leaf.
  *
  * Owns everything the consumer knows about the guest's binaries: the kernel
- * ELF / symbol file, the sysroot programs, one persistent Dwfl per binary
+ * ELF / symbol file, the sysroot programs (their files opened and mapped
+ * once by the guest model, guest.h), one persistent Dwfl per binary
  * (the kernel once; a program on its first match, shared by every address
  * space running it) for CFI unwinding, caches of symbols, file:line and
  * inline chains per pc, and the address-space -> process name map.
@@ -42,9 +43,11 @@ struct symbolizer_config {
 	 * linux), or NULL: symbolizer_new takes it over (frees it, also on
 	 * failure) instead of loading the same ORC tables a second time. */
 	struct linux_kernel *linux_kernel;
-	/* The guest whose --kernel and --symbols files are read already
-	 * (guest.h), or NULL: then the paths above are opened here.  Borrowed:
-	 * it outlives the symbolizer; its Linux kernel, if set up, is used. */
+	/* The guest whose --kernel and --symbols files are read and whose
+	 * --sysroot is scanned already (guest.h), or NULL: then the paths
+	 * above are opened here (the sysroot through a guest of our own,
+	 * guest_open_sysroot).  Borrowed: it outlives the symbolizer; its
+	 * Linux kernel, if set up, is used. */
 	struct guest *guest;
 };
 

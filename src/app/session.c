@@ -1,6 +1,7 @@
 /* session.c - the pipeline set-up the run modes share (symbolizer,
  * profile, sample log), and --replay FILE. */
 #include "app_int.h"
+#include "elffile.h"
 #include "guest.h"
 #include "pipeline.h"
 #include "profile.h"
@@ -23,14 +24,18 @@
 
 
 /* The exports' mappings name the host's ELF files and their build-ids
- * (the kernel's from the guest's image, read already).  ctx: the session. */
+ * (the kernel's and the programs' from the guest's images, read already).
+ * ctx: the session. */
 static void log_module(void *ctx, const char *name, const char *path)
 {
 	struct session *s = ctx;
 	const char *kp = s->guest ? guest_kernel_path(s->guest) : NULL;
+	const struct elffile *f = s->guest ? guest_file(s->guest, path) : NULL;
 	char bid[128] = "";
 	if (kp && !strcmp(kp, path))
 		guest_build_id(s->guest, bid, sizeof bid);
+	else if (f)             /* a sysroot program, mapped by the guest */
+		elffile_build_id(f->elf, bid, sizeof bid);
 	else
 		report_build_id(path, bid, sizeof bid);
 	samplelog_set_module(s->log, name, path, bid);
@@ -62,7 +67,8 @@ int session_open_guest(struct session *s, const struct options *o)
 {
 	char err[512];
 	struct guest_config gc = { .kernel = o->sym.kernel,
-				   .symbols = o->sym.symbols };
+				   .symbols = o->sym.symbols,
+				   .sysroot = o->sym.sysroot };
 
 	if (s->guest)
 		return 0;

@@ -1,17 +1,13 @@
 /* progmatch.c - address space -> program ELF by the pages that tell the
  * programs apart (see progmatch.h). */
 #include "progmatch.h"
+#include "elffile.h"
+#include "guest.h"
 
-#include <dirent.h>
 #include <elf.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define MAX_PROGS 4096
 #define MAX_CAND 16          /* (program, bias) candidates per probe */
@@ -28,7 +24,7 @@ struct prog {
 	char *path;             /* realpath */
 	char *name;             /* file name */
 	int dyn;                /* ET_DYN: any page-aligned load bias */
-	const uint8_t *file;
+	const uint8_t *file;    /* the guest's mapping (guest_prog) */
 	size_t len;
 	struct pseg *segs;      /* executable PT_LOADs (file bytes) */
 	int nsegs;
@@ -64,32 +60,21 @@ static uint64_t rd(const uint8_t *p, int n)
 
 static void prog_free(struct prog *p)
 {
-	if (p->file)
-		munmap((void *)p->file, p->len);
 	free(p->segs);
 	free(p->path);
 	free(p->name);
 	memset(p, 0, sizeof *p);
 }
 
-/* 0 and *p filled for an ELF program with executable code, else -1. */
-static int prog_open(struct prog *p, const char *path, const char *name)
+/* 0 and *p filled for an ELF program with executable code (its bytes: the
+ * guest's mapping of the file), else -1. */
+static int prog_open(struct prog *p, const struct guest_prog *gp)
 {
 	memset(p, 0, sizeof *p);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (gp->file->len < 52)
 		return -1;
-	struct stat st;
-	if (fstat(fd, &st) < 0 || st.st_size < 52) {
-		close(fd);
-		return -1;
-	}
-	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (m == MAP_FAILED)
-		return -1;
-	p->file = m;
-	p->len = (size_t)st.st_size;
+	p->file = gp->file->map;
+	p->len = gp->file->len;
 	const uint8_t *h = p->file;
 	if (memcmp(h, ELFMAG, SELFMAG) || h[EI_DATA] != ELFDATA2LSB ||
 	    (h[EI_CLASS] != ELFCLASS32 && h[EI_CLASS] != ELFCLASS64))
@@ -134,9 +119,8 @@ static int prog_open(struct prog *p, const char *path, const char *name)
 	}
 	if (!p->nsegs)
 		goto bad;
-	char real[PATH_MAX];
-	p->path = strdup(realpath(path, real) ? real : path);
-	p->name = strdup(name);
+	p->path = strdup(gp->real);
+	p->name = strdup(gp->name);
 	if (!p->path || !p->name)
 		goto bad;
 	return 0;
@@ -145,39 +129,25 @@ bad:
 	return -1;
 }
 
-static void scan(struct progmatch *pm, const char *dir, int depth,
-		 const char *kreal)
+static int prog_cmp(const void *a, const void *b)
 {
-	if (depth > 4)
-		return;
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *de;
-	while ((de = readdir(d)) && pm->np < MAX_PROGS) {
-		if (de->d_name[0] == '.')
-			continue;
-		char path[PATH_MAX];
-		if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >=
-		    (int)sizeof path)
-			continue;
-		struct stat st;
-		if (stat(path, &st) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			scan(pm, path, depth + 1, kreal);
-			continue;
-		}
-		if (!S_ISREG(st.st_mode))
-			continue;
-		char real[PATH_MAX];
-		if (kreal && realpath(path, real) && !strcmp(real, kreal))
-			continue;
+	return strcmp(((const struct prog *)a)->path, ((const struct prog *)b)->path);
+}
+
+struct progmatch *progmatch_new(const struct guest *g)
+{
+	if (!guest_nprogs(g))
+		return NULL;
+	struct progmatch *pm = calloc(1, sizeof *pm);
+	if (!pm)
+		return NULL;
+	pthread_mutex_init(&pm->lock, NULL);
+	for (int i = 0; i < guest_nprogs(g) && pm->np < MAX_PROGS; i++) {
 		struct prog *np = realloc(pm->p, (size_t)(pm->np + 1) * sizeof *np);
 		if (!np)
 			break;
 		pm->p = np;
-		if (prog_open(&pm->p[pm->np], path, de->d_name) < 0)
+		if (prog_open(&pm->p[pm->np], guest_prog(g, i)) < 0)
 			continue;
 		/* a kernel image in the sysroot (upper half) is no program */
 		if (pm->p[pm->np].segs[0].vaddr >= 0xc0000000ull &&
@@ -187,23 +157,6 @@ static void scan(struct progmatch *pm, const char *dir, int depth,
 		}
 		pm->np++;
 	}
-	closedir(d);
-}
-
-static int prog_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct prog *)a)->path, ((const struct prog *)b)->path);
-}
-
-struct progmatch *progmatch_new(const char *sysroot, const char *kernel_real)
-{
-	if (!sysroot)
-		return NULL;
-	struct progmatch *pm = calloc(1, sizeof *pm);
-	if (!pm)
-		return NULL;
-	pthread_mutex_init(&pm->lock, NULL);
-	scan(pm, sysroot, 0, kernel_real);
 	if (!pm->np) {
 		progmatch_free(pm);
 		return NULL;

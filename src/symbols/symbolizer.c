@@ -16,7 +16,6 @@
 #include "symtab.h"
 #include "unwind.h"
 
-#include <dirent.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
@@ -57,7 +56,8 @@ struct bin {
 	const uint8_t *file;    /* mmap of the ELF, for code matching */
 	size_t filelen;
 	struct elffile *ef;     /* the file (file, filelen are its map) */
-	int ef_borrowed;        /* the guest's kernel image: not ours to close */
+	int ef_borrowed;        /* the guest's file (kernel image, program):
+				 * not ours to close */
 	struct seg *segs;
 	int nsegs;
 	/* Linux: call sites that alternatives patch into another call at
@@ -125,6 +125,7 @@ struct symbolizer {
 	struct bin *progs;
 	int nprogs;
 	struct progmatch *pm;   /* #15: address space -> program by pages */
+	struct guest *own_guest; /* the sysroot's programs without cfg.guest */
 	struct aspace *as;
 	int nas, capas, lastas;
 	struct pcinfo *cache;
@@ -279,8 +280,7 @@ static int bin_open(struct bin *b, const char *path, const char *name,
 		b->ef = elffile_map(path, err, errlen);
 		if (!b->ef)
 			return -1;
-		/* a sysroot may hold many programs: no fd kept per file
-		 * (libdwfl opens the path itself, bin_load) */
+		/* no fd kept (libdwfl opens the path itself, bin_load) */
 		close(b->ef->fd);
 		b->ef->fd = -1;
 	}
@@ -440,15 +440,11 @@ static int is_entry_cb(void *ctx, uint64_t pc)
 
 /* ---- sysroot ---- */
 
-static int is_elf_exec(const char *path)
+/* An ET_EXEC (little-endian) by its header bytes. */
+static int is_elf_exec(const struct elffile *f)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	unsigned char h[20];
-	ssize_t r = read(fd, h, sizeof h);
-	close(fd);
-	if (r < 20 || memcmp(h, ELFMAG, SELFMAG))
+	const unsigned char *h = f->map;
+	if (f->len < 20 || memcmp(h, ELFMAG, SELFMAG))
 		return 0;
 	int type = h[EI_DATA] == ELFDATA2LSB ? h[16] | h[17] << 8 : 0;
 	return type == ET_EXEC;   /* PIE programs would need a load bias */
@@ -477,61 +473,39 @@ const char *symbolizer_warnings(const struct symbolizer *s)
 	return s->warnings;
 }
 
-static void scan_dir(struct symbolizer *s, const char *dir, int depth,
-		     const char *kreal)
+/* The programs among the guest's sysroot ELFs (scanned and mapped once,
+ * guest.h): static x86 ELFs, not an upper-half kernel image; its warnings
+ * are ours. */
+static void add_progs(struct symbolizer *s, const struct guest *g)
 {
-	if (depth > 4)
-		return;
-	DIR *d = opendir(dir);
-	if (!d) {
-		warn(s, "%s: %s (skipped)", dir, strerror(errno));
-		return;
+	for (const char *w = guest_sysroot_warnings(g), *nl; *w; w = nl + 1) {
+		nl = strchr(w, '\n');
+		if (!nl)
+			break;
+		warn(s, "%.*s", (int)(nl - w), w);
 	}
-	struct dirent *de;
-	while ((de = readdir(d)) && s->nprogs < MAX_PROGRAMS) {
-		if (de->d_name[0] == '.')
-			continue;
-		char path[PATH_MAX];
-		if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >=
-		    (int)sizeof path)
-			continue;
-		struct stat st;
-		if (stat(path, &st) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			scan_dir(s, path, depth + 1, kreal);
-			continue;
-		}
-		if (!S_ISREG(st.st_mode))
-			continue;
-		if (access(path, R_OK) < 0) {
-			warn(s, "%s: %s (skipped)", path, strerror(errno));
-			continue;
-		}
-		char real[PATH_MAX];
-		if (kreal && realpath(path, real) && !strcmp(real, kreal))
-			continue;       /* the kernel itself (the guest's, open) */
-		if (!is_elf_exec(path))
+	for (int i = 0; i < guest_nprogs(g) && s->nprogs < MAX_PROGRAMS; i++) {
+		const struct guest_prog *gp = guest_prog(g, i);
+		if (!is_elf_exec(gp->file))
 			continue;
 		struct bin *nb = realloc(s->progs, (size_t)(s->nprogs + 1) * sizeof *nb);
 		if (!nb)
 			break;
 		s->progs = nb;
 		char err[256];
-		if (bin_open(&s->progs[s->nprogs], path, de->d_name, 0, NULL, err,
-			     sizeof err) < 0) {
+		if (bin_open(&s->progs[s->nprogs], gp->path, gp->name, 0,
+			     gp->file, err, sizeof err) < 0) {
 			bin_free(&s->progs[s->nprogs]);
 			continue;
 		}
 		/* kernel images in the sysroot live in the upper half */
 		if (s->progs[s->nprogs].segs[0].vaddr >= 0xc0000000ull &&
-		    !strcmp(de->d_name, "kernel")) {
+		    !strcmp(gp->name, "kernel")) {
 			bin_free(&s->progs[s->nprogs]);
 			continue;
 		}
 		s->nprogs++;
 	}
-	closedir(d);
 }
 
 static int prog_cmp(const void *a, const void *b)
@@ -648,12 +622,20 @@ struct symbolizer *symbolizer_new(const struct symbolizer_config *cfg,
 			       cfg->sysroot);
 			goto fail;
 		}
-		char kreal[PATH_MAX];
-		const char *kr = cfg->kernel && realpath(cfg->kernel, kreal) ? kreal
-									   : NULL;
-		scan_dir(s, cfg->sysroot, 0, kr);
+		/* the guest's programs, or our own scan of the sysroot */
+		const struct guest *g = cfg->guest;
+		if (!g || !guest_sysroot_path(g) ||
+		    strcmp(guest_sysroot_path(g), cfg->sysroot)) {
+			s->own_guest = guest_open_sysroot(cfg->sysroot,
+							  cfg->kernel, err,
+							  errlen);
+			if (!s->own_guest)
+				goto fail;
+			g = s->own_guest;
+		}
+		add_progs(s, g);
 		qsort(s->progs, (size_t)s->nprogs, sizeof *s->progs, prog_cmp);
-		s->pm = progmatch_new(cfg->sysroot, kr);   /* #15 */
+		s->pm = progmatch_new(g);   /* #15 */
 	}
 	s->caphex = 2 * s->fmax + 8;
 	s->hex = calloc((size_t)s->caphex, sizeof *s->hex);
@@ -682,6 +664,7 @@ void symbolizer_free(struct symbolizer *s)
 		bin_free(&s->progs[i]);
 	free(s->progs);
 	progmatch_free(s->pm);
+	guest_close(s->own_guest);   /* after the programs, which borrow it */
 	for (int i = 0; i < s->nas; i++) {
 		free(s->as[i].cpu_comm);
 		free(s->as[i].cpu_pending);

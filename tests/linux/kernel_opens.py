@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Each kernel file is opened once per run (the guest model, include/guest.h).
+"""Each kernel file, and each program ELF of the --sysroot, is opened once
+per run (the guest model, include/guest.h).
 
     kernel_opens.py QTOP_PROF debian   # the Debian 12 vmlinux + System.map
     kernel_opens.py QTOP_PROF KERNEL [SYSROOT]   # an ELF kernel (test guest)
@@ -13,7 +14,10 @@ linux_banner for KASLR), --comm, the symbolizer (bin, symbols, libdwfl and
 its search for separate debug info) and the build-ids of the exports'
 mappings.  (Not --json: its QEMU version query is a second QMP client,
 which the fake server does not serve; the report's build-id is the same
-guest_build_id.)
+guest_build_id.)  With a SYSROOT, every program ELF in it (the test
+guest's alpha and beta: every ELF file there but the kernel) must be opened
+exactly once too, by the guest model's scan, shared by the symbolizer and
+progmatch (the page matcher); the file names are printed with their counts.
 
 debian: two runs, --comm linux with --kernel-offset 0 (libdwfl's ET_DYN-like
 report), and --comm *SYMBOL with a non-zero --kernel-offset (the slid
@@ -37,7 +41,26 @@ def log(*a):
     print(*a, flush=True)
 
 
-def run(qtop, kernel_files, args, tmp, name):
+def sysroot_programs(sysroot, kernel):
+    """The program ELFs of sysroot (4 levels deep, no dot files): every
+    regular ELF file but the kernel."""
+    progs = []
+    kreal = os.path.realpath(kernel)
+    for d, dirs, files in os.walk(sysroot):
+        depth = os.path.relpath(d, sysroot).count(os.sep) + (d != sysroot)
+        dirs[:] = [x for x in dirs if not x.startswith('.') and depth < 4]
+        for f in sorted(files):
+            p = os.path.join(d, f)
+            if f.startswith('.') or not os.path.isfile(p) or \
+                    os.path.realpath(p) == kreal:
+                continue
+            with open(p, 'rb') as fh:
+                if fh.read(4) == b'\x7fELF':
+                    progs.append(p)
+    return progs
+
+
+def run(qtop, kernel_files, args, tmp, name, what='kernel file'):
     sock = os.path.join(tmp, 'qmp.sock')
     if os.path.exists(sock):
         os.unlink(sock)
@@ -79,7 +102,7 @@ def run(qtop, kernel_files, args, tmp, name):
         log('%s: opened %d time%s' % (k, n, '' if n == 1 else 's'))
         bad |= n != 1
     if bad:
-        raise SystemExit('FAIL: every kernel file must be opened exactly once')
+        raise SystemExit('FAIL: every %s must be opened exactly once' % what)
 
 
 def main():
@@ -108,10 +131,15 @@ def main():
                 'slid')
         else:
             args = ['--kernel', what]
+            files = [what]
             if len(sys.argv) > 3:
                 args += ['--sysroot', sys.argv[3]]
-            run(qtop, [what], args + ['--comm', 'current_task->name'], tmp,
-                'elf')
+                progs = sysroot_programs(sys.argv[3], what)
+                if not progs:
+                    raise SystemExit('FAIL: no program ELF in %s' % sys.argv[3])
+                files += progs
+            run(qtop, files, args + ['--comm', 'current_task->name'], tmp,
+                'elf', 'kernel file and sysroot program')
     log('PASS')
     return 0
 

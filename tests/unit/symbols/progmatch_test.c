@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "guest.h"
 #include "progmatch.h"
 
 static int fails;
@@ -125,7 +126,10 @@ int main(int argc, char **argv)
 			return 2;
 		free(target);
 	}
-	struct progmatch *pm = progmatch_new(dir, NULL);
+	char gerr[256];
+	struct guest *g = guest_open_sysroot(dir, NULL, gerr, sizeof gerr);
+	CHECK(g && guest_nprogs(g) == 3);
+	struct progmatch *pm = progmatch_new(g);
 	CHECK(pm && progmatch_nprogs(pm) == 3);
 
 	struct image a, b, p, x;
@@ -161,6 +165,7 @@ int main(int argc, char **argv)
 	CHECK(m == NULL);
 
 	progmatch_free(pm);
+	guest_close(g);
 	struct image *ims[] = { &a, &b, &p, &x };
 	for (int i = 0; i < 4; i++) {
 		free(ims[i]->mem);
