@@ -10,7 +10,7 @@
 #include "sample.h"
 
 #define RECORD_MAGIC "QTOPREC"   /* + NUL: 8 bytes */
-#define RECORD_VERSION 2u
+#define RECORD_VERSION 3u
 
 struct record_writer;
 struct record_reader;

@@ -56,6 +56,8 @@ enum {
 					  its memory is not CR3's (Linux: inside
 					  a task switch): not this address
 					  space's name */
+	QP_SF_HAS_PID      = 1u << 11, /* pid holds the --pid value, read
+					  with the comm (#15) */
 };
 
 /* Fixed part of a sample.  The variable part (stack bytes, user stack bytes,
@@ -106,6 +108,10 @@ struct qp_sample {
 	 * the consumer and a replay apply a decision at the same sample.  Was
 	 * padding (0) before. */
 	uint32_t prog;
+	/* --pid (#15): the task id read with the comm bytes (the same
+	 * round's registers and memory), valid with QP_SF_HAS_PID.  Record
+	 * format 3; absent (0, flag clear) in older files. */
+	int64_t pid;
 };
 
 static inline uint8_t *qp_sample_stack(struct qp_sample *s)

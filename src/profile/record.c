@@ -29,6 +29,9 @@ struct record_writer {
  * stack0_len is now (always 0).  Its samples are read into the current
  * layout with no earlier stack copy. */
 #define V1_FIXED offsetof(struct qp_sample, stack0_addr)
+/* Format 2: the fixed part ended before pid (#15, --pid): its samples are
+ * read with no id (pid 0, QP_SF_HAS_PID clear). */
+#define V2_FIXED offsetof(struct qp_sample, pid)
 
 struct record_reader {
 	FILE *f;
@@ -104,9 +107,10 @@ static int check_header(const struct file_header *h, const char *what, char *err
 		return -1;
 	}
 	int v1 = h->version == 1 && h->sample_fixed_size == V1_FIXED;
+	int v2 = h->version == 2 && h->sample_fixed_size == V2_FIXED;
 	int cur = h->version == RECORD_VERSION &&
 		  h->sample_fixed_size == sizeof(struct qp_sample);
-	if (!(v1 || cur) || h->header_size != sizeof *h) {
+	if (!(v1 || v2 || cur) || h->header_size != sizeof *h) {
 		snprintf(err, errlen, "%s: record format version %u is not supported (this build reads %u)",
 			 what, h->version, RECORD_VERSION);
 		return -1;
@@ -121,7 +125,8 @@ static int check_sample(const struct qp_sample *s, uint32_t len, uint32_t fixed)
 	uint64_t want = (uint64_t)fixed + s->stack_len + s->ustack_len +
 			s->code_len + s->comm_len + s->stack0_len + s->stack2_len;
 	return want == len && s->code_len <= QP_CODE_BYTES && s->comm_len <= QP_COMM_BYTES &&
-	       (fixed == sizeof *s || (s->stack0_len == 0 && s->stack2_len == 0));
+	       (fixed >= V2_FIXED || (s->stack0_len == 0 && s->stack2_len == 0)) &&
+	       (fixed == sizeof *s || !(s->flags & QP_SF_HAS_PID));
 }
 
 struct record_reader *record_open(const char *path, char *err, size_t errlen)

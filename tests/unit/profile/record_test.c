@@ -82,11 +82,11 @@ int main(void)
 	fclose(f);
 	CHECK(record_open(path, err, sizeof err) == NULL && strstr(err, "not a qtop-prof record"));
 	f = fopen(path, "wb");
-	uint32_t hdr[6] = { 0, 0, 3, 24, (uint32_t)sizeof(struct qp_sample), 0 };
+	uint32_t hdr[6] = { 0, 0, 4, 24, (uint32_t)sizeof(struct qp_sample), 0 };
 	memcpy(hdr, "QTOPREC", 8);
 	fwrite(hdr, sizeof hdr, 1, f);
 	fclose(f);
-	CHECK(record_open(path, err, sizeof err) == NULL && strstr(err, "version 3"));
+	CHECK(record_open(path, err, sizeof err) == NULL && strstr(err, "version 4"));
 
 	/* Format 1 (no stack0 fields) still reads: its samples come out in
 	 * the current layout with no earlier copy. */
@@ -112,6 +112,32 @@ int main(void)
 		      s->stack_len == 16 && s->stack0_len == 0 &&
 		      qp_sample_size(s) == sizeof(struct qp_sample) + 16 &&
 		      qp_sample_stack_c(s)[15] == 16);
+		CHECK(record_next(r, &s, err, sizeof err) == 0);
+		record_reader_close(r);
+	}
+	/* Format 2 (no pid, #15) still reads: no id, an earlier copy kept. */
+	{
+		uint32_t v2fixed = (uint32_t)offsetof(struct qp_sample, pid);
+		uint8_t fixed[sizeof(struct qp_sample)] = { 0 };
+		struct qp_sample *q = (struct qp_sample *)fixed;
+		uint8_t stk[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+		q->seq = 9;
+		q->flags = QP_SF_HAS_COMM;
+		q->stack0_len = sizeof stk;
+		uint32_t len = v2fixed + (uint32_t)sizeof stk;
+		f = fopen(path, "wb");
+		uint32_t h2[6] = { 0, 0, 2, 24, v2fixed, 0 };
+		memcpy(h2, "QTOPREC", 8);
+		fwrite(h2, sizeof h2, 1, f);
+		fwrite(&len, 4, 1, f);
+		fwrite(fixed, v2fixed, 1, f);
+		fwrite(stk, sizeof stk, 1, f);
+		fclose(f);
+		r = record_open(path, err, sizeof err);
+		CHECK(r != NULL);
+		CHECK(record_next(r, &s, err, sizeof err) == 1 && s->seq == 9 &&
+		      s->stack0_len == 8 && s->pid == 0 &&
+		      !(s->flags & QP_SF_HAS_PID) && qp_sample_stack0(s)[7] == 8);
 		CHECK(record_next(r, &s, err, sizeof err) == 0);
 		record_reader_close(r);
 	}
