@@ -50,6 +50,12 @@ struct comm_recipe {
 	uint8_t valid;
 	uint8_t fixed;      /* addr/off/nderef describe the program */
 	uint8_t nops;
+	/* --pid recipes (the same programs, an integer at the end): value 1:
+	 * the program's result is the id itself (a cast or a register), 0: it
+	 * is the address of len (1/2/4/8) bytes to read; sext: sign-extend
+	 * those len bytes (a signed type).  Both 0 in --comm recipes. */
+	uint8_t value;
+	uint8_t sext;
 	struct comm_op ops[COMM_MAX_OPS];
 };
 

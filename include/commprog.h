@@ -22,6 +22,12 @@ typedef long (*comm_read_fn)(void *ctx, uint64_t addr, void *buf, uint32_t len);
 int comm_eval(const struct comm_recipe *r, int cpu, const struct qp_regs *regs,
 	      comm_read_fn read, void *ctx, uint64_t *addr);
 
+/* --pid (#15): the id the recipe gives (comm_eval, then the len bytes
+ * read there unless r->value; truncated to len bytes, sign-extended when
+ * r->sext).  0, or -1 when a read failed. */
+int pid_eval(const struct comm_recipe *r, int cpu, const struct qp_regs *regs,
+	     comm_read_fn read, void *ctx, int64_t *pid);
+
 /* Fold $cpu into a constant for vCPU cpu, fold constants, and fill the
  * fixed form (r->fixed) when the program reduces to it (a constant, then
  * loads of a word each followed by an offset). */

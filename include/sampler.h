@@ -52,6 +52,10 @@ struct sampler_config {
 	 * stack top (TOP_OF_KERNEL_STACK_PADDING), user CS 0x73 / SS 0x7b */
 	uint8_t linux_ws;
 	struct comm_recipe comm[SAMPLER_MAX_CPUS];   /* --comm, per vCPU */
+	/* --pid, per vCPU (#15): read right after a successful comm read (the
+	 * same registers); when it fails the comm is dropped too, so a name
+	 * never travels without its id */
+	struct comm_recipe pid[SAMPLER_MAX_CPUS];
 	/* Linux: where each vCPU's current kernel stack starts (the recipe's
 	 * derefs give the address; len unused): copied before the registers
 	 * in the vouched mode */

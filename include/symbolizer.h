@@ -66,6 +66,10 @@ int symbolizer_comm_recipe(struct symbolizer *s, struct comm_recipe *r,
 /* The same for an explicit expression (per-vCPU --comm). 0 or -1. */
 int symbolizer_resolve_comm(struct symbolizer *s, const char *expr,
 			    struct comm_recipe *r, char *err, size_t errlen);
+/* --pid EXPR (#15): the same language, an integer result (a pointer is
+ * refused, naming its type).  0 or -1. */
+int symbolizer_resolve_pid(struct symbolizer *s, const char *expr,
+			   struct comm_recipe *r, char *err, size_t errlen);
 
 /* Newline-separated problems that did not stop loading (e.g. unreadable
  * sysroot files), "" if none. */

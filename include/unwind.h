@@ -141,6 +141,11 @@ struct comm_files {
 int comm_resolve_files(const char *expr, const struct comm_files *f,
 		       int64_t bias, int wordsize, struct comm_recipe *r,
 		       char *err, size_t errlen);
+/* --pid EXPR (#15): the same language, an integer result (comm_recipe's
+ * value/sext/len say how the sampler gets it); a pointer is refused. */
+int pid_resolve_files(const char *expr, const struct comm_files *f,
+		      int64_t bias, int wordsize, struct comm_recipe *r,
+		      char *err, size_t errlen);
 /* The compiler alone, over an open Dwarf * (or NULL) and symbols (or NULL):
  * for the fuzzer. 0 or -1 with "column N: ..." in err. */
 struct symtab;

@@ -1097,6 +1097,22 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 					goto fail;
 				}
 			}
+			if (got > 0 && s->cfg.pid[cpu].valid) {
+				/* #15: the task id with the name */
+				int64_t pid = 0;
+				if (pid_eval(&s->cfg.pid[cpu], cpu, &smp->regs, comm_read,
+					     &rd, &pid) == 0) {
+					smp->pid = pid;
+					smp->flags |= QP_SF_HAS_PID;
+				} else {
+					got = 0;
+				}
+				if (rd.fatal < 0) {
+					rc = (int)rd.fatal;
+					snprintf(err, sizeof err, "%s", rd.err);
+					goto fail;
+				}
+			}
 			if (got > 0) {
 				smp->comm_len = (uint32_t)got;
 				smp->flags |= QP_SF_HAS_COMM;
@@ -1152,7 +1168,8 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 				as_get(s, a->cr3)->code_ns = 0;      /* probe again soon */
 			if (smp->flags & QP_SF_HAS_COMM)
 				as_get(s, a->cr3)->comm_ns[cpu] = 0;
-			smp->flags &= ~(uint32_t)(QP_SF_HAS_CODE | QP_SF_HAS_COMM);
+			smp->flags &= ~(uint32_t)(QP_SF_HAS_CODE | QP_SF_HAS_COMM |
+						  QP_SF_HAS_PID);
 			++*nmoved;
 		}
 	}

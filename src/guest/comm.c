@@ -7,7 +7,12 @@
  * from the DWARF; the result must be a char array or a char *.  It is
  * compiled once into a stack program (struct comm_op, commprog.h) that the
  * sampler runs with the round's registers and memory.  "*SYMBOL+OFFSET" and
- * "SYMBOL+OFFSET" keep their meaning (symbols alone, no types). */
+ * "SYMBOL+OFFSET" keep their meaning (symbols alone, no types).
+ *
+ * --pid EXPR (#15) is the same language with an integer result (any
+ * integer or enum type, or an untyped symbol's word); a pointer, array or
+ * struct is refused by name.  In memory: the recipe gives its address and
+ * size; computed (a cast, a register): the program's value is the id. */
 #include "unwind.h"
 #include "errmsg.h"
 #include "sample.h"
@@ -194,6 +199,7 @@ struct cc {
 	char id[128];
 	uint64_t num;
 	int col;        /* of the current token, 1-based */
+	int pid;        /* --pid: an integer result, not a name */
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -864,6 +870,42 @@ static int expr(struct cc *c, struct val *v)
 	return 0;
 }
 
+/* --pid: the result must be an integer (base type other than a float, an
+ * enum, or an untyped word).  In memory: read its bytes there; computed:
+ * the program's value is the id. */
+static int compile_pid(struct cc *c, struct val *v, struct comm_recipe *out)
+{
+	int tag = ty_tag(&v->t);
+	char tn[160];
+	ty_name(&v->t, tn, sizeof tn);
+	if (tag == DW_TAG_pointer_type)
+		return fail(c, 1, "the expression is %s, a pointer: --pid needs an "
+			    "integer (the id's field, e.g. ->pid)", tn);
+	int sext = 0;
+	if (v->t.has && tag == DW_TAG_base_type) {
+		Dwarf_Attribute a;
+		Dwarf_Word enc = 0;
+		if (dwarf_attr(&v->t.die, DW_AT_encoding, &a))
+			dwarf_formudata(&a, &enc);
+		if (enc == DW_ATE_float || enc == DW_ATE_complex_float)
+			return fail(c, 1, "the expression is %s, not an integer", tn);
+		sext = enc == DW_ATE_signed || enc == DW_ATE_signed_char;
+	} else if (v->t.has && tag != DW_TAG_enumeration_type) {
+		char fl[240] = "";
+		if (tag == DW_TAG_structure_type || tag == DW_TAG_union_type)
+			list_members(&v->t.die, fl, sizeof fl, 0);
+		return fail(c, 1, "the expression is %s, not an integer%s%s%s", tn,
+			    *fl ? " (fields: " : "", fl, *fl ? ")" : "");
+	}
+	uint64_t sz;
+	if (ty_size(c, &v->t, &sz) < 0 || (sz != 1 && sz != 2 && sz != 4 && sz != 8))
+		return fail(c, 1, "the expression is %s, not a 1, 2, 4 or 8 byte integer", tn);
+	out->len = (uint8_t)sz;
+	out->sext = (uint8_t)sext;
+	out->value = !v->lv;
+	return 0;
+}
+
 static int compile(struct cc *c, struct comm_recipe *out)
 {
 	struct val v;
@@ -871,6 +913,8 @@ static int compile(struct cc *c, struct comm_recipe *out)
 		return -1;
 	if (c->tok != T_EOF)
 		return fail(c, c->col, "unexpected '%s'", tok_text(c));
+	if (c->pid)
+		return compile_pid(c, &v, out);
 	int tag = ty_tag(&v.t);
 	struct cty e;
 	char tn[160];
@@ -953,9 +997,9 @@ int comm_resolve(const char *expr_s, const char *kernel, const char *symbols,
 	return comm_resolve_files(expr_s, &f, bias, wordsize, r, err, errlen);
 }
 
-int comm_resolve_files(const char *expr_s, const struct comm_files *f,
-		       int64_t bias, int wordsize, struct comm_recipe *r,
-		       char *err, size_t errlen)
+static int resolve(const char *expr_s, const struct comm_files *f,
+		   int64_t bias, int wordsize, int pid, struct comm_recipe *r,
+		   char *err, size_t errlen)
 {
 	if (!expr_s || !*expr_s || strlen(expr_s) >= 256) {
 		seterr(err, errlen, "empty or too long expression");
@@ -964,7 +1008,7 @@ int comm_resolve_files(const char *expr_s, const struct comm_files *f,
 	struct comm_recipe out;
 	memset(&out, 0, sizeof out);
 	out.wordsize = (uint8_t)wordsize;
-	if (legacy_form(expr_s)) {
+	if (!pid && legacy_form(expr_s)) {
 		char buf[256];
 		size_t k = 0;
 		for (const char *p = expr_s; *p; p++)
@@ -1003,7 +1047,7 @@ int comm_resolve_files(const char *expr_s, const struct comm_files *f,
 		return 0;
 	}
 	struct cc c = { .src = expr_s, .ws = wordsize, .r = &out, .err = err,
-			.errlen = errlen };
+			.errlen = errlen, .pid = pid };
 	char e2[200] = "";
 	int fd = -1;
 	if (f->kernel) {
@@ -1048,4 +1092,18 @@ int comm_resolve_files(const char *expr_s, const struct comm_files *f,
 		close(fd);
 	symtab_free(c.syms);
 	return rc;
+}
+
+int comm_resolve_files(const char *expr_s, const struct comm_files *f,
+		       int64_t bias, int wordsize, struct comm_recipe *r,
+		       char *err, size_t errlen)
+{
+	return resolve(expr_s, f, bias, wordsize, 0, r, err, errlen);
+}
+
+int pid_resolve_files(const char *expr_s, const struct comm_files *f,
+		      int64_t bias, int wordsize, struct comm_recipe *r,
+		      char *err, size_t errlen)
+{
+	return resolve(expr_s, f, bias, wordsize, 1, r, err, errlen);
 }

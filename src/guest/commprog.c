@@ -175,6 +175,31 @@ void comm_optimize(struct comm_recipe *r)
 	lower(r);
 }
 
+int pid_eval(const struct comm_recipe *r, int cpu, const struct qp_regs *regs,
+	     comm_read_fn read, void *ctx, int64_t *pid)
+{
+	uint64_t a, v;
+	int len = r->len == 1 || r->len == 2 || r->len == 4 ? r->len : 8;
+	if (!r->valid || comm_eval(r, cpu, regs, read, ctx, &a) != 0)
+		return -1;
+	if (r->value) {
+		v = a;
+	} else {
+		uint8_t w[8] = { 0 };
+		if (read(ctx, a, w, (uint32_t)len) != len)
+			return -1;
+		v = load_le(w, len);
+	}
+	if (len < 8) {
+		uint64_t m = (1ull << (8 * len)) - 1;
+		v &= m;
+		if (r->sext && (v >> (8 * len - 1) & 1))
+			v |= ~m;
+	}
+	*pid = (int64_t)v;
+	return 0;
+}
+
 void comm_specialize(struct comm_recipe *r, int cpu)
 {
 	for (int i = 0; i < r->nops; i++)

@@ -66,17 +66,20 @@ struct bin {
 	size_t nalts;
 };
 
+/* A process name: the comm bytes, and with --pid "/ID" after them (#15) */
+#define PNAME_LEN (QP_COMM_BYTES + 24)
+
 struct aspace {
 	uint64_t cr3;
 	int prog;               /* index in progs, -1 unknown */
 	int has_comm;
-	char comm[QP_COMM_BYTES + 1];
+	char comm[PNAME_LEN];
 	/* The last name seen per vCPU too: an address space shared by several
 	 * tasks (a kernel's) runs different ones on different vCPUs at once,
 	 * so a name probed on one vCPU is a poor guess for another. */
 	uint64_t cpu_has;                       /* bit per vCPU < 64 */
-	char (*cpu_comm)[QP_COMM_BYTES + 1];    /* [64], allocated on first use */
-	char (*cpu_pending)[QP_COMM_BYTES + 1]; /* [64]: a new name seen once */
+	char (*cpu_comm)[PNAME_LEN];    /* [64], allocated on first use */
+	char (*cpu_pending)[PNAME_LEN]; /* [64]: a new name seen once */
 	char asname[32];
 	int pm_known;           /* #15: progmatch's decision applied */
 	int pm_idx;             /* its sample.h prog (1 + index) */
@@ -1555,11 +1558,11 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 	struct aspace *a = as_get(s, cr3);
 	if (!a)
 		return -1;
-	char own_comm[QP_COMM_BYTES + 1] = "";
+	char own_comm[PNAME_LEN] = "";
 	if (smp->flags & QP_SF_HAS_COMM && smp->comm_len) {
 		const uint8_t *c = qp_sample_comm(smp);
 		size_t k = 0;
-		char tmp[QP_COMM_BYTES + 1];
+		char tmp[PNAME_LEN];
 		while (k < smp->comm_len && k < QP_COMM_BYTES && c[k] &&
 		       c[k] >= 0x20 && c[k] < 0x7f) {
 			tmp[k] = (char)c[k];
@@ -1567,19 +1570,24 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		}
 		tmp[k] = 0;
 		/* only a clean NUL-terminated name counts */
-		if (k && (k == smp->comm_len || c[k] == 0) &&
-		    (smp->flags & QP_SF_COMM_NOT_AS)) {
+		int clean = k && (k == smp->comm_len || c[k] == 0);
+		/* #15, --pid: "NAME/ID", so two tasks of one name are two
+		 * processes (the id was read with the name) */
+		if (clean && (smp->flags & QP_SF_HAS_PID))
+			snprintf(tmp + k, sizeof tmp - k, "/%lld", (long long)smp->pid);
+		size_t tl = strlen(tmp);
+		if (clean && (smp->flags & QP_SF_COMM_NOT_AS)) {
 			/* the sampled task's, inside a task switch: names
 			 * this sample, not CR3's address space */
-			memcpy(own_comm, tmp, k + 1);
-		} else if (k && (k == smp->comm_len || c[k] == 0)) {
+			memcpy(own_comm, tmp, tl + 1);
+		} else if (clean) {
 			/* read with the guest paused, or (Linux, kernel
 			 * mode) checked against the task's stack: the task
 			 * running at this very sample (inside a task switch,
 			 * CR3 is already the next task's) */
 			if ((smp->flags & QP_SF_STOPPED) || (s->lk && r->cpl == 0))
-				memcpy(own_comm, tmp, k + 1);
-			memcpy(a->comm, tmp, k + 1);
+				memcpy(own_comm, tmp, tl + 1);
+			memcpy(a->comm, tmp, tl + 1);
 			a->has_comm = 1;
 			if (smp->cpu < 64 && !a->cpu_comm) {
 				a->cpu_comm = calloc(64, sizeof *a->cpu_comm);
@@ -1832,4 +1840,14 @@ int symbolizer_resolve_comm(struct symbolizer *s, const char *expr,
 	comm_files_of(s, &f);
 	return comm_resolve_files(expr, &f, s->cfg.kernel_offset, ws, r, err,
 				  errlen) < 0 ? -1 : 0;
+}
+
+int symbolizer_resolve_pid(struct symbolizer *s, const char *expr,
+			   struct comm_recipe *r, char *err, size_t errlen)
+{
+	int ws = s->kws ? s->kws : 8;
+	struct comm_files f;
+	comm_files_of(s, &f);
+	return pid_resolve_files(expr, &f, s->cfg.kernel_offset, ws, r, err,
+				 errlen) < 0 ? -1 : 0;
 }

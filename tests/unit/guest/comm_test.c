@@ -25,6 +25,37 @@ static int recipe(const char *kernel, const char *expr, struct comm_recipe *r,
 	return rc;
 }
 
+/* --pid EXPR (#15) */
+static int pidrecipe(const char *kernel, const char *expr, struct comm_recipe *r,
+		     char *err, size_t errlen)
+{
+	struct symbolizer_config cfg = { .kernel = kernel };
+	struct symbolizer *s = symbolizer_new(&cfg, err, errlen);
+	if (!s)
+		return -2;
+	memset(r, 0, sizeof *r);
+	int rc = symbolizer_resolve_pid(s, expr, r, err, errlen);
+	symbolizer_free(s);
+	return rc;
+}
+
+/* 0x1008: a task pointer (0x5000); 0x5000: its id, -7 */
+static long pid_read(void *ctx, uint64_t addr, void *buf, uint32_t len)
+{
+	(void)ctx;
+	if (addr == 0x1008 && len == 8) {
+		uint64_t v = 0x5000;
+		memcpy(buf, &v, 8);
+		return 8;
+	}
+	if (addr == 0x5000 && len <= 8) {
+		int64_t v = -7;
+		memcpy(buf, &v, len);
+		return len;
+	}
+	return -1;
+}
+
 static long fake_read(void *ctx, uint64_t addr, void *buf, uint32_t len)
 {
 	(void)ctx;
@@ -123,6 +154,48 @@ int main(int argc, char **argv)
 		      "eval: %llx", (unsigned long long)a);
 		regs.gs_base = 0x2000;  /* unreadable */
 		CHECK(comm_eval(&r, 0, &regs, fake_read, NULL, &a) == -1, "eval unreadable");
+	}
+
+	/* --pid (#15): an integer result; pointers, arrays, structs refused */
+	{
+		CHECK(pidrecipe(k, "current_task->id", &r, err, sizeof err) == 0, "%s", err);
+		CHECK(r.valid && r.len == 8 && r.sext && !r.value, "pid long: len %d sext %d value %d",
+		      r.len, r.sext, r.value);
+		CHECK(pidrecipe(k, "cpus[$cpu].apicid", &r, err, sizeof err) == 0 &&
+		      r.len == 4 && r.sext && !r.value, "pid int: %s len %d", err, r.len);
+		CHECK(pidrecipe(k, "not_a_pointer", &r, err, sizeof err) == 0 &&
+		      r.len == 4 && !r.value, "pid const int: %s", err);
+		CHECK(pidrecipe(k, "$cpu", &r, err, sizeof err) == 0 && r.value && r.len == 8,
+		      "pid register: %s", err);
+		CHECK(pidrecipe(k, "current_task", &r, err, sizeof err) == -1 &&
+		      strstr(err, "struct task *, a pointer") && strstr(err, "--pid needs an integer"),
+		      "pid pointer refused: %s", err);
+		CHECK(pidrecipe(k, "cpus[0].proc", &r, err, sizeof err) == -1 &&
+		      strstr(err, "a pointer"), "pid pointer member refused: %s", err);
+		CHECK(pidrecipe(k, "current_task->name", &r, err, sizeof err) == -1 &&
+		      strstr(err, "not an integer"), "pid char array refused: %s", err);
+		CHECK(pidrecipe(k, "init_task", &r, err, sizeof err) == -1 &&
+		      strstr(err, "struct task, not an integer (fields: id, name, cmd)"),
+		      "pid struct refused: %s", err);
+		CHECK(pidrecipe(k, "current_task->nosuch", &r, err, sizeof err) == -1 &&
+		      strstr(err, "no field 'nosuch'"), "pid bad field: %s", err);
+
+		struct qp_regs regs = { 0 };
+		int64_t id = 0;
+		regs.gs_base = 0x1000;
+		CHECK(pidrecipe(k, "(*(struct task **)($gs_base + 8))->id", &r, err,
+				sizeof err) == 0, "%s", err);
+		CHECK(pid_eval(&r, 0, &regs, pid_read, NULL, &id) == 0 && id == -7,
+		      "pid eval: %lld", (long long)id);
+		CHECK(pidrecipe(k, "(int)(*(struct task **)($gs_base + 8))->id", &r, err,
+				sizeof err) == 0 && r.value && r.len == 4 && r.sext, "pid cast: %s", err);
+		CHECK(pid_eval(&r, 0, &regs, pid_read, NULL, &id) == 0 && id == -7,
+		      "pid eval cast: %lld", (long long)id);
+		regs.gs_base = 0x2000;  /* unreadable */
+		CHECK(pid_eval(&r, 0, &regs, pid_read, NULL, &id) == -1, "pid eval unreadable");
+		CHECK(pidrecipe(k, "$cpu", &r, err, sizeof err) == 0, "%s", err);
+		CHECK(pid_eval(&r, 3, &regs, pid_read, NULL, &id) == 0 && id == 3,
+		      "pid $cpu: %lld", (long long)id);
 	}
 
 	/* errors: one line, the column, the type and its fields */
