@@ -94,6 +94,11 @@ int linux_kernel_stack_recipe(const struct linux_kernel *k, int64_t slide,
 int linux_kernel_comm_recipe(const struct linux_kernel *k, int64_t slide,
 			     int cpu, struct comm_recipe *r, char *err,
 			     size_t errlen);
+/* --pid linux (#15): the same task's task_struct.pid (a 4-byte pid_t,
+ * from BTF).  0 or -1. */
+int linux_kernel_pid_recipe(const struct linux_kernel *k, int64_t slide,
+			    int cpu, struct comm_recipe *r, char *err,
+			    size_t errlen);
 /* i386: vCPU cpu's current task's active_mm->pgd (offsets from init_task
  * and init_mm's bytes), and the kernel's PAGE_OFFSET (*page_offset;
  * lowmem: physical = virtual - PAGE_OFFSET).  -1 when not known (x86_64). */

@@ -34,6 +34,9 @@ struct options {
 	int koff_auto;             /* --kernel-offset auto (Linux: from the IDT) */
 	int koff_given;            /* --kernel-offset N (0 too: no search) */
 	int comm_linux;            /* --comm linux (BTF + __per_cpu_offset) */
+	const char *pid[8];        /* --pid [CPUS:]EXPR (#15), in order given */
+	int npid;
+	int pid_linux;             /* --pid linux: task_struct.pid (BTF) */
 	double duration;
 	uint64_t samples;
 	/* boot profiling */

@@ -311,7 +311,9 @@ static void configure(struct plugin_engine *e, const uint64_t *tss)
 		if (!r->valid)
 			continue;
 		/* the plugin runs the fixed form only: a program that uses
-		 * registers other than $cpu is not read there */
+		 * registers other than $cpu is not read there.  --pid (cfg.pid,
+		 * #15) is not read by the plugin at all: its samples carry no
+		 * id (QP_SF_HAS_PID clear), the processes keep bare names */
 		if (r->nops && !r->fixed)
 			continue;
 		k->comm[i].addr = r->addr;

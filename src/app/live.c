@@ -309,6 +309,52 @@ static int linux_slide(struct options *o, struct linux_kernel *k,
 	return 0;
 }
 
+/* --comm or (pid) --pid [CPUS:]EXPR, in order given: compiled and set
+ * on their vCPUs.  0, or -1 after a message. */
+static int resolve_exprs(struct options *o, struct symbolizer *sym, int pid)
+{
+	const char *what = pid ? "--pid" : "--comm";
+	int n = pid ? o->npid : o->ncomm;
+	for (int i = 0; i < n; i++) {
+		const char *e = pid ? o->pid[i] : o->comm[i], *colon = strchr(e, ':');
+		uint64_t mask = ~0ull;
+		struct comm_recipe r;
+		char cpus[64], err[512];
+
+		if (colon && colon > e && (size_t)(colon - e) < sizeof cpus &&
+		    strspn(e, "0123456789,-") == (size_t)(colon - e)) {
+			memcpy(cpus, e, (size_t)(colon - e));
+			cpus[colon - e] = 0;
+			if (options_parse_cpus(cpus, &mask) < 0) {
+				fprintf(stderr, "qtop-prof: %s %s: bad vCPU list\n", what, e);
+				return -1;
+			}
+			e = colon + 1;
+		}
+		if ((pid ? symbolizer_resolve_pid(sym, e, &r, err, sizeof err)
+			 : symbolizer_resolve_comm(sym, e, &r, err, sizeof err)) < 0) {
+			fprintf(stderr, "qtop-prof: %s %s: %s\n", what, e, err);
+			return -1;
+		}
+		struct comm_recipe *dst = pid ? o->samp.pid : o->samp.comm;
+		for (int c = 0; c < SAMPLER_MAX_CPUS; c++)
+			if ((mask >> c) & 1) {
+				dst[c] = r;
+				comm_specialize(&dst[c], c);   /* $cpu */
+			}
+	}
+	return 0;
+}
+
+/* A vCPU with an id recipe and no name recipe. */
+static int pid_without_comm(const struct options *o)
+{
+	for (int c = 0; c < SAMPLER_MAX_CPUS; c++)
+		if (o->samp.pid[c].valid && !o->samp.comm[c].valid)
+			return 1;
+	return 0;
+}
+
 /* A Linux kernel: a vmlinux (ORC tables) as --kernel, or the symbols of
  * one (--symbols, or a --kernel ELF without ORC).  Its KASLR slide is found
  * unless --kernel-offset N was given; with a vmlinux, kernel stacks are
@@ -324,10 +370,11 @@ static int linux_setup(struct options *o, struct guest *g, char *err,
 	if (o->sym.kernel)
 		k = guest_linux_open(g, 1, err, errlen);
 	if (!k) {
-		if (o->comm_linux) {
+		if (o->comm_linux || o->pid_linux) {
 			if (!o->sym.kernel)
-				snprintf(err, errlen, "--comm linux needs --kernel "
-					 "VMLINUX and --symbols System.map");
+				snprintf(err, errlen, "--%s linux needs --kernel "
+					 "VMLINUX and --symbols System.map",
+					 o->comm_linux ? "comm" : "pid");
 			return -1;
 		}
 		if (!want_slide)
@@ -357,6 +404,15 @@ static int linux_setup(struct options *o, struct guest *g, char *err,
 	for (int c = 0; o->comm_linux && c < SAMPLER_MAX_CPUS; c++)
 		if (linux_kernel_comm_recipe(k, o->sym.kernel_offset, c,
 					     &o->samp.comm[c], err, errlen) < 0) {
+			linux_kernel_free(k);
+			return -1;
+		}
+	for (int c = 0; o->pid_linux && c < SAMPLER_MAX_CPUS; c++)
+		if (linux_kernel_pid_recipe(k, o->sym.kernel_offset, c,
+					    &o->samp.pid[c], err, errlen) < 0) {
+			char e3[300];
+			snprintf(e3, sizeof e3, "--pid linux: %s", err);
+			snprintf(err, errlen, "%s", e3);
 			linux_kernel_free(k);
 			return -1;
 		}
@@ -474,32 +530,14 @@ int app_run_live(struct options *o)
 	struct profile *p = ses.p;
 	struct samplelog *log = ses.log;
 	/* --comm EXPR applies to every vCPU; --comm CPUS:EXPR (e.g.
-	 * 1:current_task_ap->name) to those vCPUs; later ones win. */
-	for (int i = 0; i < o->ncomm; i++) {
-		const char *e = o->comm[i], *colon = strchr(e, ':');
-		uint64_t mask = ~0ull;
-		struct comm_recipe r;
-		char cpus[64];
-
-		if (colon && colon > e && (size_t)(colon - e) < sizeof cpus &&
-		    strspn(e, "0123456789,-") == (size_t)(colon - e)) {
-			memcpy(cpus, e, (size_t)(colon - e));
-			cpus[colon - e] = 0;
-			if (options_parse_cpus(cpus, &mask) < 0) {
-				fprintf(stderr, "qtop-prof: --comm %s: bad vCPU list\n", e);
-				goto out;
-			}
-			e = colon + 1;
-		}
-		if (symbolizer_resolve_comm(sym, e, &r, err, sizeof err) < 0) {
-			fprintf(stderr, "qtop-prof: --comm %s: %s\n", e, err);
-			goto out;
-		}
-		for (int c = 0; c < SAMPLER_MAX_CPUS; c++)
-			if ((mask >> c) & 1) {
-				o->samp.comm[c] = r;
-				comm_specialize(&o->samp.comm[c], c);   /* $cpu */
-			}
+	 * 1:current_task_ap->name) to those vCPUs; later ones win.  --pid
+	 * (#15) likewise. */
+	if (resolve_exprs(o, sym, 0) < 0 || resolve_exprs(o, sym, 1) < 0)
+		goto out;
+	if (pid_without_comm(o)) {
+		fputs("qtop-prof: --pid needs --comm on the same vCPUs: the id is "
+		      "read with the name\n", stderr);
+		goto out;
 	}
 	o->samp.want_code = symbolizer_wants_code(sym);
 	o->samp.progmatch = symbolizer_progmatch(sym);
@@ -524,6 +562,9 @@ int app_run_live(struct options *o)
 	}
 	fprintf(stderr, "qtop-prof: %s\n", why);
 	fprintf(stderr, "qtop-prof: %s\n", acquire_note(smp));
+	if (strcmp(acquire_name(smp), "qmp") && (o->npid || o->pid_linux))
+		fprintf(stderr, "qtop-prof: note: the %s engine does not read --pid "
+			"(#15): processes are named without ids\n", acquire_name(smp));
 	start_unix = (double)time(NULL);
 	if (o->samp.boot && strcmp(acquire_name(smp), "qmp")) {
 		/* the plugin samples on the vCPU threads: resume the guest from

@@ -78,6 +78,9 @@ void options_usage(FILE *f)
 "                      *sym+off; with CPUS (e.g. 1:cur_ap->name) only for\n"
 "                      those vCPUs;\n"
 "                      linux: the current task of a Linux vmlinux (BTF)\n"
+"  --pid [CPUS:]EXPR   task id, read with the --comm name (same language, an\n"
+"                      integer result: cpus[$cpu].proc->pid); the process is\n"
+"                      then NAME/ID; linux: task_struct.pid (BTF)\n"
 "  --inline            emit inline frames\n"
 "  --kernel-only | --user-only\n"
 "Output:\n"
@@ -139,7 +142,7 @@ int options_parse(int argc, char **argv, struct options *o)
 {
 	/* -F -d -C: perf's spellings (perf record/top) of --hz --duration --cpus */
 	enum { O_STOP = 256, O_NOSTOP, O_AUTOSTOP, O_STACK, O_USTACK, O_MEM,
-	       O_KERNEL, O_SYMBOLS, O_KOFF, O_SYSROOT, O_COMM, O_INLINE, O_KONLY,
+	       O_KERNEL, O_SYMBOLS, O_KOFF, O_SYSROOT, O_COMM, O_PID, O_INLINE, O_KONLY,
 	       O_UONLY, O_BATCH, O_SAMPLES, O_FOLDED, O_TOP, O_RECORD,
 	       O_REPLAY, O_LOAD, O_REFRESH, O_THEME, O_THEMES_DIR, O_VERSION, O_QMP,
 	       O_FORMAT, O_DIFF, O_NO_NORMALIZE, O_ENGINE, O_PLUGIN_SHM,
@@ -164,6 +167,7 @@ int options_parse(int argc, char **argv, struct options *o)
 		{ "kernel-offset", required_argument, 0, O_KOFF },
 		{ "sysroot", required_argument, 0, O_SYSROOT },
 		{ "comm", required_argument, 0, O_COMM },
+		{ "pid", required_argument, 0, O_PID },
 		{ "inline", no_argument, 0, O_INLINE },
 		{ "kernel-only", no_argument, 0, O_KONLY },
 		{ "user-only", no_argument, 0, O_UONLY },
@@ -274,6 +278,14 @@ int options_parse(int argc, char **argv, struct options *o)
 			}
 			if (o->ncomm == 8) goto bad;
 			o->comm[o->ncomm++] = optarg;
+			break;
+		case O_PID:
+			if (!strcmp(optarg, "linux")) {
+				o->pid_linux = 1;
+				break;
+			}
+			if (o->npid == 8) goto bad;
+			o->pid[o->npid++] = optarg;
 			break;
 		case O_INLINE: o->sym.inline_frames = 1; break;
 		case O_KONLY: o->filter = PIPE_KERNEL_ONLY; break;

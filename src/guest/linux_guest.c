@@ -373,6 +373,25 @@ int linux_kernel_comm_recipe(const struct linux_kernel *k, int64_t slide,
 	return 0;
 }
 
+int linux_kernel_pid_recipe(const struct linux_kernel *k, int64_t slide,
+			    int cpu, struct comm_recipe *r, char *err,
+			    size_t errlen)
+{
+	struct comm_recipe c;
+	if (linux_kernel_comm_recipe(k, slide, cpu, &c, err, errlen) < 0)
+		return -1;
+	if (k->layout.pid_off == (uint64_t)-1) {
+		seterr(err, errlen, "task_struct.pid not known (it comes from "
+		       "BTF; this kernel has none)");
+		return -1;
+	}
+	c.off[1] = (int64_t)k->layout.pid_off;
+	c.len = 4;              /* pid_t */
+	c.sext = 1;
+	*r = c;
+	return 0;
+}
+
 int linux_kernel_mm_recipe(const struct linux_kernel *k, int64_t slide,
 			   int cpu, struct comm_recipe *r, uint64_t *page_offset)
 {

@@ -3,6 +3,8 @@
 fakeqmp_log.py plays a running 1-vCPU QEMU where a live run is needed).
 
 Expectations (what a user notices):
+  * --pid of a pointer, a char array, or that does not parse, or without
+    --comm: one clear line naming --pid and the type / column, non-zero exit;
   * --kernel truncated / not an ELF / missing: one clear 'qtop-prof: PATH: ...'
     line, non-zero exit, no crash;
   * --kernel stripped: falls back to .dynsym, or profiles with addresses
@@ -69,6 +71,28 @@ def kernel_fails(path, *words):
     check(p.returncode != 0, "accepted a broken --kernel")
     one_clear_line(p, path, *words)
     check(not os.path.exists(o), "-o written although nothing was sampled")
+
+
+# ---- --pid (#15) ----
+
+def test_pid_malformed():
+    """A --pid that is not an integer, or does not parse: one clear line
+    naming the option, the type (or the column), non-zero exit."""
+    for expr, words in (("cpus[$cpu].proc", ["--pid", "struct qg_task *", "a pointer",
+                                             "needs an integer"]),
+                        ("cpus[$cpu].proc->name", ["--pid", "not an integer"]),
+                        ("cpus[$cpu", ["--pid", "column 10", "expected ']'"])):
+        p, o = live(["--kernel", KERNEL64, "--comm", "cpus[$cpu].proc->name",
+                     "--pid", expr], "pid")
+        check(p.returncode != 0, "accepted --pid %s" % expr)
+        one_clear_line(p, *words)
+        check(not os.path.exists(o), "-o written although nothing was sampled")
+
+
+def test_pid_without_comm():
+    p, o = live(["--kernel", KERNEL64, "--pid", "cpus[$cpu].proc->pid"], "pidnocomm")
+    check(p.returncode != 0, "--pid without --comm accepted")
+    one_clear_line(p, "--pid needs --comm")
 
 
 # ---- --kernel ----
