@@ -9,7 +9,9 @@
   3. syscall samples (k_spin_inner) carry the whole user->kernel chain on
      >= 90 % (sys_spin is a frameless stub: beta_loop comes from the return
      address at the user sp);
-  4. '[truncated]' on <= 5 % of the samples whose chain is complete.
+  4. '[truncated]' on <= 5 % of the samples whose chain is complete;
+  5. --pid 'cpus[$cpu].proc->pid' (#15): the process is NAME/ID, the id the
+     task's own (truth.json tasks.*.pid) on >= 95 % of the samples.
 Usage: realos_guest.py BUILD_DIR ARCH SMP [qtop-prof options...]
 """
 import os
@@ -45,7 +47,8 @@ def main():
         folded = os.path.join(tmp, "out.folded")
         cmd = [qtop, "--qmp", g.qmp_path, "--batch", "--hz", "0", "--samples", "2000",
                "--kernel", kernel, "--sysroot", sysroot,
-               "--comm", "cpus[$cpu].proc->name", "-o", folded] + sys.argv[4:]
+               "--comm", "cpus[$cpu].proc->name", "--pid", "cpus[$cpu].proc->pid",
+               "-o", folded] + sys.argv[4:]
         print("+", " ".join(cmd), flush=True)
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         print(p.stdout[-2000:])
@@ -73,11 +76,23 @@ def main():
             if c["smp_min"] <= smp:
                 for lf in c["leaves"]:
                     task_of[lf["leaf"]] = lf["task"]
-        known = sum(c for fr, c in stacks if fr[-1] in task_of)
-        right = sum(c for fr, c in stacks if fr[-1] in task_of and fr[0] == task_of[fr[-1]])
+        # with --pid the process is NAME/ID: split it
+        procs = {}
+        for fr, c in stacks:
+            procs[fr[0]] = procs.get(fr[0], 0) + c
+        stacks = [([fr[0].rpartition("/")[0] or fr[0]] + fr[1:], fr[0], c) for fr, c in stacks]
+        known = sum(c for fr, _, c in stacks if fr[-1] in task_of)
+        right = sum(c for fr, _, c in stacks if fr[-1] in task_of and fr[0] == task_of[fr[-1]])
         check(known > 500, f"{known} samples in truth leaves")
         check(right >= 0.95 * known,
               f"cpus[$cpu].proc->name: right task on {100.0 * right / max(known, 1):.1f}% (>= 95%)")
+        # #15 --pid: NAME/ID, the task's own id
+        idn = sum(c for fr, p0, c in stacks if fr[-1] in task_of and
+                  p0 == f"{task_of[fr[-1]]}/{t['tasks'][task_of[fr[-1]]]['pid']}")
+        check(idn >= 0.95 * known,
+              f"--pid cpus[$cpu].proc->pid: NAME/ID with the task's id on "
+              f"{100.0 * idn / max(known, 1):.1f}% (>= 95%); processes {procs}")
+        stacks = [(fr, c) for fr, _, c in stacks]
         for c in t["cpus"]:
             for lf in c["leaves"]:
                 if lf["mode"] == "user" and c["smp_min"] <= smp:

@@ -8,6 +8,7 @@
  *       detect the slide, then ROUNDS times: stop, registers of every vCPU,
  *       stack copy, ORC walk, symbols, comm of the current task, cont.
  */
+#include "commprog.h"
 #include "linux_guest.h"
 #include "linux_live.h"
 #include "memread.h"
@@ -91,6 +92,14 @@ static int read_comm(struct memread *m, int cpu, const struct comm_recipe *r,
 	return 0;
 }
 
+/* --pid linux (#15): the sampler's pid_eval over memread */
+struct pid_rd { struct memread *m; int cpu; };
+static long pid_read(void *ctx, uint64_t addr, void *buf, uint32_t len)
+{
+	struct pid_rd *rd = ctx;
+	return memread_virt(rd->m, rd->cpu, addr, buf, len, NULL, 0);
+}
+
 static int cmd_live(const char *qmp_path, const char *vmlinux,
 		    const char *sysmap, int rounds, const char *slide_arg)
 {
@@ -165,6 +174,14 @@ static int cmd_live(const char *qmp_path, const char *vmlinux,
 				json_object_new_int((int)(g->cr4 >> 12 & 1)));
 			json_object_object_add(o, "comm", comm_ok ?
 				json_object_new_string(comm) : NULL);
+			struct comm_recipe pr;
+			struct pid_rd prd = { m, cpu };
+			int64_t pid = 0;
+			int pid_ok = comm_ok && linux_kernel_pid_recipe(k, slide, cpu,
+						&pr, err, sizeof err) == 0 &&
+				pid_eval(&pr, cpu, g, pid_read, &prd, &pid) == 0;
+			json_object_object_add(o, "pid", pid_ok ?
+				json_object_new_int64(pid) : NULL);
 			char hx[32];
 			snprintf(hx, sizeof hx, "0x%llx", (unsigned long long)g->ip);
 			json_object_object_add(o, "ip", json_object_new_string(hx));

@@ -193,7 +193,7 @@ def t_comm(probe, unit):
         samples = kernel_samples(probe, g, 40)
     finally:
         g.stop()
-    seen = {}
+    seen, ids = {}, {}
     for s in samples:
         c = s['comm']
         if c is None:
@@ -201,9 +201,19 @@ def t_comm(probe, unit):
         seen[c] = seen.get(c, 0) + 1
         if s['cpl'] == 3 and c not in ('dd', 'sha256sum', 'sh', 'init'):
             fail('user-mode sample of %r' % c)
+        # --pid linux (#15): task_struct.pid, read with the name
+        if s.get('pid') is None:
+            fail('pid not read: %s' % s)
+        ids.setdefault(c, set()).add(s['pid'])
     log('comm seen: %s' % json.dumps(seen))
+    log('pids: %s' % json.dumps({c: sorted(v) for c, v in ids.items()}))
     if 'dd' not in seen or 'sha256sum' not in seen:
         fail('dd and sha256sum not both seen')
+    # two tasks, two ids: dd and sha256sum never share one, user tasks
+    # have ids > 0 (the idle tasks, swapper/N, are 0)
+    if ids['dd'] & ids['sha256sum'] or min(ids['dd'] | ids['sha256sum']) <= 0:
+        fail('dd and sha256sum ids not distinct and > 0: %s / %s'
+             % (sorted(ids['dd']), sorted(ids['sha256sum'])))
 
 
 def t_e2e(probe, unit):

@@ -8,9 +8,10 @@
  */
 #include "qg.h"
 
-struct qg_task kernel_task = { .name = "kernel" };
-struct qg_task ap_task = { .name = "ap" };
-static struct qg_task alpha_task, beta_task;
+/* ids as truth.json "pid" gives them (--pid, #15) */
+struct qg_task kernel_task = { .name = "kernel", .pid = 1 };
+struct qg_task ap_task = { .name = "ap", .pid = 2 };
+static struct qg_task alpha_task = { .pid = 100 }, beta_task = { .pid = 101 };
 
 struct qg_task *volatile current_task = &kernel_task;
 struct qg_task *volatile current_task_ap = &ap_task;

@@ -23,6 +23,8 @@ struct qg_task {
 	uintptr_t entry;       /* user entry point (user tasks) */
 	uintptr_t user_sp;     /* initial user stack pointer */
 	int started;
+	int pid;               /* task id (truth.json "pid"): --pid
+				  'cpus[$cpu].proc->pid' (#15) */
 };
 
 /* Updated on every switch; read by the profiler (--comm current_task->name)
