@@ -244,7 +244,7 @@ def t_e2e(probe, unit):
                                     '--kernel-offset', 'auto', '--comm', 'linux',
                                     '--sysroot', sysroot, '--batch',
                                     '--duration', '5', '-o', out, '-o', pb] +
-                                   ([] if mode == 'default' else [mode]),
+                                   ([] if mode == 'default' else [mode, '--pid', 'linux']),
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    timeout=120)
                 log(r.stderr.decode())
@@ -281,8 +281,21 @@ def t_e2e(probe, unit):
     for mode, (procs, ksys, kern) in res.items():
         log('%s: processes: %s; kernel samples %d, through entry_SYSCALL_64 %d'
             % (mode, json.dumps(procs), kern, ksys))
-        if 'dd' not in procs or 'sha256sum' not in procs:
+        names = {p.rpartition('/')[0] if mode == '--stop' and re.search(r'/\d+$', p) else p
+                 for p in procs}
+        if 'dd' not in names or 'sha256sum' not in names:
             fail('%s: dd / sha256sum not named' % mode)
+    # --stop ran with --pid linux (#15): dd and sha256sum as NAME/PID,
+    # no id shared by the two
+    ids = {}
+    for p in res['--stop'][0]:
+        m = re.match(r'(dd|sha256sum)/(\d+)$', p)
+        if m:
+            ids.setdefault(m.group(1), set()).add(int(m.group(2)))
+    log('--pid linux: ids %s' % {k: sorted(v) for k, v in ids.items()})
+    if set(ids) != {'dd', 'sha256sum'} or ids['dd'] & ids['sha256sum'] or \
+            'dd' in res['--stop'][0] or 'sha256sum' in res['--stop'][0]:
+        fail('--pid linux: dd and sha256sum not named NAME/PID with distinct ids')
     # Paused rounds: most kernel samples of this syscall loop are whole.
     # Running reads: the guest moves on between the register read and the
     # stack copies; chains are cut rather than guessed, but a working ORC
