@@ -411,7 +411,7 @@ static int linux_setup(struct options *o, struct guest *g, char *err,
 		if (linux_kernel_pid_recipe(k, o->sym.kernel_offset, c,
 					    &o->samp.pid[c], err, errlen) < 0) {
 			char e3[300];
-			snprintf(e3, sizeof e3, "--pid linux: %s", err);
+			snprintf(e3, sizeof e3, "--pid linux: %.250s", err);
 			snprintf(err, errlen, "%s", e3);
 			linux_kernel_free(k);
 			return -1;
