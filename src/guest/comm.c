@@ -225,6 +225,7 @@ struct cc {
 	Dwarf *dw;
 	const struct btf *btf;
 	struct symtab *syms;
+	int64_t bias;   /* the kernel's slide, already in syms' addresses */
 	int ws;
 	struct comm_recipe *r;
 	char *err;
@@ -979,6 +980,22 @@ static int type_name(struct cc *c, struct cty *t)
 	return next(c);
 }
 
+/* A Linux x86_64 per-CPU symbol (below __per_cpu_end in a zero-based
+ * per-CPU section: __per_cpu_end is a small number before the slide) is an
+ * offset from the per-CPU base, which KASLR does not move: the slide the
+ * symbol table added comes off again.  (__per_cpu_start, at 0, is not in
+ * the table.) */
+static uint64_t percpu_unslid(struct cc *c, uint64_t addr)
+{
+	if (!c->bias || !c->syms)
+		return addr;
+	const struct sym *e = symtab_find(c->syms, "__per_cpu_end");
+	uint64_t end = e ? e->addr - (uint64_t)c->bias : 0;
+	if (e && end < 0x10000000u && addr - (uint64_t)c->bias < end)
+		return addr - (uint64_t)c->bias;
+	return addr;
+}
+
 static int primary(struct cc *c, struct val *v)
 {
 	int col = c->col;
@@ -1013,7 +1030,7 @@ static int primary(struct cc *c, struct val *v)
 	uint64_t addr = 0, vaddr = 0;
 	int have_var = c->ts && c->ts->var(c, c->id, &vt, &has_addr, &vaddr);
 	if (sy) {
-		addr = sy->addr;
+		addr = percpu_unslid(c, sy->addr);
 	} else if (have_var && has_addr) {
 		addr = vaddr;
 	} else if (have_var) {
@@ -1314,7 +1331,7 @@ int comm_resolve_files(const char *expr_s, const struct comm_files *f,
 		return 0;
 	}
 	struct cc c = { .src = expr_s, .ws = wordsize, .r = &out, .err = err,
-			.errlen = errlen };
+			.errlen = errlen, .bias = bias };
 	char e2[200] = "";
 	int fd = -1;
 	Elf *own = NULL;
