@@ -325,10 +325,6 @@ void guest_adopt_linux(struct guest *g, struct linux_kernel *k)
 {
 	if (g->lk != k)
 		linux_kernel_free(g->lk);
-	for (int i = 0; i < g->nprogs; i++)
-		prog_free(&g->progs[i]);
-	free(g->progs);
-	free(g->sysroot);
 	g->lk = k;
 }
 
