@@ -1,4 +1,4 @@
-/* fuzz_btf.c - libFuzzer target for the BTF reader (btf.c).
+/* fuzz_btf.c - libFuzzer target for the BTF layer (btf.c) over libbpf.
  *
  * Besides "no crash, no UB": a found member lies inside its struct's bytes
  * as BTF states them only when the input is sane, so the checks are on

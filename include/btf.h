@@ -1,11 +1,13 @@
-/* btf.h - minimal BTF reader for a Linux vmlinux's .BTF section.
+/* btf.h - a Linux vmlinux's .BTF section, over libbpf's BTF API.
  *
- * Enough to read a task's name from guest memory without DWARF: byte offsets
- * of struct members (task_struct.comm, .pid, .mm; members of anonymous
- * structs/unions are found too) and the offsets of per-CPU variables
- * (current_task) from the .data..percpu DATASEC.  Every length and index is
- * bounds-checked: arbitrary bytes give an error, never a crash (fuzz target
- * fuzz/fuzz_btf.c).
+ * struct btf is libbpf's (bpf/btf.h): callers that need more than what is
+ * here (the --comm compiler's BTF type source, src/guest/comm.c) use
+ * libbpf's functions on it.  Here: byte offsets of struct members
+ * (task_struct.comm, .pid, .mm; members of anonymous structs/unions are
+ * found too) and the offsets of per-CPU variables (current_task) from the
+ * .data..percpu DATASEC.  libbpf checks the section's layout; this layer
+ * bounds its own walks: arbitrary bytes give an error, never a crash (fuzz
+ * target fuzz/fuzz_btf.c).
  */
 #ifndef QTOP_BTF_H
 #define QTOP_BTF_H
@@ -27,6 +29,16 @@ struct btf *btf_from_elf_handle(struct Elf *e, const char *path, char *err,
 void btf_free(struct btf *b);
 /* Number of types (ids 1..n). */
 uint32_t btf_count(const struct btf *b);
+
+/* The first struct (kind BTF_KIND_STRUCT = 4) or union (5), or either
+ * (0), named name that has members; else one without members (a forward
+ * is never taken); 0: none. */
+uint32_t btf_find_struct(const struct btf *b, const char *name, int kind);
+/* Member `member` of the struct/union of type id (anonymous members looked
+ * into): 1 with its byte offset and type id (unresolved), 0 not found, -1
+ * a bitfield. */
+int btf_find_member(const struct btf *b, uint32_t id, const char *member,
+		    uint64_t *offset, uint32_t *mtype);
 
 /* Byte offset and size of member `member` of struct/union `type`.
  * 0, or -1 with a message (no such type / member, bitfield). */

@@ -4,6 +4,8 @@
 #include "plugin_engine.h"
 
 #include <dirent.h>
+#include <signal.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +62,15 @@ static int any_plugin_segment(void)
 
 	if (!d)
 		return 1;       /* cannot tell: probe */
-	while (!found && (e = readdir(d)))
-		found = !strncmp(e->d_name, "qtop-plugin-", 12);
+	while (!found && (e = readdir(d))) {
+		if (strncmp(e->d_name, "qtop-plugin-", 12))
+			continue;
+		/* qtop-plugin-PID: only a live QEMU's segment can be ours (a
+		 * dead one's is left over); a named one (name=) cannot be told */
+		char *end;
+		long pid = strtol(e->d_name + 12, &end, 10);
+		found = *end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno == EPERM;
+	}
 	closedir(d);
 	return found;
 }
@@ -81,7 +90,7 @@ struct acquire *acquire_start(enum acq_engine eng, const char *plugin_name,
 	 * (QEMU's pid from the socket); skip it when no plugin segment exists
 	 * at all, so a plain QEMU sees one client, as before */
 	if (eng == ACQ_AUTO && !plugin_name && !any_plugin_segment()) {
-		snprintf(perr, sizeof perr, "no %s* segment in /dev/shm: QEMU was "
+		snprintf(perr, sizeof perr, "no live %s* segment in /dev/shm: QEMU was "
 			 "not started with -plugin qtop-plugin.so (QEMU >= 9.2, TCG)",
 			 "qtop-plugin-");
 		eng = ACQ_QMP;

@@ -4,7 +4,9 @@
  * vCPU's registers: `.`, `->`, `[index]`, unary `*` and `&`, casts to named
  * types, integer constants, `+` and `-`; `$cpu`, `$gs_base`, `$fs_base`,
  * `$cr3` and the general registers are variables.  Types and offsets come
- * from the DWARF; the result must be a char array or a char *.  It is
+ * from the DWARF, or from the BTF when the kernel ELF has no DWARF (a
+ * distribution's vmlinux; the type sources below); the result must be a
+ * char array or a char *.  It is
  * compiled once into a stack program (struct comm_op, commprog.h) that the
  * sampler runs with the round's registers and memory.  "*SYMBOL+OFFSET" and
  * "SYMBOL+OFFSET" keep their meaning (symbols alone, no types).
@@ -18,10 +20,13 @@
 #include "sample.h"
 #include "symtab.h"
 #include "commprog.h"
+#include "btf.h"
 
 #include <ctype.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <bpf/btf.h>
+#include <libelf.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -174,22 +179,60 @@ static int parse_num(const char *s, int64_t *v)
 
 enum { T_EOF, T_ID, T_NUM, T_REG, T_ARROW, T_PUNCT };
 
-struct cty {            /* a type: ptr synthesized '*' levels over die */
+/* A type: ptr synthesized '*' levels over a type of the type source (a
+ * DIE, or a BTF type id).  has 0 and ptr 0: an integer word. */
+struct cty {
 	int ptr;
-	int has;        /* die valid; 0 and ptr 0: an integer word */
-	Dwarf_Die die;
+	int has;
+	Dwarf_Die die;          /* DWARF */
+	uint32_t id;            /* BTF */
 };
 
 struct val {
 	int lv;         /* the program leaves the address of the value */
 	struct cty t;
+	char sym[128];  /* a symbol without a type in the debug info */
+};
+
+struct cc;
+
+/* Where types, members and globals come from: the kernel's DWARF (libdw)
+ * or, without DWARF, its BTF (libbpf).  Kinds are told in DW_TAG_*
+ * terms; a type handed out is without typedefs and qualifiers, and a
+ * struct/union declared here and defined elsewhere is the definition. */
+struct type_source {
+	const char *name;                       /* "DWARF", "BTF": messages */
+	int (*tag)(struct cc *c, const struct cty *t);
+	const char *(*tname)(struct cc *c, const struct cty *t);   /* or NULL */
+	int (*size)(struct cc *c, const struct cty *t, uint64_t *sz);
+	/* pointer/array -> the type pointed at / of an element; -1 void */
+	int (*target)(struct cc *c, const struct cty *t, struct cty *out);
+	int (*count)(struct cc *c, const struct cty *t);    /* array, or -1 */
+	int (*is_decl)(struct cc *c, const struct cty *t);  /* no definition */
+	/* field of a struct/union (anonymous members looked into): 1 with its
+	 * byte offset and type, 0 none, -1 a bitfield */
+	int (*member)(struct cc *c, const struct cty *t, const char *name,
+		      int64_t *off, struct cty *mt);
+	void (*members)(struct cc *c, const struct cty *t, char *buf, size_t len);
+	/* tag struct/union/enum, or 0: a typedef or base type; 1 found */
+	int (*find_type)(struct cc *c, int tag, const char *name, struct cty *t);
+	int (*is_typedef)(struct cc *c, const char *name);  /* and no variable */
+	/* a global variable: 1 with its type, and its address when the
+	 * debug info has one (*has_addr) */
+	int (*var)(struct cc *c, const char *name, struct cty *t, int *has_addr,
+		   uint64_t *addr);
+	/* a base type's encoding as DWARF's DW_ATE_* (0: not known) */
+	int (*encoding)(struct cc *c, const struct cty *t);
 };
 
 struct cc {
 	const char *src;
 	size_t pos;
+	const struct type_source *ts;   /* NULL: symbols only */
 	Dwarf *dw;
+	const struct btf *btf;
 	struct symtab *syms;
+	int64_t bias;   /* the kernel's slide, already in syms' addresses */
 	int ws;
 	struct comm_recipe *r;
 	char *err;
@@ -201,6 +244,417 @@ struct cc {
 	int col;        /* of the current token, 1-based */
 	int pid;        /* --pid: an integer result, not a name */
 };
+
+/* -- DWARF -- */
+
+/* A struct/union declared here and defined in another CU: the definition. */
+static void dw_complete(struct cc *c, struct cty *t)
+{
+	if (t->ptr || !t->has)
+		return;
+	int tag = dwarf_tag(&t->die);
+	if ((tag != DW_TAG_structure_type && tag != DW_TAG_union_type) ||
+	    !dwarf_hasattr(&t->die, DW_AT_declaration))
+		return;
+	const char *n = dwarf_diename(&t->die);
+	Dwarf_Die d;
+	if (n && find_global(c->dw, tag, n, 1, &d) && !dwarf_hasattr(&d, DW_AT_declaration))
+		t->die = d;
+}
+
+/* The type of die (DW_AT_type), stripped and completed; has 0: void. */
+static void dw_type_of(struct cc *c, Dwarf_Die *die, struct cty *t)
+{
+	Dwarf_Die mem;
+	Dwarf_Die *d = type_of(die, &mem);
+	memset(t, 0, sizeof *t);
+	if (d) {
+		t->has = 1;
+		t->die = *d;
+		dw_complete(c, t);
+	}
+}
+
+static int dw_tag(struct cc *c, const struct cty *t)
+{
+	return dwarf_tag((Dwarf_Die *)&t->die);
+}
+
+static const char *dw_tname(struct cc *c, const struct cty *t)
+{
+	return dwarf_diename((Dwarf_Die *)&t->die);
+}
+
+static int dw_size(struct cc *c, const struct cty *t, uint64_t *sz)
+{
+	Dwarf_Word w;
+	if (dwarf_aggregate_size((Dwarf_Die *)&t->die, &w) != 0)
+		return -1;
+	*sz = w;
+	return 0;
+}
+
+static int dw_target(struct cc *c, const struct cty *t, struct cty *out)
+{
+	Dwarf_Die d = t->die;
+	dw_type_of(c, &d, out);
+	return out->has ? 0 : -1;
+}
+
+static int dw_count(struct cc *c, const struct cty *t)
+{
+	Dwarf_Die sub;
+	if (dwarf_child((Dwarf_Die *)&t->die, &sub) != 0 ||
+	    dwarf_tag(&sub) != DW_TAG_subrange_type)
+		return -1;
+	Dwarf_Attribute a;
+	Dwarf_Word w;
+	if (dwarf_attr(&sub, DW_AT_count, &a) && dwarf_formudata(&a, &w) == 0)
+		return (int)w;
+	if (dwarf_attr(&sub, DW_AT_upper_bound, &a) && dwarf_formudata(&a, &w) == 0)
+		return (int)w + 1;
+	return -1;
+}
+
+static int dw_is_decl(struct cc *c, const struct cty *t)
+{
+	return dwarf_hasattr((Dwarf_Die *)&t->die, DW_AT_declaration);
+}
+
+/* Member name of struct/union s (also inside anonymous members). */
+static int dw_find_member(Dwarf_Die *s, const char *name, int64_t base,
+			  int64_t *off, Dwarf_Die *m_out, int depth)
+{
+	Dwarf_Die m;
+	if (depth > 8 || dwarf_child(s, &m) != 0)
+		return 0;
+	do {
+		if (dwarf_tag(&m) != DW_TAG_member)
+			continue;
+		const char *n = dwarf_diename(&m);
+		int64_t mo;
+		if (member_offset(&m, &mo) < 0)
+			continue;
+		if (n && !strcmp(n, name)) {
+			*off = base + mo;
+			*m_out = m;
+			return 1;
+		}
+		if (!n) {
+			Dwarf_Die tm;
+			Dwarf_Die *t = type_of(&m, &tm);
+			if (t && (dwarf_tag(t) == DW_TAG_structure_type ||
+				  dwarf_tag(t) == DW_TAG_union_type) &&
+			    dw_find_member(t, name, base + mo, off, m_out, depth + 1))
+				return 1;
+		}
+	} while (dwarf_siblingof(&m, &m) == 0);
+	return 0;
+}
+
+static int dw_member(struct cc *c, const struct cty *t, const char *name,
+		     int64_t *off, struct cty *mt)
+{
+	Dwarf_Die s = t->die, m;
+	if (!dw_find_member(&s, name, 0, off, &m, 0))
+		return 0;
+	dw_type_of(c, &m, mt);
+	return 1;
+}
+
+/* "a, b, c" into buf; ", ..." when it does not fit */
+static int add_name(char *buf, size_t len, const char *n)
+{
+	size_t k = strlen(buf);
+	if (k + strlen(n) + 8 >= len) {
+		if (k + 5 < len && !strstr(buf, "..."))
+			strcat(buf, ", ...");
+		return -1;
+	}
+	snprintf(buf + k, len - k, "%s%s", k ? ", " : "", n);
+	return 0;
+}
+
+static int dw_list(Dwarf_Die *s, char *buf, size_t len, int depth)
+{
+	Dwarf_Die m;
+	if (depth > 8 || dwarf_child(s, &m) != 0)
+		return 0;
+	do {
+		if (dwarf_tag(&m) != DW_TAG_member)
+			continue;
+		const char *n = dwarf_diename(&m);
+		if (!n) {
+			Dwarf_Die tm;
+			Dwarf_Die *t = type_of(&m, &tm);
+			if (t && dw_list(t, buf, len, depth + 1) < 0)
+				return -1;
+			continue;
+		}
+		if (add_name(buf, len, n) < 0)
+			return -1;
+	} while (dwarf_siblingof(&m, &m) == 0);
+	return 0;
+}
+
+static void dw_members(struct cc *c, const struct cty *t, char *buf, size_t len)
+{
+	Dwarf_Die s = t->die;
+	dw_list(&s, buf, len, 0);
+}
+
+static int dw_find_type(struct cc *c, int tag, const char *name, struct cty *t)
+{
+	Dwarf_Die d, mem;
+	int found = tag ? find_global(c->dw, tag, name, 1, &d)
+			: find_global(c->dw, DW_TAG_typedef, name, 0, &d) ||
+			  find_global(c->dw, DW_TAG_base_type, name, 0, &d);
+	if (!found)
+		return 0;
+	Dwarf_Die *s = strip(&d, &mem);
+	memset(t, 0, sizeof *t);
+	t->has = s != NULL;
+	if (s)
+		t->die = *s;
+	dw_complete(c, t);
+	return 1;
+}
+
+static int dw_is_typedef(struct cc *c, const char *name)
+{
+	Dwarf_Die d;
+	if (find_global(c->dw, DW_TAG_variable, name, 0, &d))
+		return 0;
+	return find_global(c->dw, DW_TAG_typedef, name, 0, &d);
+}
+
+static int dw_var(struct cc *c, const char *name, struct cty *t, int *has_addr,
+		  uint64_t *addr)
+{
+	Dwarf_Die var;
+	if (!find_global(c->dw, DW_TAG_variable, name, 1, &var))
+		return 0;
+	Dwarf_Attribute a;
+	Dwarf_Op *ops = NULL;
+	size_t n = 0;
+	*has_addr = dwarf_attr(&var, DW_AT_location, &a) &&
+		    dwarf_getlocation(&a, &ops, &n) == 0 && n == 1 &&
+		    ops[0].atom == DW_OP_addr;
+	if (*has_addr)
+		*addr = ops[0].number;
+	dw_type_of(c, &var, t);
+	return 1;
+}
+
+static int dw_encoding(struct cc *c, const struct cty *t)
+{
+	Dwarf_Attribute a;
+	Dwarf_Word enc = 0;
+	if (dwarf_attr((Dwarf_Die *)&t->die, DW_AT_encoding, &a))
+		dwarf_formudata(&a, &enc);
+	return (int)enc;
+}
+
+static const struct type_source dwarf_source = {
+	"DWARF", dw_tag, dw_tname, dw_size, dw_target, dw_count, dw_is_decl,
+	dw_member, dw_members, dw_find_type, dw_is_typedef, dw_var, dw_encoding,
+};
+
+/* -- BTF -- */
+
+static const struct btf_type *bt(struct cc *c, const struct cty *t)
+{
+	return btf__type_by_id(c->btf, t->id);
+}
+
+/* Type id -> a type without typedefs and qualifiers, a forward replaced by
+ * its definition; has 0: void (or a chain that does not resolve). */
+static void bt_norm(struct cc *c, uint32_t id, struct cty *t)
+{
+	memset(t, 0, sizeof *t);
+	int r = btf__resolve_type(c->btf, id);
+	const struct btf_type *bty = r > 0 ? btf__type_by_id(c->btf, (uint32_t)r) : NULL;
+	if (!bty)
+		return;
+	t->has = 1;
+	t->id = (uint32_t)r;
+	if (btf_is_fwd(bty)) {
+		const char *n = btf__name_by_offset(c->btf, bty->name_off);
+		uint32_t d = n && *n ? btf_find_struct(c->btf, n, btf_kflag(bty)
+						       ? BTF_KIND_UNION : BTF_KIND_STRUCT) : 0;
+		const struct btf_type *dt = d ? btf__type_by_id(c->btf, d) : NULL;
+		if (dt && btf_vlen(dt))
+			t->id = d;
+	}
+}
+
+static int bt_tag(struct cc *c, const struct cty *t)
+{
+	const struct btf_type *x = bt(c, t);
+	if (!x)
+		return 0;
+	switch (btf_kind(x)) {
+	case BTF_KIND_STRUCT: return DW_TAG_structure_type;
+	case BTF_KIND_UNION: return DW_TAG_union_type;
+	case BTF_KIND_FWD: return btf_kflag(x) ? DW_TAG_union_type : DW_TAG_structure_type;
+	case BTF_KIND_ENUM: case BTF_KIND_ENUM64: return DW_TAG_enumeration_type;
+	case BTF_KIND_PTR: return DW_TAG_pointer_type;
+	case BTF_KIND_ARRAY: return DW_TAG_array_type;
+	case BTF_KIND_FUNC: case BTF_KIND_FUNC_PROTO: return DW_TAG_subroutine_type;
+	case BTF_KIND_INT: case BTF_KIND_FLOAT: return DW_TAG_base_type;
+	default: return 0;
+	}
+}
+
+static const char *bt_tname(struct cc *c, const struct cty *t)
+{
+	const struct btf_type *x = bt(c, t);
+	const char *n = x ? btf__name_by_offset(c->btf, x->name_off) : NULL;
+	return n && *n ? n : NULL;
+}
+
+static int bt_size(struct cc *c, const struct cty *t, uint64_t *sz)
+{
+	long long s = btf__resolve_size(c->btf, t->id);
+	if (s < 0)
+		return -1;
+	*sz = (uint64_t)s;
+	return 0;
+}
+
+static int bt_target(struct cc *c, const struct cty *t, struct cty *out)
+{
+	const struct btf_type *x = bt(c, t);
+	if (!x || (!btf_is_ptr(x) && !btf_is_array(x)))
+		return -1;
+	bt_norm(c, btf_is_ptr(x) ? x->type : btf_array(x)->type, out);
+	return out->has ? 0 : -1;
+}
+
+static int bt_count(struct cc *c, const struct cty *t)
+{
+	const struct btf_type *x = bt(c, t);
+	if (!x || !btf_is_array(x) || btf_array(x)->nelems > 0x7fffffff)
+		return -1;
+	return (int)btf_array(x)->nelems;
+}
+
+static int bt_is_decl(struct cc *c, const struct cty *t)
+{
+	const struct btf_type *x = bt(c, t);
+	return !x || btf_is_fwd(x);
+}
+
+static int bt_member(struct cc *c, const struct cty *t, const char *name,
+		     int64_t *off, struct cty *mt)
+{
+	uint64_t o;
+	uint32_t ty;
+	int r = btf_find_member(c->btf, t->id, name, &o, &ty);
+	if (r <= 0)
+		return r;
+	*off = (int64_t)o;
+	bt_norm(c, ty, mt);
+	return 1;
+}
+
+static int bt_list(struct cc *c, uint32_t id, char *buf, size_t len, int depth,
+		   long *budget)
+{
+	const struct btf_type *x = btf__type_by_id(c->btf, id);
+	if (depth > 8 || !x || !btf_is_composite(x))
+		return 0;
+	const struct btf_member *m = btf_members(x);
+	for (uint32_t i = 0; i < btf_vlen(x); i++, m++) {
+		if (--*budget < 0)
+			return -1;
+		const char *n = btf__name_by_offset(c->btf, m->name_off);
+		if (!n || !*n) {
+			struct cty mt;
+			bt_norm(c, m->type, &mt);
+			if (mt.has && bt_list(c, mt.id, buf, len, depth + 1, budget) < 0)
+				return -1;
+			continue;
+		}
+		if (add_name(buf, len, n) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void bt_members(struct cc *c, const struct cty *t, char *buf, size_t len)
+{
+	long budget = 1L << 16;
+	bt_list(c, t->id, buf, len, 0, &budget);
+}
+
+static int bt_find_type(struct cc *c, int tag, const char *name, struct cty *t)
+{
+	int id = 0;
+	if (tag == DW_TAG_structure_type || tag == DW_TAG_union_type) {
+		id = (int)btf_find_struct(c->btf, name, tag == DW_TAG_union_type
+					  ? BTF_KIND_UNION : BTF_KIND_STRUCT);
+		if (id <= 0)   /* only declared: "has no definition" later */
+			id = btf__find_by_name_kind(c->btf, name, BTF_KIND_FWD);
+	} else if (tag == DW_TAG_enumeration_type) {
+		id = btf__find_by_name_kind(c->btf, name, BTF_KIND_ENUM);
+		if (id <= 0)
+			id = btf__find_by_name_kind(c->btf, name, BTF_KIND_ENUM64);
+	} else {
+		static const int kinds[] = { BTF_KIND_TYPEDEF, BTF_KIND_INT,
+					     BTF_KIND_FLOAT };
+		for (size_t i = 0; i < 3 && id <= 0; i++)
+			id = btf__find_by_name_kind(c->btf, name, (uint32_t)kinds[i]);
+	}
+	if (id <= 0)
+		return 0;
+	bt_norm(c, (uint32_t)id, t);
+	return 1;
+}
+
+static int bt_is_typedef(struct cc *c, const char *name)
+{
+	return btf__find_by_name_kind(c->btf, name, BTF_KIND_VAR) <= 0 &&
+	       btf__find_by_name_kind(c->btf, name, BTF_KIND_TYPEDEF) > 0;
+}
+
+/* BTF has VARs (per-CPU variables in .data..percpu) but no addresses:
+ * those come from the symbols. */
+static int bt_var(struct cc *c, const char *name, struct cty *t, int *has_addr,
+		  uint64_t *addr)
+{
+	int id = btf__find_by_name_kind(c->btf, name, BTF_KIND_VAR);
+	const struct btf_type *x = id > 0 ? btf__type_by_id(c->btf, (uint32_t)id) : NULL;
+	if (!x)
+		return 0;
+	*has_addr = 0;
+	bt_norm(c, x->type, t);
+	return 1;
+}
+
+static int bt_encoding(struct cc *c, const struct cty *t)
+{
+	const struct btf_type *x = bt(c, t);
+	if (!x)
+		return 0;
+	if (btf_kind(x) == BTF_KIND_FLOAT)
+		return DW_ATE_float;
+	if (btf_kind(x) != BTF_KIND_INT)
+		return 0;
+	uint8_t e = btf_int_encoding(x);
+	if (e & BTF_INT_BOOL)
+		return DW_ATE_boolean;
+	if (e & BTF_INT_CHAR)
+		return e & BTF_INT_SIGNED ? DW_ATE_signed_char : DW_ATE_unsigned_char;
+	return e & BTF_INT_SIGNED ? DW_ATE_signed : DW_ATE_unsigned;
+}
+
+static const struct type_source btf_source = {
+	"BTF", bt_tag, bt_tname, bt_size, bt_target, bt_count, bt_is_decl,
+	bt_member, bt_members, bt_find_type, bt_is_typedef, bt_var, bt_encoding,
+};
+
+/* -- the compiler, over c->ts -- */
 
 __attribute__((format(printf, 3, 4)))
 static int fail(struct cc *c, int col, const char *fmt, ...)
@@ -295,47 +749,24 @@ static int emit(struct cc *c, int op, int arg, int64_t imm)
 	return 0;
 }
 
-static int ty_tag(const struct cty *t)
+static int ty_tag(struct cc *c, const struct cty *t)
 {
 	if (t->ptr)
 		return DW_TAG_pointer_type;
-	return t->has ? dwarf_tag((Dwarf_Die *)&t->die) : 0;
+	return t->has && c->ts ? c->ts->tag(c, t) : 0;
 }
 
-/* A struct/union declared here and defined in another CU: the definition. */
-static void complete(struct cc *c, struct cty *t)
-{
-	int tag = ty_tag(t);
-	if (t->ptr || !t->has || (tag != DW_TAG_structure_type && tag != DW_TAG_union_type) ||
-	    !dwarf_hasattr(&t->die, DW_AT_declaration))
-		return;
-	const char *n = dwarf_diename(&t->die);
-	Dwarf_Die d;
-	if (n && find_global(c->dw, tag, n, 1, &d) && !dwarf_hasattr(&d, DW_AT_declaration))
-		t->die = d;
-}
-
-static void ty_from_die(struct cc *c, Dwarf_Die *die, struct cty *t)
-{
-	Dwarf_Die mem;
-	Dwarf_Die *d = type_of(die, &mem);
-	memset(t, 0, sizeof *t);
-	if (d) {
-		t->has = 1;
-		t->die = *d;
-		complete(c, t);
-	}
-}
-
-static void ty_name(const struct cty *t, char *buf, size_t len)
+static void ty_name_d(struct cc *c, const struct cty *t, char *buf, size_t len,
+		      int depth)
 {
 	char inner[160] = "";
-	if (!t->has) {
+	if (!t->has || !c->ts) {
 		snprintf(inner, sizeof inner, "an integer");
 	} else {
-		Dwarf_Die d = t->die;
-		const char *n = dwarf_diename(&d);
-		switch (dwarf_tag(&d)) {
+		struct cty base = *t, x;
+		base.ptr = 0;
+		const char *n = c->ts->tname(c, &base);
+		switch (c->ts->tag(c, &base)) {
 		case DW_TAG_structure_type:
 			snprintf(inner, sizeof inner, "struct %s", n ? n : "(anonymous)");
 			break;
@@ -345,32 +776,19 @@ static void ty_name(const struct cty *t, char *buf, size_t len)
 		case DW_TAG_enumeration_type:
 			snprintf(inner, sizeof inner, "enum %s", n ? n : "(anonymous)");
 			break;
-		case DW_TAG_pointer_type: {
-			Dwarf_Die m;
-			struct cty x = { 0, 0, d };
-			Dwarf_Die *tt = type_of(&d, &m);
-			if (tt) {
-				x.has = 1;
-				x.die = *tt;
-				ty_name(&x, inner, sizeof inner - 2);
+		case DW_TAG_pointer_type:
+			if (depth < 8 && c->ts->target(c, &base, &x) == 0) {
+				ty_name_d(c, &x, inner, sizeof inner - 2, depth + 1);
 				strcat(inner, " *");
 			} else {
-				snprintf(inner, sizeof inner, "void *");
+				snprintf(inner, sizeof inner, "%s", depth < 8 ? "void *" : "...");
 			}
 			break;
-		}
-		case DW_TAG_array_type: {
-			Dwarf_Die m;
-			struct cty x = { 0, 0, d };
-			Dwarf_Die *tt = type_of(&d, &m);
-			if (tt) {
-				x.has = 1;
-				x.die = *tt;
-				ty_name(&x, inner, sizeof inner - 3);
-			}
+		case DW_TAG_array_type:
+			if (depth < 8 && c->ts->target(c, &base, &x) == 0)
+				ty_name_d(c, &x, inner, sizeof inner - 3, depth + 1);
 			strcat(inner, " []");
 			break;
-		}
 		case DW_TAG_subroutine_type:
 			snprintf(inner, sizeof inner, "a function");
 			break;
@@ -383,18 +801,19 @@ static void ty_name(const struct cty *t, char *buf, size_t len)
 		strcat(buf, i ? "*" : " *");
 }
 
+static void ty_name(struct cc *c, const struct cty *t, char *buf, size_t len)
+{
+	ty_name_d(c, t, buf, len, 0);
+}
+
 static int ty_size(struct cc *c, const struct cty *t, uint64_t *sz)
 {
-	Dwarf_Word w;
-	int tag = ty_tag(t);
+	int tag = ty_tag(c, t);
 	if (!t->has || t->ptr || tag == DW_TAG_pointer_type) {
 		*sz = (uint64_t)c->ws;
 		return 0;
 	}
-	if (dwarf_aggregate_size((Dwarf_Die *)&t->die, &w) != 0)
-		return -1;
-	*sz = w;
-	return 0;
+	return c->ts->size(c, t, sz);
 }
 
 /* Pointer or array -> the type pointed at / of an element; -1 for void. */
@@ -405,102 +824,28 @@ static int ty_target(struct cc *c, const struct cty *t, struct cty *out)
 		out->ptr--;
 		return 0;
 	}
-	if (!t->has)
+	if (!t->has || !c->ts)
 		return -1;
-	Dwarf_Die d = t->die;
-	Dwarf_Die mem;
-	Dwarf_Die *tt = type_of(&d, &mem);
-	if (!tt)
-		return -1;
-	memset(out, 0, sizeof *out);
-	out->has = 1;
-	out->die = *tt;
-	complete(c, out);
-	return 0;
+	return c->ts->target(c, t, out);
 }
 
-static int is_char(const struct cty *t)
+static int is_char(struct cc *c, const struct cty *t)
 {
-	if (t->ptr || !t->has || dwarf_tag((Dwarf_Die *)&t->die) != DW_TAG_base_type)
-		return 0;
-	Dwarf_Attribute a;
-	Dwarf_Word w;
-	if (!dwarf_attr((Dwarf_Die *)&t->die, DW_AT_byte_size, &a) ||
-	    dwarf_formudata(&a, &w) != 0 || w != 1)
-		return 0;
-	return 1;
+	uint64_t sz;
+	return !t->ptr && t->has && ty_tag(c, t) == DW_TAG_base_type &&
+	       c->ts->size(c, t, &sz) == 0 && sz == 1;
 }
 
-static int array_count(const struct cty *t)
+/* After a failed use of v: a symbol with no type of its own needs a cast. */
+static const char *untyped(struct cc *c, const struct val *v, char *buf,
+			   size_t len)
 {
-	Dwarf_Die sub;
-	if (dwarf_child((Dwarf_Die *)&t->die, &sub) != 0 ||
-	    dwarf_tag(&sub) != DW_TAG_subrange_type)
-		return -1;
-	Dwarf_Attribute a;
-	Dwarf_Word w;
-	if (dwarf_attr(&sub, DW_AT_count, &a) && dwarf_formudata(&a, &w) == 0)
-		return (int)w;
-	if (dwarf_attr(&sub, DW_AT_upper_bound, &a) && dwarf_formudata(&a, &w) == 0)
-		return (int)w + 1;
-	return -1;
-}
-
-/* Member name of struct/union s (also inside anonymous members). */
-static int find_member(Dwarf_Die *s, const char *name, int64_t base,
-		       int64_t *off, Dwarf_Die *m_out, int depth)
-{
-	Dwarf_Die m;
-	if (depth > 8 || dwarf_child(s, &m) != 0)
-		return 0;
-	do {
-		if (dwarf_tag(&m) != DW_TAG_member)
-			continue;
-		const char *n = dwarf_diename(&m);
-		int64_t mo;
-		if (member_offset(&m, &mo) < 0)
-			continue;
-		if (n && !strcmp(n, name)) {
-			*off = base + mo;
-			*m_out = m;
-			return 1;
-		}
-		if (!n) {
-			Dwarf_Die tm;
-			Dwarf_Die *t = type_of(&m, &tm);
-			if (t && (dwarf_tag(t) == DW_TAG_structure_type ||
-				  dwarf_tag(t) == DW_TAG_union_type) &&
-			    find_member(t, name, base + mo, off, m_out, depth + 1))
-				return 1;
-		}
-	} while (dwarf_siblingof(&m, &m) == 0);
-	return 0;
-}
-
-static void list_members(Dwarf_Die *s, char *buf, size_t len, int depth)
-{
-	Dwarf_Die m;
-	if (depth > 8 || dwarf_child(s, &m) != 0)
-		return;
-	do {
-		if (dwarf_tag(&m) != DW_TAG_member)
-			continue;
-		const char *n = dwarf_diename(&m);
-		if (!n) {
-			Dwarf_Die tm;
-			Dwarf_Die *t = type_of(&m, &tm);
-			if (t)
-				list_members(t, buf, len, depth + 1);
-			continue;
-		}
-		size_t k = strlen(buf);
-		if (k + strlen(n) + 8 >= len) {
-			if (k + 5 < len && !strstr(buf, "..."))
-				strcat(buf, ", ...");
-			return;
-		}
-		snprintf(buf + k, len - k, "%s%s", k ? ", " : "", n);
-	} while (dwarf_siblingof(&m, &m) == 0);
+	if (v->t.has || !v->sym[0])
+		return "";
+	snprintf(buf, len, "; '%.80s' is a symbol with no type in the %s (no variable "
+		 "entry): cast its address, e.g. ((struct T *)&%.80s)", v->sym,
+		 c->ts ? c->ts->name : "debug info", v->sym);
+	return buf;
 }
 
 /* The value itself, not its address: arrays decay to a pointer. */
@@ -508,7 +853,7 @@ static int rval(struct cc *c, struct val *v, int col)
 {
 	if (!v->lv)
 		return 0;
-	int tag = ty_tag(&v->t);
+	int tag = ty_tag(c, &v->t);
 	if (tag == DW_TAG_array_type) {
 		struct cty e;
 		if (ty_target(c, &v->t, &e) < 0)
@@ -520,13 +865,13 @@ static int rval(struct cc *c, struct val *v, int col)
 	}
 	if (tag == DW_TAG_structure_type || tag == DW_TAG_union_type) {
 		char tn[160];
-		ty_name(&v->t, tn, sizeof tn);
+		ty_name(c, &v->t, tn, sizeof tn);
 		return fail(c, col, "%s is not a value here: pick a field with '.'", tn);
 	}
 	uint64_t sz;
 	if (ty_size(c, &v->t, &sz) < 0 || (sz != 1 && sz != 2 && sz != 4 && sz != 8)) {
 		char tn[160];
-		ty_name(&v->t, tn, sizeof tn);
+		ty_name(c, &v->t, tn, sizeof tn);
 		return fail(c, col, "cannot load a value of type %s", tn);
 	}
 	v->lv = 0;
@@ -540,39 +885,46 @@ static int member(struct cc *c, struct val *v, int col, int arrow)
 	if (c->tok != T_ID)
 		return fail(c, c->col, "expected a field name after '%s'", arrow ? "->" : ".");
 	int fcol = c->col;
-	char tn[160];
+	char tn[160], hint[400];
 	if (arrow) {
 		if (rval(c, v, col) < 0)
 			return -1;
 		struct cty t;
-		if (ty_tag(&v->t) != DW_TAG_pointer_type) {
-			ty_name(&v->t, tn, sizeof tn);
-			return fail(c, col, "'->' needs a pointer to a struct, not %s", tn);
+		if (ty_tag(c, &v->t) != DW_TAG_pointer_type) {
+			ty_name(c, &v->t, tn, sizeof tn);
+			return fail(c, col, "'->' needs a pointer to a struct, not %s%s", tn,
+				    untyped(c, v, hint, sizeof hint));
 		}
 		if (ty_target(c, &v->t, &t) < 0)
 			return fail(c, col, "'->' through a void *: cast it first");
 		v->t = t;
 		v->lv = 1;
-	} else if (!v->lv || ty_tag(&v->t) == DW_TAG_pointer_type) {
-		ty_name(&v->t, tn, sizeof tn);
-		return fail(c, col, "'.' needs a struct, not %s%s", tn,
-			    ty_tag(&v->t) == DW_TAG_pointer_type ? " (use '->')" : "");
+	} else if (!v->lv || ty_tag(c, &v->t) == DW_TAG_pointer_type) {
+		ty_name(c, &v->t, tn, sizeof tn);
+		return fail(c, col, "'.' needs a struct, not %s%s%s", tn,
+			    ty_tag(c, &v->t) == DW_TAG_pointer_type ? " (use '->')" : "",
+			    untyped(c, v, hint, sizeof hint));
 	}
-	int tag = ty_tag(&v->t);
-	ty_name(&v->t, tn, sizeof tn);
+	int tag = ty_tag(c, &v->t);
+	ty_name(c, &v->t, tn, sizeof tn);
 	if (tag != DW_TAG_structure_type && tag != DW_TAG_union_type)
-		return fail(c, col, "%s has no fields", tn);
-	if (dwarf_hasattr(&v->t.die, DW_AT_declaration))
-		return fail(c, col, "%s has no definition in the DWARF", tn);
+		return fail(c, col, "%s has no fields%s", tn,
+			    untyped(c, v, hint, sizeof hint));
+	if (c->ts->is_decl(c, &v->t))
+		return fail(c, col, "%s has no definition in the %s", tn, c->ts->name);
 	int64_t off;
-	Dwarf_Die m;
-	if (!find_member(&v->t.die, c->id, 0, &off, &m, 0)) {
+	struct cty mt;
+	int found = c->ts->member(c, &v->t, c->id, &off, &mt);
+	if (found < 0)
+		return fail(c, fcol, "%s.%s is a bitfield: not readable here", tn, c->id);
+	if (!found) {
 		char fl[240] = "";
-		list_members(&v->t.die, fl, sizeof fl, 0);
+		c->ts->members(c, &v->t, fl, sizeof fl);
 		return fail(c, fcol, "%s has no field '%s' (fields: %s)", tn, c->id,
 			    *fl ? fl : "none");
 	}
-	ty_from_die(c, &m, &v->t);
+	v->t = mt;
+	v->sym[0] = 0;
 	v->lv = 1;
 	if (emit(c, COMM_OP_ADDI, 0, off) < 0)
 		return -1;
@@ -581,16 +933,6 @@ static int member(struct cc *c, struct val *v, int col, int arrow)
 
 static int expr(struct cc *c, struct val *v);
 static int unary(struct cc *c, struct val *v);
-
-static int find_type_die(struct cc *c, int tag, const char *name, Dwarf_Die *out)
-{
-	if (!c->dw)
-		return 0;
-	if (tag)
-		return find_global(c->dw, tag, name, 1, out);
-	return find_global(c->dw, DW_TAG_typedef, name, 0, out) ||
-	       find_global(c->dw, DW_TAG_base_type, name, 0, out);
-}
 
 static const char *const base_words[] = { "unsigned", "signed", "char", "short",
 					  "int", "long", NULL };
@@ -610,10 +952,7 @@ static int looks_like_type(struct cc *c)
 	if (!strcmp(c->id, "struct") || !strcmp(c->id, "union") ||
 	    !strcmp(c->id, "enum") || is_base_word(c->id) || !strcmp(c->id, "void"))
 		return 1;
-	Dwarf_Die d;
-	if (!c->dw || find_global(c->dw, DW_TAG_variable, c->id, 0, &d))
-		return 0;
-	return find_global(c->dw, DW_TAG_typedef, c->id, 0, &d);
+	return c->ts && c->ts->is_typedef(c, c->id);
 }
 
 /* Type name up to ')' (consumed). */
@@ -651,20 +990,15 @@ static int type_name(struct cc *c, struct cty *t)
 	}
 	if (!strcmp(name, "void")) {
 		t->has = 0;
-	} else if (!c->dw) {
-		return fail(c, col, "casts need the kernel's DWARF (--kernel ELF with debug info)");
-	} else {
-		Dwarf_Die d, mem;
-		if (!find_type_die(c, tag, name, &d))
-			return fail(c, col, "no type '%s%s' in the DWARF",
-				    tag == DW_TAG_structure_type ? "struct " :
-				    tag == DW_TAG_union_type ? "union " :
-				    tag == DW_TAG_enumeration_type ? "enum " : "", name);
-		Dwarf_Die *s = strip(&d, &mem);
-		t->has = s != NULL;
-		if (s)
-			t->die = *s;
-		complete(c, t);
+	} else if (!c->ts) {
+		return fail(c, col, "casts need the kernel's DWARF or BTF (--kernel ELF with "
+			    "debug info or a .BTF section)");
+	} else if (!c->ts->find_type(c, tag, name, t)) {
+		return fail(c, col, "no type '%s%s' in the %s",
+			    tag == DW_TAG_structure_type ? "struct " :
+			    tag == DW_TAG_union_type ? "union " :
+			    tag == DW_TAG_enumeration_type ? "enum " : "", name,
+			    c->ts->name);
 	}
 	int is_void = !strcmp(name, "void");
 	while (is_punct(c, '*')) {
@@ -678,6 +1012,22 @@ static int type_name(struct cc *c, struct cty *t)
 	if (!is_punct(c, ')'))
 		return fail(c, c->col, "expected ')' after the type, not '%s'", tok_text(c));
 	return next(c);
+}
+
+/* A Linux x86_64 per-CPU symbol (below __per_cpu_end in a zero-based
+ * per-CPU section: __per_cpu_end is a small number before the slide) is an
+ * offset from the per-CPU base, which KASLR does not move: the slide the
+ * symbol table added comes off again.  (__per_cpu_start, at 0, is not in
+ * the table.) */
+static uint64_t percpu_unslid(struct cc *c, uint64_t addr)
+{
+	if (!c->bias || !c->syms)
+		return addr;
+	const struct sym *e = symtab_find(c->syms, "__per_cpu_end");
+	uint64_t end = e ? e->addr - (uint64_t)c->bias : 0;
+	if (e && end < 0x10000000u && addr - (uint64_t)c->bias < end)
+		return addr - (uint64_t)c->bias;
+	return addr;
 }
 
 static int primary(struct cc *c, struct val *v)
@@ -709,25 +1059,26 @@ static int primary(struct cc *c, struct val *v)
 		return fail(c, col, "expected a name, a number, a register or '(', not '%s'",
 			    tok_text(c));
 	const struct sym *sy = c->syms ? symtab_find(c->syms, c->id) : NULL;
-	Dwarf_Die var;
-	int have_var = c->dw && find_global(c->dw, DW_TAG_variable, c->id, 1, &var);
-	uint64_t addr = 0;
+	struct cty vt;
+	int has_addr = 0;
+	uint64_t addr = 0, vaddr = 0;
+	int have_var = c->ts && c->ts->var(c, c->id, &vt, &has_addr, &vaddr);
 	if (sy) {
-		addr = sy->addr;
+		addr = percpu_unslid(c, sy->addr);
+	} else if (have_var && has_addr) {
+		addr = vaddr;
 	} else if (have_var) {
-		Dwarf_Attribute a;
-		Dwarf_Op *ops;
-		size_t n;
-		if (!dwarf_attr(&var, DW_AT_location, &a) ||
-		    dwarf_getlocation(&a, &ops, &n) != 0 || n != 1 ||
-		    ops[0].atom != DW_OP_addr)
-			return fail(c, col, "'%s' has no fixed address", c->id);
-		addr = ops[0].number;
+		return fail(c, col, c->ts == &btf_source
+			    ? "'%s' is in the BTF but not in the symbols (its address "
+			      "comes from --symbols or the ELF's symbol table)"
+			    : "'%s' has no fixed address", c->id);
 	} else {
 		return fail(c, col, "no variable or symbol '%s'", c->id);
 	}
 	if (have_var)
-		ty_from_die(c, &var, &v->t);
+		v->t = vt;
+	else
+		snprintf(v->sym, sizeof v->sym, "%s", c->id);
 	v->lv = 1;
 	if (emit(c, COMM_OP_PUSH, 0, (int64_t)addr) < 0)
 		return -1;
@@ -745,23 +1096,24 @@ static int postfix(struct cc *c, struct val *v)
 				return -1;
 		} else if (is_punct(c, '[')) {
 			struct cty e;
-			char tn[160];
-			if (v->lv && ty_tag(&v->t) == DW_TAG_array_type) {
+			char tn[160], hint[400];
+			if (v->lv && ty_tag(c, &v->t) == DW_TAG_array_type) {
 				if (ty_target(c, &v->t, &e) < 0)
 					return fail(c, col, "array of unknown type");
 			} else {
 				if (rval(c, v, col) < 0)
 					return -1;
-				if (ty_tag(&v->t) != DW_TAG_pointer_type) {
-					ty_name(&v->t, tn, sizeof tn);
-					return fail(c, col, "'[' needs an array or a pointer, not %s", tn);
+				if (ty_tag(c, &v->t) != DW_TAG_pointer_type) {
+					ty_name(c, &v->t, tn, sizeof tn);
+					return fail(c, col, "'[' needs an array or a pointer, not %s%s",
+						    tn, untyped(c, v, hint, sizeof hint));
 				}
 				if (ty_target(c, &v->t, &e) < 0)
 					return fail(c, col, "cannot index a void *");
 			}
 			uint64_t esz;
 			if (ty_size(c, &e, &esz) < 0) {
-				ty_name(&e, tn, sizeof tn);
+				ty_name(c, &e, tn, sizeof tn);
 				return fail(c, col, "size of %s unknown", tn);
 			}
 			struct val i;
@@ -769,7 +1121,7 @@ static int postfix(struct cc *c, struct val *v)
 				return -1;
 			if (rval(c, &i, col) < 0)
 				return -1;
-			if (ty_tag(&i.t) == DW_TAG_pointer_type)
+			if (ty_tag(c, &i.t) == DW_TAG_pointer_type)
 				return fail(c, col, "the index is a pointer");
 			if (!is_punct(c, ']'))
 				return fail(c, c->col, "expected ']', not '%s'", tok_text(c));
@@ -777,6 +1129,7 @@ static int postfix(struct cc *c, struct val *v)
 			    emit(c, COMM_OP_ADD, 0, 0) < 0)
 				return -1;
 			v->t = e;
+			v->sym[0] = 0;
 			v->lv = 1;
 			if (next(c) < 0)
 				return -1;
@@ -789,13 +1142,14 @@ static int postfix(struct cc *c, struct val *v)
 static int unary(struct cc *c, struct val *v)
 {
 	int col = c->col;
-	char tn[160];
+	char tn[160], hint[400];
 	if (is_punct(c, '*')) {
 		if (next(c) < 0 || unary(c, v) < 0 || rval(c, v, col) < 0)
 			return -1;
-		if (ty_tag(&v->t) != DW_TAG_pointer_type) {
-			ty_name(&v->t, tn, sizeof tn);
-			return fail(c, col, "'*' needs a pointer, not %s (cast it first)", tn);
+		if (ty_tag(c, &v->t) != DW_TAG_pointer_type) {
+			ty_name(c, &v->t, tn, sizeof tn);
+			return fail(c, col, "'*' needs a pointer, not %s (cast it first)%s", tn,
+				    untyped(c, v, hint, sizeof hint));
 		}
 		struct cty t;
 		if (ty_target(c, &v->t, &t) < 0)
@@ -821,13 +1175,14 @@ static int unary(struct cc *c, struct val *v)
 			struct cty t;
 			if (type_name(c, &t) < 0 || unary(c, v) < 0 || rval(c, v, col) < 0)
 				return -1;
-			int tag = ty_tag(&t);
+			int tag = ty_tag(c, &t);
 			if (tag == DW_TAG_structure_type || tag == DW_TAG_union_type ||
 			    tag == DW_TAG_array_type) {
-				ty_name(&t, tn, sizeof tn);
+				ty_name(c, &t, tn, sizeof tn);
 				return fail(c, col, "cannot cast to %s (cast to a pointer)", tn);
 			}
 			v->t = t;
+			v->sym[0] = 0;
 			v->lv = 0;
 			return 0;
 		}
@@ -851,10 +1206,10 @@ static int expr(struct cc *c, struct val *v)
 		struct val b;
 		if (next(c) < 0 || unary(c, &b) < 0 || rval(c, &b, col) < 0)
 			return -1;
-		if (ty_tag(&b.t) == DW_TAG_pointer_type)
+		if (ty_tag(c, &b.t) == DW_TAG_pointer_type)
 			return fail(c, col, "pointer on the right of '%c': write it first", neg ? '-' : '+');
 		uint64_t scale = 1;
-		if (ty_tag(&v->t) == DW_TAG_pointer_type) {
+		if (ty_tag(c, &v->t) == DW_TAG_pointer_type) {
 			struct cty e;
 			if (ty_target(c, &v->t, &e) < 0 || ty_size(c, &e, &scale) < 0)
 				scale = 1;     /* void *: bytes */
@@ -875,25 +1230,22 @@ static int expr(struct cc *c, struct val *v)
  * the program's value is the id. */
 static int compile_pid(struct cc *c, struct val *v, struct comm_recipe *out)
 {
-	int tag = ty_tag(&v->t);
+	int tag = ty_tag(c, &v->t);
 	char tn[160];
-	ty_name(&v->t, tn, sizeof tn);
+	ty_name(c, &v->t, tn, sizeof tn);
 	if (tag == DW_TAG_pointer_type)
 		return fail(c, 1, "the expression is %s, a pointer: --pid needs an "
 			    "integer (the id's field, e.g. ->pid)", tn);
 	int sext = 0;
 	if (v->t.has && tag == DW_TAG_base_type) {
-		Dwarf_Attribute a;
-		Dwarf_Word enc = 0;
-		if (dwarf_attr(&v->t.die, DW_AT_encoding, &a))
-			dwarf_formudata(&a, &enc);
+		int enc = c->ts->encoding(c, &v->t);
 		if (enc == DW_ATE_float || enc == DW_ATE_complex_float)
 			return fail(c, 1, "the expression is %s, not an integer", tn);
 		sext = enc == DW_ATE_signed || enc == DW_ATE_signed_char;
 	} else if (v->t.has && tag != DW_TAG_enumeration_type) {
 		char fl[240] = "";
 		if (tag == DW_TAG_structure_type || tag == DW_TAG_union_type)
-			list_members(&v->t.die, fl, sizeof fl, 0);
+			c->ts->members(c, &v->t, fl, sizeof fl);
 		return fail(c, 1, "the expression is %s, not an integer%s%s%s", tn,
 			    *fl ? " (fields: " : "", fl, *fl ? ")" : "");
 	}
@@ -915,24 +1267,24 @@ static int compile(struct cc *c, struct comm_recipe *out)
 		return fail(c, c->col, "unexpected '%s'", tok_text(c));
 	if (c->pid)
 		return compile_pid(c, &v, out);
-	int tag = ty_tag(&v.t);
+	int tag = ty_tag(c, &v.t);
 	struct cty e;
 	char tn[160];
 	int len = COMM_DEFAULT_LEN;
-	if (v.lv && tag == DW_TAG_array_type && ty_target(c, &v.t, &e) == 0 && is_char(&e)) {
-		len = array_count(&v.t);
+	if (v.lv && tag == DW_TAG_array_type && ty_target(c, &v.t, &e) == 0 && is_char(c, &e)) {
+		len = c->ts->count(c, &v.t);
 		if (len <= 0 || len > (int)QP_COMM_BYTES)
 			len = QP_COMM_BYTES;
-	} else if (tag == DW_TAG_pointer_type && ty_target(c, &v.t, &e) == 0 && is_char(&e)) {
+	} else if (tag == DW_TAG_pointer_type && ty_target(c, &v.t, &e) == 0 && is_char(c, &e)) {
 		if (rval(c, &v, 1) < 0)      /* the pointer's value */
 			return -1;
 	} else if (v.lv && !v.t.has && !v.t.ptr) {
 		/* a symbol without a type: the bytes at its address */
 	} else {
-		ty_name(&v.t, tn, sizeof tn);
+		ty_name(c, &v.t, tn, sizeof tn);
 		char fl[240] = "";
 		if (tag == DW_TAG_structure_type || tag == DW_TAG_union_type)
-			list_members(&v.t.die, fl, sizeof fl, 0);
+			c->ts->members(c, &v.t, fl, sizeof fl);
 		return fail(c, 1, "the expression is %s, not a char array or char *%s%s%s",
 			    tn, *fl ? " (fields: " : "", fl, *fl ? ")" : "");
 	}
@@ -951,7 +1303,8 @@ int comm_compile(const char *expr_s, void *dwarf, struct symtab *syms,
 		return -1;
 	}
 	struct cc c = { .src = expr_s, .dw = dwarf, .syms = syms, .ws = wordsize,
-			.r = &out, .err = err, .errlen = errlen };
+			.r = &out, .err = err, .errlen = errlen,
+			.ts = dwarf ? &dwarf_source : NULL };
 	if (compile(&c, &out) < 0)
 		return -1;
 	comm_optimize(&out);
@@ -1047,24 +1400,28 @@ static int resolve(const char *expr_s, const struct comm_files *f,
 		return 0;
 	}
 	struct cc c = { .src = expr_s, .ws = wordsize, .r = &out, .err = err,
-			.errlen = errlen, .pid = pid };
+			.errlen = errlen, .pid = pid, .bias = bias };
 	char e2[200] = "";
 	int fd = -1;
+	Elf *own = NULL;
+	struct btf *btf = NULL;
 	if (f->kernel) {
-		c.syms = f->kernel_elf
-			? symtab_from_elf_handle(f->kernel_elf, f->kernel,
-						 (uint64_t)bias, SYMTAB_ALL, e2,
-						 sizeof e2)
-			: symtab_from_elf_flags(f->kernel, (uint64_t)bias,
-						SYMTAB_ALL, e2, sizeof e2);
-		if (f->kernel_elf) {
-			c.dw = dwarf_begin_elf(f->kernel_elf, DWARF_C_READ, NULL);
-		} else {
-			fd = open(f->kernel, O_RDONLY | O_CLOEXEC);
-			if (fd >= 0)
-				c.dw = dwarf_begin(fd, DWARF_C_READ);
+		Elf *e = f->kernel_elf;
+		if (!e && (fd = open(f->kernel, O_RDONLY | O_CLOEXEC)) >= 0) {
+			elf_version(EV_CURRENT);
+			e = own = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 		}
+		c.syms = e ? symtab_from_elf_handle(e, f->kernel, (uint64_t)bias,
+						    SYMTAB_ALL, e2, sizeof e2)
+			   : symtab_from_elf_flags(f->kernel, (uint64_t)bias,
+						   SYMTAB_ALL, e2, sizeof e2);
+		if (e)
+			c.dw = dwarf_begin_elf(e, DWARF_C_READ, NULL);
+		/* no DWARF (a distribution's vmlinux): the types from its BTF */
+		if (e && !c.dw && (btf = btf_from_elf_handle(e, f->kernel, NULL, 0)))
+			c.btf = btf;
 	}
+	c.ts = c.dw ? &dwarf_source : c.btf ? &btf_source : NULL;
 	if (!c.syms && f->symbols)
 		c.syms = f->symbols_text
 			? symtab_from_nm_buf(f->symbols, f->symbols_text,
@@ -1088,6 +1445,9 @@ static int resolve(const char *expr_s, const struct comm_files *f,
 	}
 	if (c.dw)
 		dwarf_end(c.dw);
+	btf_free(btf);
+	if (own)
+		elf_end(own);
 	if (fd >= 0)
 		close(fd);
 	symtab_free(c.syms);

@@ -36,6 +36,7 @@
 #define MAX_PROGRAMS 4096
 #define SP_AHEAD_WINDOW 96  /* bytes past a block-start rip whose rsp a running read may show */
 #define RA_SCAN 512         /* how far from a running read's rsp a return address into rip's function is looked for */
+#define STACK_VOTE_BYTES 512  /* user stack words looked at to tell programs with shared code apart */
 #define TRAP_NEAR 1024      /* entry stub frame: at most this far below the trap frame */
 
 struct range { uint64_t lo, hi; };
@@ -891,6 +892,53 @@ static struct aspace *as_get(struct symbolizer *s, uint64_t cr3)
 	return a;
 }
 
+static const uint8_t *code_at(const struct bin *b, uint64_t a, size_t n);
+
+/* Among the programs whose code at the pc is the sample's (several: shared
+ * code), the one for which the most words of the sample's user stack are
+ * return addresses, i.e. follow a direct call (e8 rel32) in that program's
+ * own bytes.  Its index, or -1 when no program leads (a tie, or none). */
+static int stack_vote(struct symbolizer *s, const struct qp_sample *smp,
+		      const uint8_t *code, size_t len)
+{
+	const uint8_t *st;
+	uint64_t base, n;
+	if (smp->regs.cpl == 3) {
+		st = qp_sample_stack_c(smp);
+		base = smp->stack_addr;
+		n = smp->flags & QP_SF_STACK_FAILED ? 0 : smp->stack_len;
+	} else {
+		st = qp_sample_ustack(smp);
+		base = smp->ustack_addr;
+		n = smp->flags & QP_SF_USTACK_FAILED ? 0 : smp->ustack_len;
+	}
+	if (n > STACK_VOTE_BYTES)
+		n = STACK_VOTE_BYTES;
+	int best = -1, best_n = 0, second_n = 0;
+	for (int i = 0; i < s->nprogs; i++) {
+		const struct bin *b = &s->progs[i];
+		if (!bin_code_matches(b, smp->code_addr, code, len))
+			continue;
+		int ws = b->cls == ELFCLASS32 ? 4 : 8, votes = 0;
+		for (uint64_t o = (base & (uint64_t)(ws - 1)) ? (uint64_t)ws - (base & (uint64_t)(ws - 1)) : 0;
+		     o + (uint64_t)ws <= n; o += (uint64_t)ws) {
+			uint64_t w = 0;
+			memcpy(&w, st + o, (size_t)ws);
+			const uint8_t *c = w >= 5 ? code_at(b, w - 5, 5) : NULL;
+			if (c && c[0] == 0xe8)
+				votes++;
+		}
+		if (votes > best_n) {
+			second_n = best_n;
+			best_n = votes;
+			best = i;
+		} else if (votes > second_n) {
+			second_n = votes;
+		}
+	}
+	return best_n > second_n ? best : -1;
+}
+
 static void as_match(struct symbolizer *s, struct aspace *a,
 		     const struct qp_sample *smp)
 {
@@ -909,6 +957,10 @@ static void as_match(struct symbolizer *s, struct aspace *a,
 				first = i;
 			count++;
 		}
+	/* code shared by programs (a library at the same address): the
+	 * return addresses on the sample's user stack may tell them apart */
+	if (count > 1)
+		first = stack_vote(s, smp, code, len), count = first >= 0;
 	int old = a->prog;
 	/* ambiguous bytes (code shared by programs) do not settle it */
 	a->prog = count == 1 ? first : -1;

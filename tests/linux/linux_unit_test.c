@@ -4,12 +4,19 @@
  *   linux_unit_test                       synthetic tests
  *   linux_unit_test elf OK.o HDR.o BAD.o  orc_from_elf layout checks
  *   linux_unit_test real VMLINUX SYSMAP   the Debian kernel's tables
+ *   linux_unit_test commbtf [DIR]         --comm compiled over the cached
+ *                                         Debian vmlinux's BTF (no DWARF);
+ *                                         77 when it is not cached
  */
 #include "btf.h"
+#include "commprog.h"
 #include "kaslr.h"
 #include "orc.h"
 #include "symtab.h"
+#include "unwind.h"
 
+#include <bpf/btf.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -553,6 +560,132 @@ static int test_real(const char *vmlinux, const char *sysmap)
 	return fails ? 1 : 0;
 }
 
+/* ---- --comm over BTF alone (the Debian cloud vmlinux has no DWARF) ---- */
+
+#define CT_EXPR "(*(struct task_struct **)((char *)&current_task + $gs_base))"
+
+struct ctmem { uint64_t slot, task; };
+
+static long ct_read(void *ctx, uint64_t addr, void *buf, uint32_t len)
+{
+	const struct ctmem *m = ctx;
+	if (addr == m->slot && len == 8) {
+		memcpy(buf, &m->task, 8);
+		return 8;
+	}
+	return -1;
+}
+
+/* The first DIR/PREFIX* (not a .gz or other derived file). */
+static int find_in(const char *dir, const char *prefix, char *out, size_t len)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int found = 0;
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d)))
+		if (!strncmp(de->d_name, prefix, strlen(prefix)) &&
+		    !strchr(de->d_name + strlen(prefix), '/') &&
+		    !strstr(de->d_name, ".gz")) {
+			snprintf(out, len, "%s/%s", dir, de->d_name);
+			found = 1;
+		}
+	closedir(d);
+	return found;
+}
+
+static int test_comm_btf(const char *dir_arg)
+{
+	char dir[3072], vmlinux[4096], sysmap[4096], err[512];
+	const char *env = getenv("QTOP_LINUX_CACHE"), *home = getenv("HOME");
+	if (dir_arg)
+		snprintf(dir, sizeof dir, "%s", dir_arg);
+	else if (env)
+		snprintf(dir, sizeof dir, "%s", env);
+	else
+		snprintf(dir, sizeof dir, "%s/.cache/qtop-prof/linux", home ? home : ".");
+	if (!find_in(dir, "vmlinux-", vmlinux, sizeof vmlinux) ||
+	    !find_in(dir, "System.map-", sysmap, sizeof sysmap)) {
+		printf("SKIP: no cached Debian vmlinux / System.map in %s "
+		       "(tests/linux/linux_fixture.py fetches them)\n", dir);
+		return 77;
+	}
+	struct btf *b = btf_from_elf(vmlinux, err, sizeof err);
+	struct linux_task_layout l;
+	CHECK(b && btf_linux_task_layout(b, &l, err, sizeof err) == 0);
+	if (fails) {
+		fprintf(stderr, "%s\n", err);
+		btf_free(b);
+		return 1;
+	}
+	struct comm_files f = { .kernel = vmlinux, .symbols = sysmap };
+	struct comm_recipe r;
+	char prog[256];
+
+	/* the explicit form of --comm linux: types from BTF alone */
+	int rc = comm_resolve_files(CT_EXPR "->comm", &f, 0, 8, &r, err, sizeof err);
+	CHECK(rc == 0);
+	if (rc) {
+		fprintf(stderr, "%s\n", err);
+		btf_free(b);
+		return 1;
+	}
+	comm_format(&r, prog, sizeof prog);
+	printf("BTF: %s -> %s (len %d)\n", CT_EXPR "->comm", prog, r.len);
+	CHECK(r.valid && r.len == l.comm_size);
+	const uint64_t gs = 0xffff88803fc00000ull, task = 0xffff888004a1c000ull;
+	struct ctmem m = { gs + l.current_task_off, task };
+	struct qp_regs regs;
+	memset(&regs, 0, sizeof regs);
+	regs.gs_base = gs;
+	uint64_t a = 0;
+	CHECK(comm_eval(&r, 0, &regs, ct_read, &m, &a) == 0 &&
+	      a == task + l.comm_off);
+	printf("BTF layout: current_task@0x%llx comm@%llu; the expression read "
+	       "[gs+0x%llx] and named task+%llu\n",
+	       (unsigned long long)l.current_task_off,
+	       (unsigned long long)l.comm_off,
+	       (unsigned long long)(m.slot - gs), (unsigned long long)(a - task));
+
+	/* a KASLR slide moves the kernel's symbols, not the per-CPU offsets */
+	rc = comm_resolve_files(CT_EXPR "->comm", &f, 0x800000, 8, &r, err, sizeof err);
+	a = 0;
+	CHECK(rc == 0 && comm_eval(&r, 0, &regs, ct_read, &m, &a) == 0 &&
+	      a == task + l.comm_off);
+
+	/* current_task's own type comes from its BTF VAR (.data..percpu) */
+	rc = comm_resolve_files("current_task->comm", &f, 0, 8, &r, err, sizeof err);
+	CHECK(rc == 0 && r.fixed && r.addr == l.current_task_off &&
+	      r.nderef == 1 && r.off[0] == (int64_t)l.comm_off);
+	if (rc)
+		fprintf(stderr, "%s\n", err);
+
+	/* a wrong field: the type named, its fields listed */
+	rc = comm_resolve_files(CT_EXPR "->comx", &f, 0, 8, &r, err, sizeof err);
+	printf("->comx: %s\n", err);
+	CHECK(rc < 0 && strstr(err, "struct task_struct has no field 'comx'") &&
+	      strstr(err, "fields: ") && strstr(err, "stack"));
+
+	/* a type that is not there */
+	rc = comm_resolve_files("(*(struct no_such_struct **)&current_task)->comm",
+				&f, 0, 8, &r, err, sizeof err);
+	CHECK(rc < 0 && strstr(err, "no type 'struct no_such_struct' in the BTF"));
+
+	/* a global without a BTF VAR entry: a cast is needed, and said */
+	if (btf__find_by_name_kind(b, "init_task", BTF_KIND_VAR) <= 0) {
+		rc = comm_resolve_files("init_task.comm", &f, 0, 8, &r, err, sizeof err);
+		printf("init_task.comm: %s\n", err);
+		CHECK(rc < 0 && strstr(err, "no type in the BTF") &&
+		      strstr(err, "cast"));
+		rc = comm_resolve_files("((struct task_struct *)&init_task)->comm",
+					&f, 0, 8, &r, err, sizeof err);
+		CHECK(rc == 0 && r.fixed && r.nderef == 0 && r.len == l.comm_size);
+	}
+	btf_free(b);
+	return fails ? 1 : 0;
+}
+
 /* Writes the synthetic BTF blobs (fuzz/corpus/btf seeds). */
 static int dump_btf(const char *dir)
 {
@@ -576,6 +709,8 @@ int main(int argc, char **argv)
 		return dump_btf(argv[2]);
 	if (argc == 5 && !strcmp(argv[1], "elf"))
 		return test_elf(argv[2], argv[3], argv[4]);
+	if ((argc == 2 || argc == 3) && !strcmp(argv[1], "commbtf"))
+		return test_comm_btf(argc == 3 ? argv[2] : NULL);
 	if (argc == 4 && !strcmp(argv[1], "real"))
 		return test_real(argv[2], argv[3]);
 	test_kaslr();

@@ -188,9 +188,12 @@ def t_orc(probe, unit):
 
 
 def t_comm(probe, unit):
+    build = os.path.dirname(os.path.dirname(os.path.dirname(probe)))
+    qp = os.environ.get('QTOP_PROF_BIN', os.path.join(build, 'src', 'qtop-prof'))
     g = boot(smp=2, kaslr=True)
     try:
         samples = kernel_samples(probe, g, 40)
+        comm_explicit(qp, g)
     finally:
         g.stop()
     seen, ids = {}, {}
@@ -214,6 +217,86 @@ def t_comm(probe, unit):
     if ids['dd'] & ids['sha256sum'] or min(ids['dd'] | ids['sha256sum']) <= 0:
         fail('dd and sha256sum ids not distinct and > 0: %s / %s'
              % (sorted(ids['dd']), sorted(ids['sha256sum'])))
+
+
+# The explicit form of --comm linux on x86_64: per-CPU current_task through
+# %gs (the kernel's GS base in kernel mode), its type from the vmlinux's BTF
+# (the cloud kernel has no DWARF).
+COMM_EXPR = '(*(struct task_struct **)((char *)&current_task + $gs_base))->comm'
+# The same through __per_cpu_offset[$cpu] (a symbol without a BTF VAR:
+# indexed through its address), valid in user mode too, as --comm linux.
+COMM_EXPR_PCO = ('(*(struct task_struct **)((char *)&current_task + '
+                 '(&__per_cpu_offset)[$cpu]))->comm')
+
+
+def folded_run(qp, g, args, seconds=5):
+    """qtop-prof --batch on g; returns (rc, stderr, [(frames, n)])."""
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, 'out.folded')
+        r = subprocess.run([qp, '--qmp', g.qmp_path, '--kernel', g.paths['vmlinux'],
+                            '--symbols', g.paths['sysmap']] + args +
+                           ['--batch', '-d', str(seconds), '-o', out],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=120)
+        rows = []
+        if r.returncode == 0:
+            for line in open(out):
+                stack, n = line.rstrip('\n').rsplit(' ', 1)
+                rows.append((stack.split(';'), int(n)))
+    return r.returncode, r.stderr.decode(), rows
+
+
+def comm_explicit(qp, g):
+    """--comm COMM_EXPR (and COMM_EXPR_PCO) against --comm linux on the
+    same guest (--stop: paused rounds): a sample's name is its stack's name
+    under the shorthand on >= 95 % of the samples whose stack both runs saw
+    (kernel-mode samples for $gs_base, all for __per_cpu_offset); a wrong
+    field is refused naming the struct and its fields."""
+    runs = {}
+    for name, comm in (('linux', 'linux'), ('expr', COMM_EXPR),
+                       ('pco', COMM_EXPR_PCO)):
+        rc, err, rows = folded_run(qp, g, ['--comm', comm, '--stop'])
+        log(err.strip())
+        if rc:
+            fail('qtop-prof --comm %s: rc=%d' % (comm, rc))
+        runs[name] = rows
+    # stack (without the name) -> {name: samples} under the shorthand
+    ref = {}
+    for fr, n in runs['linux']:
+        d = ref.setdefault(tuple(fr[1:]), {})
+        d[fr[0]] = d.get(fr[0], 0) + n
+    for run, kernel_only in (('expr', True), ('pco', False)):
+        same = compared = total = 0
+        names = {}
+        for fr, n in runs[run]:
+            if kernel_only and not fr[-1].endswith('_[k]'):
+                continue
+            total += n
+            names[fr[0]] = names.get(fr[0], 0) + n
+            d = ref.get(tuple(fr[1:]))
+            if not d:
+                continue
+            compared += n
+            if fr[0] == max(d, key=d.get):
+                same += n
+        log('--comm %s: %s samples %d, names %s; %d compared with --comm '
+            'linux, %d the same (%.1f %%)' %
+            (run, 'kernel-mode' if kernel_only else 'all', total,
+             json.dumps(names), compared, same,
+             100.0 * same / compared if compared else 0))
+        if compared < 50:
+            fail('%s: too few samples to compare (%d)' % (run, compared))
+        if same < 0.95 * compared:
+            fail('--comm %s: names differ from --comm linux on %.1f %% of samples'
+                 % (run, 100.0 - 100.0 * same / compared))
+        if 'dd' not in names or 'sha256sum' not in names:
+            fail('--comm %s: dd / sha256sum not named' % run)
+    bad = COMM_EXPR.replace('->comm', '->comx')
+    rc, err, _ = folded_run(qp, g, ['--comm', bad], 1)
+    log('->comx: ' + err.strip())
+    if rc == 0 or "struct task_struct has no field 'comx'" not in err \
+            or 'fields: ' not in err or 'stack' not in err:
+        fail('->comx: no error naming struct task_struct and its fields')
 
 
 def t_e2e(probe, unit):
