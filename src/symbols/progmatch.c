@@ -500,26 +500,6 @@ void progmatch_probe(struct progmatch *pm, uint64_t cr3, uint64_t user_ip,
 	pthread_mutex_unlock(&pm->lock);
 }
 
-int progmatch_lookup(struct progmatch *pm, uint64_t cr3, const char **path,
-		     int64_t *bias)
-{
-	if (!pm)
-		return 0;
-	cr3 &= ~0x1full;    /* callers give qp_regs_as() keys */
-	int st = 0;
-	pthread_mutex_lock(&pm->lock);
-	struct entry *e = entry_get(pm, cr3, 0);
-	if (e) {
-		st = e->state;
-		if (st == 1) {
-			*path = pm->p[e->prog].path;
-			*bias = e->bias;
-		}
-	}
-	pthread_mutex_unlock(&pm->lock);
-	return st;
-}
-
 int progmatch_lookup_index(struct progmatch *pm, uint64_t cr3, int *idx,
 			   int64_t *bias)
 {
@@ -537,6 +517,16 @@ int progmatch_lookup_index(struct progmatch *pm, uint64_t cr3, int *idx,
 		}
 	}
 	pthread_mutex_unlock(&pm->lock);
+	return st;
+}
+
+int progmatch_lookup(struct progmatch *pm, uint64_t cr3, const char **path,
+		     int64_t *bias)
+{
+	int idx = -1;
+	int st = progmatch_lookup_index(pm, cr3, &idx, bias);
+	if (st == 1)
+		*path = pm->p[idx].path;   /* the list never changes after progmatch_new */
 	return st;
 }
 
