@@ -98,7 +98,7 @@ def case_profile(e, arch="x86_64"):
         t = g.truth
         out = os.path.join(g.dir, "plugin.folded")
         k0 = g.phase_kcycles()
-        c = e.cmd(g, "--engine", "plugin", "--hz", "1000", "--samples", "8000", "-o", out, "--top", "12")
+        c = e.cmd(g, "--engine", "plugin", "--hz", "1000", "--samples", "16000", "-o", out, "--top", "12")
         print("+", " ".join(c), flush=True)
         p = subprocess.run(c, capture_output=True, text=True, timeout=300)
         k1 = g.phase_kcycles(newer_than=k0)
@@ -109,8 +109,10 @@ def case_profile(e, arch="x86_64"):
             return
         stacks = parse_folded(out)
         total = sum(n for _, n in stacks)
-        check(total >= 7000, "at least 7000 samples (%d)" % total)
+        check(total >= 14000, "at least 14000 samples (%d)" % total)
         clock = g.window_split(k0, k1) if k0 and k1 else {}
+        if k0 and k1:       # vCPU 1's own clock, on its own
+            clock.update(g.window_split(k0, k1, keys=("ap_x", "ap_y")))
         # Per vCPU: the plugin samples each vCPU while its thread runs, so
         # vCPUs get different counts on a loaded host; the split inside a
         # vCPU is what must hold.  Interrupt entries etc. are "other".
@@ -126,15 +128,18 @@ def case_profile(e, arch="x86_64"):
             tot = sum(got.values())
             for lf, share in sorted(leaves.items()):
                 meas = 100.0 * got.get(lf, 0) / tot if tot else 0
-                # The plugin samples a vCPU while its thread runs guest
-                # code: the split it measures is the executed one (the
-                # guest's instruction split, the nominal shares), not the
-                # guest clock's, which also counts the time a loaded host
-                # kept the vCPU thread off a core (shown, not judged).
-                ref = clock.get(lf) if cpu["cpu"] == 0 else None
-                check(abs(meas - share) <= 2.5, "vCPU %d leaf %s: %.1f%% vs %d%% nominal "
-                      "(+-2.5 pp)%s" % (cpu["cpu"], lf, meas, share,
-                                        "; guest clock %.1f%%" % ref if ref is not None else ""))
+                # Two references.  The nominal split (the instruction
+                # split) holds over whole rounds only: a window that cuts
+                # a round shifts it.  Each vCPU's own clock (TSC over the
+                # window) has no edge effect, but also counts time a loaded
+                # host kept the vCPU thread off a core, which the plugin
+                # rightly does not sample.  Quiet host: the clock; loaded:
+                # the nominal.  Within +-2.5 pp of either.
+                ref = clock.get(lf)
+                ok = abs(meas - share) <= 2.5 or (ref is not None and abs(meas - ref) <= 2.5)
+                check(ok, "vCPU %d leaf %s: %.1f%% vs %d%% nominal%s (+-2.5 pp of either)"
+                      % (cpu["cpu"], lf, meas, share,
+                         ", %.1f%% by its own clock" % ref if ref is not None else ""))
         # Chains root -> leaf, complete.
         for ch in t["chains"]:
             if ch["cpu"] >= 2:
