@@ -10,4 +10,10 @@
 void seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Appends one line (fmt, then '\n') to the NUL-terminated text in buf of
+ * size bytes: a list of warnings for the front end to print.  A line that
+ * does not fit is cut; once the buffer is full, later lines are dropped. */
+void addline(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif

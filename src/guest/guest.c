@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <gelf.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,23 +34,6 @@ struct guest {
 	char warnings[2048];             /* see guest_sysroot_warnings */
 };
 
-static void warn(struct guest *g, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void warn(struct guest *g, const char *fmt, ...)
-{
-	size_t len = strlen(g->warnings);
-	va_list ap;
-
-	if (len + 2 >= sizeof g->warnings)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(g->warnings + len, sizeof g->warnings - len - 1, fmt, ap);
-	va_end(ap);
-	len = strlen(g->warnings);
-	g->warnings[len] = '\n';
-	g->warnings[len + 1] = 0;
-}
 
 static void prog_free(struct guest_prog *p)
 {
@@ -69,7 +51,7 @@ static void scan(struct guest *g, const char *dir, int depth, const char *kreal)
 		return;
 	DIR *d = opendir(dir);
 	if (!d) {
-		warn(g, "%s: %s (skipped)", dir, strerror(errno));
+		addline(g->warnings, sizeof g->warnings, "%s: %s (skipped)", dir, strerror(errno));
 		return;
 	}
 	struct dirent *de;
@@ -90,7 +72,7 @@ static void scan(struct guest *g, const char *dir, int depth, const char *kreal)
 		if (!S_ISREG(st.st_mode))
 			continue;
 		if (access(path, R_OK) < 0) {
-			warn(g, "%s: %s (skipped)", path, strerror(errno));
+			addline(g->warnings, sizeof g->warnings, "%s: %s (skipped)", path, strerror(errno));
 			continue;
 		}
 		char real[PATH_MAX];

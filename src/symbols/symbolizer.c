@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,7 +118,7 @@ struct tctx {                   /* is_text / is_entry context */
 #define UNKNOWN_SPAN (256ull << 20)
 
 struct symbolizer {
-	char warnings[2048];     /* see warn() */
+	char warnings[2048];     /* addline(): one line each */
 	struct symbolizer_config cfg;
 	struct linux_kernel *lk; /* a Linux vmlinux with ORC: kernel walks by ORC */
 	int lk_borrowed;         /* lk is the guest's (cfg.guest) */
@@ -454,23 +453,6 @@ static int is_elf_exec(const struct elffile *f)
 	return type == ET_EXEC;   /* PIE programs would need a load bias */
 }
 
-/* Problems the user should hear about that do not stop profiling; the
- * front end prints them (library code does not). */
-__attribute__((format(printf, 2, 3)))
-static void warn(struct symbolizer *s, const char *fmt, ...)
-{
-	size_t len = strlen(s->warnings);
-	va_list ap;
-
-	if (len + 2 >= sizeof s->warnings)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(s->warnings + len, sizeof s->warnings - len - 1, fmt, ap);
-	va_end(ap);
-	len = strlen(s->warnings);
-	s->warnings[len] = '\n';
-	s->warnings[len + 1] = 0;
-}
 
 const char *symbolizer_warnings(const struct symbolizer *s)
 {
@@ -486,7 +468,7 @@ static void add_progs(struct symbolizer *s, const struct guest *g)
 		nl = strchr(w, '\n');
 		if (!nl)
 			break;
-		warn(s, "%.*s", (int)(nl - w), w);
+		addline(s->warnings, sizeof s->warnings, "%.*s", (int)(nl - w), w);
 	}
 	for (int i = 0; i < guest_nprogs(g) && s->nprogs < MAX_PROGRAMS; i++) {
 		const struct guest_prog *gp = guest_prog(g, i);
@@ -617,7 +599,7 @@ struct symbolizer *symbolizer_new(const struct symbolizer_config *cfg,
 	if (s->have_kernel)
 		bin_load(&s->kernel);
 	if (cfg->kernel && !s->kernel.syms)   /* still unwinds (CFI, frame pointers) */
-		warn(s, "%s: no symbols: kernel frames are shown as addresses (give --symbols FILE)",
+		addline(s->warnings, sizeof s->warnings, "%s: no symbols: kernel frames are shown as addresses (give --symbols FILE)",
 		     cfg->kernel);
 	if (cfg->sysroot) {
 		struct stat st;
