@@ -13,8 +13,10 @@ configuration in turn, each bracketed by windows with no profiler:
                       ret_from_fork, the idle and boot roots)
   cpu/sample          qtop-prof + QEMU's non-vCPU threads, per sample
 
-Configurations: qtop-prof's default mode with direct memory (engine v2),
-the same with the monitor for memory (--mem hmp: the old engine), --stop,
+Configurations: qtop-prof's default mode with direct memory and registers
+read from QEMU's memory (engine v2), the same with the registers from the
+monitor (--regs monitor), with the monitor for memory too (--mem hmp: the
+old engine), --stop,
 the default at 1 kHz and at the top rate, and the prior technique
 (bench/baseline_sampler: stop, info registers, one x/1gx per stack word).
 
@@ -187,6 +189,8 @@ def main():
                   '--duration', str(D), '-o', '@OUT@']
         cfgs = [
             ('default 100Hz', [qtop] + common + ['--hz', '100'], 100),
+            ('default 100Hz --regs monitor', [qtop] + common + ['--hz', '100', '--regs', 'monitor'], 100),
+            ('default top rate --regs monitor', [qtop] + common + ['--hz', '0', '--regs', 'monitor'], 0),
             ('default 100Hz --mem hmp (old engine)', [qtop] + common + ['--hz', '100', '--mem', 'hmp'], 100),
             ('--stop 100Hz', [qtop] + common + ['--hz', '100', '--stop'], 100),
             ('--no-stop 100Hz', [qtop] + common + ['--hz', '100', '--no-stop'], 100),

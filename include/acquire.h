@@ -29,7 +29,7 @@ void acquire_stop(struct acquire *a);      /* NULL ok */
 struct sampler_stats *acquire_stats(struct acquire *a);
 const char *acquire_last_error(struct acquire *a);
 void acquire_set_hz(struct acquire *a, double hz);
-const char *acquire_note(struct acquire *a);   /* how memory is read */
+const char *acquire_note(struct acquire *a);   /* how memory and registers are read: lines */
 const char *acquire_name(const struct acquire *a);   /* "qmp" / "plugin" */
 /* Engine-specific counters, one line (empty when none). */
 void acquire_summary(struct acquire *a, char *buf, size_t len);

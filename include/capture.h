@@ -65,4 +65,11 @@ struct comm_recipe {
 enum sampler_mem { SAMPLER_MEM_AUTO, SAMPLER_MEM_MEMSAVE, SAMPLER_MEM_HMPX,
 		   SAMPLER_MEM_DIRECT };
 
+/* Where a round's registers come from.  AUTO: straight from QEMU's memory
+ * (cpustate.h) under TCG when guest memory is read directly from QEMU's
+ * process and the vCPUs' state was found, else the monitor.  DIRECT: the
+ * same, refused with the reason when it cannot work.  MONITOR: "info
+ * registers -a" every round. */
+enum sampler_regs { SAMPLER_REGS_AUTO, SAMPLER_REGS_DIRECT, SAMPLER_REGS_MONITOR };
+
 #endif

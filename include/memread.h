@@ -43,6 +43,11 @@ void memread_layout_changed(struct memread *m);
 /* Removes the private directory and any file in it. NULL ok. */
 void memread_free(struct memread *m);
 enum sampler_mem memread_mode(const struct memread *m);
+/* Direct from QEMU's process: its pid (else 0), and where its guest RAM
+ * lies in it (host-virtual [start, end) ranges, up to max; cpustate.h
+ * skips them when it looks for the vCPUs' state). */
+int memread_qemu_pid(const struct memread *m);
+int memread_ram_ranges(const struct memread *m, uint64_t (*out)[2], int max);
 const char *memread_dir(const struct memread *m);   /* NULL unless memsave is used */
 
 struct memread_req {

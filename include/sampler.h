@@ -35,6 +35,7 @@ struct sampler_config {
 	uint32_t stack_bytes;     /* stack copy from sp (default 8192) */
 	uint32_t ustack_bytes;    /* user stack copy behind a trap frame (default 4096) */
 	enum sampler_mem mem;     /* memsave (local) or HMP x (works over TCP) */
+	enum sampler_regs regs;   /* registers from QEMU's memory or the monitor */
 	const char *mem_file;     /* DIRECT from QEMU's shared RAM file (--mem file:PATH) */
 	int stop;                 /* enum sampler_stop */
 	int want_code;            /* capture code bytes at user pcs */
@@ -111,7 +112,8 @@ struct sampler_stats *sampler_stats(struct sampler *s);
 /* Last error message of the thread (e.g. "QEMU closed the connection"). */
 const char *sampler_last_error(struct sampler *s);
 void sampler_set_hz(struct sampler *s, double hz);
-/* How guest memory is read, and why that way (one line, for stderr). */
+/* How guest memory and registers are read, and why that way (one line
+ * each, for stderr). */
 const char *sampler_mem_note(struct sampler *s);
 /* Ring slot size needed for cfg's stack sizes. */
 size_t sampler_slot_size(const struct sampler_config *cfg);

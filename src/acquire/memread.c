@@ -576,3 +576,23 @@ const char *memread_dir(const struct memread *m)
 	return m->mon == SAMPLER_MEM_MEMSAVE ? m->dir : NULL;
 }
 const char *memread_note(const struct memread *m) { return m->note; }
+
+int memread_qemu_pid(const struct memread *m)
+{
+	return m->mode == SAMPLER_MEM_DIRECT && m->gm ? guestmem_pid(m->gm) : 0;
+}
+
+int memread_ram_ranges(const struct memread *m, uint64_t (*out)[2], int max)
+{
+	int n = 0;
+
+	if (!memread_qemu_pid(m))
+		return 0;
+	for (int i = 0; i < guestmem_nregions(m->gm) && n < max; i++) {
+		const struct guestmem_region *r = guestmem_region(m->gm, i);
+		out[n][0] = r->where;
+		out[n][1] = r->where + r->size;
+		n++;
+	}
+	return n;
+}

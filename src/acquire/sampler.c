@@ -17,6 +17,7 @@
  * time QEMU takes to read the commands in between. */
 #include "sampler.h"
 #include "commprog.h"
+#include "cpustate.h"
 #include "memread.h"
 #include "progmatch.h"
 #include "qmp.h"
@@ -50,6 +51,9 @@
 #define KERNEL_HALF32 0x80000000ull   /* i386: the kernel is at 0xc0000000 */
 #define KSTACK_BELOW 256         /* vouch mode, Linux: bytes kept below a
 				    kernel sp (the leaf's frame may be there) */
+/* Registers from QEMU's memory: how much of its memory is copied, paused,
+ * to find the vCPUs' state in (the heap first, where QEMU 7.2-10.0 keep it) */
+#define SNAP_BUDGET (512ull << 20)
 #define PRE_BELOW 512            /* vouch mode: the earlier copy starts this far
 				    below the previous round's sp */
 
@@ -122,6 +126,14 @@ struct sampler {
 	uint64_t attempt_ns;
 	int attempt_paused;
 	size_t buf_size;
+	/* Registers straight from QEMU's memory (cpustate.h), or NULL: the
+	 * monitor's "info registers -a".  Looked for again later (a pause
+	 * each) when the first try found equal registers, e.g. at reset. */
+	struct cpustate *cs;
+	int cs_retries;
+	uint64_t cs_retry_ns;
+	char regs_note[320];
+	char note[1024];
 };
 
 static uint64_t now_ns(void)
@@ -458,6 +470,189 @@ static void pre_read(struct sampler *s)
 	}
 }
 
+/* ---- registers straight from QEMU's memory (cpustate.h) ---- */
+
+/* halted is CPUState's, not in CPUX86State: a TCG vCPU that ran hlt stops
+ * with rip just past it (helper_hlt), and one woken leaves at once for its
+ * interrupt handler; an application processor waiting for its startup IPI
+ * rests at the reset vector. */
+static int looks_halted(struct sampler *s, int cpu, const struct qp_regs *r)
+{
+	uint8_t b = 0;
+	char err[128];
+	uint64_t at;
+
+	if (r->cpl != 0 || r->ip == 0)
+		return 0;
+	if (!(r->cr0 & 1)) {
+		if (cpu > 0 && r->cs == 0xf000 && r->ip == 0xfff0)
+			return 1;
+		at = ((uint64_t)r->cs << 4) + r->ip - 1;
+	} else {
+		at = r->ip - 1;
+	}
+	return memread_virt(s->mr, cpu, at, &b, 1, err, sizeof err) == 1 && b == 0xf4;
+}
+
+/* Every vCPU's registers (not only the selected ones: the monitor path
+ * gives all of them too).  Returns how many, or -1 when a read failed. */
+static int read_regs_direct(struct sampler *s, struct qp_regs *out, int *ids)
+{
+	int n = 0;
+
+	for (int cpu = 0; cpu < s->ncpus; cpu++) {
+		if (cpustate_read(s->cs, cpu, &out[n]) < 0)
+			return -1;
+		ids[n] = cpu;
+		if (cpu_selected(s, cpu)) {
+			memread_set_cpu_state(s->mr, cpu, &out[n]);
+			out[n].halted = (uint8_t)looks_halted(s, cpu, &out[n]);
+		}
+		n++;
+	}
+	return n;
+}
+
+static void compose_note(struct sampler *s)
+{
+	snprintf(s->note, sizeof s->note, "%s\n%s", memread_note(s->mr), s->regs_note);
+}
+
+/* A direct register read failed (QEMU gone, or its CPU object freed): back
+ * to the monitor, which also tells a closed connection apart. */
+static int regs_direct_lost(struct sampler *s, char *err, size_t errlen)
+{
+	cpustate_free(s->cs);
+	s->cs = NULL;
+	snprintf(s->regs_note, sizeof s->regs_note,
+		 "registers: the monitor (reading them from QEMU's memory failed)");
+	compose_note(s);
+	snprintf(err, errlen, "reading the vCPUs' registers from QEMU's memory failed; "
+		 "using the monitor");
+	return QMP_E_ERROR;
+}
+
+static int query_kvm(struct sampler *s)
+{
+	json_object *ret = NULL, *v;
+	char err[128];
+	int on;
+
+	if (qmp_execute(s->q, "query-kvm", NULL, &ret, err, sizeof err) < 0)
+		return 0;
+	on = ret && json_object_object_get_ex(ret, "enabled", &v) &&
+	     json_object_get_boolean(v);
+	json_object_put(ret);
+	return on;
+}
+
+/* Find each vCPU's CPUX86State: the monitor's registers read with the guest
+ * paused (exact), looked up in QEMU's memory.  A guest that runs is paused
+ * for it once (stop ... cont, a few ms, said in the note); one paused by
+ * someone else is read as it is.  Returns 0 (found or not: the note says
+ * which and why), or -1 with err when --regs direct cannot be had or the
+ * connection failed. */
+static int regs_direct_setup(struct sampler *s, char *err, size_t errlen)
+{
+	char why[256] = "";
+	char *text = NULL;
+	struct qp_regs regs[MAX_CPUS];
+	int ids[MAX_CPUS], n = 0, rc = 0, we_stopped = 0, npause = 0;
+	uint64_t skip[64][2], t0, paused_ns = 0;
+	struct cpustate_snap *snap = NULL;
+	int nskip, pid = memread_qemu_pid(s->mr);
+
+	if (s->cfg.regs == SAMPLER_REGS_MONITOR) {
+		snprintf(s->regs_note, sizeof s->regs_note,
+			 "registers: the monitor (--regs monitor)");
+		goto done;
+	}
+	if (!pid) {
+		snprintf(why, sizeof why, "guest memory is not read from QEMU's process");
+		goto none;
+	}
+	if (query_kvm(s)) {
+		snprintf(why, sizeof why, "under KVM the registers live in the kernel");
+		goto none;
+	}
+	t0 = now_ns();
+	/* The heap first (a short pause); all of QEMU's other anonymous
+	 * memory only if the state is not there. */
+	for (int wide = 0; wide < 2 && !s->cs; wide++) {
+		uint64_t t1 = now_ns();
+		we_stopped = 0;
+		if (s->guest_running) {
+			s->expect_stop++;
+			rc = qmp_execute(s->q, "stop", NULL, NULL, err, errlen);
+			if (rc < 0)
+				return -1;
+			qmp_poll(s->q, 0, err, errlen);
+			handle_events(s);
+			/* our STOP event comes before the reply; none: someone
+			 * else had paused it, and it stays paused */
+			we_stopped = s->expect_stop == 0;
+			s->expect_stop = 0;
+		}
+		rc = qmp_hmp(s->q, "info registers -a", -1, &text, err, errlen);
+		if (rc >= 0) {
+			n = regs_parse_all(text, strlen(text), regs, ids, MAX_CPUS);
+			free(text);
+			nskip = memread_ram_ranges(s->mr, skip, 64);
+			snap = cpustate_snapshot(pid, (const uint64_t (*)[2])skip, nskip,
+						 wide ? SNAP_BUDGET : 1, why, sizeof why);
+		}
+		if (we_stopped) {
+			s->expect_resume++;
+			int rc2 = qmp_execute(s->q, "cont", NULL, NULL, err, errlen);
+			paused_ns += now_ns() - t1;
+			npause++;
+			if (rc2 < 0) {
+				cpustate_snap_free(snap);
+				return -1;
+			}
+		}
+		qmp_poll(s->q, 0, err, errlen);
+		handle_events(s);
+		if (rc < 0) {
+			cpustate_snap_free(snap);
+			return -1;
+		}
+		if (snap && n != s->ncpus)
+			snprintf(why, sizeof why, "the monitor listed %d of %d vCPUs", n,
+				 s->ncpus);
+		else if (snap)
+			s->cs = cpustate_find(snap, regs, ids, n, why, sizeof why);
+		cpustate_snap_free(snap);
+		snap = NULL;
+		if (!s->cs && !strstr(why, "not in QEMU's memory"))
+			break;
+	}
+	if (s->cs) {
+		snprintf(s->regs_note, sizeof s->regs_note,
+			 "registers: read from QEMU's memory (each vCPU's CPUX86State, "
+			 "found in a %llu MiB copy%s%.1f ms); no monitor command per round",
+			 (unsigned long long)(cpustate_scanned(s->cs) >> 20),
+			 npause == 1 ? " taken with the guest paused once for " :
+			 npause ? " taken with the guest paused twice for " : " in ",
+			 (double)(npause ? paused_ns : now_ns() - t0) / 1e6);
+		goto done;
+	}
+	/* equal registers (a guest at reset): look again once it runs */
+	if (strstr(why, "match") && s->cs_retries < 2) {
+		s->cs_retries++;
+		s->cs_retry_ns = now_ns() + 1000000000ull * (uint64_t)s->cs_retries;
+	}
+none:
+	if (s->cfg.regs == SAMPLER_REGS_DIRECT) {
+		snprintf(err, errlen, "--regs direct: %s", why);
+		return -1;
+	}
+	snprintf(s->regs_note, sizeof s->regs_note, "registers: the monitor (%s)", why);
+done:
+	compose_note(s);
+	return 0;
+}
+
 /* Capture one round of all selected vCPUs into s->buf, with the guest paused
  * around it (stop) or running.  Returns how many vCPUs were captured (their
  * indexes into s->regs/s->cpu_ids in sel), 0 when none were (a failed
@@ -492,6 +687,9 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 	 * address must follow a call that leads to its callee), and cut where
 	 * one is not. */
 	int vouch = direct && !stop && s->cfg.stop == SAMPLER_STOP_AUTO;
+	/* Registers from QEMU's memory: no monitor command in the round at
+	 * all (only stop/cont in paused rounds) */
+	int fast = s->cs != NULL && direct;
 	long spec_got[MAX_CPUS];
 	uint64_t spec_a0[MAX_CPUS];
 	uint32_t spec_ask[MAX_CPUS];
@@ -517,9 +715,12 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 	}
 	if (vouch)
 		pre_read(s);
-	rc = qmp_hmp_send(s->q, "info registers -a", -1, &ids[nids++], err, sizeof err);
-	if (rc < 0)
-		goto fail;
+	if (!fast) {
+		rc = qmp_hmp_send(s->q, "info registers -a", -1, &ids[nids++], err,
+				  sizeof err);
+		if (rc < 0)
+			goto fail;
+	}
 	for (int cpu = 0; cpu < s->ncpus; cpu++) {
 		spec_idx[cpu] = -1;
 		if (!cpu_selected(s, cpu))
@@ -561,22 +762,31 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 		}
 		we_stopped = 1;
 	}
-	if (vouch &&
-	    qmp_wait_readable(s->q, s->cfg.timeout_ms > 0 ? s->cfg.timeout_ms : 3000) > 0)
-		early_read(s);
-	rc = qmp_hmp_wait(s->q, ids[0], &text, err, sizeof err);
-	if (rc < 0) {
-		if (rc == QMP_E_ERROR || rc == QMP_E_TIMEOUT) {
-			int rc2 = drain(s, ids + 1, nids - 1, err, sizeof err);
-			if (rc2 < 0)
-				rc = rc2;
+	if (fast) {
+		n = read_regs_direct(s, s->regs, s->cpu_ids);
+		t_regs = now_ns();
+		if (n < 0) {
+			rc = regs_direct_lost(s, err, sizeof err);
+			goto fail;
 		}
-		goto fail;
+	} else {
+		if (vouch &&
+		    qmp_wait_readable(s->q, s->cfg.timeout_ms > 0 ? s->cfg.timeout_ms : 3000) > 0)
+			early_read(s);
+		rc = qmp_hmp_wait(s->q, ids[0], &text, err, sizeof err);
+		if (rc < 0) {
+			if (rc == QMP_E_ERROR || rc == QMP_E_TIMEOUT) {
+				int rc2 = drain(s, ids + 1, nids - 1, err, sizeof err);
+				if (rc2 < 0)
+					rc = rc2;
+			}
+			goto fail;
+		}
+		t_regs = now_ns();
+		n = regs_parse_all(text, strlen(text), s->regs, s->cpu_ids, MAX_CPUS);
+		free(text);
+		text = NULL;
 	}
-	t_regs = now_ns();
-	n = regs_parse_all(text, strlen(text), s->regs, s->cpu_ids, MAX_CPUS);
-	free(text);
-	text = NULL;
 	if (direct) {
 		for (int k = 0; k < n; k++)
 			if (s->regs[k].valid)
@@ -613,7 +823,13 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 				goto fail;
 			}
 		}
-		if (!stop && !vouch) {
+		if (!stop && !vouch && fast) {
+			n2 = read_regs_direct(s, s->regs2, s->cpu_ids2);
+			if (n2 < 0) {
+				rc = regs_direct_lost(s, err, sizeof err);
+				goto fail;
+			}
+		} else if (!stop && !vouch) {
 			rc = qmp_hmp_send(s->q, "info registers -a", -1, &ids[nids++],
 					  err, sizeof err);
 			if (rc < 0)
@@ -630,7 +846,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			goto fail;
 		}
 	}
-	if (!stop && !vouch) {
+	if (!stop && !vouch && !fast) {
 		rc = qmp_hmp_wait(s->q, ids[nids - 1], &text, err, sizeof err);
 		if (rc < 0 && rc != QMP_E_ERROR)
 			goto fail;
@@ -1394,6 +1610,15 @@ static void *sampler_loop(void *arg)
 			continue;
 		}
 		atomic_store(&s->st.state, SAMPLER_RUNNING);
+		if (s->cs_retry_ns && now_ns() >= s->cs_retry_ns) {
+			s->cs_retry_ns = 0;
+			if (regs_direct_setup(s, err, sizeof err) < 0) {
+				set_error(s, err);
+				atomic_store(&s->st.state, SAMPLER_DISCONNECTED);
+				return NULL;
+			}
+			continue;
+		}
 		uint64_t round_start = now_ns();
 		rc = sample_round(s);
 		if (rc < 0) {
@@ -1551,6 +1776,8 @@ struct sampler *sampler_start(const struct sampler_config *cfg,
 	s->mr = memread_new_ex(s->q, cfg->mem, cfg->mem_file, err, errlen);
 	if (!s->mr)
 		goto out;
+	if (regs_direct_setup(s, err, errlen) < 0)
+		goto out;
 	for (int i = 0; i < s->ncpus; i++) {
 		s->buf[i] = aligned_alloc(64, (s->buf_size + 63) & ~(size_t)63);
 		s->spec[i] = malloc(s->cfg.stack_bytes + SPEC_PAD);
@@ -1595,6 +1822,7 @@ void sampler_stop(struct sampler *s)
 		return;
 	sampler_join(s);
 	memread_free(s->mr);
+	cpustate_free(s->cs);
 	qmp_close(s->q);
 	for (int i = 0; i < MAX_CPUS; i++) {
 		free(s->buf[i]);
@@ -1608,7 +1836,7 @@ void sampler_stop(struct sampler *s)
 }
 
 struct sampler_stats *sampler_stats(struct sampler *s) { return &s->st; }
-const char *sampler_mem_note(struct sampler *s) { return memread_note(s->mr); }
+const char *sampler_mem_note(struct sampler *s) { return s->note; }
 
 const char *sampler_last_error(struct sampler *s)
 {

@@ -561,7 +561,11 @@ int app_run_live(struct options *o)
 		goto out;
 	}
 	fprintf(stderr, "qtop-prof: %s\n", why);
-	fprintf(stderr, "qtop-prof: %s\n", acquire_note(smp));
+	for (const char *l = acquire_note(smp); *l; ) {   /* a line each */
+		size_t len = strcspn(l, "\n");
+		fprintf(stderr, "qtop-prof: %.*s\n", (int)len, l);
+		l += len + (l[len] == '\n');
+	}
 	if (strcmp(acquire_name(smp), "qmp") && (o->npid || o->pid_linux))
 		fprintf(stderr, "qtop-prof: note: the %s engine does not read --pid "
 			"(#15): processes are named without ids\n", acquire_name(smp));

@@ -45,6 +45,10 @@ void options_usage(FILE *f)
 "  --ustack-bytes N    user stack copied behind a kernel trap frame (default 4096)\n"
 "  --mem auto|direct|memsave|hmp|file:PATH   how guest memory is read (default\n"
 "                      auto: direct from a local QEMU's memory when allowed)\n"
+"  --regs auto|direct|monitor   where a round's registers come from (default\n"
+"                      auto: under TCG with direct memory, each vCPU's state\n"
+"                      read from QEMU's memory, found once with the guest\n"
+"                      paused a few ms; else \"info registers -a\" per round)\n"
 "Boot profiling:\n"
 "  --launch            run the QEMU command after --, paused (-S) on a private\n"
 "                      QMP socket; sample the reset vector, then resume it;\n"
@@ -141,7 +145,7 @@ int options_parse_cpus(const char *s, uint64_t *mask)
 int options_parse(int argc, char **argv, struct options *o)
 {
 	/* -F -d -C: perf's spellings (perf record/top) of --hz --duration --cpus */
-	enum { O_STOP = 256, O_NOSTOP, O_AUTOSTOP, O_STACK, O_USTACK, O_MEM,
+	enum { O_STOP = 256, O_NOSTOP, O_AUTOSTOP, O_STACK, O_USTACK, O_MEM, O_REGS,
 	       O_KERNEL, O_SYMBOLS, O_KOFF, O_SYSROOT, O_COMM, O_PID, O_INLINE, O_KONLY,
 	       O_UONLY, O_BATCH, O_SAMPLES, O_FOLDED, O_TOP, O_RECORD,
 	       O_REPLAY, O_LOAD, O_REFRESH, O_THEME, O_THEMES_DIR, O_VERSION, O_QMP,
@@ -162,6 +166,7 @@ int options_parse(int argc, char **argv, struct options *o)
 		{ "stack-bytes", required_argument, 0, O_STACK },
 		{ "ustack-bytes", required_argument, 0, O_USTACK },
 		{ "mem", required_argument, 0, O_MEM },
+		{ "regs", required_argument, 0, O_REGS },
 		{ "kernel", required_argument, 0, O_KERNEL },
 		{ "symbols", required_argument, 0, O_SYMBOLS },
 		{ "kernel-offset", required_argument, 0, O_KOFF },
@@ -255,6 +260,12 @@ int options_parse(int argc, char **argv, struct options *o)
 				o->samp.mem = SAMPLER_MEM_DIRECT;
 				o->samp.mem_file = optarg + 5;
 			}
+			else goto bad;
+			break;
+		case O_REGS:
+			if (!strcmp(optarg, "auto")) o->samp.regs = SAMPLER_REGS_AUTO;
+			else if (!strcmp(optarg, "direct")) o->samp.regs = SAMPLER_REGS_DIRECT;
+			else if (!strcmp(optarg, "monitor")) o->samp.regs = SAMPLER_REGS_MONITOR;
 			else goto bad;
 			break;
 		case O_KERNEL: o->sym.kernel = optarg; break;
