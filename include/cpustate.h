@@ -57,6 +57,17 @@ void cpustate_free(struct cpustate *c);   /* NULL ok */
  * longer there, or a read that makes no sense: out->valid = 0). */
 int cpustate_read(struct cpustate *c, int cpu, struct qp_regs *out);
 
+/* The same, and in the same process_vm_readv the n (<= CPUSTATE_MAX_IOV)
+ * remote ranges of QEMU's memory into local (e.g. the stack the vCPU was
+ * on last time: copied within a microsecond of the registers, where a
+ * second read would come several later, and a TCG vCPU runs thousands of
+ * instructions in that).  Returns the bytes of the ranges read (a prefix),
+ * or -1 as cpustate_read. */
+#define CPUSTATE_MAX_IOV 8
+struct iovec;
+long cpustate_read_with(struct cpustate *c, int cpu, struct qp_regs *out,
+			const struct iovec *remote, const struct iovec *local, int n);
+
 /* For messages: bytes scanned and the word size of QEMU's target
  * (8: qemu-system-x86_64, 4: qemu-system-i386). */
 uint64_t cpustate_scanned(const struct cpustate *c);

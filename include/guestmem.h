@@ -68,6 +68,12 @@ void guestmem_free(struct guestmem *g);   /* NULL ok */
  * guestmem_err. */
 long guestmem_read(struct guestmem *g, uint64_t gpa, void *buf, uint32_t len);
 
+/* QEMU's process: where guest-physical gpa lies in QEMU's address space
+ * (*hva) and how many of len bytes follow it in the same RAM range; -1
+ * when gpa is not RAM, the layout is being resolved again, or the source
+ * is a RAM file.  For reads that go with others in one process_vm_readv. */
+long guestmem_hva(struct guestmem *g, uint64_t gpa, uint32_t len, uint64_t *hva);
+
 /* The layout may have changed (RESET event): resolve it before the next read. */
 void guestmem_layout_changed(struct guestmem *g);
 

@@ -48,6 +48,14 @@ enum sampler_mem memread_mode(const struct memread *m);
  * skips them when it looks for the vCPUs' state). */
 int memread_qemu_pid(const struct memread *m);
 int memread_ram_ranges(const struct memread *m, uint64_t (*out)[2], int max);
+/* Direct from QEMU's process: where the guest-virtual range [addr, +len)
+ * of vCPU cpu (translated with the state last given) lies in QEMU, as up to
+ * max remote iovecs covering a prefix of it (0: none, e.g. not direct).
+ * For a read that goes with the vCPU's registers in one process_vm_readv
+ * (cpustate_read_with). */
+struct iovec;
+int memread_host_iov(struct memread *m, int cpu, uint64_t addr, uint32_t len,
+		     struct iovec *remote, int max);
 const char *memread_dir(const struct memread *m);   /* NULL unless memsave is used */
 
 struct memread_req {

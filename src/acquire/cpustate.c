@@ -390,6 +390,33 @@ struct cpustate *cpustate_find(const struct cpustate_snap *sn, const struct qp_r
 	return c;
 }
 
+long cpustate_read_with(struct cpustate *c, int cpu, struct qp_regs *out,
+			const struct iovec *remote, const struct iovec *local, int n)
+{
+	uint8_t img[IMAGE_MAX];
+	struct iovec l[CPUSTATE_MAX_IOV + 1], r[CPUSTATE_MAX_IOV + 1];
+	ssize_t got;
+	size_t want = 0;
+
+	out->valid = 0;
+	if (!c || cpu < 0 || cpu >= MAX_CPUS || !c->env[cpu] || n < 0 || n > CPUSTATE_MAX_IOV)
+		return -1;
+	l[0] = (struct iovec){ img, c->read_len };
+	r[0] = (struct iovec){ (void *)(uintptr_t)c->env[cpu], c->read_len };
+	for (int i = 0; i < n; i++) {
+		l[i + 1] = local[i];
+		r[i + 1] = remote[i];
+		want += remote[i].iov_len;
+	}
+	got = process_vm_readv(c->pid, l, (unsigned long)n + 1, r, (unsigned long)n + 1, 0);
+	if (got < (ssize_t)c->read_len)
+		return -1;
+	if (cpustate_image_decode(img, c->read_len, c->lay->ws, c->efer_off, out) < 0)
+		return -1;
+	got -= (ssize_t)c->read_len;
+	return got > (ssize_t)want ? (long)want : (long)got;
+}
+
 int cpustate_read(struct cpustate *c, int cpu, struct qp_regs *out)
 {
 	uint8_t img[IMAGE_MAX];

@@ -267,6 +267,18 @@ static long read_at(struct guestmem *g, uint64_t where, void *buf, uint32_t len)
 	return 0;   /* EFAULT: not mapped in QEMU (any more) */
 }
 
+long guestmem_hva(struct guestmem *g, uint64_t gpa, uint32_t len, uint64_t *hva)
+{
+	int i;
+
+	if (g->stale || guestmem_pid(g) == 0 || (i = find(g, gpa)) < 0)
+		return -1;
+	const struct guestmem_region *r = &g->reg[i];
+	uint64_t room = r->size - (gpa - r->gpa);
+	*hva = r->where + (gpa - r->gpa);
+	return room < len ? (long)room : (long)len;
+}
+
 long guestmem_read(struct guestmem *g, uint64_t gpa, void *buf, uint32_t len)
 {
 	uint8_t *out = buf;

@@ -1,5 +1,7 @@
 /* memread.c - guest memory reads for the sampler (see memread.h). */
 #include "memread.h"
+
+#include <sys/uio.h>
 #include "guestmem.h"
 #include "pagewalk.h"
 #include "regs.h"
@@ -593,6 +595,36 @@ int memread_ram_ranges(const struct memread *m, uint64_t (*out)[2], int max)
 		out[n][0] = r->where;
 		out[n][1] = r->where + r->size;
 		n++;
+	}
+	return n;
+}
+
+int memread_host_iov(struct memread *m, int cpu, uint64_t addr, uint32_t len,
+		     struct iovec *remote, int max)
+{
+	int n = 0;
+	uint32_t done = 0;
+
+	if (!memread_qemu_pid(m) || cpu < 0 || cpu >= SAMPLER_MAX_CPUS || !m->cpu_set[cpu])
+		return 0;
+	while (done < len && n < max) {
+		uint64_t va = addr + done, pa, psz, hva;
+		uint32_t chunk;
+		long got;
+
+		if (pagewalk_translate(m->pw, &m->cpu[cpu], va, &pa, &psz) < 0)
+			break;
+		chunk = (uint32_t)(4096 - (va & 4095));
+		if (chunk > len - done)
+			chunk = len - done;
+		got = guestmem_hva(m->gm, pa, chunk, &hva);
+		if (got < (long)chunk)
+			break;
+		if (n && (uint64_t)(uintptr_t)remote[n - 1].iov_base + remote[n - 1].iov_len == hva)
+			remote[n - 1].iov_len += chunk;
+		else
+			remote[n++] = (struct iovec){ (void *)(uintptr_t)hva, chunk };
+		done += chunk;
 	}
 	return n;
 }

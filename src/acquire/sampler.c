@@ -32,6 +32,7 @@
 #include <string.h>
 #include <locale.h>
 #include <time.h>
+#include <sys/uio.h>
 
 #define MAX_CPUS SAMPLER_MAX_CPUS
 #define CR3_SLOTS 256            /* per-address-space probe bookkeeping */
@@ -130,6 +131,11 @@ struct sampler {
 	 * monitor's "info registers -a".  Looked for again later (a pause
 	 * each) when the first try found equal registers, e.g. at reset. */
 	struct cpustate *cs;
+	/* Linux, registers from QEMU's memory: the kernel stack each vCPU was
+	 * on last round, copied in the same process_vm_readv as its
+	 * registers (cpustate_read_with) */
+	uint64_t last_ksp[MAX_CPUS];
+	uint8_t *kbuf[MAX_CPUS];     /* linux_kstack bytes */
 	int cs_retries;
 	uint64_t cs_retry_ns;
 	char regs_note[320];
@@ -494,8 +500,8 @@ static int looks_halted(struct sampler *s, int cpu, const struct qp_regs *r)
 	return memread_virt(s->mr, cpu, at, &b, 1, err, sizeof err) == 1 && b == 0xf4;
 }
 
-/* Every vCPU's registers (not only the selected ones: the monitor path
- * gives all of them too).  Returns how many, or -1 when a read failed. */
+/* Every vCPU's registers again (--no-stop: did they move under the
+ * reads?).  Returns how many, or -1 when a read failed. */
 static int read_regs_direct(struct sampler *s, struct qp_regs *out, int *ids)
 {
 	int n = 0;
@@ -503,12 +509,7 @@ static int read_regs_direct(struct sampler *s, struct qp_regs *out, int *ids)
 	for (int cpu = 0; cpu < s->ncpus; cpu++) {
 		if (cpustate_read(s->cs, cpu, &out[n]) < 0)
 			return -1;
-		ids[n] = cpu;
-		if (cpu_selected(s, cpu)) {
-			memread_set_cpu_state(s->mr, cpu, &out[n]);
-			out[n].halted = (uint8_t)looks_halted(s, cpu, &out[n]);
-		}
-		n++;
+		ids[n++] = cpu;
 	}
 	return n;
 }
@@ -763,12 +764,87 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 		we_stopped = 1;
 	}
 	if (fast) {
-		n = read_regs_direct(s, s->regs, s->cpu_ids);
-		t_regs = now_ns();
-		if (n < 0) {
-			rc = regs_direct_lost(s, err, sizeof err);
-			goto fail;
+		/* Each vCPU's registers and, at once, its stack: the guest
+		 * runs on, and the microseconds between the two reads are
+		 * what a running chain's first frames must survive. */
+		n = 0;
+		for (int cpu = 0; cpu < s->ncpus; cpu++) {
+			struct qp_regs *r = &s->regs[n];
+			int i = spec_idx[cpu];
+			uint32_t ask;
+			struct iovec rio[CPUSTATE_MAX_IOV], lio[CPUSTATE_MAX_IOV];
+			int nio = 0;
+			long kgot = 0;
+			uint64_t klo = 0;
+
+			/* Linux: the kernel stack this vCPU was on last goes
+			 * with the registers (translated with the last state
+			 * given: kernel mappings are the same in every CR3).
+			 * Found on another one (a task switch, an interrupt,
+			 * back from user mode): read once more, with that
+			 * stack, so registers and stack still come from one
+			 * moment, a few microseconds later. */
+			for (int attempt = 0; attempt < 2; attempt++) {
+				nio = 0;
+				if (i >= 0 && s->kbuf[cpu] && s->last_ksp[cpu]) {
+					klo = s->last_ksp[cpu] &
+					      ~(uint64_t)(s->cfg.linux_kstack - 1u);
+					nio = memread_host_iov(s->mr, cpu, klo, s->cfg.linux_kstack,
+							       rio, CPUSTATE_MAX_IOV);
+					uint8_t *at = s->kbuf[cpu];
+					for (int v = 0; v < nio; v++) {
+						lio[v] = (struct iovec){ at, rio[v].iov_len };
+						at += rio[v].iov_len;
+					}
+				}
+				kgot = cpustate_read_with(s->cs, cpu, r, rio, lio, nio);
+				if (kgot < 0) {
+					rc = regs_direct_lost(s, err, sizeof err);
+					goto fail;
+				}
+				if (i < 0 || !s->kbuf[cpu] || r->cpl != 0 ||
+				    r->gpr[QP_RSP] < lk_half(s))
+					break;
+				if (kgot > 0 && r->gpr[QP_RSP] >= klo &&
+				    r->gpr[QP_RSP] < klo + (uint64_t)kgot)
+					break;
+				if (attempt == 0) {
+					/* the new stack translates with the new state */
+					memread_set_cpu_state(s->mr, cpu, r);
+					s->last_ksp[cpu] = r->gpr[QP_RSP];
+				}
+			}
+			s->cpu_ids[n++] = cpu;
+			if (i < 0)
+				continue;
+			memread_set_cpu_state(s->mr, cpu, r);
+			ask = (spec_ask[i] + 15) & ~15u;
+			if (ask > s->cfg.stack_bytes + SPEC_PAD)
+				ask = s->cfg.stack_bytes + SPEC_PAD;
+			spec_a0[i] = r->gpr[QP_RSP] & ~(uint64_t)15;
+			s->last_ksp[cpu] = s->kbuf[cpu] && r->cpl == 0 &&
+					   r->gpr[QP_RSP] >= lk_half(s) ? r->gpr[QP_RSP] : 0;
+			if (kgot > 0 && r->cpl == 0 && spec_a0[i] >= klo &&
+			    spec_a0[i] < klo + (uint64_t)kgot) {
+				/* on the same stack: up to its top (or the copy's
+				 * room), so nothing of it is read later */
+				uint64_t have = klo + (uint64_t)kgot - spec_a0[i];
+				if (have > s->cfg.stack_bytes + SPEC_PAD)
+					have = s->cfg.stack_bytes + SPEC_PAD;
+				memcpy(s->spec[cpu], s->kbuf[cpu] + (spec_a0[i] - klo), have);
+				spec_got[i] = (long)have;
+				spec_ask[i] = (uint32_t)have;
+			} else {
+				spec_got[i] = memread_virt(s->mr, cpu, spec_a0[i], s->spec[cpu],
+							   ask, err, sizeof err);
+			}
+			if (spec_got[i] < 0 && spec_got[i] != QMP_E_ERROR) {
+				rc = (int)spec_got[i];
+				goto fail;
+			}
+			r->halted = (uint8_t)looks_halted(s, cpu, r);
 		}
+		t_regs = now_ns();
 	} else {
 		if (vouch &&
 		    qmp_wait_readable(s->q, s->cfg.timeout_ms > 0 ? s->cfg.timeout_ms : 3000) > 0)
@@ -788,10 +864,10 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 		text = NULL;
 	}
 	if (direct) {
-		for (int k = 0; k < n; k++)
+		for (int k = 0; k < n && !fast; k++)
 			if (s->regs[k].valid)
 				memread_set_cpu_state(s->mr, s->cpu_ids[k], &s->regs[k]);
-		for (int i = 0; i < nspec; i++) {
+		for (int i = 0; i < nspec && !fast; i++) {
 			const struct qp_regs *r = regs_of(s->regs, s->cpu_ids, n, spec_cpu[i]);
 			uint32_t ask = (spec_ask[i] + 15) & ~15u;
 
@@ -1783,7 +1859,8 @@ struct sampler *sampler_start(const struct sampler_config *cfg,
 		s->spec[i] = malloc(s->cfg.stack_bytes + SPEC_PAD);
 		s->pre[i] = malloc(s->cfg.stack_bytes + PRE_BELOW);
 		s->early[i] = malloc(s->cfg.stack_bytes + PRE_BELOW);
-		if (s->cfg.linux_kstack && !(s->stk2[i] = malloc(s->cfg.linux_kstack))) {
+		if (s->cfg.linux_kstack && (!(s->stk2[i] = malloc(s->cfg.linux_kstack)) ||
+					    !(s->kbuf[i] = malloc(s->cfg.linux_kstack)))) {
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
@@ -1830,6 +1907,7 @@ void sampler_stop(struct sampler *s)
 		free(s->pre[i]);
 		free(s->early[i]);
 		free(s->stk2[i]);
+		free(s->kbuf[i]);
 	}
 	pthread_mutex_destroy(&s->err_lock);
 	free(s);
