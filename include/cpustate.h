@@ -51,6 +51,18 @@ uint64_t cpustate_snap_bytes(const struct cpustate_snap *sn);
 void cpustate_snap_free(struct cpustate_snap *sn);   /* NULL ok */
 struct cpustate *cpustate_find(const struct cpustate_snap *sn, const struct qp_regs *regs,
 			       const int *ids, int n, char *err, size_t errlen);
+/* A shorter pause: cpustate_candidates() looks, with the guest running,
+ * for the places whose CR0 and CR4 are those of regs[0..n) (read running:
+ * an OS sets them once) in QEMU's memory (the heap, then more up to budget
+ * bytes), up to max into out (returns how many, -1 with a
+ * reason when there are more or no permission); then cpustate_snapshot_at()
+ * copies those n places in one process_vm_readv while the guest is paused,
+ * for cpustate_find(). */
+int cpustate_candidates(int pid, const uint64_t (*skip)[2], int n_skip, uint64_t budget,
+			const struct qp_regs *regs, int n, uint64_t *out, int max,
+			char *err, size_t errlen);
+struct cpustate_snap *cpustate_snapshot_at(int pid, const uint64_t *addr, int n,
+					   char *err, size_t errlen);
 void cpustate_free(struct cpustate *c);   /* NULL ok */
 
 /* Read vCPU cpu's registers now.  0, or -1 (QEMU gone, the memory no

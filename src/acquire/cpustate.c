@@ -279,6 +279,111 @@ fail:
 	return NULL;
 }
 
+/* Where a vCPU's state may be, found with the guest running: CR0 and CR4
+ * at their offsets (an OS sets them once; the general registers move). */
+int cpustate_candidates(int pid, const uint64_t (*skip)[2], int n_skip, uint64_t budget,
+			const struct qp_regs *regs, int n, uint64_t *out, int max,
+			char *err, size_t errlen)
+{
+	uint64_t scanned = 0;
+	struct mapping *maps = NULL;
+	int nmaps, found = 0;
+	size_t cap = 1u << 20;
+	uint8_t *buf = malloc(cap);
+
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	nmaps = list_mappings(pid, skip, n_skip, &maps, err, errlen);
+	for (int i = 0; i < nmaps && found <= max && scanned < budget; i++) {
+		scanned += maps[i].hi - maps[i].lo;
+		for (uint64_t at = maps[i].lo; at < maps[i].hi && found <= max; at += cap - IMAGE_MAX) {
+			size_t want = maps[i].hi - at < cap ? (size_t)(maps[i].hi - at) : cap;
+			long got = remote_read(pid, at, buf, want);
+			if (got == -EPERM || got == -ESRCH) {
+				snprintf(err, errlen, got == -EPERM ?
+					 "not allowed to read QEMU's memory (pid %d)" :
+					 "QEMU (pid %d) is gone", pid);
+				found = -1;
+				goto out;
+			}
+			for (int w = 0; w < 2 && got > 0; w++) {
+				const struct layout *L = w ? &LAYOUT32 : &LAYOUT64;
+				for (size_t p = 0; p + L->end <= (size_t)got; p += (size_t)L->ws) {
+					uint64_t cr0 = word(buf + p + L->cr, L->ws);
+					uint64_t cr4 = word(buf + p + L->cr + 4 * L->ws, L->ws);
+					int k;
+					for (k = 0; k < n; k++)
+						if (cr0 == regs[k].cr0 && cr4 == regs[k].cr4)
+							break;
+					if (k == n || (at + p) % 8)
+						continue;
+					/* a chunk's tail is seen again in the next */
+					int dup = 0;
+					for (int j = 0; j < found && !dup; j++)
+						dup = out[j] == at + p;
+					if (dup)
+						continue;
+					if (found < max)
+						out[found] = at + p;
+					found++;
+				}
+				if (found > max)
+					break;
+			}
+			if (got < (long)want)
+				break;
+		}
+	}
+	if (found > max) {
+		snprintf(err, errlen, "too many places look like a vCPU's state");
+		found = -1;
+	}
+out:
+	free(maps);
+	free(buf);
+	return found;
+}
+
+struct cpustate_snap *cpustate_snapshot_at(int pid, const uint64_t *addr, int n,
+					   char *err, size_t errlen)
+{
+	struct cpustate_snap *sn = calloc(1, sizeof *sn);
+	struct iovec l[64], r[64];
+
+	if (!sn || n > 64 || !(sn->addr = calloc((size_t)n + 1, sizeof *sn->addr)) ||
+	    !(sn->len = calloc((size_t)n + 1, sizeof *sn->len)) ||
+	    !(sn->bytes = calloc((size_t)n + 1, sizeof *sn->bytes))) {
+		snprintf(err, errlen, n > 64 ? "too many candidates" : "out of memory");
+		cpustate_snap_free(sn);
+		return NULL;
+	}
+	sn->pid = pid;
+	for (int i = 0; i < n; i++) {
+		if (!(sn->bytes[i] = malloc(IMAGE_MAX))) {
+			sn->n = i;
+			cpustate_snap_free(sn);
+			snprintf(err, errlen, "out of memory");
+			return NULL;
+		}
+		l[i] = (struct iovec){ sn->bytes[i], IMAGE_MAX };
+		r[i] = (struct iovec){ (void *)(uintptr_t)addr[i], IMAGE_MAX };
+		sn->addr[i] = addr[i];
+		sn->len[i] = IMAGE_MAX;
+	}
+	sn->n = n;
+	/* one system call: every candidate as of the same instant */
+	ssize_t got = n ? process_vm_readv(pid, l, (unsigned long)n, r, (unsigned long)n, 0) : 0;
+	if (got != (ssize_t)n * IMAGE_MAX) {
+		snprintf(err, errlen, "reading the candidates failed");
+		cpustate_snap_free(sn);
+		return NULL;
+	}
+	sn->total = (uint64_t)got;
+	return sn;
+}
+
 uint64_t cpustate_snap_bytes(const struct cpustate_snap *sn) { return sn ? sn->total : 0; }
 
 /* Look for every vCPU's registers in one piece, at word size L->ws. */

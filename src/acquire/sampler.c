@@ -577,10 +577,27 @@ static int regs_direct_setup(struct sampler *s, char *err, size_t errlen)
 		goto none;
 	}
 	t0 = now_ns();
-	/* The heap first (a short pause); all of QEMU's other anonymous
-	 * memory only if the state is not there. */
-	for (int wide = 0; wide < 2 && !s->cs; wide++) {
-		uint64_t t1 = now_ns();
+	/* Three ways, the shortest pause first: (0) the places whose CR0/CR4
+	 * match, found with the guest running, copied paused in one read;
+	 * (1) a paused copy of the heap; (2) of all QEMU's anonymous memory. */
+	for (int pass = s->guest_running ? 0 : 1; pass < 3 && !s->cs; pass++) {
+		uint64_t t1, cand[64];
+		int ncand = 0;
+
+		nskip = memread_ram_ranges(s->mr, skip, 64);
+		if (pass == 0) {
+			rc = qmp_hmp(s->q, "info registers -a", -1, &text, err, errlen);
+			if (rc < 0)
+				return -1;
+			n = regs_parse_all(text, strlen(text), regs, ids, MAX_CPUS);
+			free(text);
+			ncand = n > 0 ? cpustate_candidates(pid, (const uint64_t (*)[2])skip, nskip,
+							    SNAP_BUDGET, regs, n, cand, 64, why,
+							    sizeof why) : 0;
+			if (ncand <= 0)
+				continue;
+		}
+		t1 = now_ns();
 		we_stopped = 0;
 		if (s->guest_running) {
 			s->expect_stop++;
@@ -598,9 +615,9 @@ static int regs_direct_setup(struct sampler *s, char *err, size_t errlen)
 		if (rc >= 0) {
 			n = regs_parse_all(text, strlen(text), regs, ids, MAX_CPUS);
 			free(text);
-			nskip = memread_ram_ranges(s->mr, skip, 64);
-			snap = cpustate_snapshot(pid, (const uint64_t (*)[2])skip, nskip,
-						 wide ? SNAP_BUDGET : 1, why, sizeof why);
+			snap = pass == 0 ? cpustate_snapshot_at(pid, cand, ncand, why, sizeof why) :
+			       cpustate_snapshot(pid, (const uint64_t (*)[2])skip, nskip,
+						 pass == 2 ? SNAP_BUDGET : 1, why, sizeof why);
 		}
 		if (we_stopped) {
 			s->expect_resume++;
@@ -625,14 +642,14 @@ static int regs_direct_setup(struct sampler *s, char *err, size_t errlen)
 			s->cs = cpustate_find(snap, regs, ids, n, why, sizeof why);
 		cpustate_snap_free(snap);
 		snap = NULL;
-		if (!s->cs && !strstr(why, "not in QEMU's memory"))
-			break;
+		if (!s->cs && strstr(why, " places"))
+			break;    /* ambiguous: another copy will not help */
 	}
 	if (s->cs) {
 		snprintf(s->regs_note, sizeof s->regs_note,
 			 "registers: read from QEMU's memory (each vCPU's CPUX86State, "
-			 "found in a %llu MiB copy%s%.1f ms); no monitor command per round",
-			 (unsigned long long)(cpustate_scanned(s->cs) >> 20),
+			 "found in a %llu KiB copy%s%.1f ms); no monitor command per round",
+			 (unsigned long long)(cpustate_scanned(s->cs) >> 10),
 			 npause == 1 ? " taken with the guest paused once for " :
 			 npause ? " taken with the guest paused twice for " : " in ",
 			 (double)(npause ? paused_ns : now_ns() - t0) / 1e6);
@@ -1403,6 +1420,21 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 					rc = (int)rd.fatal;
 					snprintf(err, sizeof err, "%s", rd.err);
 					goto fail;
+				}
+			}
+			if (got > 0 && s->cs && !(smp->flags & QP_SF_STOPPED)) {
+				/* Registers from QEMU's memory: cheap to look
+				 * again.  Another address space now than at the
+				 * registers: the task switched under the reads
+				 * and the name may be the next one's; cached for
+				 * this address space it would name its samples
+				 * wrongly until the next probe. */
+				struct qp_regs now;
+				if (cpustate_read(s->cs, cpu, &now) < 0 ||
+				    qp_regs_as(&now) != qp_regs_as(&smp->regs)) {
+					got = 0;
+					a->comm_ns[cpu] = 0;
+					smp->flags &= ~(uint32_t)QP_SF_HAS_PID;
 				}
 			}
 			if (got > 0) {

@@ -79,7 +79,11 @@ def main():
         msdir = tempfile.mkdtemp(prefix="qtop-ms-", dir="/tmp")
         atexit.register(shutil.rmtree, msdir, True)
         env = dict(os.environ, QTOP_MEMSAVE_DIR=msdir)
-        cmd = [qtop, "--qmp", g.qmp_path, "--batch", "--hz", "0",
+        # Registers read from QEMU's memory take rounds of microseconds:
+        # at the top rate SAMPLES would span well under a second, shorter
+        # than the guest's progress lines that give its clock; ~6 s, as
+        # the monitor's top rate took.
+        cmd = [qtop, "--qmp", g.qmp_path, "--batch", "--hz", str(700 // smp),
                "--samples", str(SAMPLES), "--kernel", kernel, "--sysroot", sysroot,
                "--comm", "current_task->name", "--comm", "1:current_task_ap->name", "--record", rec, "-o", folded, "--top", "12"]
         cmd += sys.argv[4:]        # e.g. --no-stop
