@@ -792,7 +792,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			struct iovec rio[CPUSTATE_MAX_IOV], lio[CPUSTATE_MAX_IOV];
 			int nio = 0;
 			long kgot = 0;
-			uint64_t klo = 0;
+			uint64_t klo = 0, kpg = 0, kup = 0, kvalid_lo = 0, kvalid_hi = 0;
 
 			/* Linux: the kernel stack this vCPU was on last goes
 			 * with the registers (translated with the last state
@@ -803,27 +803,51 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			 * moment, a few microseconds later. */
 			for (int attempt = 0; attempt < 2; attempt++) {
 				nio = 0;
+				kvalid_lo = kvalid_hi = 0;
 				if (i >= 0 && s->kbuf[cpu] && s->last_ksp[cpu]) {
-					klo = s->last_ksp[cpu] &
-					      ~(uint64_t)(s->cfg.linux_kstack - 1u);
-					nio = memread_host_iov(s->mr, cpu, klo, s->cfg.linux_kstack,
-							       rio, CPUSTATE_MAX_IOV);
-					uint8_t *at = s->kbuf[cpu];
+					/* The page sp was on and those above it
+					 * first: the frames are there, and the
+					 * kernel copies the ranges in this order */
+					uint64_t ks = s->cfg.linux_kstack;
+					uint64_t pg = s->last_ksp[cpu] & ~(uint64_t)4095;
+					klo = s->last_ksp[cpu] & ~(ks - 1);
+					int nup = memread_host_iov(s->mr, cpu, pg,
+								   (uint32_t)(klo + ks - pg), rio,
+								   CPUSTATE_MAX_IOV);
+					size_t up = 0;
+					for (int v = 0; v < nup; v++)
+						up += rio[v].iov_len;
+					nio = nup;
+					if (up == klo + ks - pg && pg > klo)
+						nio += memread_host_iov(s->mr, cpu, klo,
+									(uint32_t)(pg - klo),
+									rio + nup,
+									CPUSTATE_MAX_IOV - nup);
+					uint8_t *at = s->kbuf[cpu] + (pg - klo);
 					for (int v = 0; v < nio; v++) {
+						if (v == nup)
+							at = s->kbuf[cpu];
 						lio[v] = (struct iovec){ at, rio[v].iov_len };
 						at += rio[v].iov_len;
 					}
+					kup = up;
+					kpg = pg;
 				}
 				kgot = cpustate_read_with(s->cs, cpu, r, rio, lio, nio);
 				if (kgot < 0) {
 					rc = regs_direct_lost(s, err, sizeof err);
 					goto fail;
 				}
+				/* what of the stack came with them: from sp's
+				 * page up, and the pages below when whole */
+				if (nio && (uint64_t)kgot >= kup) {
+					kvalid_lo = (uint64_t)kgot - kup >= kpg - klo ? klo : kpg;
+					kvalid_hi = kpg + kup;
+				}
 				if (i < 0 || !s->kbuf[cpu] || r->cpl != 0 ||
 				    r->gpr[QP_RSP] < lk_half(s))
 					break;
-				if (kgot > 0 && r->gpr[QP_RSP] >= klo &&
-				    r->gpr[QP_RSP] < klo + (uint64_t)kgot)
+				if (r->gpr[QP_RSP] >= kvalid_lo && r->gpr[QP_RSP] < kvalid_hi)
 					break;
 				if (attempt == 0) {
 					/* the new stack translates with the new state */
@@ -841,11 +865,10 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			spec_a0[i] = r->gpr[QP_RSP] & ~(uint64_t)15;
 			s->last_ksp[cpu] = s->kbuf[cpu] && r->cpl == 0 &&
 					   r->gpr[QP_RSP] >= lk_half(s) ? r->gpr[QP_RSP] : 0;
-			if (kgot > 0 && r->cpl == 0 && spec_a0[i] >= klo &&
-			    spec_a0[i] < klo + (uint64_t)kgot) {
+			if (r->cpl == 0 && spec_a0[i] >= kvalid_lo && spec_a0[i] < kvalid_hi) {
 				/* on the same stack: up to its top (or the copy's
 				 * room), so nothing of it is read later */
-				uint64_t have = klo + (uint64_t)kgot - spec_a0[i];
+				uint64_t have = kvalid_hi - spec_a0[i];
 				if (have > s->cfg.stack_bytes + SPEC_PAD)
 					have = s->cfg.stack_bytes + SPEC_PAD;
 				memcpy(s->spec[cpu], s->kbuf[cpu] + (spec_a0[i] - klo), have);
