@@ -47,8 +47,10 @@ typedef long (*progmatch_read_fn)(void *ctx, uint64_t addr, void *buf,
  * decided yet, and the last attempt long enough ago.) */
 int progmatch_wants(struct progmatch *pm, uint64_t cr3, uint64_t now_ns);
 
-/* Sampler thread: probe cr3 from a user pc (page reads through rd). */
-void progmatch_probe(struct progmatch *pm, uint64_t cr3, uint64_t user_ip,
+/* Sampler thread: probe cr3 from a user pc (page reads through rd).
+ * 0 when no program of the sysroot covers the pc (it decided nothing:
+ * another pc of the address space may), else 1. */
+int progmatch_probe(struct progmatch *pm, uint64_t cr3, uint64_t user_ip,
 		     uint64_t now_ns, progmatch_read_fn rd, void *ctx);
 
 /* Consumer: 1 and the program's path (its realpath) and load bias when

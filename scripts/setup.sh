@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(build-essential gcc-multilib meson ninja-build pkg-config
+PKGS=(build-essential gcc-multilib libc6-dev-i386 meson ninja-build pkg-config
       libncurses-dev libjson-c-dev libelf-dev libdw-dev libbpf-dev libiberty-dev libglib2.0-dev
       qemu-system-x86 qemu-user python3 python3-jsonschema tmux gdb strace lz4 xz-utils zstd clang libclang-rt-14-dev llvm
       libprotobuf-c-dev protobuf-c-compiler zlib1g-dev golang-go nodejs)

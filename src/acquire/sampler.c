@@ -266,7 +266,7 @@ static long pm_read(void *ctx, uint64_t addr, void *buf, uint32_t len)
  * apart, when the reads are sure to be of this address space (direct reads
  * translate with the sampled CR3; or the guest is stopped). */
 static void pm_hook(struct sampler *s, int cpu, struct qp_sample *smp,
-		    uint64_t user_ip, uint64_t now)
+		    uint64_t user_ip, uint64_t user_sp, uint64_t now)
 {
 	if (!s->cfg.progmatch || (smp->flags & QP_SF_UNSTABLE))
 		return;
@@ -275,7 +275,17 @@ static void pm_hook(struct sampler *s, int cpu, struct qp_sample *smp,
 	     (smp->flags & QP_SF_STOPPED)) &&
 	    progmatch_wants(s->cfg.progmatch, as, now)) {
 		struct pm_rd rd = { s, cpu };
-		progmatch_probe(s->cfg.progmatch, as, user_ip, now, pm_read, &rd);
+		uint32_t ra;
+		/* Linux i386: a trap frame's user pc in no program is mostly
+		 * the vDSO's landing pad after sysenter; __kernel_vsyscall's
+		 * caller's return address is at sp + 12 (the frame the
+		 * symbolizer's vdso_landing walks).  Probed from there too, a
+		 * syscall-bound process is not left undecided, its chains cut
+		 * at the vDSO, until a sample lands in its own code. */
+		if (!progmatch_probe(s->cfg.progmatch, as, user_ip, now, pm_read, &rd) &&
+		    user_sp && s->cfg.linux_ws == 4 &&
+		    pm_read(&rd, user_sp + 12, &ra, 4) == 4)
+			progmatch_probe(s->cfg.progmatch, as, ra, now, pm_read, &rd);
 	}
 	/* the decision so far goes with the sample (a static program's:
 	 * the symbolizer loads those at their link address) */
@@ -1300,7 +1310,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			}
 		}
 		if (user_ip)
-			pm_hook(s, cpu, smp, user_ip, t_regs);   /* #15 */
+			pm_hook(s, cpu, smp, user_ip, user_sp, t_regs);   /* #15 */
 	}
 	if (nreq) {
 		rc = followup_reads(s, req, nreq, &followups, err, sizeof err);

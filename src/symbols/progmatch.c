@@ -17,6 +17,7 @@
 #define MIN_DIST_BYTES 16    /* a page distinguishes with this many bytes */
 #define RETRY_NS 200000000ull
 #define MAX_ATTEMPTS 8
+#define NOWHERE_FAST 16      /* probes at a pc no program covers retried at once */
 
 struct pseg { uint64_t vaddr, filesz, off; };
 
@@ -37,6 +38,7 @@ struct entry {
 	int64_t bias;
 	int matched, compared, ncand;
 	int attempts;
+	int nowhere;            /* probes at a pc no program covers */
 	uint64_t last_ns;
 };
 
@@ -465,11 +467,11 @@ int progmatch_wants(struct progmatch *pm, uint64_t cr3, uint64_t now_ns)
 	return want;
 }
 
-void progmatch_probe(struct progmatch *pm, uint64_t cr3, uint64_t user_ip,
-		     uint64_t now_ns, progmatch_read_fn rdfn, void *ctx)
+int progmatch_probe(struct progmatch *pm, uint64_t cr3, uint64_t user_ip,
+		    uint64_t now_ns, progmatch_read_fn rdfn, void *ctx)
 {
 	if (!pm)
-		return;
+		return 1;
 	cr3 &= ~0x1full;    /* callers give qp_regs_as() keys */
 	int64_t bias;
 	int matched, compared, ncand;
@@ -481,9 +483,14 @@ void progmatch_probe(struct progmatch *pm, uint64_t cr3, uint64_t user_ip,
 		/* a pc no program covers at all (Linux i386: the vDSO's
 		 * landing pad after sysenter, where most syscall samples
 		 * are) decides nothing: probed again, not counted */
-		if (!(r == -1 && !ncand))
+		int nowhere = r == -1 && !ncand;
+		if (!nowhere)
 			e->attempts++;
-		e->last_ns = now_ns;
+		/* ... and is tried again at the next sample, a few times:
+		 * the program's own code is a few samples away, and every
+		 * syscall chain sampled until it decides is cut at the vDSO
+		 * (RETRY_NS later was 10-30 such chains per process) */
+		e->last_ns = nowhere && ++e->nowhere < NOWHERE_FAST ? 0 : now_ns;
 		e->ncand = ncand;
 		e->matched = matched;
 		e->compared = compared;
@@ -498,6 +505,7 @@ void progmatch_probe(struct progmatch *pm, uint64_t cr3, uint64_t user_ip,
 		}
 	}
 	pthread_mutex_unlock(&pm->lock);
+	return !(r == -1 && !ncand);
 }
 
 int progmatch_lookup_index(struct progmatch *pm, uint64_t cr3, int *idx,

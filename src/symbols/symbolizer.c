@@ -921,6 +921,23 @@ static int stack_vote(struct symbolizer *s, const struct qp_sample *smp,
 	return best_n > second_n ? best : -1;
 }
 
+/* Whether some program's file holds bytes at addr.  Code bytes where none
+ * does (Linux i386: the vDSO's landing pad, the user pc of most syscall
+ * samples) say nothing about who owns the address space; progmatch_probe
+ * decides the same.  Read as "changed hands", they dropped a decided
+ * program until the next probe in it (a second later), and its chains
+ * were cut at the vDSO meanwhile. */
+static int any_prog_covers(const struct symbolizer *s, uint64_t addr)
+{
+	for (int i = 0; i < s->nprogs; i++)
+		for (int j = 0; j < s->progs[i].nsegs; j++) {
+			const struct seg *sg = &s->progs[i].segs[j];
+			if (addr >= sg->vaddr && addr - sg->vaddr < sg->filesz)
+				return 1;
+		}
+	return 0;
+}
+
 static void as_match(struct symbolizer *s, struct aspace *a,
 		     const struct qp_sample *smp)
 {
@@ -929,7 +946,8 @@ static void as_match(struct symbolizer *s, struct aspace *a,
 	if (!len || !s->nprogs)
 		return;
 	if (a->prog >= 0 &&
-	    bin_code_matches(&s->progs[a->prog], smp->code_addr, code, len))
+	    (bin_code_matches(&s->progs[a->prog], smp->code_addr, code, len) ||
+	     !any_prog_covers(s, smp->code_addr)))
 		return;
 	/* new or changed hands: find the programs with these bytes there */
 	int first = -1, count = 0;
@@ -986,7 +1004,8 @@ static int pm_apply(struct symbolizer *s, struct aspace *a,
 	}
 	if ((smp->flags & QP_SF_HAS_CODE) && smp->code_len &&
 	    !bin_code_matches(&s->progs[a->prog], smp->code_addr,
-			      qp_sample_code(smp), smp->code_len)) {
+			      qp_sample_code(smp), smp->code_len) &&
+	    any_prog_covers(s, smp->code_addr)) {
 		progmatch_forget(s->pm, a->cr3);   /* exec'd another program? */
 		a->pm_known = 0;
 		return 0;

@@ -8,8 +8,8 @@ A Guest (tests/lib/guest.py) subclass: same lifecycle guarantees (its QEMU,
 by pid only, is killed on exit, on SIGTERM and when the test process dies).
 Waits for the initramfs' "qtop-linux: workload running cpus=N" line: two
 `dd if=/dev/zero bs=64k | sha256sum` loops are running then.
-LinuxGuest(arch='i386'): the i386 fixture (686-pae kernel, i386 busybox)
-on qemu-system-i386.
+LinuxGuest(arch='i386'): the i386 fixture (686-pae kernel, i386 busybox,
+and one workload386 per vCPU running too) on qemu-system-i386.
 The QEMU build: LinuxGuest(qemu='10.0'), else $QTOP_QEMU, else the system's
 (tests/lib/qemus.py); its QMP query-version is printed after boot.
 """

@@ -20,6 +20,9 @@ fetched with `apt-get download` over apt lists of its own (i386/apt/: an
 `apt-get update` for architecture i386 with Dir::State::Lists there and no
 dpkg status), so the host's dpkg architectures and apt lists are untouched.
 Its -dbg package is 765 MB (kept only while System.map is taken out).
+Its initramfs also runs one workload386 per vCPU: tests/linux/workload386.c
+compiled here with gcc -m32 -static (gcc-multilib), CFI and symbols kept,
+into i386/workload386 (rebuilt when the source or the command changes).
 
 The vmlinux ELF is extracted from the bzImage the way the kernel's
 scripts/extract-vmlinux does (find the compressed payload's magic, decompress
@@ -30,6 +33,7 @@ cannot be reached and nothing is cached.
 """
 import glob
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -184,7 +188,9 @@ def _newc(entries):
     return bytes(out)
 
 
-INIT = r'''#!/bin/busybox sh
+# The guest's /init; %(more)s: what an architecture adds (x86_64 nothing:
+# its text, and so its initramfs stamp, stay as they were).
+INIT_TMPL = r'''#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -197,12 +203,49 @@ work() {
 }
 work &
 work &
-echo "%s cpus=$(grep -c ^processor /proc/cpuinfo)"
+%(more)secho "%(mark)s cpus=$(grep -c ^processor /proc/cpuinfo)"
 while true; do sleep 1000; done
-''' % INIT_MARK
+'''
+INIT = INIT_TMPL % {'mark': INIT_MARK, 'more': ''}
+# i386: one workload386 (user code with CFI, tests/linux/workload386.c)
+# per vCPU beside the busybox pipes, whose user chains are cut (no CFI).
+INIT386 = INIT_TMPL % {'mark': INIT_MARK, 'more': r'''i=$(grep -c ^processor /proc/cpuinfo)
+while [ $i -gt 0 ]; do /bin/workload386 & i=$((i - 1)); done
+'''}
 
 
-def build_initramfs(busybox, out):
+# workload386: compiled on the host (only compiled: some hosts cannot run
+# 32-bit programs), run in the i386 guest.  Static (the initramfs has no
+# libc), CFI and symbols kept, frame pointers, no sibling calls (each
+# function stays on the stack).  Needs gcc-multilib (scripts/setup.sh).
+WORKLOAD386_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                               'workload386.c')
+WORKLOAD386_CMD = ['gcc', '-m32', '-static', '-O2', '-g',
+                   '-fasynchronous-unwind-tables', '-fno-omit-frame-pointer',
+                   '-fno-optimize-sibling-calls']
+
+
+def build_workload386(out):
+    """Compile workload386.c into out when the source or the command
+    changed (stamp out.src); returns the binary's sha256."""
+    stamp = out + '.src'
+    key = ' '.join(WORKLOAD386_CMD) + '\n' + open(WORKLOAD386_SRC).read()
+    if not (os.path.exists(out) and os.path.exists(stamp) and
+            open(stamp).read() == key):
+        r = subprocess.run(WORKLOAD386_CMD + [WORKLOAD386_SRC, '-o', out + '.tmp'],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode:
+            raise RuntimeError('building %s failed (gcc-multilib missing? '
+                               'scripts/setup.sh installs it): %s' % (
+                                   out, r.stdout.decode(errors='replace')[-600:]))
+        os.replace(out + '.tmp', out)
+        with open(stamp, 'w') as f:
+            f.write(key)
+    return hashlib.sha256(open(out, 'rb').read()).hexdigest()
+
+
+def build_initramfs(busybox, out, init=INIT, extra=()):
+    """extra: (path in the guest, host file) added as executables."""
     bb = open(busybox, 'rb').read()
     d = 0o040755
     entries = [
@@ -213,8 +256,8 @@ def build_initramfs(busybox, out):
         ('dev/zero', stat.S_IFCHR | 0o666, b'', 1, 5),
         ('bin/busybox', 0o100755, bb, 0, 0),
         ('bin/sh', 0o120777, b'busybox', 0, 0),
-        ('init', 0o100755, INIT.encode(), 0, 0),
-    ]
+        ('init', 0o100755, init.encode(), 0, 0),
+    ] + [(name, 0o100755, open(f, 'rb').read(), 0, 0) for name, f in extra]
     tmp = out + '.tmp'
     with open(tmp, 'wb') as f:
         f.write(gzip.compress(_newc(entries), 6))
@@ -223,7 +266,8 @@ def build_initramfs(busybox, out):
 
 def ensure(arch='x86_64'):
     """Returns {'abi','vmlinuz','vmlinux','sysmap','initramfs','busybox',
-    'arch','qemu'}; arch 'x86_64' (cache dir) or 'i386' (its i386/)."""
+    'arch','qemu'}; arch 'x86_64' (cache dir) or 'i386' (its i386/, and
+    'workload': workload386, also in its initramfs)."""
     if arch not in ARCHS:
         raise ValueError('arch %r: one of %s' % (arch, ', '.join(ARCHS)))
     cache = os.path.join(CACHE, ARCHS[arch]['sub']) if ARCHS[arch]['sub'] \
@@ -274,12 +318,19 @@ def ensure(arch='x86_64'):
             shutil.copyfile(os.path.join(x, 'bin', 'busybox'),
                             p['busybox'] + '.tmp')
             os.replace(p['busybox'] + '.tmp', p['busybox'])
+    init, extra, key = INIT, (), INIT
+    if arch == 'i386':
+        p['workload'] = os.path.join(cache, 'workload386')
+        # the stamp names the binary too: a rebuilt one makes a new initramfs
+        key = INIT386 + '# workload386 sha256 %s\n' % build_workload386(
+            p['workload'])
+        init, extra = INIT386, (('bin/workload386', p['workload']),)
     stamp = p['initramfs'] + '.init'
     if (not os.path.exists(p['initramfs']) or not os.path.exists(stamp) or
-            open(stamp).read() != INIT):
-        build_initramfs(p['busybox'], p['initramfs'])
+            open(stamp).read() != key):
+        build_initramfs(p['busybox'], p['initramfs'], init, extra)
         with open(stamp, 'w') as f:
-            f.write(INIT)
+            f.write(key)
     return p
 
 

@@ -94,6 +94,13 @@ static long image_read(void *ctx, uint64_t addr, void *buf, uint32_t len)
 	return got;
 }
 
+/* a mapped page of nops, anywhere */
+static long nop_read(void *ctx, uint64_t addr, void *buf, uint32_t len)
+{
+	memset(buf, 0x90, len);
+	return len;
+}
+
 static const char *match_name(const struct progmatch *pm, struct image *im,
 			      uint64_t pc, int64_t *bias, int *ncand)
 {
@@ -163,6 +170,21 @@ int main(int argc, char **argv)
 	/* nothing mapped at the pc */
 	m = match_name(pm, &a, 0x7f0000000000ull, &bias, &ncand);
 	CHECK(m == NULL);
+	/* a pc no program covers (Linux i386: the vDSO's landing pad)
+	 * decides nothing, counts no attempt, and is tried again at once,
+	 * 16 times (NOWHERE_FAST); then a pc in alpha's code decides */
+	const uint64_t now = 1000000000ull, as = 0x1000;
+	int quick = 0;
+	while (quick < 100 && progmatch_wants(pm, as, now)) {
+		CHECK(progmatch_probe(pm, as, 0xb7f00559, now, nop_read, NULL) == 0);
+		quick++;
+	}
+	CHECK(quick == 16);
+	CHECK(progmatch_wants(pm, as, now + 200000000ull));
+	CHECK(progmatch_probe(pm, as, a.entry, now + 200000000ull, image_read, &a) == 1);
+	int idx = -1;
+	CHECK(progmatch_lookup_index(pm, as, &idx, &bias) == 1 &&
+	      !strcmp(progmatch_prog_name(pm, idx), "alpha"));
 
 	progmatch_free(pm);
 	guest_close(g);

@@ -280,6 +280,13 @@ static int test_asmatch(const char *a64, const char *twin64, const char *b32)
 	struct qp_sample *sb_on_a = fx_sample(&cb, 0xa000);
 	run(s, sb_on_a, f, &n, got, sizeof got);
 	CHECK(!strcmp(got, want), "A changed hands: %s", got);
+	/* code bytes where no program has any (Linux i386: the vDSO's
+	 * landing pad after sysenter) say nothing: A stays the i386 one's */
+	struct qp_sample *sv = fx_sample(&cb, 0xa000);
+	sv->code_addr = 0xb7f00559;
+	run(s, sv, f, &n, got, sizeof got);
+	CHECK(!strcmp(got, want), "A probed in the vDSO: %s", got);
+	free(sv);
 	/* PCID bits in CR3 do not make a new address space */
 	sb_on_a->regs.cr3 = 0xa005;
 	sb_on_a->flags &= ~(uint32_t)QP_SF_HAS_CODE;
