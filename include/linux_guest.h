@@ -131,6 +131,12 @@ int linux_kernel_walk_sample_adj(const struct linux_kernel *k, int64_t slide,
 				 const struct qp_sample *smp, int copy0,
 				 int64_t sp_adj, struct uw_frame *out, int max,
 				 struct uw_result *res, struct uw_state *user);
+/* The same from the caller frame whose return address ip sits just below
+ * sp (the slot at sp - 8): ip, not the sample's rip, is the first frame. */
+int linux_kernel_walk_sample_from(const struct linux_kernel *k, int64_t slide,
+				  const struct qp_sample *smp, uint64_t ip, uint64_t sp,
+				  struct uw_frame *out, int max, struct uw_result *res,
+				  struct uw_state *user);
 /* The same over the sample's earlier copy (stack0, QP_SF_RUNNING). */
 int linux_kernel_walk_sample0(const struct linux_kernel *k, int64_t slide,
 			      const struct qp_sample *smp, struct uw_frame *out,

@@ -501,6 +501,43 @@ static int walk_copy(const struct linux_kernel *k, int64_t slide,
 	return 1;
 }
 
+int linux_kernel_walk_sample_from(const struct linux_kernel *k, int64_t slide,
+				  const struct qp_sample *smp, uint64_t ip, uint64_t sp,
+				  struct uw_frame *out, int max, struct uw_result *res,
+				  struct uw_state *user)
+{
+	struct orc_mem mems[2] = {
+		{ smp->stack_addr, qp_sample_stack_c(smp),
+		  smp->flags & QP_SF_STACK_FAILED ? 0 : smp->stack_len },
+		{ smp->stack2_addr, qp_sample_stack2(smp), smp->stack2_len } };
+	struct orc_frame fr[256];
+	struct orc_result r;
+	uint64_t gpr[QP_NGPR];
+
+	memset(res, 0, sizeof *res);
+	if (max <= 0) {
+		res->end = UW_END_DEPTH;
+		return 0;
+	}
+	if (max > 256)
+		max = 256;
+	memcpy(gpr, smp->regs.gpr, sizeof gpr);
+	gpr[QP_RSP] = sp;
+	linux_kernel_unwind(k, slide, ip, sp, gpr, mems, smp->stack2_len ? 2 : 1, fr, max, &r);
+	fr[0].signal = 0;      /* ip is a return address */
+	for (int i = 0; i < r.n; i++)
+		out[i] = (struct uw_frame){ .pc = fr[i].ip, .sp = fr[i].sp,
+					    .fp = 0, .isact = fr[i].signal };
+	res->n = r.n;
+	res->end = r.end == ORC_END_USER || r.end == ORC_END_KTHREAD
+		   ? UW_END_OK : r.end == ORC_END_DEPTH ? UW_END_DEPTH
+		   : UW_END_FAIL;
+	if (r.end != ORC_END_USER)
+		return 0;
+	*user = (struct uw_state){ r.user_ip, r.user_sp, r.user_bp };
+	return 1;
+}
+
 int linux_kernel_walk_sample(const struct linux_kernel *k, int64_t slide,
 			     const struct qp_sample *smp, struct uw_frame *out,
 			     int max, struct uw_result *res,

@@ -1436,6 +1436,59 @@ static int reconcile(struct symbolizer *s, struct uw_frame *fa,
 	return -1;
 }
 
+/* A running TCG read's rip can be behind rsp by whole calls: QEMU writes
+ * eip back at indirect jumps, returns and exits, not at a direct call
+ * chained in translated code, so the vCPU may be in a function that rip's
+ * function called directly since (rsp is written back at every block).
+ * The first return address above rsp that follows a direct call, from
+ * which the walk is whole, vouched for and passes through rip's function,
+ * gives the chain; the leaf is that call's target.  Returns lk_user (or
+ * the new one when taken: out, res, lus replaced). */
+static int stale_rip_walk(struct symbolizer *s, const struct bin *kb,
+			  const struct qp_sample *smp, const struct uw_mem *mem,
+			  struct uw_frame *out, struct uw_result *res,
+			  struct uw_state *lus, int lk_user)
+{
+	const struct sym *fn = symtab_lookup(kb->syms, smp->regs.ip);
+	uint64_t rsp = smp->regs.gpr[QP_RSP];
+
+	if (!fn || s->fmax < 3)
+		return lk_user;
+	for (uint64_t q = rsp & ~(uint64_t)7; q + 8 <= mem->addr + mem->len &&
+	     q < rsp + RA_SCAN; q += 8) {
+		uint64_t ra;
+		if (q < mem->addr)
+			continue;
+		memcpy(&ra, mem->buf + (q - mem->addr), 8);
+		const uint8_t *p = code_at(kb, ra - 5, 5);
+		if (!p || p[0] != 0xe8)
+			continue;
+		uint64_t target = ra + (uint64_t)(int64_t)rel32_at(p + 1);
+		const struct sym *t = symtab_lookup(kb->syms, target);
+		if (!t || t->addr != target || t == fn)
+			continue;   /* not a function's entry (thunks are not), or rip's own */
+		struct uw_result r2;
+		struct uw_state l2;
+		int u2 = linux_kernel_walk_sample_from(s->lk, s->cfg.kernel_offset, smp, ra,
+							q + 8, s->tmpf + 1, s->fmax - 1, &r2, &l2);
+		if (r2.end != UW_END_OK || r2.n < 1)
+			continue;
+		int through = 0;
+		for (int i = 0; i < r2.n && !through; i++)
+			through = symtab_lookup(kb->syms, s->tmpf[1 + i].pc - 1) == fn;
+		s->tmpf[0] = (struct uw_frame){ .pc = target, .sp = q, .fp = 0, .isact = 1 };
+		if (!through || vouch_first_fail(kb, s->tmpf, r2.n + 1) > 0)
+			continue;
+		memcpy(out, s->tmpf, (size_t)(r2.n + 1) * sizeof *out);
+		*res = r2;
+		res->n = r2.n + 1;
+		*lus = l2;
+		s->st.sp_adjusted++;
+		return u2;
+	}
+	return lk_user;
+}
+
 /* The kernel part of a kernel-mode sample over one stack copy: by ORC for
  * a Linux vmlinux, else CFI / frame pointers; vouched for when the sample
  * was read running (*cut = 1 when that cut it).  Returns 1 with *lus set
@@ -1519,6 +1572,9 @@ static int kernel_walk(struct symbolizer *s, struct bin *kb, int kws,
 				}
 			}
 		}
+		if ((smp->flags & QP_SF_RUNNING) && !copy0 && kb && kb->syms &&
+		    (res->end != UW_END_OK || vouch_first_fail(kb, out, res->n) > 0))
+			lk_user = stale_rip_walk(s, kb, smp, mem, out, res, lus, lk_user);
 	} else {
 		walk(s, kb, kws, 1, mem, 1, st, smp->regs.gpr, stop_sp, out, res);
 	}
