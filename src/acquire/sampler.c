@@ -741,7 +741,12 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 		if (rc < 0)
 			goto fail;
 	}
-	if (vouch)
+	/* the copy before the registers: a second witness for the vouched
+	 * walk when the registers take a monitor command; read from QEMU's
+	 * memory, the stack comes with them and this one only costs rate
+	 * (measured on Linux: 2,160 vs 2,600 samples/s, whole chains 91 vs
+	 * 93 %) */
+	if (vouch && !fast)
 		pre_read(s);
 	if (!fast) {
 		rc = qmp_hmp_send(s->q, "info registers -a", -1, &ids[nids++], err,
