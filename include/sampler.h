@@ -88,6 +88,8 @@ struct sampler_stats {
 	_Atomic uint64_t errors;      /* failed captures (counted, sample dropped) */
 	_Atomic uint64_t stack_fail;
 	_Atomic uint64_t unstable;    /* --no-stop: registers moved during the reads */
+	_Atomic uint64_t ustack_stale;/* user stack read late: the task had left the
+					 kernel since (chain cut at the trap) */
 	_Atomic uint64_t run_retries; /* auto: rounds read again running (a vCPU moved) */
 	_Atomic uint64_t stop_rounds; /* auto: ... and then taken paused (moved again) */
 	_Atomic uint64_t busy_ns;     /* time spent capturing */

@@ -45,6 +45,9 @@
 #define AUTO_PROBE 8              /* ... above which 1 round in 8 tries running */
 #define SPEC_SLACK 256           /* bytes asked beyond the last stack depth */
 #define SPEC_FIRST 512           /* first ask per vCPU */
+#define UHINT_SLOTS 256          /* tasks whose user sp at entry is kept */
+#define USPEC_BELOW 256          /* user stack read with the registers: from
+					    this far below last round's user sp */
 #define SPEC_PAD 64              /* sp&~15 below sp, rounding up to 16 */
 /* The upper (kernel) half of a 64-bit address space, 4- or 5-level paging
  * alike (LA57 kernels live from 0xff00000000000000). */
@@ -136,6 +139,19 @@ struct sampler {
 	 * registers (cpustate_read_with) */
 	uint64_t last_ksp[MAX_CPUS];
 	uint8_t *kbuf[MAX_CPUS];     /* linux_kstack bytes */
+	/* ... and the user stack behind that kernel stack's trap frame, at
+	 * the user sp it had last round (a task in a system call loop enters
+	 * at the same depth): in the same read, so the user part of a chain
+	 * comes from the same moment as its kernel part.  Read later, the
+	 * task may have gone back to user mode and entered another system
+	 * call: its user stack then shows that call's callers.  Kept per
+	 * kernel stack (i.e. per task), for the tasks a vCPU switches among. */
+	struct { uint64_t klo, usp, cr3; } uhint[UHINT_SLOTS];
+	uint64_t mr_cr3[MAX_CPUS];   /* CR3 of memread's state for each vCPU */
+	uint8_t *ubuf[MAX_CPUS];     /* ustack_bytes + USPEC_BELOW */
+	uint64_t ubuf_addr[MAX_CPUS], ubuf_cr3[MAX_CPUS];
+	long ubuf_got[MAX_CPUS];
+	uint32_t ubuf_ask[MAX_CPUS];
 	int cs_retries;
 	uint64_t cs_retry_ns;
 	char regs_note[320];
@@ -378,6 +394,67 @@ static int followup_reads(struct sampler *s, struct memread_req *req, size_t n,
 {
 	*followups = 1;
 	return memread_batch(s->mr, req, n, err, errlen);
+}
+
+/* A running vCPU's user stack read after its registers and kernel stack:
+ * still the one its trap frame was entered from?  The task may have gone
+ * back to user mode since and entered another system call at the same
+ * depth, and its user stack would then show that call's callers under this
+ * kernel part, a wrong chain that walks whole.  Going back and entering
+ * again rewrite the trap frame (Linux: ax, orig_ax, the arguments in
+ * pt_regs), so it is read again and must be the same bytes; with the
+ * registers from QEMU's memory (fast), read in the same call, the vCPU
+ * must not be in this address space's user mode.  The one thing missed:
+ * a whole round back to the same call with the same arguments, in the
+ * microseconds of one read. */
+static unsigned uhint_slot(const struct sampler *s, uint64_t klo)
+{
+	return (unsigned)(((klo / s->cfg.linux_kstack) * 0x9e3779b97f4a7c15ull) >> 56) %
+	       UHINT_SLOTS;
+}
+
+static int trap_frame_unchanged(struct sampler *s, int cpu, const struct qp_sample *smp,
+				int fast)
+{
+	int ws = qp_regs_wordsize(&smp->regs);
+	/* the saved registers below the hardware frame: pt_regs */
+	uint64_t below = !s->cfg.linux_kstack ? 0 : ws == 8 ? 16 * 8 : 12 * 4;
+	uint64_t tf = smp->trap_addr, lo = tf - below, hi = tf + 5u * (uint64_t)ws;
+	const uint8_t *was;
+	uint8_t now[32 * 8];
+	long got;
+
+	if (smp->trap_addr >= smp->stack_addr &&
+	    hi <= smp->stack_addr + smp->stack_len) {
+		if (lo < smp->stack_addr)
+			lo = smp->stack_addr;
+		was = qp_sample_stack_c(smp) + (lo - smp->stack_addr);
+	} else if (s->stk2_len[cpu] && tf >= s->stk2_addr[cpu] &&
+		   hi <= s->stk2_addr[cpu] + s->stk2_len[cpu]) {
+		if (lo < s->stk2_addr[cpu])
+			lo = s->stk2_addr[cpu];
+		was = s->stk2[cpu] + (lo - s->stk2_addr[cpu]);
+	} else {
+		return 0;
+	}
+	if (fast) {
+		struct iovec rio[CPUSTATE_MAX_IOV], lio[CPUSTATE_MAX_IOV];
+		struct qp_regs r2;
+		int n = memread_host_iov(s->mr, cpu, lo, (uint32_t)(hi - lo), rio,
+					 CPUSTATE_MAX_IOV);
+		uint8_t *at = now;
+		for (int v = 0; v < n; v++) {
+			lio[v] = (struct iovec){ at, rio[v].iov_len };
+			at += rio[v].iov_len;
+		}
+		got = cpustate_read_with(s->cs, cpu, &r2, rio, lio, n);
+		if (got >= 0 && r2.cpl == 3 && r2.cr3 == smp->regs.cr3)
+			return 0;
+	} else {
+		char err[128];
+		got = memread_virt(s->mr, cpu, lo, now, (uint32_t)(hi - lo), err, sizeof err);
+	}
+	return got == (long)(hi - lo) && memcmp(was, now, (size_t)(hi - lo)) == 0;
 }
 
 /* Did the vCPU move between the first register read (a) and b?  Then the
@@ -848,6 +925,30 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 					kup = up;
 					kpg = pg;
 				}
+				/* the user stack behind it, where it was last
+				 * round (attempt 0: translated with last round's
+				 * CR3, the one it was seen in) */
+				int kio = nio;
+				unsigned hs = uhint_slot(s, klo);
+				s->ubuf_got[cpu] = 0;
+				if (kio && s->ubuf[cpu] && s->uhint[hs].klo == klo &&
+				    s->uhint[hs].cr3 == s->mr_cr3[cpu]) {
+					uint64_t usp = s->uhint[hs].usp;
+					uint64_t ua = usp > USPEC_BELOW ?
+						      (usp - USPEC_BELOW) & ~(uint64_t)15 : 0;
+					uint32_t ulen = s->cfg.ustack_bytes + USPEC_BELOW;
+					int nu = memread_host_iov(s->mr, cpu, ua, ulen, rio + nio,
+								  CPUSTATE_MAX_IOV - nio);
+					uint8_t *at = s->ubuf[cpu];
+					for (int v = nio; v < nio + nu; v++) {
+						lio[v] = (struct iovec){ at, rio[v].iov_len };
+						at += rio[v].iov_len;
+					}
+					nio += nu;
+					s->ubuf_addr[cpu] = ua;
+					s->ubuf_cr3[cpu] = s->mr_cr3[cpu];
+					s->ubuf_ask[cpu] = (uint32_t)(at - s->ubuf[cpu]);
+				}
 				kgot = cpustate_read_with(s->cs, cpu, r, rio, lio, nio);
 				if (kgot < 0) {
 					rc = regs_direct_lost(s, err, sizeof err);
@@ -855,9 +956,14 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 				}
 				/* what of the stack came with them: from sp's
 				 * page up, and the pages below when whole */
-				if (nio && (uint64_t)kgot >= kup) {
+				if (kio && (uint64_t)kgot >= kup) {
+					size_t kall = 0;
+					for (int v = 0; v < kio; v++)
+						kall += rio[v].iov_len;
 					kvalid_lo = (uint64_t)kgot - kup >= kpg - klo ? klo : kpg;
 					kvalid_hi = kpg + kup;
+					if (nio > kio && (uint64_t)kgot > kall)
+						s->ubuf_got[cpu] = (long)((uint64_t)kgot - kall);
 				}
 				if (i < 0 || !s->kbuf[cpu] || r->cpl != 0 ||
 				    r->gpr[QP_RSP] < lk_half(s))
@@ -867,6 +973,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 				if (attempt == 0) {
 					/* the new stack translates with the new state */
 					memread_set_cpu_state(s->mr, cpu, r);
+					s->mr_cr3[cpu] = r->cr3;
 					s->last_ksp[cpu] = r->gpr[QP_RSP];
 				}
 			}
@@ -874,6 +981,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			if (i < 0)
 				continue;
 			memread_set_cpu_state(s->mr, cpu, r);
+			s->mr_cr3[cpu] = r->cr3;
 			ask = (spec_ask[i] + 15) & ~15u;
 			if (ask > s->cfg.stack_bytes + SPEC_PAD)
 				ask = s->cfg.stack_bytes + SPEC_PAD;
@@ -1288,15 +1396,38 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 				}
 			}
 		}
+		if (fast && s->ubuf[cpu] && user_sp && r->cpl == 0) {
+			/* the next sample of this task reads its user stack
+			 * with the registers */
+			uint64_t klo = smp->trap_addr & ~(uint64_t)(s->cfg.linux_kstack - 1u);
+			unsigned hs = uhint_slot(s, klo);
+			s->uhint[hs].klo = klo;
+			s->uhint[hs].usp = user_sp;
+			s->uhint[hs].cr3 = r->cr3;
+		}
 		if (user_sp && s->cfg.ustack_bytes) {
 			const struct as_entry *a = as_get(s, r->cr3);
 			uint64_t len = s->cfg.ustack_bytes;
 			if (a->ustack_top > user_sp && a->ustack_top - user_sp < len)
 				len = a->ustack_top - user_sp;
 			smp->ustack_addr = user_sp;
-			req[nreq++] = (struct memread_req){ .cpu = cpu,
-				.addr = user_sp, .len = (uint32_t)len,
-				.buf = qp_sample_stack(smp) + smp->stack_len };
+			long ug = s->ubuf_got[cpu];
+			uint64_t ua = s->ubuf_addr[cpu];
+			if (ug > 0 && s->ubuf_cr3[cpu] == r->cr3 && user_sp >= ua &&
+			    user_sp < ua + (uint64_t)ug &&
+			    (ua + (uint64_t)ug - user_sp >= len || ug < (long)s->ubuf_ask[cpu])) {
+				/* read with the registers; short: the stack's end */
+				uint64_t have = ua + (uint64_t)ug - user_sp;
+				if (have > len)
+					have = len;
+				memcpy(qp_sample_stack(smp) + smp->stack_len,
+				       s->ubuf[cpu] + (user_sp - ua), have);
+				smp->ustack_len = (uint32_t)have;
+			} else {
+				req[nreq++] = (struct memread_req){ .cpu = cpu,
+					.addr = user_sp, .len = (uint32_t)len,
+					.buf = qp_sample_stack(smp) + smp->stack_len };
+			}
 		}
 		if (user_ip && s->cfg.want_code) {
 			struct as_entry *a = as_get(s, r->cr3);
@@ -1329,6 +1460,14 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 					as_get(s, smp->regs.cr3)->ustack_top = req[i].addr + (uint64_t)req[i].got;
 			} else {
 				smp->flags |= QP_SF_USTACK_FAILED;
+			}
+			if (req[i].got > 0 && direct && !(smp->flags & QP_SF_STOPPED) &&
+			    !trap_frame_unchanged(s, req[i].cpu, smp, fast)) {
+				/* not the user stack the kernel part was entered
+				 * from: the chain ends at the trap, cut */
+				smp->ustack_len = 0;
+				smp->flags |= QP_SF_USTACK_FAILED;
+				atomic_fetch_add(&s->st.ustack_stale, 1);
 			}
 		}
 	}
@@ -1930,7 +2069,8 @@ struct sampler *sampler_start(const struct sampler_config *cfg,
 		s->pre[i] = malloc(s->cfg.stack_bytes + PRE_BELOW);
 		s->early[i] = malloc(s->cfg.stack_bytes + PRE_BELOW);
 		if (s->cfg.linux_kstack && (!(s->stk2[i] = malloc(s->cfg.linux_kstack)) ||
-					    !(s->kbuf[i] = malloc(s->cfg.linux_kstack)))) {
+					    !(s->kbuf[i] = malloc(s->cfg.linux_kstack)) ||
+					    !(s->ubuf[i] = malloc(s->cfg.ustack_bytes + USPEC_BELOW)))) {
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
@@ -1978,6 +2118,7 @@ void sampler_stop(struct sampler *s)
 		free(s->early[i]);
 		free(s->stk2[i]);
 		free(s->kbuf[i]);
+		free(s->ubuf[i]);
 	}
 	pthread_mutex_destroy(&s->err_lock);
 	free(s);

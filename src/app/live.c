@@ -659,6 +659,10 @@ int app_run_live(struct options *o)
 		if (nun)
 			fprintf(stderr, "qtop-prof: %" PRIu64 " sample(s) moved while their stack was "
 				"read (--no-stop): kept as leaf only, chain cut\n", nun);
+		uint64_t nst = atomic_load(&acquire_stats(smp)->ustack_stale);
+		if (nst)
+			fprintf(stderr, "qtop-prof: %" PRIu64 " sample(s) whose task left the kernel "
+				"before its user stack was read: chain cut at the system call\n", nst);
 		uint64_t nrs = atomic_load(&acquire_stats(smp)->stop_rounds);
 		uint64_t nrr = atomic_load(&acquire_stats(smp)->run_retries);
 		if (nrr || nrs)
