@@ -75,7 +75,7 @@ int cpustate_read(struct cpustate *c, int cpu, struct qp_regs *out);
  * second read would come several later, and a TCG vCPU runs thousands of
  * instructions in that).  Returns the bytes of the ranges read (a prefix),
  * or -1 as cpustate_read. */
-#define CPUSTATE_MAX_IOV 8
+#define CPUSTATE_MAX_IOV 16
 struct iovec;
 long cpustate_read_with(struct cpustate *c, int cpu, struct qp_regs *out,
 			const struct iovec *remote, const struct iovec *local, int n);

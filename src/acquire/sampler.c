@@ -45,6 +45,9 @@
 #define AUTO_PROBE 8              /* ... above which 1 round in 8 tries running */
 #define SPEC_SLACK 256           /* bytes asked beyond the last stack depth */
 #define SPEC_FIRST 512           /* first ask per vCPU */
+#define TRAP_RECHECK 256         /* a Linux task stack's top (pt_regs) read
+					    again after the user stack */
+#define USTACK_RECHECK 64        /* user stack bytes read again to vouch for it */
 #define UHINT_SLOTS 256          /* tasks whose user sp at entry is kept */
 #define USPEC_BELOW 256          /* user stack read with the registers: from
 					    this far below last round's user sp */
@@ -148,7 +151,16 @@ struct sampler {
 	 * kernel stack (i.e. per task), for the tasks a vCPU switches among. */
 	struct { uint64_t klo, usp, cr3; } uhint[UHINT_SLOTS];
 	uint64_t mr_cr3[MAX_CPUS];   /* CR3 of memread's state for each vCPU */
+	/* --comm, registers from QEMU's memory: the guest word whose value
+	 * names the running task (the recipe's last load: Linux's per-CPU
+	 * current_task, a teaching OS's cpus[i].proc), learned from the
+	 * recipe's reads, and its value read with the registers */
+	uint64_t cur_slot[MAX_CPUS];
+	uint8_t cur_t0[MAX_CPUS][8];
+	uint8_t cur_t0_ok[MAX_CPUS];
 	uint8_t *ubuf[MAX_CPUS];     /* ustack_bytes + USPEC_BELOW */
+	uint8_t tbuf[MAX_CPUS][TRAP_RECHECK];  /* the stack's top, read after it */
+	uint64_t tbuf_addr[MAX_CPUS];
 	uint64_t ubuf_addr[MAX_CPUS], ubuf_cr3[MAX_CPUS];
 	long ubuf_got[MAX_CPUS];
 	uint32_t ubuf_ask[MAX_CPUS];
@@ -374,14 +386,24 @@ struct comm_rd {
 	struct sampler *s;
 	int cpu;
 	long fatal;
+	int use_t0;          /* serve the running-task word from cur_t0 */
+	int t0_used;
+	uint64_t last_addr;  /* the last word loaded: the running-task word */
 	char err[256];
 };
 
 static long comm_read(void *ctx, uint64_t addr, void *buf, uint32_t len)
 {
 	struct comm_rd *rd = ctx;
+	struct sampler *s = rd->s;
 	if (rd->fatal < 0)
 		return -1;
+	rd->last_addr = addr;
+	if (rd->use_t0 && addr == s->cur_slot[rd->cpu] && len <= 8) {
+		memcpy(buf, s->cur_t0[rd->cpu], len);
+		rd->t0_used = 1;
+		return len;
+	}
 	long got = memread_virt(rd->s->mr, rd->cpu, addr, buf, len, rd->err,
 				sizeof rd->err);
 	if (got < 0 && got != QMP_E_ERROR)
@@ -396,33 +418,24 @@ static int followup_reads(struct sampler *s, struct memread_req *req, size_t n,
 	return memread_batch(s->mr, req, n, err, errlen);
 }
 
-/* A running vCPU's user stack read after its registers and kernel stack:
- * still the one its trap frame was entered from?  The task may have gone
- * back to user mode since and entered another system call at the same
- * depth, and its user stack would then show that call's callers under this
- * kernel part, a wrong chain that walks whole.  Going back and entering
- * again rewrite the trap frame (Linux: ax, orig_ax, the arguments in
- * pt_regs), so it is read again and must be the same bytes; with the
- * registers from QEMU's memory (fast), read in the same call, the vCPU
- * must not be in this address space's user mode.  The one thing missed:
- * a whole round back to the same call with the same arguments, in the
- * microseconds of one read. */
+/* uhint[] slot of a task, by its kernel stack (Linux only: linux_kstack > 0) */
 static unsigned uhint_slot(const struct sampler *s, uint64_t klo)
 {
 	return (unsigned)(((klo / s->cfg.linux_kstack) * 0x9e3779b97f4a7c15ull) >> 56) %
 	       UHINT_SLOTS;
 }
 
-static int trap_frame_unchanged(struct sampler *s, int cpu, const struct qp_sample *smp,
-				int fast)
+/* The sample's copy of its trap frame (with Linux's pt_regs below it):
+ * [*lo, *hi) and its bytes, or NULL. */
+static const uint8_t *trap_frame_copy(const struct sampler *s, int cpu,
+				      const struct qp_sample *smp, uint64_t *lo_out,
+				      uint64_t *hi_out)
 {
 	int ws = qp_regs_wordsize(&smp->regs);
 	/* the saved registers below the hardware frame: pt_regs */
 	uint64_t below = !s->cfg.linux_kstack ? 0 : ws == 8 ? 16 * 8 : 12 * 4;
 	uint64_t tf = smp->trap_addr, lo = tf - below, hi = tf + 5u * (uint64_t)ws;
 	const uint8_t *was;
-	uint8_t now[32 * 8];
-	long got;
 
 	if (smp->trap_addr >= smp->stack_addr &&
 	    hi <= smp->stack_addr + smp->stack_len) {
@@ -435,26 +448,77 @@ static int trap_frame_unchanged(struct sampler *s, int cpu, const struct qp_samp
 			lo = s->stk2_addr[cpu];
 		was = s->stk2[cpu] + (lo - s->stk2_addr[cpu]);
 	} else {
-		return 0;
+		return NULL;
 	}
+	*lo_out = lo;
+	*hi_out = hi;
+	return was;
+}
+
+/* The trap frame in [addr, +len) (read after the user stack) is the
+ * sample's copy of it. */
+static int trap_frame_same(const struct sampler *s, int cpu, const struct qp_sample *smp,
+			   const uint8_t *buf, uint64_t addr, uint32_t len)
+{
+	uint64_t lo, hi;
+	const uint8_t *was = trap_frame_copy(s, cpu, smp, &lo, &hi);
+
+	return was && lo >= addr && hi <= addr + len &&
+	       memcmp(was, buf + (lo - addr), (size_t)(hi - lo)) == 0;
+}
+
+/* A running vCPU's user stack read after its registers and kernel stack:
+ * still the one its trap frame was entered from?  The task may have gone
+ * back to user mode since and entered another system call at the same
+ * depth, and its user stack would then show that call's callers under this
+ * kernel part, a wrong chain that walks whole.  Going back and entering
+ * again rewrite the trap frame (Linux: ax, orig_ax, the arguments in
+ * pt_regs), so it is read again and must be the same bytes; with the
+ * registers from QEMU's memory (fast), read in the same call, the vCPU
+ * must not be in this address space's user mode.  A whole round back to
+ * the same call with the same arguments leaves the trap frame as it was
+ * (the sampler thread can be preempted for milliseconds between two
+ * reads on a busy host): the top of the user stack is read again too, and
+ * must be what the copy holds, i.e. that call's callers. */
+static int trap_frame_unchanged(struct sampler *s, int cpu, const struct qp_sample *smp,
+				int fast)
+{
+	uint64_t lo, hi;
+	const uint8_t *was = trap_frame_copy(s, cpu, smp, &lo, &hi);
+	uint8_t now[32 * 8], unow[USTACK_RECHECK];
+	uint32_t ulen = smp->ustack_len < USTACK_RECHECK ? smp->ustack_len : USTACK_RECHECK;
+	long got, ugot;
+
+	if (!was)
+		return 0;
 	if (fast) {
 		struct iovec rio[CPUSTATE_MAX_IOV], lio[CPUSTATE_MAX_IOV];
 		struct qp_regs r2;
 		int n = memread_host_iov(s->mr, cpu, lo, (uint32_t)(hi - lo), rio,
 					 CPUSTATE_MAX_IOV);
+		int nk = n;
+		n += memread_host_iov(s->mr, cpu, smp->ustack_addr, ulen, rio + n,
+				      CPUSTATE_MAX_IOV - n);
 		uint8_t *at = now;
 		for (int v = 0; v < n; v++) {
+			if (v == nk)
+				at = unow;
 			lio[v] = (struct iovec){ at, rio[v].iov_len };
 			at += rio[v].iov_len;
 		}
 		got = cpustate_read_with(s->cs, cpu, &r2, rio, lio, n);
 		if (got >= 0 && r2.cpl == 3 && r2.cr3 == smp->regs.cr3)
 			return 0;
+		ugot = got - (long)(hi - lo);
+		if (got > (long)(hi - lo))
+			got = (long)(hi - lo);
 	} else {
 		char err[128];
 		got = memread_virt(s->mr, cpu, lo, now, (uint32_t)(hi - lo), err, sizeof err);
+		ugot = memread_virt(s->mr, cpu, smp->ustack_addr, unow, ulen, err, sizeof err);
 	}
-	return got == (long)(hi - lo) && memcmp(was, now, (size_t)(hi - lo)) == 0;
+	return got == (long)(hi - lo) && memcmp(was, now, (size_t)(hi - lo)) == 0 &&
+	       ugot == (long)ulen && memcmp(qp_sample_ustack(smp), unow, ulen) == 0;
 }
 
 /* Did the vCPU move between the first register read (a) and b?  Then the
@@ -872,6 +936,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 		}
 		we_stopped = 1;
 	}
+	memset(s->cur_t0_ok, 0, sizeof s->cur_t0_ok);
 	if (fast) {
 		/* Each vCPU's registers and, at once, its stack: the guest
 		 * runs on, and the microseconds between the two reads are
@@ -893,8 +958,29 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			 * back from user mode): read once more, with that
 			 * stack, so registers and stack still come from one
 			 * moment, a few microseconds later. */
+			int moved_retries = 0;
 			for (int attempt = 0; attempt < 2; attempt++) {
-				nio = 0;
+				int t_asked = 0;
+				/* First the word that says which task runs
+				 * (--comm's last load, e.g. Linux's current_task):
+				 * the name is then the one of the task these
+				 * registers belong to, however late it is read */
+				int sio = 0, ws_c = s->cfg.comm[cpu].wordsize == 4 ? 4 : 8;
+				s->cur_t0_ok[cpu] = 0;
+				if (s->cur_slot[cpu]) {
+					sio = memread_host_iov(s->mr, cpu, s->cur_slot[cpu],
+							       (uint32_t)ws_c, rio, 2);
+					size_t sl = 0;
+					uint8_t *at = s->cur_t0[cpu];
+					for (int v = 0; v < sio; v++) {
+						lio[v] = (struct iovec){ at, rio[v].iov_len };
+						at += rio[v].iov_len;
+						sl += rio[v].iov_len;
+					}
+					if (sl != (size_t)ws_c)
+						sio = 0;
+				}
+				nio = sio;
 				kvalid_lo = kvalid_hi = 0;
 				if (i >= 0 && s->kbuf[cpu] && s->last_ksp[cpu]) {
 					/* The page sp was on and those above it
@@ -904,20 +990,20 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 					uint64_t pg = s->last_ksp[cpu] & ~(uint64_t)4095;
 					klo = s->last_ksp[cpu] & ~(ks - 1);
 					int nup = memread_host_iov(s->mr, cpu, pg,
-								   (uint32_t)(klo + ks - pg), rio,
-								   CPUSTATE_MAX_IOV);
+								   (uint32_t)(klo + ks - pg), rio + sio,
+								   CPUSTATE_MAX_IOV - sio);
 					size_t up = 0;
-					for (int v = 0; v < nup; v++)
+					for (int v = sio; v < sio + nup; v++)
 						up += rio[v].iov_len;
-					nio = nup;
+					nio = sio + nup;
 					if (up == klo + ks - pg && pg > klo)
 						nio += memread_host_iov(s->mr, cpu, klo,
 									(uint32_t)(pg - klo),
-									rio + nup,
-									CPUSTATE_MAX_IOV - nup);
+									rio + nio,
+									CPUSTATE_MAX_IOV - nio);
 					uint8_t *at = s->kbuf[cpu] + (pg - klo);
-					for (int v = 0; v < nio; v++) {
-						if (v == nup)
+					for (int v = sio; v < nio; v++) {
+						if (v == sio + nup)
 							at = s->kbuf[cpu];
 						lio[v] = (struct iovec){ at, rio[v].iov_len };
 						at += rio[v].iov_len;
@@ -929,9 +1015,9 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 				 * round (attempt 0: translated with last round's
 				 * CR3, the one it was seen in) */
 				int kio = nio;
-				unsigned hs = uhint_slot(s, klo);
+				unsigned hs = s->ubuf[cpu] ? uhint_slot(s, klo) : 0;
 				s->ubuf_got[cpu] = 0;
-				if (kio && s->ubuf[cpu] && s->uhint[hs].klo == klo &&
+				if (kio > sio && s->ubuf[cpu] && s->uhint[hs].klo == klo &&
 				    s->uhint[hs].cr3 == s->mr_cr3[cpu]) {
 					uint64_t usp = s->uhint[hs].usp;
 					uint64_t ua = usp > USPEC_BELOW ?
@@ -948,22 +1034,62 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 					s->ubuf_addr[cpu] = ua;
 					s->ubuf_cr3[cpu] = s->mr_cr3[cpu];
 					s->ubuf_ask[cpu] = (uint32_t)(at - s->ubuf[cpu]);
+					/* and the trap frame once more, after it:
+					 * unchanged, the task was in the same
+					 * system call all along (a write then a
+					 * read can be a few hundred instructions
+					 * apart, a few microseconds) */
+					uint64_t pa = klo + s->cfg.linux_kstack - TRAP_RECHECK;
+					int np = nu ? memread_host_iov(s->mr, cpu, pa, TRAP_RECHECK,
+								       rio + nio,
+								       CPUSTATE_MAX_IOV - nio) : 0;
+					if (np == 1 && rio[nio].iov_len == TRAP_RECHECK) {
+						lio[nio] = (struct iovec){ s->tbuf[cpu], TRAP_RECHECK };
+						nio++;
+						s->tbuf_addr[cpu] = pa;
+						t_asked = 1;
+					}
 				}
 				kgot = cpustate_read_with(s->cs, cpu, r, rio, lio, nio);
 				if (kgot < 0) {
 					rc = regs_direct_lost(s, err, sizeof err);
 					goto fail;
 				}
+				if (sio && kgot >= ws_c) {
+					s->cur_t0_ok[cpu] = 1;
+					kgot -= ws_c;
+				} else if (sio) {
+					kgot = 0;
+				}
 				/* what of the stack came with them: from sp's
 				 * page up, and the pages below when whole */
-				if (kio && (uint64_t)kgot >= kup) {
+				if (kio > sio && (uint64_t)kgot >= kup) {
 					size_t kall = 0;
-					for (int v = 0; v < kio; v++)
+					for (int v = sio; v < kio; v++)
 						kall += rio[v].iov_len;
-					kvalid_lo = (uint64_t)kgot - kup >= kpg - klo ? klo : kpg;
+					uint64_t kk = (uint64_t)kgot < kall ? (uint64_t)kgot : kall;
+					kvalid_lo = kk - kup >= kpg - klo ? klo : kpg;
 					kvalid_hi = kpg + kup;
 					if (nio > kio && (uint64_t)kgot > kall)
 						s->ubuf_got[cpu] = (long)((uint64_t)kgot - kall);
+					/* the user stack counts only with the trap
+					 * frame read after it, the same as before it */
+					int t_same = 0;
+					if (t_asked && s->ubuf_got[cpu] ==
+					    (long)s->ubuf_ask[cpu] + TRAP_RECHECK &&
+					    kvalid_hi == klo + s->cfg.linux_kstack) {
+						t_same = memcmp(s->kbuf[cpu] + s->cfg.linux_kstack -
+								TRAP_RECHECK, s->tbuf[cpu],
+								TRAP_RECHECK) == 0;
+						if (!t_same && moved_retries++ < 1) {
+							/* left its system call while
+							 * read: once more, a few us on */
+							atomic_fetch_add(&s->st.run_retries, 1);
+							attempt--;
+							continue;
+						}
+					}
+					s->ubuf_got[cpu] = t_same ? (long)s->ubuf_ask[cpu] : 0;
 				}
 				if (i < 0 || !s->kbuf[cpu] || r->cpl != 0 ||
 				    r->gpr[QP_RSP] < lk_half(s))
@@ -1415,6 +1541,8 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			uint64_t ua = s->ubuf_addr[cpu];
 			if (ug > 0 && s->ubuf_cr3[cpu] == r->cr3 && user_sp >= ua &&
 			    user_sp < ua + (uint64_t)ug &&
+			    trap_frame_same(s, cpu, smp, s->tbuf[cpu], s->tbuf_addr[cpu],
+					    TRAP_RECHECK) &&
 			    (ua + (uint64_t)ug - user_sp >= len || ug < (long)s->ubuf_ask[cpu])) {
 				/* read with the registers; short: the stack's end */
 				uint64_t have = ua + (uint64_t)ug - user_sp;
@@ -1534,8 +1662,12 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 				continue;
 			a->comm_ns[cpu] = t_regs;
 			followups = 1;
-			struct comm_rd rd = { .s = s, .cpu = cpu };
+			struct comm_rd rd = { .s = s, .cpu = cpu, .use_t0 = s->cur_t0_ok[cpu] };
 			ok = comm_eval(cr, cpu, &smp->regs, comm_read, &rd, &addr) == 0;
+			/* its last load is the running-task word: read with
+			 * the registers from next round on */
+			if (ok && s->cs)
+				s->cur_slot[cpu] = rd.last_addr;
 			if (rd.fatal < 0) {
 				rc = (int)rd.fatal;
 				snprintf(err, sizeof err, "%s", rd.err);
@@ -1599,7 +1731,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 					goto fail;
 				}
 			}
-			if (got > 0 && s->cs && !(smp->flags & QP_SF_STOPPED)) {
+			if (got > 0 && s->cs && !(smp->flags & QP_SF_STOPPED) && !rd.t0_used) {
 				/* Registers from QEMU's memory: cheap to look
 				 * again.  Another address space now than at the
 				 * registers: the task switched under the reads
