@@ -9,16 +9,16 @@ qemu-system-i386 TCG, 2 vCPUs, nokaslr.  qtop-prof --batch --comm linux, in
      current_task, the layout taken from init_task's bytes) gives the task
      the kernel itself says: a chain through pipe_read is sha256sum's, one
      through pipe_write or read_zero is dd's; >= 95 % of those in --stop
-     mode, >= 85 % in the default mode (read running: a task switch between
-     the registers and the name read leaves the address space's name);
+     mode and in the default mode (read running, the current_task word
+     comes with the registers), the other task's name on <= 2 %;
   2. address spaces are matched to busybox and to workload386 (the page
      matcher's lines);
   3. kernel frames named (>= 95 %);
   4. syscall samples (a chain with a syscall-path function) whose kernel
      part reaches the entry (entry_SYSENTER_32, alias
      __begin_SYSENTER_singlestep_region, or entry_INT80_32) and crosses to
-     the user pc: >= 90 % in --stop mode; the default mode's share is
-     printed (not asserted);
+     the user pc: >= 90 % in --stop mode; >= 80 % in the default mode
+     (a task that leaves its call while read is cut at the entry);
   5. '[truncated]' among busybox's chains that reached the entry is printed,
      not asserted: Debian's busybox-static is stripped and its own code has
      no CFI and no frame pointers (only its libc part has .eh_frame), so the
@@ -238,21 +238,25 @@ def main():
                                                                     m['trunc'][1]))
     if 'default' in res:
         m = res['default']
-        # read running, a task switch between the register read and the
-        # name read (this pipe switches tasks on every 64 KiB write) can
-        # leave a sample only its address space's name (77-99 % right
-        # measured).  An address space named while a switch was under way
-        # gives the other task's name on 4.8-10.3 % of them (a known gap,
-        # noted in issue 15): shown, not asserted; --stop above is judged.
-        check(m['names'][1] >= 50 and pct(m['names']) >= 50,
-              'default: right task name on %.1f %% of %d samples (>= 50 %%; the '
-              'rest carry their address space\'s name)' % (pct(m['names']), m['names'][1]))
-        log('default: the other task\'s name on %.1f %% of %d samples (not asserted: '
-            'running-mode naming of an address space, issue 15)'
-            % (pct(m['wrong']), m['wrong'][1]))
-        log('default: whole user->kernel chains on %.1f %% of %d syscall samples '
-            '(not asserted); [truncated] on %.1f %% of %d busybox chains that '
-            'reached the entry' % (pct(m['whole']), m['whole'][1], pct(m['trunc']), m['trunc'][1]))
+        # read running: the running-task word (current_task) comes in the
+        # same read as the registers, so the name is that task's however
+        # late it is read (99.4-100 % right measured; 72-88 % when the
+        # word was read after the registers, the other task's name on up
+        # to 20 %)
+        check(m['names'][1] >= 50 and pct(m['names']) >= 95,
+              'default: right task name on %.1f %% of %d samples (>= 95 %%)'
+              % (pct(m['names']), m['names'][1]))
+        check(pct(m['wrong']) <= 2,
+              'default: the other task\'s name on %.1f %% of %d samples (<= 2 %%)'
+              % (pct(m['wrong']), m['wrong'][1]))
+        # a task that leaves its system call while it is read has its
+        # chain cut at the entry, not joined to the next call's callers
+        # (88.8-92.6 % whole measured; --stop 98.7-98.9 %)
+        check(m['whole'][1] >= 50 and pct(m['whole']) >= 80,
+              'default: whole user->kernel chains on %.1f %% of %d syscall '
+              'samples (>= 80 %%)' % (pct(m['whole']), m['whole'][1]))
+        log('default: [truncated] on %.1f %% of %d busybox chains that reached the '
+            'entry' % (pct(m['trunc']), m['trunc'][1]))
     log('%d failure(s)' % len(failures))
     return 1 if failures else 0
 
