@@ -1,4 +1,4 @@
-/* kaslr.h - find a Linux x86_64 kernel's KASLR slide from bytes of the
+/* kaslr.h - find a Linux x86_64 or i386 kernel's KASLR slide from bytes of the
  * running guest, and confirm it.
  *
  * Method: the IDT (base from HMP "info registers", "IDT=") holds the entry
@@ -43,6 +43,7 @@ struct kaslr_input {
 	kaslr_read_fn read;     /* may be NULL: then nothing is confirmed */
 	void *ctx;
 	uint64_t align;         /* slide alignment, 0 = 2 MiB */
+	int gate_size;          /* 8: i386 gates; else x86_64's 16 */
 };
 
 struct kaslr_result {
@@ -56,11 +57,15 @@ struct kaslr_result {
  * is outside the bytes or not present (P bit clear). */
 int kaslr_idt_gate(const uint8_t *idt, size_t len, int vector, uint64_t *off);
 
+/* The same for an i386 IDT (8-byte 32-bit interrupt/trap gates; a task
+ * gate does not count). */
+int kaslr_idt_gate32(const uint8_t *idt, size_t len, int vector, uint64_t *off);
+
 /* "IDT=     fffffe0000000000 00000fff" from info registers text. 0 or -1. */
 int kaslr_parse_idt(const char *text, size_t len, uint64_t *base,
 		    uint32_t *limit);
 
-/* Fills vecs (max entries) with the Linux 6.x x86_64 exception handlers
+/* Fills vecs (max entries) with the Linux 6.x x86_64/i386 exception handlers
  * found in t (an unslid System.map / kallsyms symtab, nokaslr addresses).
  * Returns how many were found. */
 int kaslr_linux_vectors(const struct symtab *t, struct kaslr_vec *vecs,

@@ -60,7 +60,7 @@ int linux_kernel_detect_slide(struct linux_kernel *k, struct qmp *q,
 	uint8_t idt[4096];
 	uint32_t want = limit + 1u < sizeof idt ? limit + 1u : sizeof idt;
 	long got = memread_virt(m, cpu, base, idt, want, err, errlen);
-	if (got < 16 * 15) {
+	if (got < 8 * 15) {
 		if (got >= 0)
 			seterr(err, errlen, "kaslr: read %ld of %u IDT bytes at "
 			       "0x%llx", got, want, (unsigned long long)base);

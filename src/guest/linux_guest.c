@@ -316,6 +316,7 @@ int linux_kernel_slide_from_idt(const struct linux_kernel *k,
 		.confirm_bytes = k->have_banner ? k->banner : NULL,
 		.confirm_len = k->have_banner ? k->banner_len : 0,
 		.read = read, .ctx = ctx,
+		.gate_size = linux_kernel_wordsize(k) == 4 ? 8 : 16,
 	};
 	return kaslr_detect(&in, res, err, errlen);
 }

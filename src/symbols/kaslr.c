@@ -35,6 +35,21 @@ int kaslr_idt_gate(const uint8_t *idt, size_t len, int vector, uint64_t *off)
 	return 0;
 }
 
+int kaslr_idt_gate32(const uint8_t *idt, size_t len, int vector, uint64_t *off)
+{
+	if (!idt || vector < 0 || vector > 255 ||
+	    (size_t)vector * 8 + 8 > len)
+		return -1;
+	const uint8_t *g = idt + (size_t)vector * 8;
+	if (!(g[5] & 0x80))
+		return -1;   /* not present */
+	uint8_t type = g[5] & 0x0f;
+	if (type != 0xe && type != 0xf)
+		return -1;   /* a task gate (i386 Linux's double fault), or not a gate */
+	*off = le(g, 2) | le(g + 6, 2) << 16;
+	return 0;
+}
+
 int kaslr_parse_idt(const char *text, size_t len, uint64_t *base,
 		    uint32_t *limit)
 {
@@ -67,7 +82,8 @@ int kaslr_parse_idt(const char *text, size_t len, uint64_t *base,
 	return -1;
 }
 
-/* Linux 6.x x86_64 exception entries (arch/x86/include/asm/idtentry.h). */
+/* Linux 6.x exception entries (arch/x86/include/asm/idtentry.h), the same
+ * names on x86_64 and i386; int 0x80 differs. */
 static const struct { int vector; const char *name; } linux_vecs[] = {
 	{ 0, "asm_exc_divide_error" }, { 1, "asm_exc_debug" },
 	{ 2, "asm_exc_nmi" }, { 3, "asm_exc_int3" },
@@ -79,6 +95,7 @@ static const struct { int vector; const char *name; } linux_vecs[] = {
 	{ 16, "asm_exc_coprocessor_error" }, { 17, "asm_exc_alignment_check" },
 	{ 18, "asm_exc_machine_check" }, { 19, "asm_exc_simd_coprocessor_error" },
 	{ 0x80, "entry_INT80_compat" },
+	{ 0x80, "entry_INT80_32" },     /* i386 */
 };
 
 int kaslr_linux_vectors(const struct symtab *t, struct kaslr_vec *vecs,
@@ -106,8 +123,9 @@ int kaslr_detect(const struct kaslr_input *in, struct kaslr_result *res,
 	int ncand = 0, decoded = 0;
 	for (int i = 0; i < in->nvecs; i++) {
 		uint64_t off;
-		if (kaslr_idt_gate(in->idt, in->idt_len, in->vecs[i].vector,
-				   &off) < 0)
+		if ((in->gate_size == 8 ?
+		     kaslr_idt_gate32(in->idt, in->idt_len, in->vecs[i].vector, &off) :
+		     kaslr_idt_gate(in->idt, in->idt_len, in->vecs[i].vector, &off)) < 0)
 			continue;
 		decoded++;
 		int64_t s = (int64_t)(off - in->vecs[i].addr);

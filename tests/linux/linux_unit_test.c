@@ -145,6 +145,60 @@ static void test_kaslr(void)
 	symtab_free(t);
 }
 
+/* i386 (Debian's 686-pae): 8-byte gates, entry_INT80_32, a task gate for
+ * the double fault that must not vote. */
+static void gate32(uint8_t *idt, int vec, uint32_t off, uint8_t type)
+{
+	uint8_t *g = idt + vec * 8;
+	put16(g, (uint16_t)off);
+	put16(g + 2, 0x60);              /* __KERNEL_CS */
+	g[4] = 0;
+	g[5] = (uint8_t)(0x80 | type);
+	put16(g + 6, (uint16_t)(off >> 16));
+}
+
+static void test_kaslr_i386(void)
+{
+	const char *map =
+		"c1000000 T _text\n"
+		"c1931cc0 T asm_exc_divide_error\n"
+		"c1931d70 T asm_exc_general_protection\n"
+		"c1931db0 T asm_exc_page_fault\n"
+		"c193229c T entry_INT80_32\n"
+		"c1932638 T asm_exc_double_fault\n"
+		"c1a2c180 D linux_banner\n";
+	char err[256];
+	struct symtab *t = symtab_from_nm_text(map, strlen(map), 0, SYMTAB_ALL,
+					       err, sizeof err);
+	CHECK(t != NULL);
+	struct kaslr_vec v[32];
+	int nv = kaslr_linux_vectors(t, v, 32);
+	CHECK(nv == 5);
+	uint32_t slide = 0x0c000000;
+	static uint8_t idt[2048];
+	memset(idt, 0, sizeof idt);
+	for (int i = 0; i < nv; i++)
+		gate32(idt, v[i].vector, (uint32_t)v[i].addr + slide,
+		       v[i].vector == 8 ? 0x5 : v[i].vector == 0x80 ? 0xf : 0xe);
+	static const uint8_t banner[] = "Linux version 6.1.0-50-686-pae (x)";
+	struct fakemem mem = { 0xc1a2c180ull + slide, banner, sizeof banner, 0 };
+	struct kaslr_input in = { .idt = idt, .idt_len = sizeof idt,
+		.vecs = v, .nvecs = nv, .confirm_addr = 0xc1a2c180ull,
+		.confirm_bytes = banner, .confirm_len = sizeof banner,
+		.read = fake_read, .ctx = &mem, .gate_size = 8 };
+	struct kaslr_result r;
+	CHECK(kaslr_detect(&in, &r, err, sizeof err) == 0);
+	CHECK(r.slide == (int64_t)slide && r.decoded == 4 && r.votes == 4 && r.confirmed);
+	uint64_t off;
+	CHECK(kaslr_idt_gate32(idt, sizeof idt, 8, &off) < 0);       /* task gate */
+	CHECK(kaslr_idt_gate32(idt, sizeof idt, 14, &off) == 0 && off == 0xc1931db0ull + slide);
+	CHECK(kaslr_idt_gate32(idt, 8 * 14, 14, &off) < 0);
+	/* read as 16-byte gates, the same bytes give no slide */
+	in.gate_size = 0;
+	CHECK(kaslr_detect(&in, &r, err, sizeof err) < 0);
+	symtab_free(t);
+}
+
 /* ---- orc ---- */
 
 struct ent { uint64_t ip; int16_t sp_off, bp_off; int sp_reg, bp_reg, type, end; };
@@ -714,6 +768,7 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "real"))
 		return test_real(argv[2], argv[3]);
 	test_kaslr();
+	test_kaslr_i386();
 	test_orc();
 	test_orc_two_copies();
 	test_btf();
