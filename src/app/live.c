@@ -658,7 +658,7 @@ int app_run_live(struct options *o)
 				"have no call chain\n", nsf);
 		if (nun)
 			fprintf(stderr, "qtop-prof: %" PRIu64 " sample(s) moved while their stack was "
-				"read (--no-stop): kept as leaf only, chain cut\n", nun);
+				"read running: kept as leaf only, chain cut\n", nun);
 		uint64_t nst = atomic_load(&acquire_stats(smp)->ustack_stale);
 		if (nst)
 			fprintf(stderr, "qtop-prof: %" PRIu64 " sample(s) whose task left the kernel "

@@ -2,9 +2,11 @@
 """i386 Linux guest (issue 15): Debian 12's 686-pae kernel (no ORC, no BTF:
 frame pointers; 3G/1G split, PAE paging), i386 busybox and one workload386
 per vCPU (tests/linux/workload386.c: static, with CFI and symbols) under
-qemu-system-i386 TCG, 2 vCPUs, nokaslr.  qtop-prof --batch --comm linux, in
+qemu-system-i386 TCG, 2 vCPUs, KASLR on.  qtop-prof --batch --comm linux, in
 --stop mode and in the default (running) mode:
 
+  0. the KASLR slide is found from the IDT's 32-bit gates, every gate
+     agreeing, and confirmed by linux_banner;
   1. names: --comm linux (task_struct.comm through __per_cpu_offset and
      current_task, the layout taken from init_task's bytes) gives the task
      the kernel itself says: a chain through pipe_read is sha256sum's, one
@@ -188,7 +190,7 @@ def main():
         return SKIP
     from linux_boot import LinuxGuest
     res = {}
-    with LinuxGuest(smp=2, kaslr=False, arch='i386') as g, \
+    with LinuxGuest(smp=2, kaslr=True, arch='i386') as g, \
             tempfile.TemporaryDirectory() as d:
         log('booted %s in %.1f s (cpus=%d)' % (g.paths['abi'], g.boot_s, g.cpus))
         check(g.cpus == 2, 'guest sees 2 CPUs')
@@ -199,7 +201,7 @@ def main():
         for mode in ('--stop', 'default'):
             out = os.path.join(d, 'out-%s.folded' % mode.strip('-'))
             cmd = [qp, '--qmp', g.qmp_path, '--kernel', paths['vmlinux'],
-                   '--symbols', paths['sysmap'], '--kernel-offset', '0',
+                   '--symbols', paths['sysmap'],
                    '--comm', 'linux', '--sysroot', sysroot, '--batch',
                    '-d', '8', '-o', out] + ([mode] if mode != 'default' else [])
             log('+ ' + ' '.join(cmd))
@@ -208,6 +210,11 @@ def main():
             log('\n'.join(l for l in r.stderr.splitlines()
                           if l.startswith('qtop-prof')))
             check(r.returncode == 0, '%s: qtop-prof rc %d' % (mode, r.returncode))
+            sl = re.search(r'kernel slide (0x[0-9a-f]+) \((\d+) of (\d+) IDT gates, '
+                           r'linux_banner matches\)', r.stderr)
+            check(sl is not None and sl.group(2) == sl.group(3) and int(sl.group(2)) >= 10,
+                  '%s: KASLR slide found, every IDT gate agreeing (%s)'
+                  % (mode, sl.group(0) if sl else 'no slide line'))
             if r.returncode:
                 continue
             if os.environ.get('QTOP_KEEP_FOLDED'):   # a folder to keep them in
