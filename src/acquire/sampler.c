@@ -315,11 +315,11 @@ static void pm_hook(struct sampler *s, int cpu, struct qp_sample *smp,
 		    pm_read(&rd, user_sp + 12, &ra, 4) == 4)
 			progmatch_probe(s->cfg.progmatch, as, ra, now, pm_read, &rd);
 	}
-	/* the decision so far goes with the sample (a static program's:
-	 * the symbolizer loads those at their link address) */
+	/* the decision so far goes with the sample (a PIE's load bias the
+	 * symbolizer asks the matcher for: it is not in the sample) */
 	int idx;
 	int64_t bias;
-	if (progmatch_lookup_index(s->cfg.progmatch, as, &idx, &bias) == 1 && bias == 0)
+	if (progmatch_lookup_index(s->cfg.progmatch, as, &idx, &bias) == 1)
 		smp->prog = (uint32_t)idx + 1;
 }
 

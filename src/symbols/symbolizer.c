@@ -929,8 +929,10 @@ static int stack_vote(struct symbolizer *s, const struct qp_sample *smp,
  * were cut at the vDSO meanwhile. */
 static int any_prog_covers(const struct symbolizer *s, uint64_t addr)
 {
+	/* programs at their link address: a PIE placed for one address
+	 * space says nothing of another's (its range may hold their vDSO) */
 	for (int i = 0; i < s->nprogs; i++)
-		for (int j = 0; j < s->progs[i].nsegs; j++) {
+		for (int j = 0; j < s->progs[i].nsegs && !s->progs[i].bias; j++) {
 			const struct seg *sg = &s->progs[i].segs[j];
 			if (addr >= sg->vaddr && addr - sg->vaddr < sg->filesz)
 				return 1;
@@ -970,6 +972,39 @@ static void as_match(struct symbolizer *s, struct aspace *a,
 	}
 }
 
+static void vcache_clear(void);
+
+/* The sysroot program whose realpath is real, opened at a load bias (a PIE
+ * or static-pie the page matcher placed there; programs linked where they
+ * run are opened at 0 up front).  Its index in s->progs, or -1. */
+static int add_prog_at(struct symbolizer *s, const char *real, int64_t bias)
+{
+	const struct guest *g = s->cfg.guest ? s->cfg.guest : s->own_guest;
+	char err[256];
+
+	for (int i = 0; i < guest_nprogs(g) && s->nprogs < MAX_PROGRAMS; i++) {
+		const struct guest_prog *gp = guest_prog(g, i);
+		if (!gp->real || strcmp(gp->real, real))
+			continue;
+		struct bin *nb = realloc(s->progs, (size_t)(s->nprogs + 1) * sizeof *nb);
+		if (!nb)
+			return -1;
+		s->progs = nb;
+		if (bin_open(&s->progs[s->nprogs], gp->path, gp->name, bias, gp->file,
+			     err, sizeof err) < 0) {
+			bin_free(&s->progs[s->nprogs]);
+			return -1;
+		}
+		/* the caches are keyed by the bins' addresses, which the
+		 * realloc may have moved */
+		memset(s->cache, 0, PCCACHE_SIZE * sizeof *s->cache);
+		s->ncache = 0;
+		vcache_clear();
+		return s->nprogs++;
+	}
+	return -1;
+}
+
 /* ---- #15: the program decided by whole pages (progmatch.c) ----
  * Applies progmatch's decision for the address space; 1 when it settled
  * the program, 0 to fall back to the code bytes at the pc (no decision, or
@@ -985,13 +1020,23 @@ static int pm_apply(struct symbolizer *s, struct aspace *a,
 			return 0;
 	} else if (!a->pm_known || a->pm_idx != (int)smp->prog) {
 		const char *path = progmatch_prog_path(s->pm, (int)smp->prog - 1);
+		/* a PIE's load bias: the matcher's, when its decision for
+		 * this address space is still the sample's */
+		int64_t bias = 0;
+		int pidx;
+		if (progmatch_lookup_index(s->pm, a->cr3, &pidx, &bias) != 1 ||
+		    pidx != (int)smp->prog - 1)
+			bias = 0;
 		int idx = -1;
 		for (int i = 0; path && i < s->nprogs && idx < 0; i++) {
 			char real[PATH_MAX];
 			if (s->progs[i].path && realpath(s->progs[i].path, real) &&
-			    !strcmp(real, path) && s->progs[i].bias == 0)
+			    !strcmp(real, path) && s->progs[i].bias == bias)
 				idx = i;
 		}
+		/* (a replay has no matcher's bias: a PIE stays unnamed) */
+		if (idx < 0 && path && bias)
+			idx = add_prog_at(s, path, bias);
 		if (idx < 0)
 			return 0;       /* not a program of this sysroot */
 		if (a->prog >= 0 && a->prog != idx) {
@@ -1158,6 +1203,11 @@ static int ret_vouched_uncached(const struct bin *b, uint64_t ra, uint64_t calle
  * cached, since the tail-call search reads whole functions. */
 #define VCACHE_SIZE 4096
 static struct { const struct bin *b; uint64_t ra, fn; int v; } vcache[VCACHE_SIZE];
+
+static void vcache_clear(void)
+{
+	memset(vcache, 0, sizeof vcache);
+}
 
 static int ret_vouched(const struct bin *b, uint64_t ra, uint64_t callee)
 {

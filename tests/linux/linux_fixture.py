@@ -22,7 +22,9 @@ dpkg status), so the host's dpkg architectures and apt lists are untouched.
 Its -dbg package is 765 MB (kept only while System.map is taken out).
 Its initramfs also runs one workload386 per vCPU: tests/linux/workload386.c
 compiled here with gcc -m32 -static (gcc-multilib), CFI and symbols kept,
-into i386/workload386 (rebuilt when the source or the command changes).
+into i386/workload386, and on every second vCPU the same as a static PIE
+(-static-pie) into i386/workload386pie (rebuilt when the source or the
+command changes).
 
 The vmlinux ELF is extracted from the bzImage the way the kernel's
 scripts/extract-vmlinux does (find the compressed payload's magic, decompress
@@ -208,9 +210,14 @@ while true; do sleep 1000; done
 '''
 INIT = INIT_TMPL % {'mark': INIT_MARK, 'more': ''}
 # i386: one workload386 (user code with CFI, tests/linux/workload386.c)
-# per vCPU beside the busybox pipes, whose user chains are cut (no CFI).
+# per vCPU beside the busybox pipes, whose user chains are cut (no CFI):
+# linked static at its address, and (every second vCPU) the same source as
+# a static PIE, loaded wherever the kernel's ASLR puts it.
 INIT386 = INIT_TMPL % {'mark': INIT_MARK, 'more': r'''i=$(grep -c ^processor /proc/cpuinfo)
-while [ $i -gt 0 ]; do /bin/workload386 & i=$((i - 1)); done
+while [ $i -gt 0 ]; do
+  if [ $((i % 2)) -eq 0 ]; then /bin/workload386pie & else /bin/workload386 & fi
+  i=$((i - 1))
+done
 '''}
 
 
@@ -223,16 +230,19 @@ WORKLOAD386_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)),
 WORKLOAD386_CMD = ['gcc', '-m32', '-static', '-O2', '-g',
                    '-fasynchronous-unwind-tables', '-fno-omit-frame-pointer',
                    '-fno-optimize-sibling-calls']
+WORKLOAD386_PIE_CMD = ['gcc', '-m32', '-static-pie', '-fPIE', '-O2', '-g',
+                       '-fasynchronous-unwind-tables', '-fno-omit-frame-pointer',
+                       '-fno-optimize-sibling-calls']
 
 
-def build_workload386(out):
+def build_workload386(out, cmd=WORKLOAD386_CMD):
     """Compile workload386.c into out when the source or the command
     changed (stamp out.src); returns the binary's sha256."""
     stamp = out + '.src'
-    key = ' '.join(WORKLOAD386_CMD) + '\n' + open(WORKLOAD386_SRC).read()
+    key = ' '.join(cmd) + '\n' + open(WORKLOAD386_SRC).read()
     if not (os.path.exists(out) and os.path.exists(stamp) and
             open(stamp).read() == key):
-        r = subprocess.run(WORKLOAD386_CMD + [WORKLOAD386_SRC, '-o', out + '.tmp'],
+        r = subprocess.run(cmd + [WORKLOAD386_SRC, '-o', out + '.tmp'],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if r.returncode:
             raise RuntimeError('building %s failed (gcc-multilib missing? '
@@ -267,7 +277,8 @@ def build_initramfs(busybox, out, init=INIT, extra=()):
 def ensure(arch='x86_64'):
     """Returns {'abi','vmlinuz','vmlinux','sysmap','initramfs','busybox',
     'arch','qemu'}; arch 'x86_64' (cache dir) or 'i386' (its i386/, and
-    'workload': workload386, also in its initramfs)."""
+    'workload': workload386, 'workload_pie': its static PIE build, both
+    in its initramfs)."""
     if arch not in ARCHS:
         raise ValueError('arch %r: one of %s' % (arch, ', '.join(ARCHS)))
     cache = os.path.join(CACHE, ARCHS[arch]['sub']) if ARCHS[arch]['sub'] \
@@ -321,10 +332,14 @@ def ensure(arch='x86_64'):
     init, extra, key = INIT, (), INIT
     if arch == 'i386':
         p['workload'] = os.path.join(cache, 'workload386')
-        # the stamp names the binary too: a rebuilt one makes a new initramfs
+        p['workload_pie'] = os.path.join(cache, 'workload386pie')
+        # the stamp names the binaries too: a rebuilt one makes a new initramfs
         key = INIT386 + '# workload386 sha256 %s\n' % build_workload386(
             p['workload'])
-        init, extra = INIT386, (('bin/workload386', p['workload']),)
+        key += '# workload386pie sha256 %s\n' % build_workload386(
+            p['workload_pie'], WORKLOAD386_PIE_CMD)
+        init, extra = INIT386, (('bin/workload386', p['workload']),
+                                ('bin/workload386pie', p['workload_pie']))
     stamp = p['initramfs'] + '.init'
     if (not os.path.exists(p['initramfs']) or not os.path.exists(stamp) or
             open(stamp).read() != key):

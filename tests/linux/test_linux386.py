@@ -27,7 +27,9 @@ qemu-system-i386 TCG, 2 vCPUs, KASLR on.  qtop-prof --batch --comm linux, in
      user walk stops one or two frames past the vDSO landing pad and those
      chains are honestly cut;
   6. workload386's chains that reached the entry (names 1. leaves them
-     out: its pipe is its own), in both modes: '[truncated]' on <= 5 %,
+     out: its pipe is its own; one of the two runs as a static PIE, at the
+     bias the page matcher finds, its chains judged alone too), in both
+     modes: '[truncated]' on <= 5 %,
      whole through the vDSO to _start on >= 95 %, and whole chains whose
      user part made another system call (read, write, getppid) than the
      kernel part serves: none in --stop mode, <= 2 % in the default mode.
@@ -57,6 +59,7 @@ SYSPATH = re.compile(r'^(do_SYSENTER_32|do_fast_syscall_32|__do_fast_syscall_32|
 IRQ = re.compile(r'^(handle_exception|asm_\w+|sysvec_\w+|call_on_stack|'
                  r'__do_softirq|irq_exit_rcu)$')
 WORKLOAD = 'workload386'
+WORKLOAD_PIE = 'workload386pie'   # the same source, a static PIE
 failures = []
 
 
@@ -87,7 +90,8 @@ def parse(path):
 def is_workload(s):
     """workload386's chain: by its task name, or by its own functions
     (a chain named after its address space in the default mode)."""
-    return s['proc'] == WORKLOAD or any(f.startswith('wl_') for f in s['user'])
+    return s['proc'] in (WORKLOAD, WORKLOAD_PIE) or \
+        any(f.startswith('wl_') for f in s['user'])
 
 
 def measure(samples):
@@ -129,6 +133,10 @@ def measure(samples):
     m['wl_trunc'] = (sum(s['n'] for s in wl if s['trunc']), sum(s['n'] for s in wl))
     m['wl_start'] = (sum(s['n'] for s in wl if not s['trunc'] and
                          s['user'][0] == '_start'), m['wl_trunc'][1])
+    # the PIE's own: symbolized at the bias the page matcher found
+    pie = [s for s in wl if s['proc'] == WORKLOAD_PIE]
+    m['pie_start'] = (sum(s['n'] for s in pie if not s['trunc'] and
+                          s['user'][0] == '_start'), sum(s['n'] for s in pie))
     # a whole chain whose user part called another system call than its
     # kernel part serves: a user stack read after the task had moved on
     wrongcall = [s for s in wl if not s['trunc'] and
@@ -167,6 +175,10 @@ def check_workload(mode, m):
                                             m['wl_start'][1]))
     log('%s: workload386: %d more samples on the entry stub itself, no user '
         'part (not counted, not asserted)' % (mode, m['wl_stub']))
+    check(m['pie_start'][1] >= 20 and pct(m['pie_start']) >= 95,
+          '%s: workload386pie (static PIE, ASLR): whole to _start on %.1f %% of '
+          '%d chains that reached the entry (>= 95 %%)'
+          % (mode, pct(m['pie_start']), m['pie_start'][1]))
     # read running, a user stack read late showed the next call's callers
     # on 8 % of them (before the trap frame check and the user stack read
     # with the registers); 0-0.7 % measured since
@@ -198,6 +210,7 @@ def main():
         os.mkdir(sysroot)
         os.symlink(paths['busybox'], os.path.join(sysroot, 'busybox'))
         os.symlink(paths['workload'], os.path.join(sysroot, WORKLOAD))
+        os.symlink(paths['workload_pie'], os.path.join(sysroot, WORKLOAD_PIE))
         for mode in ('--stop', 'default'):
             out = os.path.join(d, 'out-%s.folded' % mode.strip('-'))
             cmd = [qp, '--qmp', g.qmp_path, '--kernel', paths['vmlinux'],
@@ -226,6 +239,8 @@ def main():
                   is not None, '%s: an address space matched to busybox' % mode)
             check(re.search(r'qtop-prof: as-[0-9a-f]+: workload386 \(', r.stderr)
                   is not None, '%s: an address space matched to workload386' % mode)
+            check(re.search(r'qtop-prof: as-[0-9a-f]+: workload386pie ', r.stderr)
+                  is not None, '%s: an address space matched to workload386pie' % mode)
     for mode in res:
         check_workload(mode, res[mode])
     if '--stop' in res:
