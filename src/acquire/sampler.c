@@ -1665,8 +1665,14 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			struct comm_rd rd = { .s = s, .cpu = cpu, .use_t0 = s->cur_t0_ok[cpu] };
 			ok = comm_eval(cr, cpu, &smp->regs, comm_read, &rd, &addr) == 0;
 			/* its last load is the running-task word: read with
-			 * the registers from next round on */
-			if (ok && s->cs)
+			 * the registers from next round on.  Linux only: its
+			 * kernel-mode samples are named each on its own,
+			 * checked against the task's stack and memory; a
+			 * kernel that sets its task word before it switches
+			 * address spaces (xv6's scheduler, the test guest's
+			 * arch_run_task) would otherwise lend the next task's
+			 * name to the scheduler's address space */
+			if (ok && s->cs && s->cfg.linux_kstack)
 				s->cur_slot[cpu] = rd.last_addr;
 			if (rd.fatal < 0) {
 				rc = (int)rd.fatal;
