@@ -151,10 +151,10 @@ struct sampler {
 	 * kernel stack (i.e. per task), for the tasks a vCPU switches among. */
 	struct { uint64_t klo, usp, cr3; } uhint[UHINT_SLOTS];
 	uint64_t mr_cr3[MAX_CPUS];   /* CR3 of memread's state for each vCPU */
-	/* --comm, registers from QEMU's memory: the guest word whose value
-	 * names the running task (the recipe's last load: Linux's per-CPU
-	 * current_task, a teaching OS's cpus[i].proc), learned from the
-	 * recipe's reads, and its value read with the registers */
+	/* --comm on Linux, registers from QEMU's memory: the guest word
+	 * whose value names the running task (the recipe's last load: the
+	 * per-CPU current_task), learned from the recipe's reads, and its
+	 * value read with the registers */
 	uint64_t cur_slot[MAX_CPUS];
 	uint8_t cur_t0[MAX_CPUS][8];
 	uint8_t cur_t0_ok[MAX_CPUS];
