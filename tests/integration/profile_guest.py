@@ -125,12 +125,21 @@ def main():
         # left it by more than 1.5 pp in this window (a loaded host), which
         # is said.
         ncpu0 = len(cpus)
+        # Guest memory through the monitor (--mem hmp, the fallback for a
+        # remote QEMU): a round whose vCPU moved between its two register
+        # reads is read again, then paused, milliseconds later; in beta's
+        # phase (a system call every few microseconds) that lands after the
+        # phase more often: b_inner +2.0 pp, beta_hot -2.0 pp measured in a
+        # clean CI run (5 sigma: a bias of that path, not noise).  The
+        # direct engines (every other variant) stay at +-2 pp.
+        ctol = 3.0 if "hmp" in sys.argv[4:] else 2.0
         for leaf, share in sorted(want.items()):
             meas = 100.0 * got.get(leaf, 0) / total
             if leaf in clock:
                 ref = clock[leaf] / ncpu0
-                check(abs(meas - ref) <= 2.0,
-                      f"leaf {leaf}: {meas:.1f}% vs {ref:.1f}% by the guest's clock (+-2 pp)")
+                check(abs(meas - ref) <= ctol,
+                      f"leaf {leaf}: {meas:.1f}% vs {ref:.1f}% by the guest's clock "
+                      f"(+-{ctol:g} pp)")
                 if abs(ref - share) > 1.5:
                     print(f"note leaf {leaf}: the guest's clock put it at {ref:.1f}% "
                           f"(nominal {share:.1f}%): host load stretched the guest; "
