@@ -262,7 +262,7 @@ def main():
         m = res['default']
         # read running: the running-task word (current_task) comes in the
         # same read as the registers, so the name is that task's however
-        # late it is read (99.4-100 % right measured; 72-88 % when the
+        # late it is read (99.2-100 % right measured; 72-88 % when the
         # word was read after the registers, the other task's name on up
         # to 20 %)
         check(m['names'][1] >= 50 and pct(m['names']) >= 95,
