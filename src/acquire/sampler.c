@@ -418,6 +418,18 @@ static int followup_reads(struct sampler *s, struct memread_req *req, size_t n,
 	return memread_batch(s->mr, req, n, err, errlen);
 }
 
+/* The local side of remote[from, to): consecutive bytes from at.  Returns
+ * the byte after the last. */
+static uint8_t *iov_local(const struct iovec *remote, struct iovec *local, int from,
+			  int to, uint8_t *at)
+{
+	for (int v = from; v < to; v++) {
+		local[v] = (struct iovec){ at, remote[v].iov_len };
+		at += remote[v].iov_len;
+	}
+	return at;
+}
+
 /* uhint[] slot of a task, by its kernel stack (Linux only: linux_kstack > 0) */
 static unsigned uhint_slot(const struct sampler *s, uint64_t klo)
 {
@@ -499,13 +511,8 @@ static int trap_frame_unchanged(struct sampler *s, int cpu, const struct qp_samp
 		int nk = n;
 		n += memread_host_iov(s->mr, cpu, smp->ustack_addr, ulen, rio + n,
 				      CPUSTATE_MAX_IOV - n);
-		uint8_t *at = now;
-		for (int v = 0; v < n; v++) {
-			if (v == nk)
-				at = unow;
-			lio[v] = (struct iovec){ at, rio[v].iov_len };
-			at += rio[v].iov_len;
-		}
+		iov_local(rio, lio, 0, nk, now);
+		iov_local(rio, lio, nk, n, unow);
 		got = cpustate_read_with(s->cs, cpu, &r2, rio, lio, n);
 		if (got >= 0 && r2.cpl == 3 && r2.cr3 == smp->regs.cr3)
 			return 0;
@@ -970,14 +977,8 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 				if (s->cur_slot[cpu]) {
 					sio = memread_host_iov(s->mr, cpu, s->cur_slot[cpu],
 							       (uint32_t)ws_c, rio, 2);
-					size_t sl = 0;
-					uint8_t *at = s->cur_t0[cpu];
-					for (int v = 0; v < sio; v++) {
-						lio[v] = (struct iovec){ at, rio[v].iov_len };
-						at += rio[v].iov_len;
-						sl += rio[v].iov_len;
-					}
-					if (sl != (size_t)ws_c)
+					uint8_t *end = iov_local(rio, lio, 0, sio, s->cur_t0[cpu]);
+					if (end != s->cur_t0[cpu] + ws_c)
 						sio = 0;
 				}
 				nio = sio;
@@ -1001,13 +1002,8 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 									(uint32_t)(pg - klo),
 									rio + nio,
 									CPUSTATE_MAX_IOV - nio);
-					uint8_t *at = s->kbuf[cpu] + (pg - klo);
-					for (int v = sio; v < nio; v++) {
-						if (v == sio + nup)
-							at = s->kbuf[cpu];
-						lio[v] = (struct iovec){ at, rio[v].iov_len };
-						at += rio[v].iov_len;
-					}
+					iov_local(rio, lio, sio, sio + nup, s->kbuf[cpu] + (pg - klo));
+					iov_local(rio, lio, sio + nup, nio, s->kbuf[cpu]);
 					kup = up;
 					kpg = pg;
 				}
@@ -1025,11 +1021,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 					uint32_t ulen = s->cfg.ustack_bytes + USPEC_BELOW;
 					int nu = memread_host_iov(s->mr, cpu, ua, ulen, rio + nio,
 								  CPUSTATE_MAX_IOV - nio);
-					uint8_t *at = s->ubuf[cpu];
-					for (int v = nio; v < nio + nu; v++) {
-						lio[v] = (struct iovec){ at, rio[v].iov_len };
-						at += rio[v].iov_len;
-					}
+					uint8_t *at = iov_local(rio, lio, nio, nio + nu, s->ubuf[cpu]);
 					nio += nu;
 					s->ubuf_addr[cpu] = ua;
 					s->ubuf_cr3[cpu] = s->mr_cr3[cpu];
@@ -1541,16 +1533,13 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			uint64_t ua = s->ubuf_addr[cpu];
 			if (ug > 0 && s->ubuf_cr3[cpu] == r->cr3 && user_sp >= ua &&
 			    user_sp < ua + (uint64_t)ug &&
+			    ua + (uint64_t)ug - user_sp >= len &&
 			    trap_frame_same(s, cpu, smp, s->tbuf[cpu], s->tbuf_addr[cpu],
-					    TRAP_RECHECK) &&
-			    (ua + (uint64_t)ug - user_sp >= len || ug < (long)s->ubuf_ask[cpu])) {
-				/* read with the registers; short: the stack's end */
-				uint64_t have = ua + (uint64_t)ug - user_sp;
-				if (have > len)
-					have = len;
+					    TRAP_RECHECK)) {
+				/* read with the registers (ug: all it asked) */
 				memcpy(qp_sample_stack(smp) + smp->stack_len,
-				       s->ubuf[cpu] + (user_sp - ua), have);
-				smp->ustack_len = (uint32_t)have;
+				       s->ubuf[cpu] + (user_sp - ua), len);
+				smp->ustack_len = (uint32_t)len;
 			} else {
 				req[nreq++] = (struct memread_req){ .cpu = cpu,
 					.addr = user_sp, .len = (uint32_t)len,

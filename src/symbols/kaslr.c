@@ -20,34 +20,33 @@ static uint64_t le(const uint8_t *p, int n)
 	return v;
 }
 
-int kaslr_idt_gate(const uint8_t *idt, size_t len, int vector, uint64_t *off)
+/* A present 32-bit (i386: 8-byte gates) or 64-bit (16-byte) interrupt or
+ * trap gate's offset; a task gate (i386 Linux's double fault) does not
+ * count. */
+static int idt_gate(const uint8_t *idt, size_t len, int vector, size_t size,
+		    uint64_t *off)
 {
 	if (!idt || vector < 0 || vector > 255 ||
-	    (size_t)vector * 16 + 16 > len)
+	    (size_t)vector * size + size > len)
 		return -1;
-	const uint8_t *g = idt + (size_t)vector * 16;
+	const uint8_t *g = idt + (size_t)vector * size;
 	if (!(g[5] & 0x80))
 		return -1;   /* not present */
 	uint8_t type = g[5] & 0x0f;
 	if (type != 0xe && type != 0xf)
-		return -1;   /* not a 64-bit interrupt/trap gate */
-	*off = le(g, 2) | le(g + 6, 2) << 16 | le(g + 8, 4) << 32;
+		return -1;   /* not an interrupt/trap gate */
+	*off = le(g, 2) | le(g + 6, 2) << 16 | (size == 16 ? le(g + 8, 4) << 32 : 0);
 	return 0;
+}
+
+int kaslr_idt_gate(const uint8_t *idt, size_t len, int vector, uint64_t *off)
+{
+	return idt_gate(idt, len, vector, 16, off);
 }
 
 int kaslr_idt_gate32(const uint8_t *idt, size_t len, int vector, uint64_t *off)
 {
-	if (!idt || vector < 0 || vector > 255 ||
-	    (size_t)vector * 8 + 8 > len)
-		return -1;
-	const uint8_t *g = idt + (size_t)vector * 8;
-	if (!(g[5] & 0x80))
-		return -1;   /* not present */
-	uint8_t type = g[5] & 0x0f;
-	if (type != 0xe && type != 0xf)
-		return -1;   /* a task gate (i386 Linux's double fault), or not a gate */
-	*off = le(g, 2) | le(g + 6, 2) << 16;
-	return 0;
+	return idt_gate(idt, len, vector, 8, off);
 }
 
 int kaslr_parse_idt(const char *text, size_t len, uint64_t *base,
@@ -123,9 +122,8 @@ int kaslr_detect(const struct kaslr_input *in, struct kaslr_result *res,
 	int ncand = 0, decoded = 0;
 	for (int i = 0; i < in->nvecs; i++) {
 		uint64_t off;
-		if ((in->gate_size == 8 ?
-		     kaslr_idt_gate32(in->idt, in->idt_len, in->vecs[i].vector, &off) :
-		     kaslr_idt_gate(in->idt, in->idt_len, in->vecs[i].vector, &off)) < 0)
+		if (idt_gate(in->idt, in->idt_len, in->vecs[i].vector,
+			     in->gate_size == 8 ? 8 : 16, &off) < 0)
 			continue;
 		decoded++;
 		int64_t s = (int64_t)(off - in->vecs[i].addr);
