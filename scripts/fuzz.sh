@@ -31,6 +31,11 @@ for bin in build-fuzz/fuzz/fuzz_*; do
   [ -n "$execs" ] || execs=$(printf '%s\n' "$out" | grep -oE '#[0-9]+' | tail -n1 | tr -d '#')
   if [ $rc -ne 0 ]; then
     echo "$name: CRASH after ${execs:-?} executions"; printf '%s\n' "$out" | tail -n 30
+    # the input itself, so a CI log is enough to reproduce it
+    for a in "$work"/crash-* "$work"/leak-* "$work"/timeout-*; do
+      [ -f "$a" ] && [ "$(stat -c %s "$a")" -le 8192 ] || continue
+      echo "input (base64) of $(basename "$a"):"; base64 -w 76 "$a"
+    done
     status=1
   else
     echo "$name: ${execs:-?} executions in ${SECS}s, no crash"

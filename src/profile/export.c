@@ -96,6 +96,15 @@ double export_period_ns(const struct export_input *in,
 	return gaps > 0 ? span / gaps : 1e7;
 }
 
+int64_t export_ns(double ns)
+{
+	if (!(ns > 0)) /* also NaN */
+		return 0;
+	if (ns >= 9.2e18)
+		return INT64_MAX;
+	return (int64_t)(ns + 0.5);
+}
+
 void export_json_str(FILE *f, const char *s)
 {
 	for (; *s; s++) {

@@ -28,6 +28,10 @@ struct fmap {
  * Free key and val when done. */
 int fmap_get(struct fmap *m, uint64_t key, uint32_t *val, int *isnew);
 
+/* ns as an int64, saturated: weights and periods come from files and
+ * flags, and a product past 2^63 must not be undefined behaviour. */
+int64_t export_ns(double ns);
+
 /* JSON string body (no quotes) of s. */
 void export_json_str(FILE *f, const char *s);
 

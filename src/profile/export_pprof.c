@@ -287,8 +287,8 @@ long export_pprof_write(const struct export_job *j, FILE *f)
 			s.n_location_id++;
 			end = start;
 		}
-		vals[2 * a] = (int64_t)g->weight;
-		vals[2 * a + 1] = (int64_t)((double)g->weight * j->period_ns + 0.5);
+		vals[2 * a] = g->weight > INT64_MAX ? INT64_MAX : (int64_t)g->weight;
+		vals[2 * a + 1] = export_ns((double)g->weight * j->period_ns);
 		s.value = (int64_t *)&vals[2 * a];
 		s.n_value = 2;
 		s.label = &labelp[lb];
@@ -373,13 +373,13 @@ long export_pprof_write(const struct export_job *j, FILE *f)
 	pr.n_string_table = nstr;
 	pr.string_table = strs;
 	pr.period_type = &per;
-	pr.period = (int64_t)(j->period_ns + 0.5);
+	pr.period = export_ns(j->period_ns);
 	pr.default_sample_type = w.base + S_CPU;
 	pr.time_nanos = (int64_t)time(NULL) * 1000000000;
 	if (j->n && !samplelog_aggregated(l)) {
 		uint64_t t0 = samplelog_sample(l, 0)->t_ns;
 		uint64_t t1 = samplelog_sample(l, j->n - 1)->t_ns;
-		pr.duration_nanos = (int64_t)(t1 - t0) + pr.period;
+		pr.duration_nanos = export_ns((double)(t1 - t0) + (double)pr.period);
 	}
 
 	size_t len = perftools__profiles__profile__get_packed_size(&pr);

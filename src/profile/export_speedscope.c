@@ -147,7 +147,7 @@ long export_speedscope_write(const struct export_job *j, FILE *f)
 			const struct slog_sample *s = samplelog_sample(l, i);
 			if (c >= 0 && s->cpu != c)
 				continue;
-			uint64_t w = (uint64_t)llround((double)s->weight * j->period_ns);
+			uint64_t w = (uint64_t)export_ns((double)s->weight * j->period_ns);
 			fprintf(f, "%s%" PRIu64, any ? "," : "", w);
 			end += w;
 			any = 1;
