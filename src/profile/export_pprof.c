@@ -579,6 +579,12 @@ long import_pprof(struct profile *p, const void *buf, size_t len,
 		if (!strcmp(pstr(pr, pr->sample_type[i]->type),
 			    pstr(pr, pr->default_sample_type)))
 			vi = i;
+	/* no count value: a time value (Go's cpu/nanoseconds) in units of
+	 * the period, when the period is given in the same unit */
+	int per_unit = !found && vi < pr->n_sample_type && pr->period > 0 &&
+		       pr->period_type &&
+		       !strcmp(pstr(pr, pr->sample_type[vi]->unit),
+			       pstr(pr, pr->period_type->unit));
 	for (size_t si = 0; si < pr->n_sample; si++) {
 		const PSample *s = pr->sample[si];
 		if (vi >= s->n_value) {
@@ -588,6 +594,20 @@ long import_pprof(struct profile *p, const void *buf, size_t len,
 		}
 		if (s->value[vi] <= 0)
 			continue;
+		/* samples this entry stands for: a time value over the period */
+		uint64_t count = (uint64_t)s->value[vi];
+		if (per_unit) {
+			count = (count + (uint64_t)pr->period / 2) / (uint64_t)pr->period;
+			if (!count)
+				count = 1;
+		}
+		if (count > UINT32_MAX) {
+			/* as import_speedscope: the sample log's weight */
+			snprintf(err, errlen, "sample %zu: more than 2^32 samples in "
+				 "one entry (%" PRIu64 ")", si, count);
+			rc = -EINVAL;
+			goto out;
+		}
 		const char *proc = NULL;
 		uint32_t cpu = PROF_CPU_UNKNOWN;
 		for (size_t k = 0; k < s->n_label; k++) {
@@ -683,13 +703,12 @@ long import_pprof(struct profile *p, const void *buf, size_t len,
 		}
 		if (n == 1)
 			fr[n++] = (struct prof_frame){ .name = "[unknown]", .kind = PK_MARK };
-		uint64_t c = (uint64_t)s->value[vi];
-		if (c > UINT64_MAX - p->samples || !profile_add(p, fr, n, cpu, c)) {
+		if (count > UINT64_MAX - p->samples || !profile_add(p, fr, n, cpu, count)) {
 			snprintf(err, errlen, "the profile cannot grow");
 			rc = -ENOMEM;
 			goto out;
 		}
-		rc += (long)c;
+		rc += (long)count;
 	}
 out:
 	free(li);

@@ -238,8 +238,12 @@ static long load_profile(struct profile *p, json_object *prof,
 			break;
 		}
 		double w = weights ? json_object_get_double(json_object_array_get_idx(weights, i)) : u;
-		if (!(w >= 0) || w / u > 1e18) {
-			snprintf(err, errlen, "sample %zu: bad weight", i);
+		/* one entry stands for at most 2^32 samples (5 days at 10 kHz):
+		 * the sample log's weight, so exporting it again stays as
+		 * small as the file read */
+		if (!(w >= 0) || w / u > (double)UINT32_MAX) {
+			snprintf(err, errlen, "sample %zu: bad weight (more than 2^32 "
+				 "samples in one entry, or negative)", i);
 			added = -EINVAL;
 			break;
 		}

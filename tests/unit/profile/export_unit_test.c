@@ -1,6 +1,7 @@
 /* export_unit_test - format choice by name, and pprof / speedscope round
  * trips of stacks with inline, kernel and mark frames (aggregated export). */
 #include <errno.h>
+#include <string.h>
 
 #include "check.h"
 #include "export.h"
@@ -46,6 +47,45 @@ static void roundtrip(int fmt)
 	profile_free(q);
 }
 
+/* A pprof without a count value (as Go's CPU profiles without samples/count):
+ * cpu/nanoseconds per sample, period 10 ms in the same unit.  30 ms on one
+ * stack is 3 samples, not 30,000,000; and one entry of more than 2^32
+ * samples is refused with a reason (a sample log entry's weight). */
+static const unsigned char pprof_ns[] = {
+	0x0a, 0x04, 0x08, 0x01, 0x10, 0x02,             /* sample_type cpu/ns */
+	0x12, 0x09, 0x0a, 0x01, 0x01,                   /* sample: location 1 */
+	0x12, 0x04, 0x80, 0x87, 0xa7, 0x0e,             /*   value 30000000 */
+	0x22, 0x06, 0x08, 0x01, 0x22, 0x02, 0x08, 0x01, /* location 1: fn 1 */
+	0x2a, 0x04, 0x08, 0x01, 0x10, 0x03,             /* function 1: "f" */
+	0x32, 0x00, 0x32, 0x03, 'c', 'p', 'u',          /* string table */
+	0x32, 0x0b, 'n', 'a', 'n', 'o', 's', 'e', 'c', 'o', 'n', 'd', 's',
+	0x32, 0x01, 'f',
+	0x5a, 0x04, 0x08, 0x01, 0x10, 0x02,             /* period_type cpu/ns */
+	0x60, 0x80, 0xad, 0xe2, 0x04,                   /* period 10000000 */
+};
+
+static void pprof_time_values(void)
+{
+	char err[128];
+	struct profile *p = profile_new();
+	CHECK(import_pprof(p, pprof_ns, sizeof pprof_ns, err, sizeof err) == 3);
+	CHECK_U64(p->samples, 3);
+	profile_free(p);
+	/* a value of 2^56 ns (varint 80 x8, 01) is 7.2e9 periods: refused */
+	unsigned char big[sizeof pprof_ns + 5];
+	memcpy(big, pprof_ns, 11);
+	const unsigned char v[] = { 0x12, 0x09, 0x80, 0x80, 0x80, 0x80, 0x80,
+				    0x80, 0x80, 0x80, 0x01 };
+	big[7] = 0x0e;  /* the sample is five bytes longer */
+	memcpy(big + 11, v, sizeof v);
+	memcpy(big + 22, pprof_ns + 17, sizeof pprof_ns - 17);
+	p = profile_new();
+	err[0] = '\0';
+	CHECK(import_pprof(p, big, sizeof big, err, sizeof err) == -EINVAL);
+	CHECK(strstr(err, "2^32") != NULL);
+	profile_free(p);
+}
+
 int main(void)
 {
 	CHECK(export_format_from_path("x.folded") == EXPORT_FOLDED);
@@ -73,5 +113,6 @@ int main(void)
 	CHECK(import_speedscope(p, "{}", 2, err, sizeof err) == -EINVAL && err[0]);
 	CHECK(import_speedscope(p, "[1,", 3, err, sizeof err) == -EINVAL && err[0]);
 	profile_free(p);
+	pprof_time_values();
 	return check_done("export_unit_test");
 }
