@@ -103,6 +103,8 @@ struct symbolizer_stats {
 	uint64_t vouch_cuts;      /* chains cut at one that failed the check */
 	uint64_t vouch_rescued;   /* ... whole (or longer) in the copy made before */
 	uint64_t sp_adjusted;     /* Linux walks whole only with rsp a few words off */
+	uint64_t leaf_from_stack; /* ... with rip older than the stack: the leaf is
+				   * the innermost function the stack proves */
 	uint64_t kernel_samples;  /* kernel-mode samples (with an upper-half
 				   * kernel: those in that half) */
 	uint64_t kernel_unnamed;  /* ... whose pc is in no kernel symbol */

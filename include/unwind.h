@@ -63,6 +63,10 @@ struct uw_result {
 	 * delivered. */
 	int beyond_valid;
 	struct uw_state beyond;
+	/* Set by the caller, not the walkers: the leaf is only the innermost
+	 * function the stack proves active; where below it the vCPU was is
+	 * not known (a running read whose rip is stale). */
+	int leaf_below;
 };
 
 struct uw_walk {

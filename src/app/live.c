@@ -692,6 +692,11 @@ int app_run_live(struct options *o)
 					"%" PRIu64 " of them whole in the copy made before the "
 					"registers\n",
 					ss.vouched, ss.vouch_cuts, ss.vouch_rescued);
+			if (ss.leaf_from_stack)
+				fprintf(stderr, "qtop-prof: %" PRIu64 " kernel sample(s) whose rip "
+					"QEMU had not written back since an earlier function: "
+					"leaf is the innermost function their stack proves "
+					"active\n", ss.leaf_from_stack);
 			symbolizer_match_report(ses.pl.sym, stderr);
 			if (ss.samples)
 				fprintf(stderr, "qtop-prof: whole chains %.1f %% (%" PRIu64

@@ -1492,8 +1492,17 @@ static int reconcile(struct symbolizer *s, struct uw_frame *fa,
  * function called directly since (rsp is written back at every block).
  * The first return address above rsp that follows a direct call, from
  * which the walk is whole, vouched for and passes through rip's function,
- * gives the chain; the leaf is that call's target.  Returns lk_user (or
- * the new one when taken: out, res, lus replaced). */
+ * gives the chain; the leaf is that call's target.
+ * Failing that, rip is older still (measured on Linux 6.1 under QEMU 7.2:
+ * rip at copy_user's rep movsb or load_new_mm_cr3 while rsp is deep in the
+ * __schedule that followed): the stack alone then says where the vCPU is.
+ * The first such return address from which the walk is whole and every
+ * return address vouched for names the innermost function the stack
+ * proves active (a stale return address left in a live frame does not
+ * walk: ORC places the frame above it by the call site it names).  Its
+ * callees below are not known: the sample's leaf is a mark, "[callee
+ * unknown]", under it (res->leaf_below; counted in leaf_from_stack).
+ * Returns lk_user (or the new one when taken: out, res, lus replaced). */
 static int stale_rip_walk(struct symbolizer *s, const struct bin *kb,
 			  const struct qp_sample *smp, const struct uw_mem *mem,
 			  struct uw_frame *out, struct uw_result *res,
@@ -1504,6 +1513,7 @@ static int stale_rip_walk(struct symbolizer *s, const struct bin *kb,
 
 	if (!fn || s->fmax < 3)
 		return lk_user;
+	for (int pass = 0; pass < 2; pass++)   /* through rip's function, then not */
 	for (uint64_t q = rsp & ~(uint64_t)7; q + 8 <= mem->addr + mem->len &&
 	     q < rsp + RA_SCAN; q += 8) {
 		uint64_t ra;
@@ -1527,13 +1537,15 @@ static int stale_rip_walk(struct symbolizer *s, const struct bin *kb,
 		for (int i = 0; i < r2.n && !through; i++)
 			through = symtab_lookup(kb->syms, s->tmpf[1 + i].pc - 1) == fn;
 		s->tmpf[0] = (struct uw_frame){ .pc = target, .sp = q, .fp = 0, .isact = 1 };
-		if (!through || vouch_first_fail(kb, s->tmpf, r2.n + 1) > 0)
+		if ((!through && !pass) || vouch_first_fail(kb, s->tmpf, r2.n + 1) > 0)
 			continue;
 		memcpy(out, s->tmpf, (size_t)(r2.n + 1) * sizeof *out);
 		*res = r2;
 		res->n = r2.n + 1;
+		res->leaf_below = pass;
 		*lus = l2;
 		s->st.sp_adjusted++;
+		s->st.leaf_from_stack += pass;
 		return u2;
 	}
 	return lk_user;
@@ -1957,6 +1969,10 @@ int symbolizer_process(struct symbolizer *s, const struct qp_sample *smp,
 		emit(s, &cnt, prog, s->uf, ures.n, PK_USER);
 	if (kernel_mode)
 		emit(s, &cnt, kb, s->kf, kres.n, PK_KERNEL);
+	/* the time is below that leaf, in callees not known: its own mark,
+	 * so the leaf's self share stays its own */
+	if (kernel_mode && kres.leaf_below && kres.n)
+		out_push(s, &cnt, "[callee unknown]", NULL, NULL, PK_MARK, 0, 0);
 	if (cnt == 1 + (size_t)truncated && !truncated) {
 		out_push(s, &cnt, "[unknown]", NULL, NULL, PK_MARK, 0, 0);
 	} else if (cnt == 1 + (size_t)truncated) {
