@@ -11,9 +11,12 @@
  * modes) fail cleanly; so does an entry the callback cannot read.
  *
  * Translations are cached per (CR3, mode, virtual page) in a small table;
- * pagewalk_invalidate() forgets all of them in O(1) (a generation counter):
- * call it once per sampling round, because the guest changes its page
- * tables while it runs.  Never writes anything (the callback only reads).
+ * pagewalk_invalidate() makes all of them stale in O(1) (a generation
+ * counter): call it once per sampling round, because the guest changes its
+ * page tables while it runs.  A stale translation is used again only when
+ * every table entry its walk read still holds the same value (accessed and
+ * dirty bits aside), read again in one call of the vector callback
+ * (pagewalk_set_physv; without one, stale means walked again).  Never writes anything (the callback only reads).
  * Not thread-safe: one owner (the sampler thread).
  */
 #ifndef QTOP_PAGEWALK_H
@@ -25,6 +28,10 @@
 /* Reads len bytes of guest-physical memory at paddr into buf; returns the
  * bytes read (a prefix: 0 .. len), or a negative value on failure. */
 typedef long (*pagewalk_phys_fn)(void *ctx, uint64_t paddr, void *buf, uint32_t len);
+/* Reads n table entries of size bytes (4 or 8) at paddr[i] into val[i]
+ * (zero-extended) at once; 0 when all were read, else negative. */
+typedef int (*pagewalk_physv_fn)(void *ctx, const uint64_t *paddr, uint64_t *val,
+				 int n, uint32_t size);
 
 enum pagewalk_mode {
 	PAGEWALK_OFF,      /* CR0.PG = 0: virtual = physical (32-bit) */
@@ -63,7 +70,9 @@ struct pagewalk;
 struct pagewalk *pagewalk_new(pagewalk_phys_fn read, void *ctx,
 			      unsigned cache_entries);
 void pagewalk_free(struct pagewalk *pw);   /* NULL ok */
-/* Forget every cached translation (O(1)). */
+/* Revalidate stale translations through readv (see above); NULL: never. */
+void pagewalk_set_physv(struct pagewalk *pw, pagewalk_physv_fn readv);
+/* Make every cached translation stale (O(1)). */
 void pagewalk_invalidate(struct pagewalk *pw);
 
 /* Translate one virtual address: 0 and *phys (and *page_size, the size of
@@ -81,5 +90,7 @@ long pagewalk_read(struct pagewalk *pw, const struct pagewalk_cpu *c,
 /* Cache statistics since pagewalk_new (for benches and tests). */
 void pagewalk_cache_stats(const struct pagewalk *pw, uint64_t *hits,
 			  uint64_t *misses);
+/* Hits that were stale translations found to hold (a subset of hits). */
+uint64_t pagewalk_revalidated(const struct pagewalk *pw);
 
 #endif

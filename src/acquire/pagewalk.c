@@ -12,21 +12,32 @@
 #define PTE_P  1ull
 #define PTE_PS 0x80ull
 
+#define MAX_LEVELS 5
+
+/* The entries a walk read: where, and what they said. */
+struct pw_path {
+	uint64_t pa[MAX_LEVELS], val[MAX_LEVELS];
+	uint8_t n, size;
+};
+
 struct pw_entry {
 	uint64_t cr3;
 	uint64_t vpn;          /* virt >> 12 */
 	uint64_t ppn;          /* phys >> 12 */
 	uint32_t gen;          /* valid when == pw->gen */
 	uint8_t mode;
+	struct pw_path path;   /* to revalidate it in a later round */
 };
 
 struct pagewalk {
 	pagewalk_phys_fn read;
+	pagewalk_physv_fn readv;
 	void *ctx;
 	struct pw_entry *cache;
 	unsigned mask;
 	uint32_t gen;
-	uint64_t hits, misses;
+	struct pw_path cur;    /* the walk under way */
+	uint64_t hits, misses, revalidated;
 };
 
 enum pagewalk_mode pagewalk_mode_of(const struct pagewalk_cpu *c)
@@ -74,6 +85,11 @@ struct pagewalk *pagewalk_new(pagewalk_phys_fn read, void *ctx,
 	return pw;
 }
 
+void pagewalk_set_physv(struct pagewalk *pw, pagewalk_physv_fn readv)
+{
+	pw->readv = readv;
+}
+
 void pagewalk_free(struct pagewalk *pw)
 {
 	if (!pw)
@@ -99,6 +115,11 @@ void pagewalk_cache_stats(const struct pagewalk *pw, uint64_t *hits,
 		*misses = pw->misses;
 }
 
+uint64_t pagewalk_revalidated(const struct pagewalk *pw)
+{
+	return pw->revalidated;
+}
+
 /* One table entry of size 4 or 8 (little-endian host and guest). */
 static int entry(struct pagewalk *pw, uint64_t paddr, uint32_t size, uint64_t *v)
 {
@@ -107,7 +128,33 @@ static int entry(struct pagewalk *pw, uint64_t paddr, uint32_t size, uint64_t *v
 	if (pw->read(pw->ctx, paddr, &x, size) != (long)size)
 		return PAGEWALK_E_PHYS;
 	*v = x;
+	if (pw->cur.n < MAX_LEVELS) {
+		pw->cur.pa[pw->cur.n] = paddr;
+		pw->cur.val[pw->cur.n++] = x;
+		pw->cur.size = (uint8_t)size;
+	}
 	return 0;
+}
+
+/* A translation of an earlier round holds when every entry its walk read
+ * still says the same: all of them read again in one go (one system call
+ * for QEMU's process instead of one per level), at one instant, which a
+ * fresh walk would not do better. */
+static int path_holds(struct pagewalk *pw, const struct pw_path *path)
+{
+	uint64_t now[MAX_LEVELS];
+
+	if (!pw->readv || !path->n ||
+	    pw->readv(pw->ctx, path->pa, now, path->n, path->size) != 0)
+		return 0;
+	for (int i = 0; i < path->n; i++) {
+		uint64_t mask = path->size == 4 ? 0xffffffffull : ~0ull;
+		/* the accessed and dirty bits the CPU sets say nothing of
+		 * the mapping */
+		if (((now[i] ^ path->val[i]) & mask & ~0x60ull) != 0)
+			return 0;
+	}
+	return 1;
 }
 
 static int walk32(struct pagewalk *pw, const struct pagewalk_cpu *c,
@@ -212,7 +259,11 @@ int pagewalk_translate(struct pagewalk *pw, const struct pagewalk_cpu *c,
 	struct pw_entry *e = &pw->cache[(h >> 40) & pw->mask];
 	int rc;
 
-	if (e->gen == pw->gen && e->vpn == vpn && e->cr3 == c->cr3 && e->mode == mode) {
+	if (e->vpn == vpn && e->cr3 == c->cr3 && e->mode == mode && e->gen &&
+	    (e->gen == pw->gen || path_holds(pw, &e->path))) {
+		if (e->gen != pw->gen)
+			pw->revalidated++;
+		e->gen = pw->gen;
 		pw->hits++;
 		*phys = e->ppn << 12 | (virt & 0xfff);
 		if (page_size)
@@ -220,9 +271,11 @@ int pagewalk_translate(struct pagewalk *pw, const struct pagewalk_cpu *c,
 		return 0;
 	}
 	pw->misses++;
+	pw->cur.n = 0;
 	rc = walk(pw, c, mode, virt, &p, &size);
 	if (rc < 0)
 		return rc;
+	e->path = pw->cur;
 	/* Cache the 4 KiB page within a large page: one entry per lookup key. */
 	e->cr3 = c->cr3;
 	e->vpn = vpn;

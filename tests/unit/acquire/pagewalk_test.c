@@ -303,6 +303,64 @@ static void test_cache(struct pagewalk *pw)
 	CHECK_EQ(tr(pw, &c, k + 0x10, &rc, NULL), 0xc010);
 }
 
+static unsigned nreadv;
+
+static int phys_readv(void *ctx, const uint64_t *pa, uint64_t *val, int n,
+		      uint32_t size)
+{
+	nreadv++;
+	for (int i = 0; i < n; i++) {
+		val[i] = 0;
+		if (phys_read(ctx, pa[i], &val[i], size) != (long)size)
+			return -1;
+	}
+	nreads -= (unsigned)n;   /* counted as one vector read, not as a walk */
+	return 0;
+}
+
+/* Stale translations revalidated in one vector read of the entries their
+ * walk read: the same page while every entry holds (accessed/dirty bits
+ * aside), a fresh walk when one changed. */
+static void test_revalidate(void)
+{
+	struct pagewalk *pw = pagewalk_new(phys_read, NULL, 64);
+	struct pagewalk_cpu c = { .cr0 = 0x80000011, .cr3 = 0x8000,
+				  .cr4 = PAGEWALK_CR4_PAE, .efer = 0x500 };
+	const uint64_t k = 0xffffffff80000000ull;
+	int rc;
+
+	pagewalk_set_physv(pw, phys_readv);
+	memset(phys, 0, 0x20000);
+	build_4level();
+	CHECK_EQ(tr(pw, &c, k + 0x10, &rc, NULL), 0xc010);
+	CHECK_EQ(pagewalk_revalidated(pw), 0);
+	unsigned r0 = nreads, v0 = nreadv;
+	pagewalk_invalidate(pw);
+	CHECK_EQ(tr(pw, &c, k + 0x10, &rc, NULL), 0xc010);
+	CHECK_EQ(nreads, r0);          /* no walk */
+	CHECK_EQ(nreadv, v0 + 1);      /* one vector read */
+	CHECK_EQ(pagewalk_revalidated(pw), 1);
+	/* the guest's CPU sets accessed / dirty: still the same mapping */
+	put64(0xb000, 0xc000 | P | 0x60);
+	pagewalk_invalidate(pw);
+	CHECK_EQ(tr(pw, &c, k + 0x10, &rc, NULL), 0xc010);
+	CHECK_EQ(pagewalk_revalidated(pw), 2);
+	/* the guest remaps the page: walked again, the new page */
+	put64(0xb000, 0xd000 | P);
+	pagewalk_invalidate(pw);
+	r0 = nreads;
+	CHECK_EQ(tr(pw, &c, k + 0x10, &rc, NULL), 0xd010);
+	CHECK(nreads > r0);
+	CHECK_EQ(pagewalk_revalidated(pw), 2);
+	/* an upper level moved (PD[0] to another page table): walked again */
+	put64(0xf000, 0x5000 | P);
+	put64(0xa000, 0xf000 | P);
+	pagewalk_invalidate(pw);
+	CHECK_EQ(tr(pw, &c, k + 0x10, &rc, NULL), 0x5010);
+	CHECK_EQ(pagewalk_revalidated(pw), 2);
+	pagewalk_free(pw);
+}
+
 int main(void)
 {
 	struct pagewalk *pw;
@@ -322,6 +380,7 @@ int main(void)
 	pagewalk_invalidate(pw);
 	test_5level(pw);
 	test_cache(pw);
+	test_revalidate();
 	pagewalk_free(pw);
 	pagewalk_free(NULL);
 	free(phys);
