@@ -170,9 +170,6 @@ def parse_run(err):
     if m:
         r.update(arms=int(m.group(1)), records=int(m.group(2)), late=int(m.group(3)),
                  merged=int(m.group(4)), lost=int(m.group(6)))
-    m = re.search(r"armed by their thread's CPU time: ([\d.]+) records per second each ran", err)
-    if m:
-        r["per_run_s"] = float(m.group(1))
     return r
 
 
@@ -430,12 +427,6 @@ def main():
             extra = ("; plugin since QEMU start: %d arms, %d records, %d late + %d merged "
                      "(vCPU thread not running), %d lost in QEMU's rings" % (
                          r["arms"], r["records"], r["late"], r["merged"], r["lost"]))
-        if "per_run_s" in r:
-            # the plugin arms by each vCPU thread's CPU time: per second a
-            # vCPU ran is the rate it promises (the wall rate is that
-            # times the host share the vCPU threads got)
-            extra += ("; per second each vCPU ran: %.1f (%.1f %% of asked)"
-                      % (r["per_run_s"], 100 * r["per_run_s"] / ws[lbl].hz))
         log("   %-13s asked %5d/s per vCPU, achieved %7.1f (%5.1f %%), %d samples, %d dropped "
             "in qtop-prof's ring%s" % (lbl, ws[lbl].hz, pv, 100 * pv / ws[lbl].hz,
                                        r.get("samples", 0), r.get("dropped", 0), extra))

@@ -4,11 +4,7 @@
  *
  * A timer thread arms a per-vCPU scoreboard flag at the rate qtop-prof asks
  * (jittered: uniform [0.5, 1.5) x period, so periodic guest work is not
- * aliased), in the vCPU thread's own CPU time once its first sample has
- * named that thread: time the host does not run a vCPU is no guest
- * execution to sample, and a wall-clock arm there could only be merged or
- * served late (measured: 3-26 % of arms on a 2-core host whose cores the
- * vCPU threads fill).  A conditional block callback fires at the next block start on
+ * aliased); a conditional block callback fires at the next block start on
  * that vCPU, reads the exact registers and copies the stack (and the user
  * stack behind a kernel trap frame, code bytes, the --comm bytes), clears
  * the flag and pushes one struct qp_sample into that vCPU's ring in the
@@ -69,14 +65,7 @@ struct vcpu {
 	_Atomic int idle;            /* halted (idle callback) until resumed */
 	_Atomic uint64_t arm_ns;     /* when the pending arm was set */
 	uint64_t seq;
-	/* The sampling clock: the vCPU thread's CPU time, learnt on that
-	 * thread at its first sample (CLK_WALL until then, and for good when
-	 * vCPUs share a thread: round-robin TCG). */
-	_Atomic int clk_state;       /* enum clk_state */
-	clockid_t clk;               /* written before clk_state = CLK_CPU */
-	pid_t tid;
 };
-enum clk_state { CLK_UNKNOWN = 0, CLK_CPU = 1, CLK_WALL = 2 };
 
 /* What the vCPU callbacks use of qtop-prof's config: a snapshot published
  * by the timer thread with release, never modified after. */
@@ -369,26 +358,6 @@ static void capture(struct vcpu *v, unsigned idx, const struct qps_cfg *c,
 	}
 }
 
-/* On the vCPU thread: its CPU-time clock, unless another vCPU runs on
- * this thread too (round-robin TCG: their clocks would be one). */
-static void learn_clock(struct vcpu *v, unsigned idx)
-{
-	pid_t tid = gettid();
-	int state = CLK_CPU;
-
-	v->tid = tid;
-	for (unsigned i = 0; i < P.ncpus; i++)
-		if (i != idx && P.cpu[i].tid == tid) {
-			atomic_store(&P.cpu[i].clk_state, CLK_WALL);
-			state = CLK_WALL;
-		}
-	if (state == CLK_CPU && pthread_getcpuclockid(pthread_self(), &v->clk) != 0)
-		state = CLK_WALL;
-	atomic_store_explicit(&v->clk_state, state, memory_order_release);
-	atomic_store_explicit(&P.ctl->cpu[idx].cpu_clock, state == CLK_CPU,
-			      memory_order_relaxed);
-}
-
 static void on_block(unsigned int idx, void *udata)
 {
 	struct vcpu *v;
@@ -401,8 +370,6 @@ static void on_block(unsigned int idx, void *udata)
 	if (idx >= P.ncpus)
 		return;
 	v = &P.cpu[idx];
-	if (atomic_load_explicit(&v->clk_state, memory_order_relaxed) == CLK_UNKNOWN)
-		learn_clock(v, idx);
 	s = atomic_load_explicit(&P.snap, memory_order_acquire);
 	if (!s || !atomic_load_explicit(&v->ready, memory_order_acquire))
 		return;
@@ -530,23 +497,9 @@ static void take_cfg(void)
 	atomic_store_explicit(&P.snap, n, memory_order_release);
 }
 
-/* The vCPU thread's CPU time in ns, or 0 when it is not the clock. */
-static uint64_t vcpu_cpu_ns(struct vcpu *v)
-{
-	struct timespec ts;
-
-	if (atomic_load_explicit(&v->clk_state, memory_order_acquire) != CLK_CPU ||
-	    clock_gettime(v->clk, &ts) != 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void *timer_main(void *arg)
 {
-	/* next: the next arm, in the vCPU's clock (cpu_next, last_cpu: its
-	 * thread's CPU time; next: wall) */
 	uint64_t next[QPS_MAX_CPUS] = { 0 }, rng = now_ns() | 1;
-	uint64_t cpu_next[QPS_MAX_CPUS] = { 0 }, last_cpu[QPS_MAX_CPUS] = { 0 };
 	uint64_t last_beat = 0, beat_ns = 0;
 	uint32_t gen = 0;
 	int armed = 0;
@@ -581,10 +534,8 @@ static void *timer_main(void *arg)
 		if (go != armed) {
 			armed = go;
 			atomic_store(&c->plugin_armed, (uint32_t)go);
-			for (unsigned i = 0; i < P.ncpus && i < QPS_MAX_CPUS; i++) {
+			for (unsigned i = 0; i < P.ncpus && i < QPS_MAX_CPUS; i++)
 				next[i] = t;
-				cpu_next[i] = last_cpu[i] = 0;
-			}
 		}
 		if (!go) {
 			/* Detached: a beat every 100 ms, nothing armed. */
@@ -599,22 +550,8 @@ static void *timer_main(void *arg)
 			if (!atomic_load_explicit(&P.cpu[i].ready, memory_order_acquire) ||
 			    (mask && !((mask >> i) & 1)))
 				continue;
-			struct vcpu *v = &P.cpu[i];
-			uint64_t cpu = vcpu_cpu_ns(v);
-			if (cpu) {
-				/* its own CPU time: due when it ran a draw's worth
-				 * since the last arm */
-				if (last_cpu[i] && cpu > last_cpu[i])
-					atomic_fetch_add_explicit(&c->cpu[i].run_ns, cpu - last_cpu[i],
-								  memory_order_relaxed);
-				last_cpu[i] = cpu;
-				if (!cpu_next[i])
-					cpu_next[i] = cpu + period / 2 +
-						      xorshift64(&rng) % (period ? period : 1);
-				/* CPU time runs at most as fast as the wall */
-				next[i] = cpu >= cpu_next[i] ? t : t + (cpu_next[i] - cpu);
-			}
 			if (next[i] <= t) {
+				struct vcpu *v = &P.cpu[i];
 				if (atomic_load(&v->idle)) {
 					/* halted: no guest time to sample */
 					atomic_fetch_add_explicit(&c->cpu[i].idle_arms, 1, memory_order_relaxed);
@@ -627,12 +564,7 @@ static void *timer_main(void *arg)
 				atomic_fetch_add_explicit(&c->cpu[i].arms, 1, memory_order_relaxed);
 				/* uniform [0.5, 1.5) x period */
 				uint64_t j = period / 2 + xorshift64(&rng) % (period ? period : 1);
-				if (cpu) {
-					cpu_next[i] = cpu_next[i] + j > cpu ? cpu_next[i] + j : cpu + j;
-					next[i] = t + (cpu_next[i] - cpu);
-				} else {
-					next[i] = (next[i] + j > t) ? next[i] + j : t + j;
-				}
+				next[i] = (next[i] + j > t) ? next[i] + j : t + j;
 			}
 			if (next[i] < wake)
 				wake = next[i];

@@ -510,8 +510,6 @@ void plugin_engine_summary(struct plugin_engine *e, char *buf, size_t len)
 {
 	struct qps_ctl *c = e->ctl;
 	uint64_t arms = 0, recs = 0, lost = 0, rf = 0, merged = 0, idle = 0, late = 0, s2 = 0;
-	uint64_t run_ns = 0, run_recs = 0;
-	uint32_t on_cpu_clock = 0;
 
 	for (uint32_t i = 0; i < c->ncpus; i++) {
 		struct shmring *r = (struct shmring *)((uint8_t *)c + c->ring_off +
@@ -524,11 +522,6 @@ void plugin_engine_summary(struct plugin_engine *e, char *buf, size_t len)
 		late += atomic_load(&c->cpu[i].late);
 		s2 += atomic_load(&c->cpu[i].irq_stack2);
 		lost += shmring_dropped(r);
-		if (atomic_load(&c->cpu[i].cpu_clock)) {
-			on_cpu_clock++;
-			run_ns += atomic_load(&c->cpu[i].run_ns);
-			run_recs += atomic_load(&c->cpu[i].samples);
-		}
 	}
 	snprintf(buf, len, "plugin (since QEMU started): %" PRIu64 " arms, %" PRIu64
 		 " records, %" PRIu64 " served late + %" PRIu64 " merged (vCPU thread not "
@@ -536,11 +529,4 @@ void plugin_engine_summary(struct plugin_engine *e, char *buf, size_t len)
 		 "QEMU's rings (qtop-prof behind), %" PRIu64 " register reads failed, "
 		 "%" PRIu64 " on an IRQ stack with the task stack behind it",
 		 arms, recs, late, merged, idle, lost, rf, s2);
-	size_t used = strlen(buf);
-	if (on_cpu_clock && run_ns > 1000000000ull && used < len)
-		snprintf(buf + used, len - used, "; %u of %u vCPUs armed by their "
-			 "thread's CPU time: %.1f records per second each ran",
-			 on_cpu_clock, c->ncpus, (double)run_recs / ((double)run_ns / 1e9));
-	else if (used < len)
-		snprintf(buf + used, len - used, "; armed by the wall clock");
 }
