@@ -225,26 +225,41 @@ class Guest:
         guest's own time: what a time-sampling profiler must measure."""
         deadline = time.time() + timeout
         while True:
-            lines = [l for l in self.serial_text().splitlines() if ' kcycles=' in l]
+            # complete lines only: the guest may be half-way through one
+            text = self.serial_text()
+            text = text[:text.rfind('\n') + 1]
+            lines = [l for l in text.splitlines() if ' kcycles=' in l]
             cur = None
-            if lines:
-                cur = {}
-                # " kcycles=a_inner:N,...": vCPU 0's phases; " apkcycles=
-                # ap_x:N,ap_y:N": vCPU 1's (keys ap_*)
-                for tok in (' kcycles=', ' apkcycles='):
-                    i = lines[-1].find(tok)
-                    if i < 0:
-                        continue
-                    body = lines[-1][i + len(tok):].split(' ', 1)[0]
-                    for kv in body.split(','):
-                        k, v = kv.split(':')
-                        cur[k] = int(v)
-                cur = (len(lines), cur)
+            # the newest line that parses (one the other vCPU's output
+            # broke into is skipped)
+            for n in range(len(lines), 0, -1):
+                phases = self._parse_kcycles(lines[n - 1])
+                if phases is not None:
+                    cur = (n, phases)
+                    break
             if cur and (newer_than is None or cur[0] > newer_than[0]):
                 return cur
             if time.time() > deadline:
                 return cur
             time.sleep(0.1)
+
+    @staticmethod
+    def _parse_kcycles(line):
+        """{phase: kilo-cycles} of one progress line, None if malformed.
+        " kcycles=a_inner:N,...": vCPU 0's phases; " apkcycles=ap_x:N,
+        ap_y:N": vCPU 1's (keys ap_*)."""
+        cur = {}
+        for tok in (' kcycles=', ' apkcycles='):
+            i = line.find(tok)
+            if i < 0:
+                continue
+            body = line[i + len(tok):].split(' ', 1)[0]
+            for kv in body.split(','):
+                k, _, v = kv.partition(':')
+                if not k or not v.isdigit():
+                    return None
+                cur[k] = int(v)
+        return cur or None
 
     @staticmethod
     def window_split(k0, k1, keys=None):
