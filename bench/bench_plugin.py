@@ -32,11 +32,13 @@ Linux guest (Debian 6.1, 2 vCPUs, busybox dd|sha256sum workload):
       bench/bench_linux.py) with the plugin and with the QMP engine.
 """
 import argparse
+import atexit
 import bisect
 import collections
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -319,6 +321,7 @@ def main():
                     "-o", out, "--top", "0"]
 
         tmp = tempfile.mkdtemp(prefix="bench-plugin-")
+        atexit.register(shutil.rmtree, tmp, True)   # leave nothing in /tmp
         P = progs[id(gP)]
         seq = []
         seq.append(("idle", idle_window(gP, P, W)))
