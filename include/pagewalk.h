@@ -16,7 +16,8 @@
  * page tables while it runs.  A stale translation is used again only when
  * every table entry its walk read still holds the same value (accessed and
  * dirty bits aside), read again in one call of the vector callback
- * (pagewalk_set_physv; without one, stale means walked again).  Never writes anything (the callback only reads).
+ * (pagewalk_set_physv; without one, stale means walked again).  Never
+ * writes anything (the callbacks only read).
  * Not thread-safe: one owner (the sampler thread).
  */
 #ifndef QTOP_PAGEWALK_H

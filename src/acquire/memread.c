@@ -288,24 +288,25 @@ static int phys_readv(void *ctx, const uint64_t *pa, uint64_t *val, int n,
 {
 	struct memread *m = ctx;
 	struct iovec loc[8], rem[8];
-	int pid = guestmem_pid(m->gm);
+	int pid = guestmem_pid(m->gm), vec = pid && n <= 8;
 
-	if (n > 8)
-		return -1;
 	for (int i = 0; i < n; i++) {
 		uint64_t hva;
 		val[i] = 0;
-		if (!pid || guestmem_hva(m->gm, pa[i], size, &hva) != (long)size) {
-			for (int k = 0; k < n; k++)
-				if (phys_read(m, pa[k], &val[k], size) != (long)size)
-					return -1;
-			return 0;
+		if (vec && guestmem_hva(m->gm, pa[i], size, &hva) == (long)size) {
+			loc[i] = (struct iovec){ &val[i], size };
+			rem[i] = (struct iovec){ (void *)(uintptr_t)hva, size };
+		} else {
+			vec = 0;   /* a RAM file, or not RAM: one read each */
 		}
-		loc[i] = (struct iovec){ &val[i], size };
-		rem[i] = (struct iovec){ (void *)(uintptr_t)hva, size };
 	}
-	return process_vm_readv(pid, loc, (unsigned long)n, rem, (unsigned long)n, 0) ==
-	       (ssize_t)((size_t)n * size) ? 0 : -1;
+	if (vec)
+		return process_vm_readv(pid, loc, (unsigned long)n, rem, (unsigned long)n,
+					0) == (ssize_t)((size_t)n * size) ? 0 : -1;
+	for (int i = 0; i < n; i++)
+		if (phys_read(m, pa[i], &val[i], size) != (long)size)
+			return -1;
+	return 0;
 }
 
 void memread_set_cpu_state(struct memread *m, int cpu, const struct qp_regs *r)
@@ -455,12 +456,11 @@ static int direct_setup(struct memread *m, enum sampler_mem asked,
 	m->gm = guestmem_open(m->q, file, &perm, why, sizeof why);
 	if (m->gm) {
 		m->pw = pagewalk_new(phys_read, m, 4096);
-		if (m->pw)
-			pagewalk_set_physv(m->pw, phys_readv);
 		if (!m->pw) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
+		pagewalk_set_physv(m->pw, phys_readv);
 		if (file)
 			snprintf(m->note, sizeof m->note,
 				 "guest memory: direct, from QEMU's RAM file %s (%d ranges)",

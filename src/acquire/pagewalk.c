@@ -147,13 +147,11 @@ static int path_holds(struct pagewalk *pw, const struct pw_path *path)
 	if (!pw->readv || !path->n ||
 	    pw->readv(pw->ctx, path->pa, now, path->n, path->size) != 0)
 		return 0;
-	for (int i = 0; i < path->n; i++) {
-		uint64_t mask = path->size == 4 ? 0xffffffffull : ~0ull;
-		/* the accessed and dirty bits the CPU sets say nothing of
-		 * the mapping */
-		if (((now[i] ^ path->val[i]) & mask & ~0x60ull) != 0)
+	/* the accessed and dirty bits the CPU sets say nothing of the
+	 * mapping (both sides are zero-extended) */
+	for (int i = 0; i < path->n; i++)
+		if ((now[i] ^ path->val[i]) & ~0x60ull)
 			return 0;
-	}
 	return 1;
 }
 
@@ -259,7 +257,8 @@ int pagewalk_translate(struct pagewalk *pw, const struct pagewalk_cpu *c,
 	struct pw_entry *e = &pw->cache[(h >> 40) & pw->mask];
 	int rc;
 
-	if (e->vpn == vpn && e->cr3 == c->cr3 && e->mode == mode && e->gen &&
+	/* (an empty entry has gen 0, never pw->gen, and no path) */
+	if (e->vpn == vpn && e->cr3 == c->cr3 && e->mode == mode &&
 	    (e->gen == pw->gen || path_holds(pw, &e->path))) {
 		if (e->gen != pw->gen)
 			pw->revalidated++;

@@ -1513,7 +1513,10 @@ static int stale_rip_walk(struct symbolizer *s, const struct bin *kb,
 
 	if (!fn || s->fmax < 3)
 		return lk_user;
-	for (int pass = 0; pass < 2; pass++)   /* through rip's function, then not */
+	/* One scan: the first walk through rip's function wins; the first
+	 * that is only whole and vouched for waits in out until the scan ends
+	 * without one (each candidate walked once). */
+	int fallback = 0, u_fb = 0;
 	for (uint64_t q = rsp & ~(uint64_t)7; q + 8 <= mem->addr + mem->len &&
 	     q < rsp + RA_SCAN; q += 8) {
 		uint64_t ra;
@@ -1536,19 +1539,28 @@ static int stale_rip_walk(struct symbolizer *s, const struct bin *kb,
 		int through = 0;
 		for (int i = 0; i < r2.n && !through; i++)
 			through = symtab_lookup(kb->syms, s->tmpf[1 + i].pc - 1) == fn;
+		if (!through && fallback)
+			continue;
 		s->tmpf[0] = (struct uw_frame){ .pc = target, .sp = q, .fp = 0, .isact = 1 };
-		if ((!through && !pass) || vouch_first_fail(kb, s->tmpf, r2.n + 1) > 0)
+		if (vouch_first_fail(kb, s->tmpf, r2.n + 1) > 0)
 			continue;
 		memcpy(out, s->tmpf, (size_t)(r2.n + 1) * sizeof *out);
 		*res = r2;
 		res->n = r2.n + 1;
-		res->leaf_below = pass;
+		res->leaf_below = !through;
 		*lus = l2;
-		s->st.sp_adjusted++;
-		s->st.leaf_from_stack += pass;
-		return u2;
+		if (through) {
+			s->st.sp_adjusted++;
+			return u2;
+		}
+		fallback = 1;
+		u_fb = u2;
 	}
-	return lk_user;
+	if (!fallback)
+		return lk_user;
+	s->st.sp_adjusted++;
+	s->st.leaf_from_stack++;
+	return u_fb;
 }
 
 /* The kernel part of a kernel-mode sample over one stack copy: by ORC for
