@@ -32,6 +32,7 @@ struct linux_kernel {
 };
 
 #define THUNK_SIZE 32                   /* one retpoline thunk per register */
+#define THUNK_CALL_LEN 5                /* the retpoline's "call .Ldo_rop" */
 
 /* An i386 kernel has no BTF (Debian's 686 builds): the task_struct layout
  * from init_task's bytes in the vmlinux, which the image holds initialized:
@@ -473,17 +474,21 @@ static int walk_copy(const struct linux_kernel *k, int64_t slide,
 	gpr[QP_RSP] += (uint64_t)sp_adj;
 	linux_kernel_unwind(k, slide, smp->regs.ip, gpr[QP_RSP], gpr, mems,
 			    smp->stack2_len ? 2 : 1, fr, max, &r);
-	/* at a retpoline thunk's first instruction the caller's return
-	 * address is at sp (objtool gives the thunks an "empty" entry, which
-	 * reads as the end of a kernel thread's stack) */
+	/* inside a retpoline thunk objtool gives an "empty" entry, which
+	 * reads as the end of a kernel thread's stack.  The caller's return
+	 * address is at sp before the thunk's own call (offset 0, and the
+	 * lfence variant's "jmp *reg" at 3); after it (the retpoline's
+	 * "mov reg,(sp)" at 0xc and "ret" at 0x10) sp holds the thunk's own
+	 * return address or the target, and the caller's is at sp + 8 */
 	uint64_t uip = smp->regs.ip - (uint64_t)slide;
 	struct multi mm = { mems, smp->stack2_len ? 2 : 1 };
 	uint64_t ra;
+	uint64_t ra_at = gpr[QP_RSP] +
+		((uip - k->thunk_lo) % THUNK_SIZE < THUNK_CALL_LEN ? 0 : 8);
 	if (r.n == 1 && r.end != ORC_END_USER &&
-	    uip >= k->thunk_lo && uip < k->thunk_hi &&
-	    (uip - k->thunk_lo) % THUNK_SIZE == 0 && max > 1 &&
-	    multi_read(&mm, gpr[QP_RSP], &ra) == 0 && thunk_caller_ok(k, ra - (uint64_t)slide)) {
-		gpr[QP_RSP] += 8;
+	    uip >= k->thunk_lo && uip < k->thunk_hi && max > 1 &&
+	    multi_read(&mm, ra_at, &ra) == 0 && thunk_caller_ok(k, ra - (uint64_t)slide)) {
+		gpr[QP_RSP] = ra_at + 8;
 		linux_kernel_unwind(k, slide, ra, gpr[QP_RSP], gpr, mems,
 				    smp->stack2_len ? 2 : 1, fr + 1, max - 1, &r);
 		fr[1].signal = 0;       /* a return address */

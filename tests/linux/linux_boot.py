@@ -28,6 +28,7 @@ import guest as guestlib  # noqa: E402
 import linux_fixture  # noqa: E402
 
 RUNNING_RE = re.compile(rb'qtop-linux: workload running cpus=(\d+)')
+TEXT_RE = re.compile(rb'qtop-linux: _text=([0-9a-f]+)')
 
 
 class LinuxGuest(guestlib.Guest):
@@ -91,6 +92,13 @@ class LinuxGuest(guestlib.Guest):
         self.cpus = self.wait_running()
         self.boot_s = time.monotonic() - t0
         self.report_version()
+
+    def kernel_text(self):
+        """_text's address as the booted kernel reports it (its KASLR slide
+        is this minus System.map's), None when it did not say."""
+        m = TEXT_RE.search(self.serial_bytes())
+        v = int(m.group(1), 16) if m else 0
+        return v or None     # all zeros: kallsyms hides addresses
 
     def wait_running(self):
         deadline = time.monotonic() + self.boot_timeout

@@ -190,14 +190,16 @@ def _newc(entries):
     return bytes(out)
 
 
-# The guest's /init; %(more)s: what an architecture adds (x86_64 nothing:
-# its text, and so its initramfs stamp, stay as they were).
+# The guest's /init; %(more)s: what an architecture adds (x86_64 nothing).
+# It prints where the kernel put _text (root reads /proc/kallsyms), the
+# ground truth for the KASLR slide.
 INIT_TMPL = r'''#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
 echo "qtop-linux: init"
+echo "qtop-linux: _text=$(grep ' _text$' /proc/kallsyms | cut -d' ' -f1)"
 work() {
     while true; do
         dd if=/dev/zero bs=64k count=400 2>/dev/null | sha256sum >/dev/null

@@ -11,6 +11,7 @@
 #include "btf.h"
 #include "commprog.h"
 #include "kaslr.h"
+#include "linux_guest.h"
 #include "orc.h"
 #include "symtab.h"
 #include "unwind.h"
@@ -556,6 +557,53 @@ static int test_elf(const char *ok, const char *hdr, const char *bad)
 
 /* ---- the real Debian kernel ---- */
 
+/* A sample inside a retpoline thunk (objtool's "empty" entry: the ORC walk
+ * stops there) goes on from the caller's return address: at sp before the
+ * thunk's own call, at sp + 8 after it (Debian 6.1 under TCG runs the
+ * retpoline: "call .Ldo_rop" at 0, "mov reg,(sp)" at 0xc, "ret" at 0x10). */
+static void test_thunk_walk(const char *vmlinux, const char *sysmap,
+			    const struct symtab *s)
+{
+	char err[512];
+	struct linux_kernel *k = linux_kernel_open(vmlinux, sysmap, err, sizeof err);
+	const struct sym *th = symtab_find(s, "__x86_indirect_thunk_array");
+	const struct sym *fn = symtab_find(s, "vfs_read");
+	CHECK(k && th && fn);
+	if (!k || !th || !fn) {
+		linux_kernel_free(k);
+		return;
+	}
+	const int64_t slide = 0x2e000000;
+	const uint64_t S = (uint64_t)slide, sp = 0xffffc90000013e00ull;
+	const uint64_t ra = fn->addr + 0x20 + S;
+	const struct { unsigned off; uint64_t at_sp; int ra_slot; } cases[] = {
+		{ 0x00, ra, 0 },                        /* entry */
+		{ 0x0c, th->addr + 5 + S, 1 },          /* after its own call */
+		{ 0x10, 0xffffffff81234560ull + S, 1 }, /* at ret: the target */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		union { struct qp_sample s; uint8_t b[sizeof(struct qp_sample) + 64]; } u;
+		memset(&u, 0, sizeof u);
+		struct qp_sample *smp = &u.s;
+		smp->regs.long_mode = 1;
+		smp->regs.ip = th->addr + cases[i].off + S;
+		smp->regs.gpr[QP_RSP] = sp;
+		smp->stack_addr = sp;
+		smp->stack_len = 64;
+		uint8_t *st = qp_sample_stack(smp);
+		put64(st, cases[i].at_sp);
+		put64(st + 8, cases[i].ra_slot ? ra : 0);
+		struct uw_frame out[8];
+		struct uw_result res;
+		struct uw_state user;
+		linux_kernel_walk_sample(k, slide, smp, out, 8, &res, &user);
+		CHECK(res.n >= 2 && out[1].pc == ra && out[1].sp == sp + 8 * (cases[i].ra_slot + 1));
+		if (!(res.n >= 2 && out[1].pc == ra))
+			fprintf(stderr, "thunk+0x%x: %d frames\n", cases[i].off, res.n);
+	}
+	linux_kernel_free(k);
+}
+
 static int test_real(const char *vmlinux, const char *sysmap)
 {
 	char err[512];
@@ -595,6 +643,7 @@ static int test_real(const char *vmlinux, const char *sysmap)
 				saw_regs = 1;
 	}
 	CHECK(saw_regs);
+	test_thunk_walk(vmlinux, sysmap, s);
 	struct btf *b = btf_from_elf(vmlinux, err, sizeof err);
 	CHECK(b != NULL);
 	struct linux_task_layout l;
