@@ -474,18 +474,20 @@ static int walk_copy(const struct linux_kernel *k, int64_t slide,
 	gpr[QP_RSP] += (uint64_t)sp_adj;
 	linux_kernel_unwind(k, slide, smp->regs.ip, gpr[QP_RSP], gpr, mems,
 			    smp->stack2_len ? 2 : 1, fr, max, &r);
-	/* inside a retpoline thunk objtool gives an "empty" entry, which
-	 * reads as the end of a kernel thread's stack.  The caller's return
-	 * address is at sp before the thunk's own call (offset 0, and the
-	 * lfence variant's "jmp *reg" at 3); after it (the retpoline's
-	 * "mov reg,(sp)" at 0xc and "ret" at 0x10) sp holds the thunk's own
-	 * return address or the target, and the caller's is at sp + 8 */
+	/* Inside a retpoline thunk objtool gives "empty" entries, which read
+	 * as the end of a kernel thread's stack, and a "func" one at the
+	 * final ret, which takes the target the ret jumps to for a return
+	 * address.  The caller's return address is at sp before the thunk's
+	 * own call (offset 0, and the lfence variant's "jmp *reg" at 3);
+	 * after it (the retpoline's "mov reg,(sp)" at 0xc and "ret" at 0x10)
+	 * sp holds the thunk's own return address or the target, and the
+	 * caller's is at sp + 8. */
 	uint64_t uip = smp->regs.ip - (uint64_t)slide;
 	struct multi mm = { mems, smp->stack2_len ? 2 : 1 };
 	uint64_t ra;
-	uint64_t ra_at = gpr[QP_RSP] +
-		((uip - k->thunk_lo) % THUNK_SIZE < THUNK_CALL_LEN ? 0 : 8);
-	if (r.n == 1 && r.end != ORC_END_USER &&
+	int past_call = (uip - k->thunk_lo) % THUNK_SIZE >= THUNK_CALL_LEN;
+	uint64_t ra_at = gpr[QP_RSP] + (past_call ? 8 : 0);
+	if ((r.n == 1 || past_call) && r.n >= 1 && r.end != ORC_END_USER &&
 	    uip >= k->thunk_lo && uip < k->thunk_hi && max > 1 &&
 	    multi_read(&mm, ra_at, &ra) == 0 && thunk_caller_ok(k, ra - (uint64_t)slide)) {
 		gpr[QP_RSP] = ra_at + 8;
