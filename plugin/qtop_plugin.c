@@ -2,9 +2,15 @@
  *
  *   qemu-system-x86_64 -plugin /path/qtop-plugin.so[,name=N][,slots=N][,stack=N] ...
  *
- * A timer thread arms a per-vCPU scoreboard flag at the rate qtop-prof asks
- * (jittered: uniform [0.5, 1.5) x period, so periodic guest work is not
- * aliased); a conditional block callback fires at the next block start on
+ * Each vCPU thread has a POSIX timer whose signal is sent to that thread
+ * itself: the handler arms the vCPU's scoreboard flag at the rate qtop-prof
+ * asks (jittered: uniform [0.5, 1.5) x period, so periodic guest work is
+ * not aliased) and sets the next expiry.  No other thread wakes per sample:
+ * a timer thread waking 2 x 10,000 times a second competed with the vCPU
+ * threads for the host's cores and armed late (76 % of 10 kHz on 2 cores).
+ * The timer thread keeps the slow work (attach, rate, config) and arms a
+ * vCPU's flag itself only until that vCPU has its timer (or when no signal
+ * is free).  A conditional block callback fires at the next block start on
  * that vCPU, reads the exact registers and copies the stack (and the user
  * stack behind a kernel trap frame, code bytes, the --comm bytes), clears
  * the flag and pushes one struct qp_sample into that vCPU's ring in the
@@ -66,6 +72,13 @@ struct vcpu {
 	_Atomic int idle;            /* halted (idle callback) until resumed */
 	_Atomic uint64_t arm_ns;     /* when the pending arm was set */
 	uint64_t seq;
+	/* the vCPU thread's own timer (signal mode): set up by its first
+	 * callback; next_ns and rng belong to the signal handler */
+	timer_t tmr;
+	_Atomic int has_tmr;
+	int tmr_tried;
+	_Atomic int resync;          /* handler: restart the schedule from now */
+	uint64_t next_ns, rng;
 };
 
 /* What the vCPU callbacks use of qtop-prof's config: a snapshot published
@@ -93,6 +106,9 @@ static struct {
 	int is64;
 	uint32_t stack_cap, ustack_cap;
 	uint64_t late_ns;
+	int sig;                     /* the vCPU timers' signal, 0: none free */
+	_Atomic uint64_t period_ns;  /* 0: not sampling (the handler stops) */
+	_Atomic uint64_t mask;       /* vCPUs to sample, 0: all */
 } P;
 
 static uint64_t now_ns(void)
@@ -359,6 +375,119 @@ static void capture(struct vcpu *v, unsigned idx, const struct qps_cfg *c,
 	}
 }
 
+static uint64_t xorshift64(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* uniform [0.5, 1.5) x period */
+static uint64_t jittered(uint64_t period, uint64_t *rng)
+{
+	return period / 2 + xorshift64(rng) % (period ? period : 1);
+}
+
+static void timer_at(timer_t t, uint64_t ns)
+{
+	struct itimerspec its = { { 0, 0 }, { (time_t)(ns / 1000000000ull),
+					      (long)(ns % 1000000000ull) } };
+	timer_settime(t, TIMER_ABSTIME, &its, NULL);
+}
+
+/* Fire the vCPU's timer now: the handler starts the schedule afresh
+ * (sampling switched on, a new rate, the vCPU back from halt). */
+static void vcpu_timer_kick(struct vcpu *v)
+{
+	if (!atomic_load_explicit(&v->has_tmr, memory_order_acquire))
+		return;
+	atomic_store(&v->resync, 1);
+	timer_at(v->tmr, now_ns() + 1000);
+}
+
+/* The signal handler, on the vCPU thread the timer belongs to (its
+ * sigev_value is the vCPU index): arm the flag, set the next expiry.
+ * Async-signal-safe: atomics, clock_gettime, timer_settime. */
+static void on_tick(int sig, siginfo_t *si, void *uctx)
+{
+	int saved = errno;
+	unsigned idx = (unsigned)si->si_value.sival_int;
+	uint64_t period = atomic_load(&P.period_ns);
+	struct vcpu *v;
+
+	(void)sig;
+	(void)uctx;
+	if (si->si_code != SI_TIMER || idx >= P.ncpus || atomic_load(&P.quit) || !period)
+		goto out;
+	v = &P.cpu[idx];
+	uint64_t mask = atomic_load(&P.mask);
+	if (mask && !((mask >> idx) & 1)) {
+		atomic_store(&v->resync, 1);     /* kicked if the mask changes */
+		goto out;
+	}
+	if (atomic_load(&v->idle)) {
+		/* halted: no guest time to sample; vcpu_resume kicks the timer */
+		atomic_fetch_add_explicit(&P.ctl->cpu[idx].idle_arms, 1, memory_order_relaxed);
+		atomic_store(&v->resync, 1);
+		goto out;
+	}
+	uint64_t t = now_ns();
+	if (atomic_exchange(&v->resync, 0) || !v->next_ns) {
+		v->next_ns = t;
+	} else if (qemu_plugin_u64_get(P.flag, idx)) {
+		atomic_fetch_add_explicit(&P.ctl->cpu[idx].merged, 1, memory_order_relaxed);
+	}
+	if (!qemu_plugin_u64_get(P.flag, idx)) {
+		atomic_store_explicit(&v->arm_ns, t, memory_order_relaxed);
+		qemu_plugin_u64_set(P.flag, idx, 1);
+	}
+	atomic_fetch_add_explicit(&P.ctl->cpu[idx].arms, 1, memory_order_relaxed);
+	/* Keep to the schedule; expiries missed while the thread was off
+	 * the CPU are not made up (a burst would sample the moment it came
+	 * back), they are counted as merged. */
+	v->next_ns += jittered(period, &v->rng);
+	while (v->next_ns <= t) {
+		atomic_fetch_add_explicit(&P.ctl->cpu[idx].merged, 1, memory_order_relaxed);
+		v->next_ns += jittered(period, &v->rng);
+	}
+	timer_at(v->tmr, v->next_ns);
+	/* stopped meanwhile: the timer thread's disarm may have come first */
+	if (!atomic_load(&P.period_ns) || atomic_load(&P.quit))
+		timer_at(v->tmr, 0);
+out:
+	errno = saved;
+}
+
+/* On the vCPU thread (its first armed callback): a timer that signals
+ * this thread.  QEMU's threads start with every signal blocked; ours is
+ * unblocked here only. */
+static void vcpu_timer_setup(struct vcpu *v, unsigned idx)
+{
+	struct sigevent sev;
+	sigset_t set;
+
+	v->tmr_tried = 1;
+	if (!P.sig)
+		return;
+	memset(&sev, 0, sizeof sev);
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = P.sig;
+	sev.sigev_value.sival_int = (int)idx;
+	sev._sigev_un._tid = (pid_t)gettid();
+	v->rng = (now_ns() ^ ((uint64_t)idx << 32)) | 1;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &v->tmr) < 0) {
+		fprintf(stderr, "qtop-plugin: vCPU %u: timer_create: %s (armed by the "
+			"timer thread instead)\n", idx, strerror(errno));
+		return;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, P.sig);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	atomic_store_explicit(&v->has_tmr, 1, memory_order_release);
+	vcpu_timer_kick(v);
+}
+
 static void on_block(unsigned int idx, void *udata)
 {
 	struct vcpu *v;
@@ -374,6 +503,8 @@ static void on_block(unsigned int idx, void *udata)
 	s = atomic_load_explicit(&P.snap, memory_order_acquire);
 	if (!s || !atomic_load_explicit(&v->ready, memory_order_acquire))
 		return;
+	if (!v->tmr_tried)
+		vcpu_timer_setup(v, idx);
 	if (now_ns() - atomic_load_explicit(&v->arm_ns, memory_order_relaxed) > P.late_ns) {
 		atomic_fetch_add_explicit(&P.ctl->cpu[idx].late, 1, memory_order_relaxed);
 		return;
@@ -405,8 +536,11 @@ static void vcpu_idle(qemu_plugin_id_t id, unsigned int idx)
 static void vcpu_resume(qemu_plugin_id_t id, unsigned int idx)
 {
 	(void)id;
-	if (idx < P.ncpus)
+	if (idx < P.ncpus) {
 		atomic_store(&P.cpu[idx].idle, 0);
+		if (atomic_load(&P.cpu[idx].resync) && atomic_load(&P.period_ns))
+			vcpu_timer_kick(&P.cpu[idx]);
+	}
 }
 
 static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
@@ -458,14 +592,6 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int idx)
 }
 
 /* ---- timer thread ---- */
-
-static uint64_t xorshift64(uint64_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
-}
 
 static int client_alive(pid_t pid)
 {
@@ -541,17 +667,29 @@ static void *timer_main(void *arg)
 			for (unsigned i = 0; i < P.ncpus && i < QPS_MAX_CPUS; i++)
 				next[i] = t;
 		}
+		/* the vCPU timers: stopped, or (re)started on a new rate or mask */
+		const struct snap *sn = atomic_load_explicit(&P.snap, memory_order_acquire);
+		uint64_t period = go ? 1000000000ull / hz : 0, mask = sn ? sn->c.cpu_mask : 0;
+		if (period != atomic_load(&P.period_ns) || mask != atomic_load(&P.mask)) {
+			atomic_store(&P.mask, mask);
+			atomic_store(&P.period_ns, period);
+			for (unsigned i = 0; i < P.ncpus; i++)
+				if (!period && atomic_load(&P.cpu[i].has_tmr))
+					timer_at(P.cpu[i].tmr, 0);
+				else
+					vcpu_timer_kick(&P.cpu[i]);
+		}
 		if (!go) {
 			/* Detached: a beat every 100 ms, nothing armed. */
 			struct timespec ts = { 0, 100 * 1000000 };
 			nanosleep(&ts, NULL);
 			continue;
 		}
-		uint64_t period = 1000000000ull / hz, wake = t + 100000000ull;
-		const struct snap *sn = atomic_load_explicit(&P.snap, memory_order_acquire);
-		uint64_t mask = sn ? sn->c.cpu_mask : 0;
+		/* attach, rate and config changes are seen within 10 ms */
+		uint64_t wake = t + 10000000ull;
 		for (unsigned i = 0; i < P.ncpus && i < QPS_MAX_CPUS; i++) {
 			if (!atomic_load_explicit(&P.cpu[i].ready, memory_order_acquire) ||
+			    atomic_load_explicit(&P.cpu[i].has_tmr, memory_order_acquire) ||
 			    (mask && !((mask >> i) & 1)))
 				continue;
 			if (next[i] <= t) {
@@ -566,8 +704,7 @@ static void *timer_main(void *arg)
 					qemu_plugin_u64_set(P.flag, i, 1);
 				}
 				atomic_fetch_add_explicit(&c->cpu[i].arms, 1, memory_order_relaxed);
-				/* uniform [0.5, 1.5) x period */
-				uint64_t j = period / 2 + xorshift64(&rng) % (period ? period : 1);
+				uint64_t j = jittered(period, &rng);
 				next[i] = (next[i] + j > t) ? next[i] + j : t + j;
 			}
 			if (next[i] < wake)
@@ -589,6 +726,10 @@ static void at_exit(qemu_plugin_id_t id, void *udata)
 	if (P.timer_started)
 		pthread_join(P.timer, NULL);
 	P.timer_started = 0;
+	/* a signal still pending finds quit set */
+	for (unsigned i = 0; P.cpu && i < P.ncpus; i++)
+		if (atomic_exchange(&P.cpu[i].has_tmr, 0))
+			timer_delete(P.cpu[i].tmr);
 	if (P.ctl) {
 		atomic_store(&P.ctl->plugin_armed, 0);
 		atomic_store(&P.ctl->plugin_state, QPS_EXITED);
@@ -613,6 +754,27 @@ static int clear_stale(const char *name)
 	    proc_starttime(c.qemu_pid) == c.qemu_start)
 		return -1;
 	shm_unlink(name);
+	return 0;
+}
+
+/* A real-time signal nobody in QEMU's process handles, with on_tick as
+ * its handler; 0 when none is free (the timer thread then arms). */
+static int pick_signal(void)
+{
+	for (int sig = SIGRTMAX - 4; sig >= SIGRTMIN + 4; sig--) {
+		struct sigaction old, sa;
+		if (sigaction(sig, NULL, &old) < 0 || old.sa_handler != SIG_DFL ||
+		    (old.sa_flags & SA_SIGINFO))
+			continue;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_sigaction = on_tick;
+		sa.sa_flags = SA_SIGINFO | SA_RESTART;
+		sigfillset(&sa.sa_mask);
+		if (sigaction(sig, &sa, NULL) == 0)
+			return sig;
+	}
+	fputs("qtop-plugin: no free real-time signal: the timer thread arms the "
+	      "vCPUs (less exact rate on a busy host)\n", stderr);
 	return 0;
 }
 
@@ -732,6 +894,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
 		return -1;
 	}
 	P.flag = (qemu_plugin_u64){ P.sb, 0 };
+	P.sig = pick_signal();
 	qemu_plugin_register_vcpu_init_cb(id, vcpu_init);
 	qemu_plugin_register_vcpu_tb_trans_cb(id, vcpu_tb_trans);
 	qemu_plugin_register_vcpu_idle_cb(id, vcpu_idle);
