@@ -29,6 +29,7 @@ QTOP_NO_QEMU10=1 (then exit 77, skip).
 """
 import glob
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -181,6 +182,16 @@ def case_reattach(e):
         check(q.returncode == 0, "a new qtop-prof attaches after one was SIGKILLed (%.1f s)"
               % (time.time() - t0))
         check("1000 samples" in q.stderr, "and gets its samples")
+        # Nothing is armed while no qtop-prof is attached: the vCPU
+        # timers stop when one leaves (at 1 kHz, 3 s detached would add
+        # 3,000 arms).
+        time.sleep(3)
+        q2 = subprocess.run(e.cmd(g, "--engine", "plugin", "--hz", "1000", "--samples", "1000"),
+                            capture_output=True, text=True, timeout=120)
+        a1, a2 = (re.search(r"since QEMU started\): (\d+) arms", x.stderr) for x in (q, q2))
+        check(a1 and a2 and 1000 <= int(a2.group(1)) - int(a1.group(1)) < 2000,
+              "no arms while detached: %s -> %s arms over 3 s detached and 1000 samples"
+              % (a1 and a1.group(1), a2 and a2.group(1)))
         with QMP(g.qmp_path) as m:
             check(m.execute("query-status").get("running") is True, "guest still running")
         # Two at once: the second is refused while the first is live.
