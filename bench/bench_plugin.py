@@ -172,6 +172,9 @@ def parse_run(err):
     if m:
         r.update(arms=int(m.group(1)), records=int(m.group(2)), late=int(m.group(3)),
                  merged=int(m.group(4)), lost=int(m.group(6)))
+    m = re.search(r"([\d.]+) us per record in callbacks, ([\d.]+) us per arm in timer handlers", err)
+    if m:
+        r.update(cb_us=float(m.group(1)), tick_us=float(m.group(2)))
     return r
 
 
@@ -277,6 +280,14 @@ def main():
         time.strftime("%Y-%m-%d %H:%M"), " ".join("%.1f" % x for x in os.getloadavg()),
         os.cpu_count(), subprocess.run(Q.argv + ["--version"], capture_output=True, text=True,
                                         env=Q.env).stdout.splitlines()[0]))
+    # what a timer signal costs the thread it interrupts, on this host, with
+    # no guest running (the plugin's vCPU timers; bench/sigcost.c)
+    sigcost = {}
+    for hz in (1000, 10000):
+        r = subprocess.run([os.path.join(build, "bench", "sigcost"), str(hz), "4"],
+                           capture_output=True, text=True, timeout=120)
+        m = re.search(r"sigcost: ([\d.-]+) us per signal per CPU-second", r.stdout)
+        sigcost[hz] = float(m.group(1)) if m else float("nan")
     dbg = ["-name", "qtop-bench,debug-threads=on"]
     gP = Guest(build, arch="x86_64", smp=2, qemu_argv=Q.argv, env=Q.env,
                extra_args=dbg + ["-plugin", so])
@@ -433,6 +444,19 @@ def main():
         log("   %-13s asked %5d/s per vCPU, achieved %7.1f (%5.1f %%), %d samples, %d dropped "
             "in qtop-prof's ring%s" % (lbl, ws[lbl].hz, pv, 100 * pv / ws[lbl].hz,
                                        r.get("samples", 0), r.get("dropped", 0), extra))
+    log("(c') cost accounting on the vCPU threads, per sample: the plugin's own time "
+        "(its counters, since QEMU start) and the kernel's per timer signal (bench/sigcost, "
+        "this host, no guest running)")
+    for lbl, hz in (("plugin 1kHz", 1000), ("plugin 10kHz", 10000)):
+        r = ws[lbl].run
+        if "cb_us" not in r:
+            continue
+        per = r["cb_us"] + r["tick_us"] + sigcost[hz]
+        log("   %-13s callback %.2f us + handler %.2f us + signal %.2f us = %.1f us: "
+            "%.1f %% of a vCPU at %.0f samples/s (the plugin's own part %.1f %%)" % (
+                lbl, r["cb_us"], r["tick_us"], sigcost[hz], per,
+                per * r.get("per_vcpu", 0) / 1e4, r.get("per_vcpu", 0),
+                (r["cb_us"] + r["tick_us"]) * r.get("per_vcpu", 0) / 1e4))
 
     if a.no_linux:
         log("total %.0f s" % (time.monotonic() - t_start))

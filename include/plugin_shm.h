@@ -26,7 +26,7 @@
 #include "sample.h"
 
 #define QPS_MAGIC        "QTOPPLG\0"
-#define QPS_VERSION      2u
+#define QPS_VERSION      3u
 #define QPS_MAX_CPUS     64
 #define QPS_CLIENT_TIMEOUT_MS 1000
 #define QPS_NAME_PREFIX  "qtop-plugin-"      /* + QEMU's pid, in /dev/shm */
@@ -66,6 +66,10 @@ struct qps_cpu {
 	_Atomic uint64_t late;                   /* served too late: dropped */
 	_Atomic uint64_t irq_stack2;             /* records on a Linux IRQ stack that
 						    carry the task stack behind it */
+	/* (version 3) time the vCPU thread spent in the plugin: what the
+	 * guest loses per sample, without the kernel's signal delivery */
+	_Atomic uint64_t cb_ns;                  /* block callbacks that took a record */
+	_Atomic uint64_t tick_ns;                /* timer signal handlers */
 };
 
 /* Late records are dropped: an arm served more than late_ns after it was

@@ -482,6 +482,7 @@ static void on_tick(int sig, siginfo_t *si, void *uctx)
 	} else {
 		v->next_ns = e + v->gap_ns;
 	}
+	atomic_fetch_add_explicit(&P.ctl->cpu[idx].tick_ns, now_ns() - t, memory_order_relaxed);
 out:
 	errno = saved;
 }
@@ -532,7 +533,8 @@ static void on_block(unsigned int idx, void *udata)
 		return;
 	if (!v->tmr_tried)
 		vcpu_timer_setup(v, idx);
-	if (now_ns() - atomic_load_explicit(&v->arm_ns, memory_order_relaxed) > P.late_ns) {
+	uint64_t t0 = now_ns();
+	if (t0 - atomic_load_explicit(&v->arm_ns, memory_order_relaxed) > P.late_ns) {
 		atomic_fetch_add_explicit(&P.ctl->cpu[idx].late, 1, memory_order_relaxed);
 		return;
 	}
@@ -551,6 +553,7 @@ static void on_block(unsigned int idx, void *udata)
 	capture(v, idx, &s->c, smp);
 	shmring_commit(ring);
 	atomic_fetch_add_explicit(&P.ctl->cpu[idx].samples, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&P.ctl->cpu[idx].cb_ns, now_ns() - t0, memory_order_relaxed);
 }
 
 static void vcpu_idle(qemu_plugin_id_t id, unsigned int idx)

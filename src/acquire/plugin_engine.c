@@ -510,6 +510,7 @@ void plugin_engine_summary(struct plugin_engine *e, char *buf, size_t len)
 {
 	struct qps_ctl *c = e->ctl;
 	uint64_t arms = 0, recs = 0, lost = 0, rf = 0, merged = 0, idle = 0, late = 0, s2 = 0;
+	uint64_t cb_ns = 0, tick_ns = 0;
 
 	for (uint32_t i = 0; i < c->ncpus; i++) {
 		struct shmring *r = (struct shmring *)((uint8_t *)c + c->ring_off +
@@ -521,12 +522,18 @@ void plugin_engine_summary(struct plugin_engine *e, char *buf, size_t len)
 		idle += atomic_load(&c->cpu[i].idle_arms);
 		late += atomic_load(&c->cpu[i].late);
 		s2 += atomic_load(&c->cpu[i].irq_stack2);
+		cb_ns += atomic_load(&c->cpu[i].cb_ns);
+		tick_ns += atomic_load(&c->cpu[i].tick_ns);
 		lost += shmring_dropped(r);
 	}
 	snprintf(buf, len, "plugin (since QEMU started): %" PRIu64 " arms, %" PRIu64
 		 " records, %" PRIu64 " served late + %" PRIu64 " merged (vCPU thread not "
 		 "running: not sampled), %" PRIu64 " while halted, %" PRIu64 " lost in "
 		 "QEMU's rings (qtop-prof behind), %" PRIu64 " register reads failed, "
-		 "%" PRIu64 " on an IRQ stack with the task stack behind it",
-		 arms, recs, late, merged, idle, lost, rf, s2);
+		 "%" PRIu64 " on an IRQ stack with the task stack behind it; on the "
+		 "vCPU threads %.2f us per record in callbacks, %.2f us per arm in "
+		 "timer handlers (signal delivery not counted)",
+		 arms, recs, late, merged, idle, lost, rf, s2,
+		 recs ? cb_ns / 1e3 / (double)recs : 0.0,
+		 arms ? tick_ns / 1e3 / (double)arms : 0.0);
 }
