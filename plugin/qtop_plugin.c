@@ -6,9 +6,9 @@
  * itself: the handler arms the vCPU's scoreboard flag at the rate qtop-prof
  * asks.  The timer is periodic, its gap drawn anew every 8 expiries
  * (uniform [0.5, 1.5) x period, so periodic guest work is not aliased).
- * No other thread wakes per sample:
- * a timer thread waking 2 x 10,000 times a second competed with the vCPU
- * threads for the host's cores and armed late (76 % of 10 kHz on 2 cores).
+ * No other thread wakes per sample: a timer thread waking 2 x 10,000 times
+ * a second competed with the vCPU threads for the host's cores and armed
+ * late (76 % of 10 kHz on 2 cores).
  * The timer thread keeps the slow work (attach, rate, config) and arms a
  * vCPU's flag itself only until that vCPU has its timer (or when no signal
  * is free).  A conditional block callback fires at the next block start on
@@ -394,10 +394,16 @@ static uint64_t jittered(uint64_t period, uint64_t *rng)
 	return period / 2 + xorshift64(rng) % (period ? period : 1);
 }
 
-static void timer_at(timer_t t, uint64_t ns)
+static struct timespec ns_ts(uint64_t ns)
 {
-	struct itimerspec its = { { 0, 0 }, { (time_t)(ns / 1000000000ull),
-					      (long)(ns % 1000000000ull) } };
+	return (struct timespec){ (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
+}
+
+/* First expiry at first_ns (CLOCK_MONOTONIC, 0: stop), then every gap_ns
+ * (0: once). */
+static void timer_at(timer_t t, uint64_t first_ns, uint64_t gap_ns)
+{
+	struct itimerspec its = { ns_ts(gap_ns), ns_ts(first_ns) };
 	timer_settime(t, TIMER_ABSTIME, &its, NULL);
 }
 
@@ -408,7 +414,7 @@ static void vcpu_timer_kick(struct vcpu *v)
 	if (!atomic_load_explicit(&v->has_tmr, memory_order_acquire))
 		return;
 	atomic_store(&v->resync, 1);
-	timer_at(v->tmr, now_ns() + 1000);
+	timer_at(v->tmr, now_ns() + 1000, 0);
 }
 
 /* The signal handler, on the vCPU thread the timer belongs to (its
@@ -427,18 +433,19 @@ static void on_tick(int sig, siginfo_t *si, void *uctx)
 		goto out;
 	v = &P.cpu[idx];
 	if (!period) {
-		timer_at(v->tmr, 0);    /* detached: a periodic timer stops here too */
+		timer_at(v->tmr, 0, 0);    /* detached: a periodic timer stops here too */
 		goto out;
 	}
 	uint64_t mask = atomic_load(&P.mask);
-	if (atomic_load(&v->idle) || (mask && !((mask >> idx) & 1))) {
+	int idle = atomic_load(&v->idle);
+	if (idle || (mask && !((mask >> idx) & 1))) {
 		/* halted (no guest time to sample) or not asked for: stop;
 		 * vcpu_resume or a new mask kicks the timer again */
-		if (atomic_load(&v->idle))
+		if (idle)
 			atomic_fetch_add_explicit(&P.ctl->cpu[idx].idle_arms, 1,
 						  memory_order_relaxed);
 		atomic_store(&v->resync, 1);
-		timer_at(v->tmr, 0);
+		timer_at(v->tmr, 0, 0);
 		goto out;
 	}
 	uint64_t t = now_ns(), e;
@@ -471,16 +478,13 @@ static void on_tick(int sig, siginfo_t *si, void *uctx)
 		uint64_t gap = jittered(period, &v->rng), first = e + gap;
 		if (first < t + period / 16)
 			first = t + period / 16;
-		struct itimerspec its = {
-			{ (time_t)(gap / 1000000000ull), (long)(gap % 1000000000ull) },
-			{ (time_t)(first / 1000000000ull), (long)(first % 1000000000ull) } };
-		timer_settime(v->tmr, TIMER_ABSTIME, &its, NULL);
+		timer_at(v->tmr, first, gap);
 		v->gap_ns = gap;
 		v->next_ns = first;
 		v->ticks_left = TICKS_PER_GAP;
 		/* stopped meanwhile: the timer thread's disarm may have come first */
 		if (!atomic_load(&P.period_ns) || atomic_load(&P.quit))
-			timer_at(v->tmr, 0);
+			timer_at(v->tmr, 0, 0);
 	} else {
 		v->next_ns = e + v->gap_ns;
 	}
@@ -707,7 +711,7 @@ static void *timer_main(void *arg)
 			atomic_store(&P.period_ns, period);
 			for (unsigned i = 0; i < P.ncpus; i++)
 				if (!period && atomic_load(&P.cpu[i].has_tmr))
-					timer_at(P.cpu[i].tmr, 0);
+					timer_at(P.cpu[i].tmr, 0, 0);
 				else
 					vcpu_timer_kick(&P.cpu[i]);
 		}
@@ -748,7 +752,7 @@ static void *timer_main(void *arg)
 			if (next[i] < wake)
 				wake = next[i];
 		}
-		struct timespec ts = { (time_t)(wake / 1000000000ull), (long)(wake % 1000000000ull) };
+		struct timespec ts = ns_ts(wake);
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 	}
 	return NULL;
