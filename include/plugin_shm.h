@@ -11,7 +11,7 @@
  * only the plugin_* words, the per-vCPU counters and the rings' producer
  * side; qtop-prof writes only the client_* words, the config and the rings'
  * consumer side.  Control without restart: qtop-prof sets hz and enabled;
- * the plugin's timer thread reads them each tick.  Attach: qtop-prof bumps
+ * the plugin's control thread reads them every 10 ms.  Attach: qtop-prof bumps
  * client_beat at least every 100 ms; the plugin arms no vCPU unless
  * client_beat moved in the last QPS_CLIENT_TIMEOUT_MS (so a qtop-prof that
  * died costs nothing after a second).  Liveness of the plugin: plugin_beat
@@ -26,7 +26,7 @@
 #include "sample.h"
 
 #define QPS_MAGIC        "QTOPPLG\0"
-#define QPS_VERSION      3u
+#define QPS_VERSION      4u
 #define QPS_MAX_CPUS     64
 #define QPS_CLIENT_TIMEOUT_MS 1000
 #define QPS_NAME_PREFIX  "qtop-plugin-"      /* + QEMU's pid, in /dev/shm */
@@ -56,24 +56,25 @@ struct qps_cfg {
 };
 
 struct qps_cpu {
-	_Alignas(64) _Atomic uint64_t arms;      /* flags set by the timer thread */
+	_Alignas(64) _Atomic uint64_t arms;      /* records that came due */
 	_Atomic uint64_t samples;                /* records pushed */
 	_Atomic uint64_t stack_fail;             /* no stack byte readable */
 	_Atomic uint64_t reg_fail;               /* a register read failed: no record */
-	_Atomic uint64_t merged;                 /* arms that found the last one still
-						    pending (vCPU thread not running) */
-	_Atomic uint64_t idle_arms;              /* arms skipped: the vCPU was halted */
-	_Atomic uint64_t late;                   /* served too late: dropped */
+	_Atomic uint64_t merged;                 /* came due while the last one was
+						    still being taken */
+	_Atomic uint64_t idle_arms;              /* would have come due while halted */
+	_Atomic uint64_t late;                   /* found too late: dropped */
 	_Atomic uint64_t irq_stack2;             /* records on a Linux IRQ stack that
 						    carry the task stack behind it */
-	/* (version 3) time the vCPU thread spent in the plugin: what the
-	 * guest loses per sample, without the kernel's signal delivery */
-	_Atomic uint64_t cb_ns;                  /* block callbacks that took a record */
-	_Atomic uint64_t tick_ns;                /* timer signal handlers */
+	/* (version 4) time the vCPU thread spent in the plugin's callbacks:
+	 * what the guest loses, without the inline counter add per block */
+	_Atomic uint64_t cb_ns;                  /* checks that took a record */
+	_Atomic uint64_t checks;                 /* checks that took none */
+	_Atomic uint64_t check_ns;               /* their time (1 in 16 timed, x16) */
 };
 
-/* Late records are dropped: an arm served more than late_ns after it was
- * set found a vCPU thread that was not running (descheduled by the host,
+/* Late records are dropped: a record found more than late_ns after it
+ * came due found a vCPU thread that was not running (descheduled by the host,
  * waiting for QEMU's lock); the first block it runs after such a gap is
  * mostly the interrupt that became due meanwhile, so keeping those would
  * pile the gap onto interrupt entries.  What is sampled is the vCPU's

@@ -4,6 +4,7 @@
  * from the documented API (QEMU's include/qemu/qemu-plugin.h and
  * docs/devel/tcg-plugins.rst), plugin API version 4 as in QEMU 10.0:
  *   - conditional block callbacks on a scoreboard entry (since 9.1),
+ *   - inline per-vCPU scoreboard adds on block entry (since 9.0),
  *   - qemu_plugin_get_registers / qemu_plugin_read_register (since 9.0),
  *   - qemu_plugin_read_memory_vaddr (version 4).
  * Only what we call is declared; the symbols are resolved in QEMU's binary
@@ -99,6 +100,13 @@ QAPI void qemu_plugin_register_vcpu_tb_exec_cond_cb(struct qemu_plugin_tb *tb,
 					       enum qemu_plugin_cond cond,
 					       qemu_plugin_u64 entry, uint64_t imm,
 					       void *userdata);
+enum qemu_plugin_op {
+	QEMU_PLUGIN_INLINE_ADD_U64,
+	QEMU_PLUGIN_INLINE_STORE_U64,
+};
+QAPI void qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(struct qemu_plugin_tb *tb,
+						       enum qemu_plugin_op op,
+						       qemu_plugin_u64 entry, uint64_t imm);
 QAPI void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t cb,
 				    void *userdata);
 QAPI void qemu_plugin_outs(const char *string);

@@ -2,21 +2,17 @@
  *
  *   qemu-system-x86_64 -plugin /path/qtop-plugin.so[,name=N][,slots=N][,stack=N] ...
  *
- * Each vCPU thread has a POSIX timer whose signal is sent to that thread
- * itself: the handler arms the vCPU's scoreboard flag at the rate qtop-prof
- * asks.  The timer is periodic, its gap drawn anew every 8 expiries
- * (uniform [0.5, 1.5) x period, so periodic guest work is not aliased).
- * No other thread wakes per sample: a timer thread waking 2 x 10,000 times
- * a second competed with the vCPU threads for the host's cores and armed
- * late (76 % of 10 kHz on 2 cores).
- * The timer thread keeps the slow work (attach, rate, config) and arms a
- * vCPU's flag itself only until that vCPU has its timer (or when no signal
- * is free).  A conditional block callback fires at the next block start on
- * that vCPU, reads the exact registers and copies the stack (and the user
- * stack behind a kernel trap frame, code bytes, the --comm bytes), clears
- * the flag and pushes one struct qp_sample into that vCPU's ring in the
- * shared segment (plugin_shm.h).  Nothing else: the unwinder, symbolizer and
- * views stay in qtop-prof.
+ * The vCPUs clock themselves: every block adds 1 to the vCPU's counter
+ * (an inline op, no call), and every n-th block a conditional callback
+ * reads the clock, with n chosen so the checks close in on the time the
+ * next record is due (on_check).  At the first block start at or after
+ * it, the callback reads the exact registers and copies the stack (and the
+ * user stack behind a kernel trap frame, code bytes, the --comm bytes) and
+ * pushes one struct qp_sample into that vCPU's ring in the shared segment
+ * (plugin_shm.h).  Nothing interrupts a vCPU thread: on a virtualised
+ * host a timer signal per sample cost 30 us (30 % of a vCPU at 10 kHz).
+ * A control thread follows qtop-prof (attach, rate, config) every 10 ms.
+ * The unwinder, symbolizer and views stay in qtop-prof.
  *
  * Safety: reads only (no guest memory or register is written), never
  * blocks the vCPU thread (a full ring drops the sample, counted), arms
@@ -38,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -48,7 +43,10 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QTOP_PLUGIN_API_VERSION;
 
 #define PAGE 4096u
 #define KERNEL_HALF 0x8000000000000000ull
-#define TICKS_PER_GAP 8         /* a vCPU timer's gap is drawn every 8 expiries */
+#define CHECK_AT (1ull << 40)   /* the block counter's value that fires a check */
+#define FIRST_BLOCKS 64         /* blocks to a check while the block rate is unknown */
+#define MAX_CHECK_NS 5e6        /* checks at least every 5 ms of running */
+#define POKE_NS 50000000ull     /* a sampled vCPU not checking for 50 ms is poked */
 
 /* Register slots we look up by name (gdbstub names of QEMU's x86 targets). */
 enum reg_id {
@@ -72,22 +70,23 @@ struct vcpu {
 	uint8_t *stk2;               /* the task stack behind an IRQ stack
 					(linux_kstack bytes), vCPU thread only */
 	uint32_t stk2_cap;
-	_Atomic int ready;           /* init callback ran: may be armed */
+	_Atomic int ready;           /* init callback ran: may be sampled */
 	_Atomic int idle;            /* halted (idle callback) until resumed */
-	_Atomic uint64_t arm_ns;     /* when the pending arm was set */
+	_Atomic uint64_t seen_ns;    /* the last check (for the control thread) */
 	uint64_t seq;
-	/* the vCPU thread's own timer (signal mode): set up by its first
-	 * callback; next_ns and rng belong to the signal handler */
-	timer_t tmr;
-	_Atomic int has_tmr;
-	int tmr_tried;
-	_Atomic int resync;          /* handler: restart the schedule from now */
-	uint64_t next_ns, gap_ns, rng;  /* next expiry, the periodic gap */
-	int ticks_left;              /* expiries until the gap is drawn again */
+	/* the self-clocked schedule (on_check): vCPU thread only */
+	uint64_t due_ns;             /* next record due; 0: no schedule */
+	uint64_t period_ns;          /* the period it was drawn for */
+	uint64_t last_ns;            /* the last check */
+	uint64_t blocks;             /* blocks from it to the next one */
+	double rate;                 /* blocks per ns while running, 0: unknown */
+	uint64_t left_ns, idle_ns;   /* at the last halt: time left, when */
+	int resumed;                 /* back from halt: resume the schedule */
+	uint64_t rng;
 };
 
 /* What the vCPU callbacks use of qtop-prof's config: a snapshot published
- * by the timer thread with release, never modified after. */
+ * by the control thread with release, never modified after. */
 struct snap {
 	struct qps_cfg c;
 	struct snap *older;          /* freed at exit */
@@ -101,7 +100,7 @@ static struct {
 	unsigned ncpus;
 	struct vcpu *cpu;
 	struct qemu_plugin_scoreboard *sb;
-	qemu_plugin_u64 flag;
+	qemu_plugin_u64 ctr;         /* per vCPU: blocks, see check_after */
 	_Atomic(struct snap *) snap;
 	pthread_t timer;
 	_Atomic int quit;
@@ -111,8 +110,7 @@ static struct {
 	int is64;
 	uint32_t stack_cap, ustack_cap;
 	uint64_t late_ns;
-	int sig;                     /* the vCPU timers' signal, 0: none free */
-	_Atomic uint64_t period_ns;  /* 0: not sampling (the handler stops) */
+	_Atomic uint64_t period_ns;  /* 0: not sampling (checks park) */
 	_Atomic uint64_t mask;       /* vCPUs to sample, 0: all */
 } P;
 
@@ -394,196 +392,173 @@ static uint64_t jittered(uint64_t period, uint64_t *rng)
 	return period / 2 + xorshift64(rng) % (period ? period : 1);
 }
 
-static struct timespec ns_ts(uint64_t ns)
+/* The vCPU's block counter fires the check when it reaches CHECK_AT: a
+ * check leaves it at CHECK_AT - n to come back n blocks later, at 0 when
+ * nothing is to be sampled (2^40 blocks: hours). */
+static void check_after(unsigned idx, uint64_t blocks)
 {
-	return (struct timespec){ (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
+	qemu_plugin_u64_set(P.ctr, idx, blocks ? CHECK_AT - blocks : 0);
 }
 
-/* First expiry at first_ns (CLOCK_MONOTONIC, 0: stop), then every gap_ns
- * (0: once). */
-static void timer_at(timer_t t, uint64_t first_ns, uint64_t gap_ns)
+/* One record of the vCPU's exact state now (the block start); returns
+ * whether one was pushed. */
+static int take_sample(struct vcpu *v, unsigned idx, const struct snap *s, uint64_t t0)
 {
-	struct itimerspec its = { ns_ts(gap_ns), ns_ts(first_ns) };
-	timer_settime(t, TIMER_ABSTIME, &its, NULL);
-}
+	struct shmring *ring = ring_of(idx);
+	struct qp_sample *smp = shmring_reserve(ring);
 
-/* Fire the vCPU's timer now: the handler starts the schedule afresh
- * (sampling switched on, a new rate, the vCPU back from halt). */
-static void vcpu_timer_kick(struct vcpu *v)
-{
-	if (!atomic_load_explicit(&v->has_tmr, memory_order_acquire))
-		return;
-	atomic_store(&v->resync, 1);
-	timer_at(v->tmr, now_ns() + 1000, 0);
-}
-
-/* The signal handler, on the vCPU thread the timer belongs to (its
- * sigev_value is the vCPU index): arm the flag, set the next expiry.
- * Async-signal-safe: atomics, clock_gettime, timer_settime. */
-static void on_tick(int sig, siginfo_t *si, void *uctx)
-{
-	int saved = errno;
-	unsigned idx = (unsigned)si->si_value.sival_int;
-	uint64_t period = atomic_load(&P.period_ns);
-	struct vcpu *v;
-
-	(void)sig;
-	(void)uctx;
-	if (si->si_code != SI_TIMER || idx >= P.ncpus || atomic_load(&P.quit))
-		goto out;
-	v = &P.cpu[idx];
-	if (!period) {
-		timer_at(v->tmr, 0, 0);    /* detached: a periodic timer stops here too */
-		goto out;
-	}
-	uint64_t mask = atomic_load(&P.mask);
-	int idle = atomic_load(&v->idle);
-	if (idle || (mask && !((mask >> idx) & 1))) {
-		/* halted (no guest time to sample) or not asked for: stop;
-		 * vcpu_resume or a new mask kicks the timer again */
-		if (idle)
-			atomic_fetch_add_explicit(&P.ctl->cpu[idx].idle_arms, 1,
-						  memory_order_relaxed);
-		atomic_store(&v->resync, 1);
-		timer_at(v->tmr, 0, 0);
-		goto out;
-	}
-	uint64_t t = now_ns(), e;
-	int restart = atomic_exchange(&v->resync, 0) || !v->gap_ns;
-	if (restart) {
-		e = t;
-	} else {
-		/* the expiry that sent this signal; si_overrun more came
-		 * while it was pending: the thread was off the CPU */
-		e = v->next_ns + (uint64_t)si->si_overrun * v->gap_ns;
-		if (si->si_overrun > 0)
-			atomic_fetch_add_explicit(&P.ctl->cpu[idx].merged,
-						  (uint64_t)si->si_overrun, memory_order_relaxed);
-		if (qemu_plugin_u64_get(P.flag, idx))
-			atomic_fetch_add_explicit(&P.ctl->cpu[idx].merged, 1, memory_order_relaxed);
-	}
-	if (!qemu_plugin_u64_get(P.flag, idx)) {
-		atomic_store_explicit(&v->arm_ns, t, memory_order_relaxed);
-		qemu_plugin_u64_set(P.flag, idx, 1);
-	}
-	atomic_fetch_add_explicit(&P.ctl->cpu[idx].arms, 1, memory_order_relaxed);
-	/* The timer is periodic and its gap is drawn again (uniform [0.5,
-	 * 1.5) x period) every TICKS_PER_GAP expiries, from the expiry it
-	 * replaces, so the mean rate holds however late signals come.
-	 * Setting a timer costs 13 us on a virtual host (its clock
-	 * hardware is emulated): a new one per tick had cost more than
-	 * the sample.  A first expiry already past comes 1/16 period
-	 * from now: time for the vCPU to serve this arm. */
-	if (restart || --v->ticks_left <= 0) {
-		uint64_t gap = jittered(period, &v->rng), first = e + gap;
-		if (first < t + period / 16)
-			first = t + period / 16;
-		timer_at(v->tmr, first, gap);
-		v->gap_ns = gap;
-		v->next_ns = first;
-		v->ticks_left = TICKS_PER_GAP;
-		/* stopped meanwhile: the timer thread's disarm may have come first */
-		if (!atomic_load(&P.period_ns) || atomic_load(&P.quit))
-			timer_at(v->tmr, 0, 0);
-	} else {
-		v->next_ns = e + v->gap_ns;
-	}
-	atomic_fetch_add_explicit(&P.ctl->cpu[idx].tick_ns, now_ns() - t, memory_order_relaxed);
-out:
-	errno = saved;
-}
-
-/* On the vCPU thread (its first armed callback): a timer that signals
- * this thread.  QEMU's threads start with every signal blocked; ours is
- * unblocked here only. */
-static void vcpu_timer_setup(struct vcpu *v, unsigned idx)
-{
-	struct sigevent sev;
-	sigset_t set;
-
-	v->tmr_tried = 1;
-	if (!P.sig)
-		return;
-	memset(&sev, 0, sizeof sev);
-	sev.sigev_notify = SIGEV_THREAD_ID;
-	sev.sigev_signo = P.sig;
-	sev.sigev_value.sival_int = (int)idx;
-	sev._sigev_un._tid = (pid_t)gettid();
-	v->rng = (now_ns() ^ ((uint64_t)idx << 32)) | 1;
-	if (timer_create(CLOCK_MONOTONIC, &sev, &v->tmr) < 0) {
-		fprintf(stderr, "qtop-plugin: vCPU %u: timer_create: %s (armed by the "
-			"timer thread instead)\n", idx, strerror(errno));
-		return;
-	}
-	sigemptyset(&set);
-	sigaddset(&set, P.sig);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	atomic_store_explicit(&v->has_tmr, 1, memory_order_release);
-	vcpu_timer_kick(v);
-}
-
-static void on_block(unsigned int idx, void *udata)
-{
-	struct vcpu *v;
-	const struct snap *s;
-	struct shmring *ring;
-	struct qp_sample *smp;
-
-	(void)udata;
-	qemu_plugin_u64_set(P.flag, idx, 0);
-	if (idx >= P.ncpus)
-		return;
-	v = &P.cpu[idx];
-	s = atomic_load_explicit(&P.snap, memory_order_acquire);
-	if (!s || !atomic_load_explicit(&v->ready, memory_order_acquire))
-		return;
-	if (!v->tmr_tried)
-		vcpu_timer_setup(v, idx);
-	uint64_t t0 = now_ns();
-	if (t0 - atomic_load_explicit(&v->arm_ns, memory_order_relaxed) > P.late_ns) {
-		atomic_fetch_add_explicit(&P.ctl->cpu[idx].late, 1, memory_order_relaxed);
-		return;
-	}
-	ring = ring_of(idx);
-	smp = shmring_reserve(ring);
 	if (!smp)
-		return;          /* full: qtop-prof is behind; counted by the ring */
+		return 0;        /* full: qtop-prof is behind; counted by the ring */
 	memset(smp, 0, sizeof *smp);
 	if (read_regs(v, &smp->regs) < 0) {
 		atomic_fetch_add_explicit(&P.ctl->cpu[idx].reg_fail, 1, memory_order_relaxed);
-		return;          /* slot not committed: reused next time */
+		return 0;        /* slot not committed: reused next time */
 	}
-	smp->t_ns = now_ns();
+	smp->t_ns = t0;
 	smp->cpu = idx;
 	smp->seq = v->seq++;
 	capture(v, idx, &s->c, smp);
 	shmring_commit(ring);
 	atomic_fetch_add_explicit(&P.ctl->cpu[idx].samples, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&P.ctl->cpu[idx].cb_ns, now_ns() - t0, memory_order_relaxed);
+	return 1;
 }
 
+/* The check, on the vCPU thread at a block start: the vCPU clocks itself.
+ * Every block adds 1 to its counter (inline, no call); every n-th block
+ * this callback reads the clock.  n is half the blocks the vCPU is
+ * expected to run until the next sample is due (from its block rate over
+ * the last interval, which falls at once and rises slowly), so the checks
+ * close in on the due time and the last ones come block by block: the
+ * record is taken at the first block start at or after it, as an
+ * interrupt would, but nothing interrupts the vCPU thread (a timer signal
+ * cost 30 us on a virtualised host, 3 % of a vCPU at 1 kHz and 30 % at
+ * 10 kHz; a check is a call and a clock read, ~12 per sample at 10 kHz).
+ * Due times are drawn uniform [0.5, 1.5) x period apart, so periodic guest
+ * work is not aliased; they count the vCPU's running time (a halt keeps
+ * what was left). */
+static void on_check(unsigned int idx, void *udata)
+{
+	(void)udata;
+	if (idx >= P.ncpus) {
+		check_after(idx, 0);       /* beyond the rings we made */
+		return;
+	}
+	struct vcpu *v = &P.cpu[idx];
+	struct qps_cpu *pc = &P.ctl->cpu[idx];
+	const struct snap *s = atomic_load_explicit(&P.snap, memory_order_acquire);
+	uint64_t period = atomic_load_explicit(&P.period_ns, memory_order_relaxed);
+	uint64_t mask = atomic_load_explicit(&P.mask, memory_order_relaxed);
+	uint64_t t = now_ns();
+
+	atomic_store_explicit(&v->seen_ns, t, memory_order_relaxed);
+	if (!period || !s || !atomic_load_explicit(&v->ready, memory_order_acquire) ||
+	    (mask && !((mask >> idx) & 1))) {
+		v->due_ns = 0;             /* not asked: no more checks until the
+					      control thread pokes the counter */
+		check_after(idx, 0);
+		return;
+	}
+	if (!v->due_ns || v->period_ns != period || v->resumed) {
+		/* a new schedule (attach, new rate or mask) or back from halt:
+		 * what was left of the gap at the halt is left now */
+		uint64_t left = v->resumed && v->due_ns && v->period_ns == period ?
+				v->left_ns : jittered(period, &v->rng);
+		v->resumed = 0;
+		v->period_ns = period;
+		v->due_ns = t + left;
+		v->rate = 0;
+		v->blocks = FIRST_BLOCKS;
+		v->last_ns = t;
+		check_after(idx, FIRST_BLOCKS);
+		return;
+	}
+	/* blocks per ns over the interval since the last check.  Too low
+	 * (the thread was off the CPU) costs a few checks more; too high
+	 * (slow blocks: device I/O, helpers) makes records late: it falls at
+	 * once and rises by halves. */
+	uint64_t dt = t - v->last_ns, end = t;
+	if (v->blocks && dt) {
+		double r = (double)v->blocks / (double)dt;
+		v->rate = (v->rate == 0 || r < v->rate) ? r : (v->rate + r) / 2;
+	}
+	if (t >= v->due_ns) {
+		atomic_fetch_add_explicit(&pc->arms, 1, memory_order_relaxed);
+		if (t - v->due_ns > P.late_ns) {
+			/* the thread was off the CPU (host scheduler, QEMU's
+			 * lock): the first block after such a gap is mostly the
+			 * interrupt that became due meanwhile, not running time */
+			atomic_fetch_add_explicit(&pc->late, 1, memory_order_relaxed);
+			v->due_ns = t + jittered(period, &v->rng);
+		} else {
+			take_sample(v, idx, s, t);
+			end = now_ns();
+			atomic_fetch_add_explicit(&pc->cb_ns, end - t, memory_order_relaxed);
+			v->due_ns += jittered(period, &v->rng);
+			if (v->due_ns <= end) {
+				/* due again already: the record took longer than the
+				 * gap; that one is not made up */
+				atomic_fetch_add_explicit(&pc->merged, 1, memory_order_relaxed);
+				v->due_ns = end + jittered(period, &v->rng);
+			}
+		}
+	}
+	uint64_t n = FIRST_BLOCKS;
+	if (v->rate > 0) {
+		double left = (double)(v->due_ns - end);
+		if (left > MAX_CHECK_NS)
+			left = MAX_CHECK_NS;   /* a new rate, mask or detach is seen soon */
+		n = (uint64_t)(left * v->rate / 2);
+		if (n < 1)
+			n = 1;
+	}
+	v->blocks = n;
+	v->last_ns = end;
+	check_after(idx, n);
+	/* the cost of a check: one in 16 is timed (a clock read is a fifth
+	 * of a check) */
+	uint64_t c = atomic_fetch_add_explicit(&pc->checks, 1, memory_order_relaxed);
+	if (end == t && !(c & 15))
+		atomic_fetch_add_explicit(&pc->check_ns, 16 * (now_ns() - t), memory_order_relaxed);
+}
+
+/* Halted (HLT, or the VM stopped): the schedule keeps the time that was
+ * left, so the sampled time is running time. */
 static void vcpu_idle(qemu_plugin_id_t id, unsigned int idx)
 {
 	(void)id;
-	if (idx < P.ncpus)
-		atomic_store(&P.cpu[idx].idle, 1);
+	if (idx >= P.ncpus)
+		return;
+	struct vcpu *v = &P.cpu[idx];
+	uint64_t t = now_ns();
+	atomic_store(&v->idle, 1);
+	v->idle_ns = t;
+	v->left_ns = v->due_ns > t ? v->due_ns - t : 0;
 }
 
 static void vcpu_resume(qemu_plugin_id_t id, unsigned int idx)
 {
 	(void)id;
-	if (idx < P.ncpus) {
-		atomic_store(&P.cpu[idx].idle, 0);
-		if (atomic_load(&P.cpu[idx].resync) && atomic_load(&P.period_ns))
-			vcpu_timer_kick(&P.cpu[idx]);
+	if (idx >= P.ncpus)
+		return;
+	struct vcpu *v = &P.cpu[idx];
+	atomic_store(&v->idle, 0);
+	if (v->due_ns && v->period_ns) {
+		atomic_fetch_add_explicit(&P.ctl->cpu[idx].idle_arms,
+					  (now_ns() - v->idle_ns) / v->period_ns,
+					  memory_order_relaxed);
+		v->resumed = 1;
+		check_after(idx, 1);
 	}
 }
 
+/* Every block: the counter add, then the check when it is due. */
 static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
 	(void)id;
-	qemu_plugin_register_vcpu_tb_exec_cond_cb(tb, on_block, QEMU_PLUGIN_CB_R_REGS,
-						  QEMU_PLUGIN_COND_NE, P.flag, 0, NULL);
+	qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(tb, QEMU_PLUGIN_INLINE_ADD_U64,
+							   P.ctr, 1);
+	qemu_plugin_register_vcpu_tb_exec_cond_cb(tb, on_check, QEMU_PLUGIN_CB_R_REGS,
+						  QEMU_PLUGIN_COND_GE, P.ctr, CHECK_AT, NULL);
 }
 
 static void vcpu_init(qemu_plugin_id_t id, unsigned int idx)
@@ -627,7 +602,7 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int idx)
 	atomic_fetch_add(&P.ninit, 1);
 }
 
-/* ---- timer thread ---- */
+/* ---- control thread ---- */
 
 static int client_alive(pid_t pid)
 {
@@ -662,15 +637,11 @@ static void take_cfg(void)
 
 static void *timer_main(void *arg)
 {
-	uint64_t next[QPS_MAX_CPUS] = { 0 }, rng = now_ns() | 1;
 	uint64_t last_beat = 0, beat_ns = 0;
 	uint32_t gen = 0;
 	int armed = 0;
 
 	(void)arg;
-	/* Arms are drawn to the microsecond; a normal thread's timers may fire
-	 * up to 50 us late (timer slack): half a 10 kHz period. */
-	prctl(PR_SET_TIMERSLACK, 1000UL);
 	while (!atomic_load(&P.quit)) {
 		struct qps_ctl *c = P.ctl;
 		uint64_t t = now_ns(), cb;
@@ -700,23 +671,13 @@ static void *timer_main(void *arg)
 		if (go != armed) {
 			armed = go;
 			atomic_store(&c->plugin_armed, (uint32_t)go);
-			for (unsigned i = 0; i < P.ncpus && i < QPS_MAX_CPUS; i++)
-				next[i] = t;
 		}
-		/* the vCPU timers: stopped, or (re)started on a new rate or mask */
+		/* what the vCPUs' checks read: 0 parks them */
 		const struct snap *sn = atomic_load_explicit(&P.snap, memory_order_acquire);
-		uint64_t period = go ? 1000000000ull / hz : 0, mask = sn ? sn->c.cpu_mask : 0;
-		if (period != atomic_load(&P.period_ns) || mask != atomic_load(&P.mask)) {
-			atomic_store(&P.mask, mask);
-			atomic_store(&P.period_ns, period);
-			for (unsigned i = 0; i < P.ncpus; i++)
-				if (!period && atomic_load(&P.cpu[i].has_tmr))
-					timer_at(P.cpu[i].tmr, 0, 0);
-				else
-					vcpu_timer_kick(&P.cpu[i]);
-		}
+		atomic_store(&P.mask, sn ? sn->c.cpu_mask : 0);
+		atomic_store(&P.period_ns, go ? 1000000000ull / hz : 0);
 		if (!go) {
-			/* Detached: a beat every 100 ms, nothing armed; a
+			/* Detached: a beat every 100 ms, nothing sampled; a
 			 * qtop-prof that sets enabled wakes this wait at once
 			 * (a futex on the shared word). */
 			struct timespec ts = { 0, 100 * 1000000 };
@@ -727,33 +688,21 @@ static void *timer_main(void *arg)
 				nanosleep(&ts, NULL);
 			continue;
 		}
-		/* attach, rate and config changes are seen within 10 ms */
-		uint64_t wake = t + 10000000ull;
+		/* A vCPU that runs but has not checked lately is parked
+		 * (detached before, masked out) or its counter lost our last
+		 * write to its own add: poke it.  Halted vCPUs run nothing. */
 		for (unsigned i = 0; i < P.ncpus && i < QPS_MAX_CPUS; i++) {
-			if (!atomic_load_explicit(&P.cpu[i].ready, memory_order_acquire) ||
-			    atomic_load_explicit(&P.cpu[i].has_tmr, memory_order_acquire) ||
-			    (mask && !((mask >> i) & 1)))
-				continue;
-			if (next[i] <= t) {
-				struct vcpu *v = &P.cpu[i];
-				if (atomic_load(&v->idle)) {
-					/* halted: no guest time to sample */
-					atomic_fetch_add_explicit(&c->cpu[i].idle_arms, 1, memory_order_relaxed);
-				} else if (qemu_plugin_u64_get(P.flag, i)) {
-					atomic_fetch_add_explicit(&c->cpu[i].merged, 1, memory_order_relaxed);
-				} else {
-					atomic_store_explicit(&v->arm_ns, now_ns(), memory_order_relaxed);
-					qemu_plugin_u64_set(P.flag, i, 1);
-				}
-				atomic_fetch_add_explicit(&c->cpu[i].arms, 1, memory_order_relaxed);
-				uint64_t j = jittered(period, &rng);
-				next[i] = (next[i] + j > t) ? next[i] + j : t + j;
+			struct vcpu *v = &P.cpu[i];
+			if (atomic_load_explicit(&v->ready, memory_order_acquire) &&
+			    !atomic_load(&v->idle) &&
+			    t - atomic_load_explicit(&v->seen_ns, memory_order_relaxed) > POKE_NS) {
+				atomic_store_explicit(&v->seen_ns, t, memory_order_relaxed);
+				qemu_plugin_u64_set(P.ctr, i, CHECK_AT);
 			}
-			if (next[i] < wake)
-				wake = next[i];
 		}
-		struct timespec ts = ns_ts(wake);
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		/* attach, rate and config changes are seen within 10 ms */
+		struct timespec ts = { 0, 10 * 1000000 };
+		nanosleep(&ts, NULL);
 	}
 	return NULL;
 }
@@ -768,10 +717,6 @@ static void at_exit(qemu_plugin_id_t id, void *udata)
 	if (P.timer_started)
 		pthread_join(P.timer, NULL);
 	P.timer_started = 0;
-	/* a signal still pending finds quit set */
-	for (unsigned i = 0; P.cpu && i < P.ncpus; i++)
-		if (atomic_exchange(&P.cpu[i].has_tmr, 0))
-			timer_delete(P.cpu[i].tmr);
 	if (P.ctl) {
 		atomic_store(&P.ctl->plugin_armed, 0);
 		atomic_store(&P.ctl->plugin_state, QPS_EXITED);
@@ -796,27 +741,6 @@ static int clear_stale(const char *name)
 	    proc_starttime(c.qemu_pid) == c.qemu_start)
 		return -1;
 	shm_unlink(name);
-	return 0;
-}
-
-/* A real-time signal nobody in QEMU's process handles, with on_tick as
- * its handler; 0 when none is free (the timer thread then arms). */
-static int pick_signal(void)
-{
-	for (int sig = SIGRTMAX - 4; sig >= SIGRTMIN + 4; sig--) {
-		struct sigaction old, sa;
-		if (sigaction(sig, NULL, &old) < 0 || old.sa_handler != SIG_DFL ||
-		    (old.sa_flags & SA_SIGINFO))
-			continue;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_sigaction = on_tick;
-		sa.sa_flags = SA_SIGINFO | SA_RESTART;
-		sigfillset(&sa.sa_mask);
-		if (sigaction(sig, &sa, NULL) == 0)
-			return sig;
-	}
-	fputs("qtop-plugin: no free real-time signal: the timer thread arms the "
-	      "vCPUs (less exact rate on a busy host)\n", stderr);
 	return 0;
 }
 
@@ -935,15 +859,16 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
 		shm_unlink(P.name);
 		return -1;
 	}
-	P.flag = (qemu_plugin_u64){ P.sb, 0 };
-	P.sig = pick_signal();
+	P.ctr = (qemu_plugin_u64){ P.sb, 0 };
+	for (unsigned i = 0; i < P.ncpus; i++)
+		P.cpu[i].rng = (now_ns() ^ ((uint64_t)i << 32)) | 1;
 	qemu_plugin_register_vcpu_init_cb(id, vcpu_init);
 	qemu_plugin_register_vcpu_tb_trans_cb(id, vcpu_tb_trans);
 	qemu_plugin_register_vcpu_idle_cb(id, vcpu_idle);
 	qemu_plugin_register_vcpu_resume_cb(id, vcpu_resume);
 	qemu_plugin_register_atexit_cb(id, at_exit, NULL);
 	if (pthread_create(&P.timer, NULL, timer_main, NULL) != 0) {
-		fputs("qtop-plugin: cannot start the timer thread\n", stderr);
+		fputs("qtop-plugin: cannot start its control thread\n", stderr);
 		shm_unlink(P.name);
 		return -1;
 	}
