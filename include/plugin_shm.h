@@ -104,6 +104,7 @@ struct qps_ctl {
 	_Atomic uint32_t plugin_state;   /* enum qps_state */
 	_Atomic uint32_t plugin_armed;   /* 1 while it arms vCPUs (a client is attached) */
 	_Atomic uint64_t ticks;
+	_Atomic uint64_t resets;         /* instrumentation switched (attach, detach) */
 
 	/* qtop-prof -> plugin */
 	_Alignas(64) _Atomic uint64_t client_beat;

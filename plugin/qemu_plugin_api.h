@@ -110,6 +110,9 @@ QAPI void qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(struct qemu_plugin_t
 QAPI void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t cb,
 				    void *userdata);
 QAPI void qemu_plugin_outs(const char *string);
+/* Unregisters every callback of the plugin and flushes the translated
+ * code (all vCPUs out of it), then calls cb; from a vCPU callback only. */
+QAPI void qemu_plugin_reset(qemu_plugin_id_t id, qemu_plugin_simple_cb_t cb);
 /* Only valid in a vCPU context (init callback). */
 QAPI GArray *qemu_plugin_get_registers(void);
 /* Version 4: size of the register read (-1 on failure); later versions

@@ -539,9 +539,11 @@ void plugin_engine_summary(struct plugin_engine *e, char *buf, size_t len)
 		 "QEMU's rings (qtop-prof behind), %" PRIu64 " register reads failed, "
 		 "%" PRIu64 " on an IRQ stack with the task stack behind it; on the "
 		 "vCPU threads %.2f us per record in callbacks, %.1f checks of the "
-		 "clock per record at %.3f us each",
+		 "clock per record at %.3f us each; instrumentation switched %" PRIu64
+		 " times (attach, detach)",
 		 arms, recs, late, merged, idle, lost, rf, s2,
 		 recs ? cb_ns / 1e3 / (double)recs : 0.0,
 		 recs ? (double)checks / (double)recs : 0.0,
-		 checks ? check_ns / 1e3 / (double)checks : 0.0);
+		 checks ? check_ns / 1e3 / (double)checks : 0.0,
+		 (uint64_t)atomic_load(&c->resets));
 }

@@ -182,9 +182,10 @@ def case_reattach(e):
         check(q.returncode == 0, "a new qtop-prof attaches after one was SIGKILLed (%.1f s)"
               % (time.time() - t0))
         check("1000 samples" in q.stderr, "and gets its samples")
-        # Nothing is armed while no qtop-prof is attached: the vCPU
-        # timers stop when one leaves (at 1 kHz, 3 s detached would add
-        # 3,000 arms).
+        # Nothing is sampled while no qtop-prof is attached: the checks
+        # stop when one leaves (at 1 kHz, 3 s detached would add 3,000
+        # arms), and the blocks lose the counter add (the instrumentation
+        # is switched once on detach and once on attach).
         time.sleep(3)
         q2 = subprocess.run(e.cmd(g, "--engine", "plugin", "--hz", "1000", "--samples", "1000"),
                             capture_output=True, text=True, timeout=120)
@@ -192,6 +193,10 @@ def case_reattach(e):
         check(a1 and a2 and 1000 <= int(a2.group(1)) - int(a1.group(1)) < 2000,
               "no arms while detached: %s -> %s arms over 3 s detached and 1000 samples"
               % (a1 and a1.group(1), a2 and a2.group(1)))
+        r1, r2 = (re.search(r"instrumentation switched (\d+) times", x.stderr) for x in (q, q2))
+        check(r1 and r2 and int(r2.group(1)) - int(r1.group(1)) == 2,
+              "instrumentation switched to idle on detach and back on attach: %s -> %s"
+              % (r1 and r1.group(1), r2 and r2.group(1)))
         with QMP(g.qmp_path) as m:
             check(m.execute("query-status").get("running") is True, "guest still running")
         # Two at once: the second is refused while the first is live.

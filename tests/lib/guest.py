@@ -101,6 +101,7 @@ class Guest:
         # Another QEMU build (e.g. 10.0 for the plugin): its program and
         # data-dir options in place of truth.json's binary, and its env.
         self.qemu_argv = list(qemu_argv) if qemu_argv else None
+        self.given_argv = self.qemu_argv
         self.env = env
         self.truth_all = load_truth()
         if arch not in self.truth_all['arches']:
@@ -172,9 +173,15 @@ class Guest:
         finally:
             q.close()
         # stderr: some tests read the first line of a child's stdout
-        print('qemu: asked %s, running %s (%s)' % (
-            self.qemu.label, self.qemu_version, self.qemu.binary),
-            file=sys.stderr, flush=True)
+        given = getattr(self, 'given_argv', None)
+        if given:
+            # a command line given whole (the plugin tests): its program
+            print('qemu: running %s (%s)' % (self.qemu_version, given[0]),
+                  file=sys.stderr, flush=True)
+        else:
+            print('qemu: asked %s, running %s (%s)' % (
+                self.qemu.label, self.qemu_version, self.qemu.binary),
+                file=sys.stderr, flush=True)
 
     def wait_running(self):
         deadline = time.monotonic() + self.boot_timeout
