@@ -39,6 +39,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -263,6 +264,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
     ap.add_argument("--window", type=float, default=6.0)
+    ap.add_argument("--pairs", type=int, default=6,
+                    help="(c2) on/off window pairs per rate")
+    ap.add_argument("--toggle-window", type=float, default=3.0)
     ap.add_argument("--reads", type=int, default=10000)
     ap.add_argument("--no-linux", action="store_true")
     a = ap.parse_args()
@@ -351,6 +355,32 @@ def main():
             seq.append((label, w))
             seq.append(("idle", idle_window(gP, P, W)))
 
+        # (c2) sampling switched on and off under one attached qtop-prof
+        # (bench/qps_toggle): adjacent windows of one QEMU and one run,
+        # in alternating order, so drift and qtop-prof's start cancel out
+        toggle = os.path.join(build, "bench", "qps_toggle")
+        shm = "qtop-plugin-%d" % gP.pid
+        tog = {}
+        for label, hz in (("1kHz", 1000), ("10kHz", 10000)):
+            out = os.path.join(tmp, "toggle.folded")
+            p = subprocess.Popen(cmd("plugin", hz, a.pairs * 2 * (a.toggle_window + 1.0) + 30, out),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            time.sleep(1.5)
+            pairs = []
+            for i in range(a.pairs):
+                pair = {}
+                for state in (("on", "off") if i % 2 == 0 else ("off", "on")):
+                    subprocess.run([toggle, shm, state], check=True)
+                    time.sleep(0.5)
+                    w = Win(gP, P)
+                    w.begin()
+                    time.sleep(a.toggle_window)
+                    pair[state] = w.end()
+                pairs.append(pair)
+            p.send_signal(signal.SIGINT)
+            p.communicate(timeout=120)
+            tog[label] = pairs
+
         # (a) the paused reference on the same QEMU and guest (plugin idle)
         ksyms = Symbols(gP.path(truth["kernel"]))
         usyms = {p: Symbols(os.path.join(gP.path(truth["sysroot"]), p)) for p in ("alpha", "beta")}
@@ -361,6 +391,10 @@ def main():
             progs[id(g)].stop_ev.set()
         for _, w in seq:
             w.finish()
+        for pairs in tog.values():
+            for pair in pairs:
+                for w in pair.values():
+                    w.finish()
         for lst in xb.values():
             for w in lst:
                 w.finish()
@@ -434,6 +468,22 @@ def main():
             " ".join("%.2f" % x.work_cpu for x in xb[name]),
             "\n                 (f) a callback on every call and ret; the test guest's hot "
             "loops make no calls: a lower bound" if name == "callret" else ""))
+    log("(c2) slowdown, sampling on / off in adjacent %.0f s windows of one QEMU under one "
+        "attached qtop-prof (%d pairs per rate, alternating order; ratio of the sums, and "
+        "the pairs' own ratios)" % (a.toggle_window, a.pairs))
+    for label, pairs in tog.items():
+        def ratio(key):
+            on = [getattr(p["on"], key) for p in pairs]
+            off = [getattr(p["off"], key) for p in pairs]
+            each = sorted(x / y for x, y in zip(on, off) if y)
+            return 100 * sum(on) / sum(off), each
+        for key, name in (("work", "work"), ("work_cpu", "work/cpu"), ("alive", "alive")):
+            r, each = ratio(key)
+            mean = sum(each) / len(each)
+            sd = (sum((x - mean) ** 2 for x in each) / max(1, len(each) - 1)) ** 0.5
+            log("   plugin %-6s %-9s %6.1f %%  (pairs: %s; standard error %.1f pp)" % (
+                label, name, r, " ".join("%.0f" % (100 * x) for x in each),
+                100 * sd / len(each) ** 0.5))
     log("(d) rate and losses")
     for lbl in ("plugin 1kHz", "plugin 10kHz", "qmp 1kHz"):
         r = ws[lbl].run
