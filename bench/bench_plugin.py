@@ -174,9 +174,11 @@ def parse_run(err):
         r.update(arms=int(m.group(1)), records=int(m.group(2)), late=int(m.group(3)),
                  merged=int(m.group(4)), lost=int(m.group(6)))
     m = re.search(r"([\d.]+) us per record in callbacks, ([\d.]+) checks of the clock per "
-                  r"record at ([\d.]+) us each", err)
+                  r"record at ([\d.]+) us each, ([\d.]+) us per arm in timer handlers.*?; "
+                  r"clock: ([a-z ]+);", err)
     if m:
-        r.update(cb_us=float(m.group(1)), checks=float(m.group(2)), check_us=float(m.group(3)))
+        r.update(cb_us=float(m.group(1)), checks=float(m.group(2)), check_us=float(m.group(3)),
+                 tick_us=float(m.group(4)), clock=m.group(5))
     return r
 
 
@@ -502,18 +504,23 @@ def main():
                                     100 * pv / ws[lbl].hz / on if on else float("nan"), 100 * on,
                                     r.get("samples", 0), r.get("dropped", 0), extra))
     log("(c') cost accounting on the vCPU threads, per sample, from the plugin's counters "
-        "(since QEMU start): the record's callback and the checks of the clock that led to it; "
-        "not counted: the inline counter add on every block.  For comparison, a timer signal "
-        "per sample (the design before) costs on this host %.1f us at 1 kHz, %.1f us at 10 kHz "
-        "(bench/sigcost, no guest running)" % (sigcost[1000], sigcost[10000]))
+        "(this run): the record's callback, plus with block counting the checks of the clock "
+        "that led to it (not counted: the counter add on every block, see (c2)), or with "
+        "timer signals the handler and the signal itself (bench/sigcost on this host, no "
+        "guest running: %.1f us at 1 kHz, %.1f us at 10 kHz)" % (sigcost[1000], sigcost[10000]))
     for lbl, hz in (("plugin 1kHz", 1000), ("plugin 10kHz", 10000)):
         r = ws[lbl].run
         if "cb_us" not in r:
             continue
-        per = r["cb_us"] + r["checks"] * r["check_us"]
-        log("   %-13s record %.2f us + %.1f checks x %.3f us = %.2f us: %.2f %% of a vCPU at "
-            "%.0f samples/s" % (lbl, r["cb_us"], r["checks"], r["check_us"], per,
-                                per * r.get("per_vcpu", 0) / 1e4, r.get("per_vcpu", 0)))
+        if r["clock"] == "block counting":
+            per = r["cb_us"] + r["checks"] * r["check_us"]
+            how = "record %.2f us + %.1f checks x %.3f us" % (r["cb_us"], r["checks"], r["check_us"])
+        else:
+            per = r["cb_us"] + r["tick_us"] + sigcost[hz]
+            how = "record %.2f us + handler %.2f us + signal %.2f us" % (
+                r["cb_us"], r["tick_us"], sigcost[hz])
+        log("   %-13s %s: %s = %.2f us: %.2f %% of a vCPU at %.0f samples/s" % (
+            lbl, r["clock"], how, per, per * r.get("per_vcpu", 0) / 1e4, r.get("per_vcpu", 0)))
 
     if a.no_linux:
         log("total %.0f s" % (time.monotonic() - t_start))

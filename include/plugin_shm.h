@@ -71,6 +71,7 @@ struct qps_cpu {
 	_Atomic uint64_t cb_ns;                  /* checks that took a record */
 	_Atomic uint64_t checks;                 /* checks that took none */
 	_Atomic uint64_t check_ns;               /* their time (1 in 16 timed, x16) */
+	_Atomic uint64_t tick_ns;                /* timer signal handlers (signal clock) */
 };
 
 /* Late records are dropped: a record found more than late_ns after it
@@ -105,6 +106,8 @@ struct qps_ctl {
 	_Atomic uint32_t plugin_armed;   /* 1 while it arms vCPUs (a client is attached) */
 	_Atomic uint64_t ticks;
 	_Atomic uint64_t resets;         /* instrumentation switched (attach, detach) */
+	_Atomic uint32_t clock;          /* what clocks the samples: 1 timer signals,
+					    2 block counting (0: not yet sampling) */
 
 	/* qtop-prof -> plugin */
 	_Alignas(64) _Atomic uint64_t client_beat;

@@ -28,6 +28,25 @@
 #define MAX_HZ       100000.0
 #define DEFAULT_MAX_HZ 10000u        /* --hz 0 (as fast as possible) */
 
+/* The plugin's counters of what the vCPU threads spent in it. */
+struct cost_sums {
+	uint64_t recs, arms, cb_ns, checks, check_ns, tick_ns;
+};
+
+static struct cost_sums cost_sums(const struct qps_ctl *c)
+{
+	struct cost_sums s = { 0 };
+	for (uint32_t i = 0; i < c->ncpus && i < QPS_MAX_CPUS; i++) {
+		s.recs += atomic_load(&c->cpu[i].samples);
+		s.arms += atomic_load(&c->cpu[i].arms);
+		s.cb_ns += atomic_load(&c->cpu[i].cb_ns);
+		s.checks += atomic_load(&c->cpu[i].checks);
+		s.check_ns += atomic_load(&c->cpu[i].check_ns);
+		s.tick_ns += atomic_load(&c->cpu[i].tick_ns);
+	}
+	return s;
+}
+
 struct plugin_engine {
 	struct qps_ctl *ctl;
 	size_t bytes;
@@ -43,6 +62,7 @@ struct plugin_engine {
 	pthread_mutex_t err_lock;
 	char last_err[256];
 	char note[640];
+	struct cost_sums at_start;   /* the plugin's cost counters when we attached */
 };
 
 static uint64_t now_ns(void)
@@ -455,6 +475,7 @@ struct plugin_engine *plugin_engine_start(const struct sampler_config *cfg,
 	plugin_engine_set_hz(e, cfg->hz);
 	atomic_store(&e->st.ncpus, (int)e->ctl->ncpus);
 	atomic_fetch_add(&e->ctl->client_beat, 1);
+	e->at_start = cost_sums(e->ctl);
 	atomic_store(&e->ctl->enabled, 1);
 	/* the plugin's timer thread, detached, waits on this word (up to
 	 * 100 ms): sampling starts now rather than at its next look */
@@ -516,7 +537,6 @@ void plugin_engine_summary(struct plugin_engine *e, char *buf, size_t len)
 {
 	struct qps_ctl *c = e->ctl;
 	uint64_t arms = 0, recs = 0, lost = 0, rf = 0, merged = 0, idle = 0, late = 0, s2 = 0;
-	uint64_t cb_ns = 0, checks = 0, check_ns = 0;
 
 	for (uint32_t i = 0; i < c->ncpus; i++) {
 		struct shmring *r = (struct shmring *)((uint8_t *)c + c->ring_off +
@@ -528,22 +548,29 @@ void plugin_engine_summary(struct plugin_engine *e, char *buf, size_t len)
 		idle += atomic_load(&c->cpu[i].idle_arms);
 		late += atomic_load(&c->cpu[i].late);
 		s2 += atomic_load(&c->cpu[i].irq_stack2);
-		cb_ns += atomic_load(&c->cpu[i].cb_ns);
-		checks += atomic_load(&c->cpu[i].checks);
-		check_ns += atomic_load(&c->cpu[i].check_ns);
 		lost += shmring_dropped(r);
 	}
+	/* the cost: this run's share only (an earlier qtop-prof may have
+	 * sampled at another rate, with the other clock) */
+	struct cost_sums now = cost_sums(c), d = {
+		now.recs - e->at_start.recs, now.arms - e->at_start.arms,
+		now.cb_ns - e->at_start.cb_ns, now.checks - e->at_start.checks,
+		now.check_ns - e->at_start.check_ns, now.tick_ns - e->at_start.tick_ns };
 	snprintf(buf, len, "plugin (since QEMU started): %" PRIu64 " arms, %" PRIu64
 		 " records, %" PRIu64 " served late + %" PRIu64 " merged (vCPU thread not "
 		 "running: not sampled), %" PRIu64 " while halted, %" PRIu64 " lost in "
 		 "QEMU's rings (qtop-prof behind), %" PRIu64 " register reads failed, "
-		 "%" PRIu64 " on an IRQ stack with the task stack behind it; on the "
-		 "vCPU threads %.2f us per record in callbacks, %.1f checks of the "
-		 "clock per record at %.3f us each; instrumentation switched %" PRIu64
+		 "%" PRIu64 " on an IRQ stack with the task stack behind it; this run, on "
+		 "the vCPU threads: %.2f us per record in callbacks, %.1f checks of the "
+		 "clock per record at %.3f us each, %.2f us per arm in timer handlers "
+		 "(signal delivery not counted); clock: %s; instrumentation switched %" PRIu64
 		 " times (attach, detach)",
 		 arms, recs, late, merged, idle, lost, rf, s2,
-		 recs ? cb_ns / 1e3 / (double)recs : 0.0,
-		 recs ? (double)checks / (double)recs : 0.0,
-		 checks ? check_ns / 1e3 / (double)checks : 0.0,
+		 d.recs ? d.cb_ns / 1e3 / (double)d.recs : 0.0,
+		 d.recs ? (double)d.checks / (double)d.recs : 0.0,
+		 d.checks ? d.check_ns / 1e3 / (double)d.checks : 0.0,
+		 d.arms ? d.tick_ns / 1e3 / (double)d.arms : 0.0,
+		 atomic_load(&c->clock) == 1 ? "timer signals" :
+		 atomic_load(&c->clock) == 2 ? "block counting" : "none yet",
 		 (uint64_t)atomic_load(&c->resets));
 }

@@ -94,8 +94,11 @@ class Env:
                 "--comm", "current_task->name", "--comm", "1:current_task_ap->name"] + list(extra)
 
 
-def case_profile(e, arch="x86_64"):
-    with e.guest(smp=2, arch=arch) as g:
+def case_profile(e, arch="x86_64", clock="count"):
+    # Both clocks against the same truth: x86_64 with clock=count (the
+    # vCPUs count blocks), i386 with the default at 1 kHz (timer signals).
+    args = ",clock=count" if clock == "count" else ""
+    with e.guest(smp=2, arch=arch, plugin_args=args) as g:
         t = g.truth
         out = os.path.join(g.dir, "plugin.folded")
         k0 = g.phase_kcycles()
@@ -106,6 +109,8 @@ def case_profile(e, arch="x86_64"):
         print(p.stdout + p.stderr, flush=True)
         check(p.returncode == 0, "qtop-prof --engine plugin exits 0")
         check("engine plugin" in p.stderr, "stderr names the plugin engine")
+        want = "block counting" if clock == "count" else "timer signals"
+        check("clock: " + want in p.stderr, "samples clocked by " + want)
         if p.returncode != 0:
             return
         stacks = parse_folded(out)
@@ -182,21 +187,34 @@ def case_reattach(e):
         check(q.returncode == 0, "a new qtop-prof attaches after one was SIGKILLed (%.1f s)"
               % (time.time() - t0))
         check("1000 samples" in q.stderr, "and gets its samples")
-        # Nothing is sampled while no qtop-prof is attached: the checks
-        # stop when one leaves (at 1 kHz, 3 s detached would add 3,000
-        # arms), and the blocks lose the counter add (the instrumentation
-        # is switched once on detach and once on attach).
+        # Nothing is sampled while no qtop-prof is attached: q ran on
+        # timer signals (1 kHz), and they stop when it leaves (3 s
+        # detached would add 3,000 arms).  q2 at 5 kHz counts blocks: the
+        # counting instrumentation goes in on attach (one switch) and out
+        # again when it leaves (one more, seen by q3 on signals).
         time.sleep(3)
-        q2 = subprocess.run(e.cmd(g, "--engine", "plugin", "--hz", "1000", "--samples", "1000"),
+        q2 = subprocess.run(e.cmd(g, "--engine", "plugin", "--hz", "5000", "--samples", "1000"),
                             capture_output=True, text=True, timeout=120)
+        time.sleep(3)
+        q3 = subprocess.run(e.cmd(g, "--engine", "plugin", "--hz", "1000", "--samples", "500"),
+                            capture_output=True, text=True, timeout=120)
+        print(q2.stderr + q3.stderr, flush=True)
         a1, a2 = (re.search(r"since QEMU started\): (\d+) arms", x.stderr) for x in (q, q2))
         check(a1 and a2 and 1000 <= int(a2.group(1)) - int(a1.group(1)) < 2000,
               "no arms while detached: %s -> %s arms over 3 s detached and 1000 samples"
               % (a1 and a1.group(1), a2 and a2.group(1)))
-        r1, r2 = (re.search(r"instrumentation switched (\d+) times", x.stderr) for x in (q, q2))
-        check(r1 and r2 and int(r2.group(1)) - int(r1.group(1)) == 2,
-              "instrumentation switched to idle on detach and back on attach: %s -> %s"
-              % (r1 and r1.group(1), r2 and r2.group(1)))
+        check("clock: timer signals" in q.stderr and "clock: block counting" in q2.stderr and
+              "clock: timer signals" in q3.stderr,
+              "auto clock: timer signals at 1 kHz, block counting at 5 kHz")
+        r1, r2, r3 = (re.search(r"instrumentation switched (\d+) times", x.stderr)
+                      for x in (q, q2, q3))
+        # (q2's own summary may come before or after its detach switch:
+        # it stops sampling at its 1000th sample, then prints)
+        check(r1 and r2 and r3 and int(r2.group(1)) - int(r1.group(1)) in (1, 2) and
+              int(r3.group(1)) - int(r1.group(1)) == 2,
+              "the counter add goes in for counting and out when that qtop-prof leaves "
+              "(instrumentation switches: %s -> %s -> %s)"
+              % (r1 and r1.group(1), r2 and r2.group(1), r3 and r3.group(1)))
         with QMP(g.qmp_path) as m:
             check(m.execute("query-status").get("running") is True, "guest still running")
         # Two at once: the second is refused while the first is live.
@@ -376,7 +394,7 @@ def case_noplugin(e):
 
 def main():
     e = Env(sys.argv[1])
-    {"profile": case_profile, "profile_i386": lambda env: case_profile(env, "i386"),
+    {"profile": case_profile, "profile_i386": lambda env: case_profile(env, "i386", "auto"),
      "reattach": case_reattach, "qemu_dies": case_qemu_dies,
      "noplugin": case_noplugin, "otherbuild": case_otherbuild, "stale": case_stale}[sys.argv[2]](e)
 
