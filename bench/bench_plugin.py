@@ -536,7 +536,7 @@ def main():
         os.mkdir(sysroot)
         os.symlink(g.paths["busybox"], os.path.join(sysroot, "busybox"))
         for eng, hz in (("plugin", 1000), ("plugin", 10000), ("qmp", 1000)):
-            out = os.path.join(d, eng + ".folded")
+            out = os.path.join(d, "%s-%d.folded" % (eng, hz))
             p = subprocess.run([qtop, "--qmp", g.qmp_path, "--kernel", g.paths["vmlinux"],
                                 "--symbols", g.paths["sysmap"], "--kernel-offset", "auto",
                                 "--comm", "linux", "--sysroot", sysroot, "--batch",
