@@ -935,9 +935,11 @@ static void *timer_main(void *arg)
 		 * new rate, mask or clock */
 		const struct snap *sn = atomic_load_explicit(&P.snap, memory_order_acquire);
 		uint64_t period = go ? 1000000000ull / hz : 0, mask = sn ? sn->c.cpu_mask : 0;
-		int clock = !P.sig || atomic_load(&P.sig_broken) ? CLK_COUNT :
+		/* (detached: the clock stays what it was, as qtop-prof reports) */
+		int clock = !period ? atomic_load(&P.clock) :
+			    !P.sig || atomic_load(&P.sig_broken) ? CLK_COUNT :
 			    P.clock_arg != CLK_AUTO ? P.clock_arg :
-			    period && period < COUNT_BELOW_NS ? CLK_COUNT : CLK_SIGNAL;
+			    period < COUNT_BELOW_NS ? CLK_COUNT : CLK_SIGNAL;
 		if (period != atomic_load(&P.period_ns) || mask != atomic_load(&P.mask) ||
 		    clock != atomic_load(&P.clock)) {
 			atomic_store(&P.mask, mask);

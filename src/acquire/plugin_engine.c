@@ -63,6 +63,7 @@ struct plugin_engine {
 	char last_err[256];
 	char note[640];
 	struct cost_sums at_start;   /* the plugin's cost counters when we attached */
+	_Atomic uint32_t clock_seen; /* the plugin's clock while records came */
 };
 
 static uint64_t now_ns(void)
@@ -428,7 +429,8 @@ static void *engine_main(void *arg)
 						atomic_fetch_add(&e->st.stack_fail, 1);
 				}
 				shmring_release(r);
-				moved++;
+				if (!moved++)
+					atomic_store(&e->clock_seen, atomic_load(&c->clock));
 				if (e->cfg.max_samples &&
 				    atomic_load(&e->st.samples) >= e->cfg.max_samples) {
 					atomic_store(&e->st.state, SAMPLER_DONE);
@@ -556,6 +558,8 @@ void plugin_engine_summary(struct plugin_engine *e, char *buf, size_t len)
 		now.recs - e->at_start.recs, now.arms - e->at_start.arms,
 		now.cb_ns - e->at_start.cb_ns, now.checks - e->at_start.checks,
 		now.check_ns - e->at_start.check_ns, now.tick_ns - e->at_start.tick_ns };
+	uint32_t clock = atomic_load(&e->clock_seen) ? atomic_load(&e->clock_seen) :
+			 atomic_load(&c->clock);
 	snprintf(buf, len, "plugin (since QEMU started): %" PRIu64 " arms, %" PRIu64
 		 " records, %" PRIu64 " served late + %" PRIu64 " merged (vCPU thread not "
 		 "running: not sampled), %" PRIu64 " while halted, %" PRIu64 " lost in "
@@ -570,7 +574,6 @@ void plugin_engine_summary(struct plugin_engine *e, char *buf, size_t len)
 		 d.recs ? (double)d.checks / (double)d.recs : 0.0,
 		 d.checks ? d.check_ns / 1e3 / (double)d.checks : 0.0,
 		 d.arms ? d.tick_ns / 1e3 / (double)d.arms : 0.0,
-		 atomic_load(&c->clock) == 1 ? "timer signals" :
-		 atomic_load(&c->clock) == 2 ? "block counting" : "none yet",
+		 clock == 1 ? "timer signals" : clock == 2 ? "block counting" : "none yet",
 		 (uint64_t)atomic_load(&c->resets));
 }
