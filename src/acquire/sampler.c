@@ -72,6 +72,14 @@ struct as_entry {                /* per CR3 */
 	uint64_t comm_ns[MAX_CPUS];  /* last --comm read per vCPU: a kernel
 					address space is shared by the tasks
 					of all vCPUs */
+	uint8_t comm_last[MAX_CPUS][QP_COMM_BYTES];  /* what that read gave */
+	uint8_t comm_last_len[MAX_CPUS];
+	uint8_t comm_agreed[MAX_CPUS];  /* the last two reads gave the same
+					   name: read again only every
+					   COMM_PROBE_NS (till then every
+					   round: a read inside a task switch
+					   of a kernel that sets its task word
+					   before CR3 names the next task) */
 	uint64_t ustack_top;         /* first unreadable byte seen above a user stack */
 	uint64_t sp0[MAX_CPUS];      /* TSS.sp0 last read on each vCPU with this
 					CR3 live: tasks keep their kernel stack,
@@ -1641,7 +1649,7 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 			int own = s->cfg.linux_kstack && ((smp->flags & QP_SF_STOPPED) ||
 							  smp->regs.cpl == 0);
 			if (a->comm_ns[cpu] && t_regs - a->comm_ns[cpu] < COMM_PROBE_NS &&
-			    !moved && !own)
+			    !moved && !own && a->comm_agreed[cpu])
 				continue;
 			/* Linux, read running: a task switch between the
 			 * registers and this read names another task.  In
@@ -1746,6 +1754,12 @@ static int capture_round(struct sampler *s, int stop, int bail, int *sel,
 				smp->comm_len = (uint32_t)got;
 				smp->flags |= QP_SF_HAS_COMM;
 			}
+			size_t nread = got > 0 && got <= QP_COMM_BYTES ? (size_t)got : 0;
+			a->comm_agreed[cpu] = nread && a->comm_last_len[cpu] == nread &&
+					      !memcmp(a->comm_last[cpu], dst, nread);
+			if (nread)
+				memcpy(a->comm_last[cpu], dst, nread);
+			a->comm_last_len[cpu] = (uint8_t)nread;
 		}
 	}
 
