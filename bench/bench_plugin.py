@@ -160,6 +160,17 @@ def profiled_window(g, prog, cmd, secs, settle=1.5):
     return w
 
 
+def sample_cost(r, signal_us):
+    """What one sample cost the vCPU thread (us) and how it adds up, for the
+    clock the run used (parse_run's figures; signal_us: bench/sigcost)."""
+    if r["clock"] == "block counting":
+        return (r["cb_us"] + r["checks"] * r["check_us"],
+                "record %.2f us + %.1f checks x %.3f us" % (r["cb_us"], r["checks"], r["check_us"]))
+    return (r["cb_us"] + r["tick_us"] + signal_us,
+            "record %.2f us + handler %.2f us + signal %.2f us" % (r["cb_us"], r["tick_us"],
+                                                                   signal_us))
+
+
 def parse_run(err):
     r = {}
     m = re.search(r"(\d+) samples in ([\d.]+) s \(([\d.]+)/s\), (\d+) dropped", err)
@@ -512,13 +523,7 @@ def main():
         r = ws[lbl].run
         if "cb_us" not in r:
             continue
-        if r["clock"] == "block counting":
-            per = r["cb_us"] + r["checks"] * r["check_us"]
-            how = "record %.2f us + %.1f checks x %.3f us" % (r["cb_us"], r["checks"], r["check_us"])
-        else:
-            per = r["cb_us"] + r["tick_us"] + sigcost[hz]
-            how = "record %.2f us + handler %.2f us + signal %.2f us" % (
-                r["cb_us"], r["tick_us"], sigcost[hz])
+        per, how = sample_cost(r, sigcost[hz])
         log("   %-13s %s: %s = %.2f us: %.2f %% of a vCPU at %.0f samples/s" % (
             lbl, r["clock"], how, per, per * r.get("per_vcpu", 0) / 1e4, r.get("per_vcpu", 0)))
 
@@ -556,15 +561,9 @@ def main():
             if "cb_us" in r:
                 # what a sample costs this guest's vCPU threads (the counter
                 # add per block aside), as (c') for the test guest
-                if r["clock"] == "block counting":
-                    per = r["cb_us"] + r["checks"] * r["check_us"]
-                else:
-                    per = r["cb_us"] + r["tick_us"] + sigcost[hz]
-                log("    %s: record %.2f us, %.1f checks x %.3f us, handler %.2f us%s = %.2f us "
-                    "per sample: %.2f %% of a vCPU" % (
-                        r["clock"], r["cb_us"], r["checks"], r["check_us"], r["tick_us"],
-                        " + signal %.1f us" % sigcost[hz] if r["clock"] == "timer signals" else "",
-                        per, per * r.get("per_vcpu", 0) / 1e4))
+                per, how = sample_cost(r, sigcost[hz])
+                log("    %s: %s = %.2f us per sample: %.2f %% of a vCPU" % (
+                    r["clock"], how, per, per * r.get("per_vcpu", 0) / 1e4))
     log("host load at the end %s; total %.0f s" % (
         " ".join("%.1f" % x for x in os.getloadavg()), time.monotonic() - t_start))
     return 0

@@ -437,27 +437,30 @@ static void check_after(unsigned idx, uint64_t blocks)
 	qemu_plugin_u64_set(P.ctr, idx, blocks ? CHECK_AT - blocks : 0);
 }
 
-/* One record of the vCPU's exact state now (the block start); returns
- * whether one was pushed. */
-static int take_sample(struct vcpu *v, unsigned idx, const struct snap *s, uint64_t t0)
+/* One record of the vCPU's exact state at t0 (this block start), its
+ * time counted in cb_ns; returns when it was done. */
+static uint64_t take_sample(struct vcpu *v, unsigned idx, const struct snap *s, uint64_t t0)
 {
+	struct qps_cpu *pc = &P.ctl->cpu[idx];
 	struct shmring *ring = ring_of(idx);
 	struct qp_sample *smp = shmring_reserve(ring);
 
-	if (!smp)
-		return 0;        /* full: qtop-prof is behind; counted by the ring */
-	memset(smp, 0, sizeof *smp);
-	if (read_regs(v, &smp->regs) < 0) {
-		atomic_fetch_add_explicit(&P.ctl->cpu[idx].reg_fail, 1, memory_order_relaxed);
-		return 0;        /* slot not committed: reused next time */
+	if (smp) {           /* else full: qtop-prof is behind; counted by the ring */
+		memset(smp, 0, sizeof *smp);
+		if (read_regs(v, &smp->regs) == 0) {
+			smp->t_ns = t0;
+			smp->cpu = idx;
+			smp->seq = v->seq++;
+			capture(v, idx, &s->c, smp);
+			shmring_commit(ring);
+			atomic_fetch_add_explicit(&pc->samples, 1, memory_order_relaxed);
+		} else {     /* slot not committed: reused next time */
+			atomic_fetch_add_explicit(&pc->reg_fail, 1, memory_order_relaxed);
+		}
 	}
-	smp->t_ns = t0;
-	smp->cpu = idx;
-	smp->seq = v->seq++;
-	capture(v, idx, &s->c, smp);
-	shmring_commit(ring);
-	atomic_fetch_add_explicit(&P.ctl->cpu[idx].samples, 1, memory_order_relaxed);
-	return 1;
+	uint64_t end = now_ns();
+	atomic_fetch_add_explicit(&pc->cb_ns, end - t0, memory_order_relaxed);
+	return end;
 }
 
 /* ---- signal clock ---- */
@@ -615,12 +618,10 @@ static void on_wake(unsigned int idx, void *udata)
 		return;
 	}
 	uint64_t t0 = now_ns();
-	if (t0 - atomic_load_explicit(&v->arm_ns, memory_order_relaxed) > P.late_ns) {
+	if (t0 - atomic_load_explicit(&v->arm_ns, memory_order_relaxed) > P.late_ns)
 		atomic_fetch_add_explicit(&P.ctl->cpu[idx].late, 1, memory_order_relaxed);
-		return;
-	}
-	take_sample(v, idx, s, t0);
-	atomic_fetch_add_explicit(&P.ctl->cpu[idx].cb_ns, now_ns() - t0, memory_order_relaxed);
+	else
+		take_sample(v, idx, s, t0);
 }
 
 /* The check, on the vCPU thread at a block start: the vCPU clocks itself.
@@ -693,9 +694,7 @@ static void on_check(unsigned int idx, void *udata)
 			atomic_fetch_add_explicit(&pc->late, 1, memory_order_relaxed);
 			v->due_ns = t + jittered(period, &v->rng);
 		} else {
-			take_sample(v, idx, s, t);
-			end = now_ns();
-			atomic_fetch_add_explicit(&pc->cb_ns, end - t, memory_order_relaxed);
+			end = take_sample(v, idx, s, t);
 			v->due_ns += jittered(period, &v->rng);
 			if (v->due_ns <= end) {
 				/* due again already: the record took longer than the
@@ -718,8 +717,10 @@ static void on_check(unsigned int idx, void *udata)
 	v->last_ns = end;
 	check_after(idx, n);
 	/* the cost of a check: one in 16 is timed (a clock read is a fifth
-	 * of a check) */
-	uint64_t c = atomic_fetch_add_explicit(&pc->checks, 1, memory_order_relaxed);
+	 * of a check); counted without a locked add (this vCPU's thread is
+	 * the only writer) */
+	uint64_t c = atomic_load_explicit(&pc->checks, memory_order_relaxed);
+	atomic_store_explicit(&pc->checks, c + 1, memory_order_relaxed);
 	if (end == t && !(c & 15))
 		atomic_fetch_add_explicit(&pc->check_ns, 16 * (now_ns() - t), memory_order_relaxed);
 }

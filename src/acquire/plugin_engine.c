@@ -479,7 +479,7 @@ struct plugin_engine *plugin_engine_start(const struct sampler_config *cfg,
 	atomic_fetch_add(&e->ctl->client_beat, 1);
 	e->at_start = cost_sums(e->ctl);
 	atomic_store(&e->ctl->enabled, 1);
-	/* the plugin's timer thread, detached, waits on this word (up to
+	/* the plugin's control thread, detached, waits on this word (up to
 	 * 100 ms): sampling starts now rather than at its next look */
 	syscall(SYS_futex, (uint32_t *)&e->ctl->enabled, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 	snprintf(e->note, sizeof e->note, "plugin %s: QEMU pid %d, plugin API %d, %u vCPU "
@@ -538,13 +538,11 @@ const char *plugin_engine_last_error(struct plugin_engine *e)
 void plugin_engine_summary(struct plugin_engine *e, char *buf, size_t len)
 {
 	struct qps_ctl *c = e->ctl;
-	uint64_t arms = 0, recs = 0, lost = 0, rf = 0, merged = 0, idle = 0, late = 0, s2 = 0;
+	uint64_t lost = 0, rf = 0, merged = 0, idle = 0, late = 0, s2 = 0;
 
 	for (uint32_t i = 0; i < c->ncpus; i++) {
 		struct shmring *r = (struct shmring *)((uint8_t *)c + c->ring_off +
 						       (uint64_t)i * c->ring_stride);
-		arms += atomic_load(&c->cpu[i].arms);
-		recs += atomic_load(&c->cpu[i].samples);
 		rf += atomic_load(&c->cpu[i].reg_fail);
 		merged += atomic_load(&c->cpu[i].merged);
 		idle += atomic_load(&c->cpu[i].idle_arms);
@@ -569,7 +567,7 @@ void plugin_engine_summary(struct plugin_engine *e, char *buf, size_t len)
 		 "clock per record at %.3f us each, %.2f us per arm in timer handlers "
 		 "(signal delivery not counted); clock: %s; instrumentation switched %" PRIu64
 		 " times (attach, detach)",
-		 arms, recs, late, merged, idle, lost, rf, s2,
+		 now.arms, now.recs, late, merged, idle, lost, rf, s2,
 		 d.recs ? d.cb_ns / 1e3 / (double)d.recs : 0.0,
 		 d.recs ? (double)d.checks / (double)d.recs : 0.0,
 		 d.checks ? d.check_ns / 1e3 / (double)d.checks : 0.0,
