@@ -51,6 +51,23 @@ struct btf *btf_from_bytes(const uint8_t *buf, size_t len, char *err,
 		seterr(err, errlen, "btf: %zu bytes: too large", len);
 		return NULL;
 	}
+	/* The type section must start 4-byte aligned: libbpf checks type_off
+	 * but not hdr_len, and then reads struct btf_type at a misaligned
+	 * address (found by fuzz_btf).  Kernels write hdr_len 24. */
+	int le = buf[0] == 0x9f && buf[1] == 0xeb;
+	uint32_t hdr_len = le ? (uint32_t)buf[4] | (uint32_t)buf[5] << 8 |
+				(uint32_t)buf[6] << 16 | (uint32_t)buf[7] << 24 :
+				(uint32_t)buf[7] | (uint32_t)buf[6] << 8 |
+				(uint32_t)buf[5] << 16 | (uint32_t)buf[4] << 24;
+	uint32_t type_off = le ? (uint32_t)buf[8] | (uint32_t)buf[9] << 8 |
+				 (uint32_t)buf[10] << 16 | (uint32_t)buf[11] << 24 :
+				 (uint32_t)buf[11] | (uint32_t)buf[10] << 8 |
+				 (uint32_t)buf[9] << 16 | (uint32_t)buf[8] << 24;
+	if ((hdr_len + type_off) & 3) {
+		seterr(err, errlen, "btf: type section at offset %u: not 4-byte aligned",
+		       hdr_len + type_off);
+		return NULL;
+	}
 	pthread_once(&print_once, set_print);
 	libbpf_last[0] = 0;
 	errno = 0;
